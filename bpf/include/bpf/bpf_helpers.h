@@ -1,0 +1,43 @@
+/* rawbpf's own minimal replacement for libbpf's bpf_helpers.h: just what the
+ * programs in this directory use. Helper ids are the positions in
+ * __BPF_FUNC_MAPPER of include/uapi/linux/bpf.h; the kernel calls helper N
+ * when a program executes `call N`. */
+#ifndef RAWBPF_BPF_HELPERS_H
+#define RAWBPF_BPF_HELPERS_H
+
+/* Place a program, map or global in the ELF section the loader reads. */
+#define SEC(name) __attribute__((section(name), used))
+
+/* Map definitions in ".maps" are described to the loader by BTF only:
+ * __uint(max_entries, 1) becomes a member `int (*max_entries)[1]`, and
+ * __type(key, int) a member `int *key`. */
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+
+#undef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#define __noinline __attribute__((noinline))
+#define __weak __attribute__((weak))
+
+static void *(* const bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
+static long (* const bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *) 2;
+static long (* const bpf_map_delete_elem)(void *map, const void *key) = (void *) 3;
+static __u64 (* const bpf_ktime_get_ns)(void) = (void *) 5;
+static long (* const bpf_trace_printk)(const char *fmt, __u32 fmt_size, ...) = (void *) 6;
+static __u32 (* const bpf_get_smp_processor_id)(void) = (void *) 8;
+static long (* const bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx, __u64 flags) = (void *) 164;
+static long (* const bpf_timer_init)(struct bpf_timer *timer, void *map, __u64 flags) = (void *) 169;
+static long (* const bpf_timer_set_callback)(struct bpf_timer *timer, void *callback_fn) = (void *) 170;
+static long (* const bpf_timer_start)(struct bpf_timer *timer, __u64 nsecs, __u64 flags) = (void *) 171;
+static long (* const bpf_timer_cancel)(struct bpf_timer *timer) = (void *) 172;
+static long (* const bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags) = (void *) 181;
+
+/* The format string is a static array, so clang puts it in .rodata, which the
+ * loader turns into a frozen map the helper may read. */
+#define bpf_printk(fmt, ...)                                                   \
+	({                                                                     \
+		static const char ____fmt[] = fmt;                             \
+		bpf_trace_printk(____fmt, sizeof(____fmt), ##__VA_ARGS__);     \
+	})
+
+#endif
