@@ -1,0 +1,387 @@
+//! Step 1: read a clang-built BPF ELF object into the pieces a loader needs.
+//!
+//! clang puts each `SEC("...")` program in an executable section of that name,
+//! one global FUNC symbol per program; static functions that are called or
+//! whose address is taken go to `.text` as subprograms. Maps defined with BTF
+//! live in `.maps` (their bytes are all zero: the definition is in `.BTF`),
+//! legacy `struct bpf_map_def` maps in `maps`, globals in `.rodata*`, `.data*`
+//! and `.bss*`, and the license string in `license`. References from code to
+//! maps, globals and functions are REL relocations in `.rel<section>`, whose
+//! `sh_info` names the section they patch.
+//!
+//! Nothing here touches the kernel: it is a pure function of the bytes.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+
+use object::elf;
+use object::read::elf::{FileHeader, Rel, SectionHeader, Sym};
+use object::LittleEndian as LE;
+use rawbpf_asm::Insn;
+
+use crate::error::{Error, Result};
+
+/// `e_machine` of BPF objects.
+const EM_BPF: u16 = 247;
+
+/// The relocation types clang emits for BPF code (llvm's ELFRelocs/BPF.def).
+pub const R_BPF_64_64: u32 = 1;
+pub const R_BPF_64_32: u32 = 10;
+
+/// What a section is to the loader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SectionKind {
+    /// An executable section holding programs (`SEC("cgroup_skb/egress")`).
+    Program,
+    /// `.text`: subprograms and callbacks.
+    Text,
+    /// `.maps`: maps defined through BTF.
+    Maps,
+    /// `maps`: legacy `struct bpf_map_def` maps.
+    LegacyMaps,
+    /// Global variables, one ARRAY map each.
+    Data(DataKind),
+    /// `license`.
+    License,
+    /// Anything the loader does not need (DWARF, BTF, symbol tables, ...).
+    Other,
+}
+
+/// The three kinds of global-data section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// `.rodata*`: constants; read-only for programs and frozen after writing.
+    Rodata,
+    /// `.data*`: initialised globals.
+    Data,
+    /// `.bss*`: zero-initialised globals (no bytes in the file).
+    Bss,
+}
+
+/// One ELF section with what the loader needs of it.
+#[derive(Debug)]
+pub struct Section<'a> {
+    pub index: usize,
+    pub name: String,
+    pub kind: SectionKind,
+    /// File contents; empty for `.bss` (SHT_NOBITS).
+    pub data: &'a [u8],
+    pub size: u64,
+    /// Decoded instructions, for Program and Text sections.
+    pub insns: Vec<Insn>,
+}
+
+/// A symbol from `.symtab`.
+#[derive(Clone, Debug)]
+pub struct Symbol {
+    pub name: String,
+    /// The section it is defined in (None for undefined, absolute, common).
+    pub section: Option<usize>,
+    pub value: u64,
+    pub size: u64,
+    pub kind: u8,
+    pub global: bool,
+}
+
+impl Symbol {
+    pub fn is_section(&self) -> bool {
+        self.kind == elf::STT_SECTION.0
+    }
+}
+
+/// A FUNC symbol in an executable section: a program or a subprogram.
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub section: usize,
+    /// First instruction, as an index into the section.
+    pub start: usize,
+    /// Length in instruction slots.
+    pub len: usize,
+    pub global: bool,
+}
+
+/// One relocation in a code section.
+#[derive(Clone, Copy, Debug)]
+pub struct Reloc {
+    /// Index into [`Object::symbols`].
+    pub symbol: usize,
+    pub r_type: u32,
+}
+
+/// A map's place in `.maps` or `maps`, named by its symbol.
+#[derive(Clone, Debug)]
+pub struct MapSymbol {
+    pub name: String,
+    pub section: usize,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// A parsed BPF object.
+#[derive(Debug)]
+pub struct Object<'a> {
+    pub sections: Vec<Section<'a>>,
+    pub symbols: Vec<Symbol>,
+    /// Every function of every executable section, sorted by (section, start).
+    pub functions: Vec<Function>,
+    /// Indexes into `functions` of the entry points (global functions outside `.text`).
+    pub programs: Vec<usize>,
+    pub maps: Vec<MapSymbol>,
+    /// Relocations of code sections, keyed by (section, byte offset).
+    pub relocs: BTreeMap<(usize, u64), Reloc>,
+    pub license: CString,
+    pub btf: Option<&'a [u8]>,
+    pub btf_ext: Option<&'a [u8]>,
+}
+
+fn elf_err(what: impl std::fmt::Display) -> Error {
+    Error::Elf(what.to_string())
+}
+
+fn classify(name: &str, sh_type: u32, flags: u64) -> SectionKind {
+    let exec = flags & elf::SHF_EXECINSTR.0 != 0;
+    let alloc = flags & elf::SHF_ALLOC.0 != 0;
+    let has = |prefix: &str| name == prefix || name.starts_with(&format!("{prefix}."));
+    match name {
+        ".text" if exec => SectionKind::Text,
+        ".maps" => SectionKind::Maps,
+        "maps" => SectionKind::LegacyMaps,
+        "license" => SectionKind::License,
+        _ if exec && sh_type == elf::SHT_PROGBITS.0 => SectionKind::Program,
+        _ if alloc && has(".rodata") => SectionKind::Data(DataKind::Rodata),
+        _ if alloc && has(".data") => SectionKind::Data(DataKind::Data),
+        _ if alloc && has(".bss") => SectionKind::Data(DataKind::Bss),
+        _ => SectionKind::Other,
+    }
+}
+
+impl<'a> Object<'a> {
+    /// Parses a BPF ELF object. Everything is bounds-checked: malformed input
+    /// gives an [`Error::Elf`] naming what is wrong, never a panic.
+    pub fn parse(data: &'a [u8]) -> Result<Object<'a>> {
+        let header = elf::FileHeader64::<LE>::parse(data)
+            .map_err(|e| elf_err(format!("not a 64-bit little-endian ELF file ({e})")))?;
+        let endian = header.endian().map_err(elf_err)?;
+        if header.e_machine(endian).0 != EM_BPF {
+            return Err(elf_err(format!(
+                "e_machine is {}, not EM_BPF ({EM_BPF}): not a BPF object",
+                header.e_machine(endian).0
+            )));
+        }
+        if header.e_type(endian) != elf::ET_REL {
+            return Err(elf_err("not a relocatable object (ET_REL)"));
+        }
+        let table = header.sections(endian, data).map_err(elf_err)?;
+
+        let mut sections = Vec::with_capacity(table.len());
+        let mut btf = None;
+        let mut btf_ext = None;
+        for (index, sh) in table.enumerate() {
+            let index = index.0;
+            let name = table.section_name(endian, sh).map_err(elf_err)?;
+            let name = String::from_utf8_lossy(name).into_owned();
+            let sh_type = sh.sh_type(endian);
+            let kind = classify(&name, sh_type.0, sh.sh_flags(endian).0);
+            let bytes = sh
+                .data(endian, data)
+                .map_err(|e| elf_err(format!("section '{name}': {e}")))?;
+            match name.as_str() {
+                ".BTF" => btf = Some(bytes),
+                ".BTF.ext" => btf_ext = Some(bytes),
+                _ => {}
+            }
+            let insns = match kind {
+                SectionKind::Program | SectionKind::Text => rawbpf_asm::decode(bytes)
+                    .map_err(|e| elf_err(format!("section '{name}': {e}")))?,
+                _ => Vec::new(),
+            };
+            sections.push(Section {
+                index,
+                name,
+                kind,
+                data: bytes,
+                size: sh.sh_size(endian),
+                insns,
+            });
+        }
+
+        let symtab = table
+            .symbols(endian, data, elf::SHT_SYMTAB)
+            .map_err(|e| elf_err(format!("symbol table: {e}")))?;
+        let mut symbols = Vec::with_capacity(symtab.len());
+        for sym in symtab.iter() {
+            let name = symtab.symbol_name(endian, sym).map_err(elf_err)?;
+            let section = sym
+                .st_shndx(endian)
+                .index()
+                .map(usize::from)
+                .filter(|&i| i < sections.len());
+            symbols.push(Symbol {
+                name: String::from_utf8_lossy(name).into_owned(),
+                section,
+                value: sym.st_value(endian),
+                size: sym.st_size(endian),
+                kind: sym.st_type().0,
+                global: sym.st_bind() == elf::STB_GLOBAL || sym.st_bind() == elf::STB_WEAK,
+            });
+        }
+        if symbols.is_empty() {
+            return Err(elf_err(
+                "no symbol table (.symtab): was the object stripped?",
+            ));
+        }
+
+        let functions = collect_functions(&sections, &symbols)?;
+        let programs = functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.global && sections[f.section].kind == SectionKind::Program)
+            .map(|(i, _)| i)
+            .collect();
+        let maps = symbols
+            .iter()
+            .filter(|s| {
+                s.kind == elf::STT_OBJECT.0 || (s.kind == elf::STT_NOTYPE.0 && !s.name.is_empty())
+            })
+            .filter_map(|s| {
+                let section = s.section?;
+                matches!(
+                    sections[section].kind,
+                    SectionKind::Maps | SectionKind::LegacyMaps
+                )
+                .then(|| MapSymbol {
+                    name: s.name.clone(),
+                    section,
+                    offset: s.value,
+                    size: s.size,
+                })
+            })
+            .collect();
+
+        let mut relocs = BTreeMap::new();
+        for sh in table.iter() {
+            let Some((rels, _link)) = sh.rel(endian, data).map_err(elf_err)? else {
+                continue;
+            };
+            let target = sh.sh_info(endian) as usize;
+            let Some(target_section) = sections.get(target) else {
+                return Err(elf_err(format!(
+                    "relocation section targets missing section {target}"
+                )));
+            };
+            if !matches!(
+                target_section.kind,
+                SectionKind::Program | SectionKind::Text
+            ) {
+                continue; // DWARF, .BTF and .BTF.ext relocations are for linkers, not for us
+            }
+            for rel in rels {
+                let offset = rel.r_offset(endian);
+                let symbol = rel.r_sym(endian) as usize;
+                if symbol >= symbols.len() {
+                    return Err(elf_err(format!(
+                        "relocation at {}+{offset:#x} names symbol {symbol}, past the symbol table",
+                        target_section.name
+                    )));
+                }
+                if offset % 8 != 0 || offset >= target_section.size {
+                    return Err(elf_err(format!(
+                        "relocation at {}+{offset:#x} is not on an instruction",
+                        target_section.name
+                    )));
+                }
+                relocs.insert(
+                    (target, offset),
+                    Reloc {
+                        symbol,
+                        r_type: rel.r_type(endian).0,
+                    },
+                );
+            }
+        }
+
+        let license = sections
+            .iter()
+            .find(|s| s.kind == SectionKind::License)
+            .map(|s| {
+                let text = s.data.split(|&b| b == 0).next().unwrap_or_default();
+                CString::new(text).unwrap_or_default()
+            })
+            .unwrap_or_default();
+
+        Ok(Object {
+            sections,
+            symbols,
+            functions,
+            programs,
+            maps,
+            relocs,
+            license,
+            btf,
+            btf_ext,
+        })
+    }
+
+    /// The section with this name.
+    pub fn section_by_name(&self, name: &str) -> Option<&Section<'a>> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// The function that starts at instruction `start` of `section`.
+    pub fn function_at(&self, section: usize, start: usize) -> Option<usize> {
+        self.functions
+            .binary_search_by(|f| (f.section, f.start).cmp(&(section, start)))
+            .ok()
+    }
+
+    /// Global-data sections, which each become a one-entry ARRAY map.
+    pub fn data_sections(&self) -> impl Iterator<Item = (&Section<'a>, DataKind)> {
+        self.sections.iter().filter_map(|s| match s.kind {
+            SectionKind::Data(kind) if s.size > 0 => Some((s, kind)),
+            _ => None,
+        })
+    }
+}
+
+fn collect_functions(sections: &[Section<'_>], symbols: &[Symbol]) -> Result<Vec<Function>> {
+    let mut functions = Vec::new();
+    for sym in symbols.iter().filter(|s| s.kind == elf::STT_FUNC.0) {
+        let Some(index) = sym.section else { continue };
+        let section = &sections[index];
+        if !matches!(section.kind, SectionKind::Program | SectionKind::Text) {
+            continue;
+        }
+        let (start, len) = (sym.value / 8, sym.size / 8);
+        let fits = sym.value % 8 == 0
+            && sym.size % 8 == 0
+            && len > 0
+            && start
+                .checked_add(len)
+                .is_some_and(|end| end <= section.insns.len() as u64);
+        if !fits {
+            return Err(elf_err(format!(
+                "function '{}' (offset {:#x}, size {:#x}) does not fit in section '{}'",
+                sym.name, sym.value, sym.size, section.name
+            )));
+        }
+        functions.push(Function {
+            name: sym.name.clone(),
+            section: index,
+            start: start as usize,
+            len: len as usize,
+            global: sym.global,
+        });
+    }
+    functions.sort_by_key(|f| (f.section, f.start));
+    if let Some(pair) = functions
+        .windows(2)
+        .find(|w| w[0].section == w[1].section && w[0].start + w[0].len > w[1].start)
+    {
+        return Err(elf_err(format!(
+            "functions '{}' and '{}' overlap",
+            pair[0].name, pair[1].name
+        )));
+    }
+    Ok(functions)
+}
