@@ -1,0 +1,120 @@
+//! Shared pieces of the kernel tests: the root check, a pin directory guard,
+//! a loopback receiver and kernel-id checks. Cgroups come from
+//! `rawbpf::cgroup::Cgroup::create_unique`, which removes them on drop.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rawbpf::cgroup::{self, Cgroup};
+use rawbpf::sys::{self, IdKind};
+
+/// Kernel tests need root; say so plainly instead of failing obscurely.
+pub fn require_root() {
+    assert!(
+        sys::geteuid() == 0,
+        "kernel tests load BPF programs and need root: run `sudo make test`, or `make vmtest` to run them in a VM"
+    );
+}
+
+/// A fresh cgroup for one test, removed when the test ends (pass or fail).
+pub fn test_cgroup() -> Cgroup {
+    require_root();
+    Cgroup::create_unique("rawbpf-test").expect("create a test cgroup")
+}
+
+/// A unique directory name under bpffs for pins; removed with its contents on drop.
+pub struct PinDir(pub PathBuf);
+
+impl PinDir {
+    pub fn new(tag: &str) -> PinDir {
+        let root = cgroup::bpffs_root().expect("bpffs");
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        PinDir(root.join(format!("rawbpf-test-{tag}-{}-{n}", std::process::id())))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.0) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A UDP socket on 127.0.0.1 that test traffic is sent to.
+pub struct Receiver {
+    socket: UdpSocket,
+}
+
+impl Receiver {
+    pub fn new() -> Receiver {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        Receiver { socket }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    /// Whether one datagram arrived (waiting at most 300 ms).
+    pub fn received(&self) -> bool {
+        let mut buf = [0u8; 64];
+        self.socket.recv(&mut buf).is_ok()
+    }
+}
+
+/// Whether the kernel still has an object with this id.
+pub fn exists(kind: IdKind, id: u32) -> bool {
+    match sys::get_fd_by_id(kind, id) {
+        Ok(_) => true,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => false,
+        Err(e) => panic!("GET_FD_BY_ID {kind:?} {id}: {e}"),
+    }
+}
+
+/// Kernel objects can outlive their last fd by an RCU grace period; wait
+/// (bounded) for an id to disappear.
+pub fn gone_soon(kind: IdKind, id: u32) -> bool {
+    for _ in 0..100 {
+        if !exists(kind, id) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A minimal Ethernet + IPv4 + UDP packet for BPF_PROG_TEST_RUN.
+pub fn udp_packet() -> Vec<u8> {
+    let mut p = vec![0u8; 14 + 20 + 8 + 8];
+    p[12] = 0x08; // ETH_P_IP
+    p[14] = 0x45; // IPv4, 20-byte header
+    let total = (20 + 8 + 8) as u16;
+    p[16..18].copy_from_slice(&total.to_be_bytes());
+    p[22] = 64; // TTL
+    p[23] = 17; // UDP
+    p[26..30].copy_from_slice(&[127, 0, 0, 1]);
+    p[30..34].copy_from_slice(&[127, 0, 0, 1]);
+    p[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    p[36..38].copy_from_slice(&5678u16.to_be_bytes());
+    p[38..40].copy_from_slice(&16u16.to_be_bytes());
+    p
+}
+
+/// The path of the rawbpf binary built for these tests.
+pub fn rawbpf_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rawbpf")
+}

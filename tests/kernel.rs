@@ -1,0 +1,370 @@
+//! Kernel tests: load real objects into the running kernel and check what it
+//! did through its own interfaces (OBJ_GET_INFO_BY_FD, PROG_QUERY, map
+//! reads, loopback traffic). They need root.
+
+mod common;
+
+use std::os::fd::AsFd;
+use std::process::Command;
+
+use common::*;
+use rawbpf::cgroup::{self, AttachMode};
+use rawbpf::prog::{attach_type, prog_type};
+use rawbpf::sys::{self, AttachFlags, Cmd, IdKind, MapFlags, SendOutcome};
+use rawbpf::Error;
+
+const SUBPROG: &[u8] = include_bytes!("../bpf/subprog.bpf.o");
+const CALLBACK: &[u8] = include_bytes!("../bpf/callback.bpf.o");
+const GLOBALS: &[u8] = include_bytes!("../bpf/globals.bpf.o");
+const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
+const BAD_CALLBACK: &[u8] = include_bytes!("../bpf/bad_callback.bpf.o");
+const BAD_VERIFIER: &[u8] = include_bytes!("../bpf/bad_verifier.bpf.o");
+const NO_BTF: &[u8] = include_bytes!("../bpf/no_btf.bpf.o");
+
+fn name(bytes: &[u8]) -> &str {
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    std::str::from_utf8(&bytes[..len]).unwrap()
+}
+
+#[test]
+fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
+    let cg = test_cgroup();
+    sys::start_call_log();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let link = cgroup::attach(loaded.program("bpf_prog1").unwrap(), &cg, AttachMode::Link).unwrap();
+    let calls = sys::take_call_log();
+    assert_eq!(
+        calls,
+        [
+            Cmd::BtfLoad,
+            Cmd::MapCreate,
+            Cmd::MapCreate,
+            Cmd::MapUpdateElem,
+            Cmd::MapFreeze,
+            Cmd::ProgLoad,
+            Cmd::LinkCreate
+        ],
+        "no feature probes, no vmlinux BTF"
+    );
+    drop(link);
+}
+
+#[test]
+fn kernel_sees_the_seed_program_its_maps_and_btf() {
+    require_root();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let prog = loaded.program("bpf_prog1").unwrap();
+    let (info, map_ids) = prog.info().unwrap();
+    assert_eq!(info.prog_type, prog_type::CGROUP_SKB);
+    assert_eq!(name(&info.name), "bpf_prog1");
+    assert!(info.verified_insns > 0);
+    assert_ne!(info.btf_id, 0, "the program carries the object's BTF");
+
+    let hmap = loaded.map("hmap").unwrap().info().unwrap();
+    let rodata = loaded.map(".rodata").unwrap().info().unwrap();
+    let mut expected = vec![hmap.id, rodata.id];
+    let mut got = map_ids.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "the program uses exactly hmap and .rodata");
+
+    assert_eq!(name(&hmap.name), "hmap");
+    assert_eq!(
+        (
+            hmap.map_type,
+            hmap.key_size,
+            hmap.value_size,
+            hmap.max_entries
+        ),
+        (2, 4, 16, 1)
+    );
+    assert_ne!(hmap.btf_id, 0, "hmap was created with BTF");
+    assert_ne!(hmap.btf_value_type_id, 0);
+    let btf = sys::btf_info(loaded.btf.as_ref().unwrap().as_fd()).unwrap();
+    assert_eq!(hmap.btf_id, btf.id);
+
+    assert_eq!(name(&rodata.name), ".rodata");
+    assert!(MapFlags::from_bits_retain(rodata.map_flags).contains(MapFlags::RDONLY_PROG));
+    // Frozen: user space may no longer write it.
+    let m = loaded.map(".rodata").unwrap();
+    let value = m.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    assert!(
+        value.starts_with(b"Callback was invoked"),
+        "the printk format is in .rodata"
+    );
+    let err = m.update(&0u32.to_ne_bytes(), &value).unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::EPERM),
+        ".rodata is frozen: {err}"
+    );
+}
+
+fn check_drop_then_pass(mode: AttachMode) {
+    let cg = test_cgroup();
+    let rx = Receiver::new();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let prog = loaded.program("bpf_prog1").unwrap();
+    let prog_id = prog.info().unwrap().0.id;
+
+    let attachment = cgroup::attach(prog, &cg, mode).unwrap();
+    let (flags, ids) = cg.query(attach_type::CGROUP_INET_EGRESS).unwrap();
+    assert_eq!(ids, [prog_id], "PROG_QUERY lists the program for egress");
+    if let AttachMode::Legacy(f) = mode {
+        assert_eq!(flags, f);
+    }
+    assert_eq!(
+        cg.query(attach_type::CGROUP_INET_INGRESS).unwrap().1,
+        [] as [u32; 0]
+    );
+    assert_eq!(
+        cg.send_udp(rx.addr()).unwrap(),
+        SendOutcome::Failed(libc::EPERM),
+        "dropped while attached"
+    );
+    assert!(!rx.received());
+
+    attachment.detach().unwrap();
+    assert!(cg
+        .query(attach_type::CGROUP_INET_EGRESS)
+        .unwrap()
+        .1
+        .is_empty());
+    assert_eq!(
+        cg.send_udp(rx.addr()).unwrap(),
+        SendOutcome::Sent,
+        "passes after detach"
+    );
+    assert!(rx.received());
+}
+
+#[test]
+fn link_attach_drops_loopback_egress_until_detached() {
+    check_drop_then_pass(AttachMode::Link);
+}
+
+#[test]
+fn legacy_attach_drops_loopback_egress_until_detached() {
+    check_drop_then_pass(AttachMode::Legacy(AttachFlags::ALLOW_MULTI));
+    check_drop_then_pass(AttachMode::Legacy(AttachFlags::ALLOW_OVERRIDE));
+}
+
+#[test]
+fn dropping_a_link_detaches() {
+    let cg = test_cgroup();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let attachment =
+        cgroup::attach(loaded.program("bpf_prog1").unwrap(), &cg, AttachMode::Link).unwrap();
+    let link_id = sys::link_info(attachment.link().unwrap()).unwrap().id;
+    drop(attachment);
+    assert!(gone_soon(IdKind::Link, link_id));
+    assert!(cg
+        .query(attach_type::CGROUP_INET_EGRESS)
+        .unwrap()
+        .1
+        .is_empty());
+}
+
+fn run_pinned(extra: &[&str]) {
+    let cg = test_cgroup();
+    let pins = PinDir::new("pin");
+    let cg_path = cg.path().to_str().unwrap();
+    let pin_path = pins.path().to_str().unwrap();
+    let out = Command::new(rawbpf_bin())
+        .args(["run", "--cgroup", cg_path, "--pin", pin_path])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "run --pin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // This process is not the one that loaded it: it sees the pins.
+    let map = cgroup::open_pinned(&pins.path().join("map_hmap")).unwrap();
+    assert_eq!(name(&sys::map_info(map.as_fd()).unwrap().name), "hmap");
+    let (_, ids) = cg.query(attach_type::CGROUP_INET_EGRESS).unwrap();
+    assert_eq!(
+        ids.len(),
+        1,
+        "the pinned program stays attached after run exits"
+    );
+    let rx = Receiver::new();
+    assert_eq!(
+        cg.send_udp(rx.addr()).unwrap(),
+        SendOutcome::Failed(libc::EPERM)
+    );
+
+    let out = Command::new(rawbpf_bin())
+        .args(["detach", "--pin", pin_path, "--cgroup", cg_path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "detach: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!pins.path().exists(), "detach removes the pins");
+    assert!(cg
+        .query(attach_type::CGROUP_INET_EGRESS)
+        .unwrap()
+        .1
+        .is_empty());
+    assert_eq!(cg.send_udp(rx.addr()).unwrap(), SendOutcome::Sent);
+    assert!(rx.received());
+}
+
+#[test]
+fn pinned_link_outlives_run_and_detach_removes_it() {
+    run_pinned(&[]);
+}
+
+#[test]
+fn pinned_legacy_attachment_outlives_run_and_detach_removes_it() {
+    run_pinned(&["--legacy-attach"]);
+}
+
+#[test]
+fn subprograms_load_and_compute() {
+    require_root();
+    let loaded = rawbpf::load(SUBPROG).unwrap();
+    assert!(loaded.programs.len() >= 2);
+    for prog in &loaded.programs {
+        let (info, _) = prog.info().unwrap();
+        assert!(info.verified_insns > 0, "{}", prog.name);
+    }
+    let egress = loaded
+        .programs
+        .iter()
+        .find(|p| p.section == "cgroup_skb/egress")
+        .unwrap();
+    assert_eq!(egress.test_run(&udp_packet(), &[]).unwrap().retval, 1);
+}
+
+#[test]
+fn multiple_programs_of_different_types_load() {
+    require_root();
+    let loaded = rawbpf::load(MULTI).unwrap();
+    let mut types: Vec<u32> = loaded
+        .programs
+        .iter()
+        .map(|p| p.info().unwrap().0.prog_type)
+        .collect();
+    types.sort();
+    types.dedup();
+    assert!(types.len() >= 3, "several program types: {types:?}");
+    // All of them share one map.
+    let shared: Vec<Vec<u32>> = loaded
+        .programs
+        .iter()
+        .map(|p| p.info().unwrap().1)
+        .collect();
+    assert!(shared
+        .windows(2)
+        .all(|w| w[0].iter().any(|id| w[1].contains(id))));
+}
+
+#[test]
+fn broken_callback_is_rejected_with_the_verifiers_words() {
+    require_root();
+    let err = rawbpf::load(BAD_CALLBACK).unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "{err}");
+    assert!(
+        err.verifier_log().contains("callback function not static"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("program 'bpf_prog1'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("hint: make the callback a static function"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verifier_rejection_shows_the_log_and_a_hint() {
+    require_root();
+    let err = rawbpf::load(BAD_VERIFIER).unwrap_err();
+    let Error::Rejected { log, hint, .. } = &err else {
+        panic!("not a rejection: {err}")
+    };
+    assert!(
+        log.contains("invalid mem access 'map_value_or_null'"),
+        "{log}"
+    );
+    assert!(hint.unwrap().contains("NULL"), "a hint for: {log}");
+    assert!(err.to_string().contains("kernel log"), "{err}");
+}
+
+#[test]
+fn timer_map_without_btf_says_btf_is_needed() {
+    require_root();
+    let err = rawbpf::load(NO_BTF).unwrap_err();
+    assert!(
+        err.verifier_log()
+            .contains("map 'hmap' has to have BTF in order to use bpf_timer"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("hint: a map holding struct bpf_timer needs BTF"),
+        "{err}"
+    );
+}
+
+/// Reads the u64 global `name` of `object` from its section's map.
+fn global_u64(object: &[u8], loaded: &rawbpf::Loaded, name: &str) -> u64 {
+    let obj = rawbpf::elf::Object::parse(object).unwrap();
+    let sym = obj.symbols.iter().find(|s| s.name == name).unwrap();
+    let section = &obj.sections[sym.section.unwrap()].name;
+    let value = loaded
+        .map(section)
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    let at = sym.value as usize;
+    u64::from_ne_bytes(value[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn callbacks_run_and_store_results_in_bss() {
+    require_root();
+    let loaded = rawbpf::load(CALLBACK).unwrap();
+    let prog = &loaded.programs[0];
+    assert_eq!(global_u64(CALLBACK, &loaded, "runs"), 0);
+    assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 1);
+    assert_eq!(
+        global_u64(CALLBACK, &loaded, "loop_sum"),
+        45,
+        "bpf_loop callback: 0 + ... + 9"
+    );
+    assert_eq!(
+        global_u64(CALLBACK, &loaded, "elem_sum"),
+        10,
+        "for_each_map_elem callback: 1 + 2 + 3 + 4"
+    );
+    assert_eq!(global_u64(CALLBACK, &loaded, "runs"), 1);
+}
+
+#[test]
+fn globals_are_shared_between_runs_and_user_space() {
+    require_root();
+    let loaded = rawbpf::load(GLOBALS).unwrap();
+    let prog = &loaded.programs[0];
+    assert!(loaded.map(".data").is_some() && loaded.map(".rodata").is_some());
+    for _ in 0..3 {
+        assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 1);
+    }
+    assert_eq!(
+        global_u64(GLOBALS, &loaded, "counter"),
+        3,
+        ".bss counter after 3 runs"
+    );
+    assert_eq!(
+        global_u64(GLOBALS, &loaded, "last"),
+        42,
+        ".rodata 7 + .data 35"
+    );
+}
