@@ -177,12 +177,21 @@ impl Cgroup {
     }
 
     /// Sends one UDP datagram to `dst` from a child process moved into this
-    /// cgroup, and reports what its sendto() saw.
+    /// cgroup, and reports what its send() saw.
     pub fn send_udp(&self, dst: std::net::SocketAddr) -> Result<sys::SendOutcome> {
+        self.probe(&sys::Probe {
+            udp: dst,
+            tcp: None,
+            touch_files: false,
+        })
+    }
+
+    /// Runs a [`sys::Probe`] from a child process moved into this cgroup.
+    pub fn probe(&self, probe: &sys::Probe) -> Result<sys::SendOutcome> {
         let procs = self.path.join("cgroup.procs");
         let fd = sys::open(path_str(&procs)?, libc::O_WRONLY)
             .map_err(|e| Error::io(procs.display(), e))?;
-        sys::send_udp_from_cgroup(fd.as_fd(), dst).map_err(|e| Error::io(procs.display(), e))
+        sys::probe_from_cgroup(fd.as_fd(), probe).map_err(|e| Error::io(procs.display(), e))
     }
 
     /// The ids of the programs attached here for `attach_type` (BPF_PROG_QUERY).

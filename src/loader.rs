@@ -42,9 +42,10 @@ impl Program {
     }
 
     /// Runs the program once in the kernel on `packet` and/or `ctx`
-    /// (BPF_PROG_TEST_RUN).
+    /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
+    /// refuse any other value.
     pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 1).map_err(|source| Error::Sys {
+        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(|source| Error::Sys {
             call: "BPF_PROG_TEST_RUN",
             what: format!("program '{}'", self.name),
             source,
@@ -122,6 +123,11 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
 
 /// Loads every map and program of a BPF ELF object into the kernel.
 pub fn load(bytes: &[u8]) -> Result<Loaded> {
+    load_selected(bytes, &|_| true)
+}
+
+/// Loads every map, and the programs whose function name `select` accepts.
+pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
 
@@ -144,7 +150,11 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
 
     let mut vmlinux = None;
     let mut programs = Vec::with_capacity(obj.programs.len());
-    for &entry in &obj.programs {
+    for &entry in obj
+        .programs
+        .iter()
+        .filter(|&&e| select(&obj.functions[e].name))
+    {
         let func = &obj.functions[entry];
         let section = &obj.sections[func.section].name;
         let kind = ProgKind::from_section(section).ok_or_else(|| Error::Program {

@@ -521,6 +521,18 @@ pub fn link_create(
     owned_fd(bpf(Cmd::LinkCreate, &mut attr)?)
 }
 
+/// BPF_LINK_CREATE for a tracing program (fentry, fexit): the target is the
+/// kernel function named by the program's attach_btf_id, so no target fd.
+pub fn link_create_tracing(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: fd(prog),
+        target_fd: 0,
+        attach_type,
+        flags: 0,
+    };
+    owned_fd(bpf(Cmd::LinkCreate, &mut attr)?)
+}
+
 #[repr(C)]
 struct LinkDetachAttr {
     link_fd: u32,
@@ -873,55 +885,90 @@ pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
 /// How a datagram sent from inside a cgroup fared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
-    /// sendto() succeeded.
+    /// send() succeeded.
     Sent,
-    /// sendto() failed with this errno (EPERM when a cgroup program dropped it).
+    /// send() failed with this errno (EPERM when a cgroup program dropped it).
     Failed(i32),
 }
 
+/// What a child process does from inside a cgroup, so that the cgroup's
+/// programs see real events: always one UDP datagram (socket, connect, send:
+/// sock_create, connect4 and egress hooks); optionally a getsockopt, a TCP
+/// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub udp: std::net::SocketAddr,
+    pub tcp: Option<std::net::SocketAddr>,
+    pub touch_files: bool,
+}
+
 /// Forks a child that moves itself into the cgroup whose `cgroup.procs` is
-/// open as `procs`, sends one UDP datagram to `dst`, and exits; returns what
-/// its sendto() saw. The child only makes async-signal-safe system calls, so
-/// this is sound in a multi-threaded process.
-pub fn send_udp_from_cgroup(
-    procs: BorrowedFd<'_>,
-    dst: std::net::SocketAddr,
-) -> io::Result<SendOutcome> {
+/// open as `procs`, does what `probe` says and exits; returns what its UDP
+/// send() saw. The child only makes async-signal-safe system calls on memory
+/// prepared before the fork, so this is sound in a multi-threaded process.
+pub fn probe_from_cgroup(procs: BorrowedFd<'_>, probe: &Probe) -> io::Result<SendOutcome> {
     const JOIN_FAILED: i32 = 250;
     const SOCKET_FAILED: i32 = 251;
-    let (storage, len, family) = sockaddr(dst);
+    const CONNECT_FAILED: i32 = 252;
+    let (udp, udp_len, udp_family) = sockaddr(probe.udp);
+    let tcp = probe.tcp.map(sockaddr);
+    let dev_null = c"/dev/null";
+    let sysctl = c"/proc/sys/kernel/ostype";
     let payload = b"rawbpf";
-    // SAFETY: after fork the child only calls write, socket, sendto and _exit
-    // on memory prepared before the fork; the parent waits for it below.
+    // SAFETY: after fork the child only calls write, open, read, close,
+    // socket, getsockopt, connect, send and _exit on memory prepared before
+    // the fork; the parent waits for it below.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
         // SAFETY: see above; every pointer refers to this process's copy of
-        // memory set up before fork.
+        // memory set up before fork, with the lengths given.
         unsafe {
             // Writing "0" moves the writing process itself into the cgroup.
             if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
                 libc::_exit(JOIN_FAILED);
             }
-            let s = libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if probe.touch_files {
+                let mut buf = [0u8; 16];
+                for path in [dev_null, sysctl] {
+                    let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    if fd >= 0 {
+                        libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                        libc::close(fd);
+                    }
+                }
+            }
+            let s = libc::socket(udp_family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
             if s < 0 {
                 libc::_exit(SOCKET_FAILED);
             }
-            let sent = libc::sendto(
+            let mut ty: libc::c_int = 0;
+            let mut ty_len = size_of::<libc::c_int>() as libc::socklen_t;
+            libc::getsockopt(
                 s,
-                payload.as_ptr().cast(),
-                payload.len(),
-                0,
-                &storage as *const libc::sockaddr_storage as *const libc::sockaddr,
-                len,
+                libc::SOL_SOCKET,
+                libc::SO_TYPE,
+                (&mut ty as *mut libc::c_int).cast(),
+                &mut ty_len,
             );
+            if libc::connect(s, (&udp as *const libc::sockaddr_storage).cast(), udp_len) < 0 {
+                libc::_exit(CONNECT_FAILED);
+            }
+            let sent = libc::send(s, payload.as_ptr().cast(), payload.len(), 0);
             let code = if sent < 0 {
                 *libc::__errno_location()
             } else {
                 0
             };
+            if let Some((tcp, tcp_len, tcp_family)) = &tcp {
+                let t = libc::socket(*tcp_family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+                if t >= 0 {
+                    libc::connect(t, (tcp as *const libc::sockaddr_storage).cast(), *tcp_len);
+                    libc::close(t);
+                }
+            }
             libc::_exit(code.clamp(0, 249));
         }
     }
@@ -938,12 +985,13 @@ pub fn send_udp_from_cgroup(
         }
     }
     if !libc::WIFEXITED(status) {
-        return Err(io::Error::other("the sending child was killed"));
+        return Err(io::Error::other("the probing child was killed"));
     }
     match libc::WEXITSTATUS(status) {
         0 => Ok(SendOutcome::Sent),
         JOIN_FAILED => Err(io::Error::other("the child could not join the cgroup")),
         SOCKET_FAILED => Err(io::Error::other("the child could not open a UDP socket")),
+        CONNECT_FAILED => Err(io::Error::other("the child's UDP connect() failed")),
         errno => Ok(SendOutcome::Failed(errno)),
     }
 }
