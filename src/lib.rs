@@ -24,6 +24,7 @@ pub mod loader;
 pub mod maps;
 pub mod prog;
 pub mod reloc;
+pub mod selftest;
 #[allow(unsafe_code)]
 pub mod sys;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
 use rawbpf::sys::{self, AttachFlags, SendOutcome};
-use rawbpf::{Error, Loaded};
+use rawbpf::{selftest, Error, Loaded};
 
 const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
@@ -31,6 +31,10 @@ usage:
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
       datagram now passes, and clean everything up.
+  rawbpf selftest
+      Check on the running kernel what bpf_timer_cancel is documented to
+      return (and what it does beyond that), and print a table; exit status 0
+      only if everything documented holds.
   rawbpf help | --help | --version
 
 exit status: 0 success, 1 failure, 2 bad usage";
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Some("run") => parse_run(&args[1..]).map_err(Failure::from).and_then(run),
         Some("detach") => detach(&args[1..]),
         Some("demo") if args.len() == 1 => demo(),
+        Some("selftest") if args.len() == 1 => selftest(),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     };
     match result {
@@ -137,17 +142,23 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         sys::start_call_log();
     }
     let loaded = load_object(args.object.as_ref())?;
-    let cgroup = match &args.cgroup {
-        Some(dir) => Cgroup::open(dir)?,
-        None => Cgroup::create("rawbpf")?,
+    // Only programs that attach to a cgroup need one.
+    let needs_cgroup = loaded.programs.iter().any(|p| p.kind.attaches_to_cgroup());
+    let cgroup = match (&args.cgroup, needs_cgroup) {
+        (_, false) => None,
+        (Some(dir), true) => Some(Cgroup::open(dir)?),
+        (None, true) => Some(Cgroup::create("rawbpf")?),
     };
     let mode = if args.legacy {
         AttachMode::Legacy(AttachFlags::ALLOW_MULTI)
     } else {
         AttachMode::Link
     };
-    let mut attachments = cgroup::attach_all(&loaded, &cgroup, mode)?;
-    print!("{}", describe(&loaded, &attachments, Some(&cgroup)));
+    let mut attachments = match &cgroup {
+        Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
+        None => Vec::new(),
+    };
+    print!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
     if args.verbose {
         let calls: Vec<&str> = sys::take_call_log()
             .into_iter()
@@ -164,10 +175,16 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             dir.display()
         );
         // The cgroup stays: the pinned programs are attached to it.
-        cgroup.keep();
+        if let Some(cg) = cgroup {
+            cg.keep();
+        }
         return Ok(());
     }
-    println!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
+    if attachments.is_empty() {
+        println!("loaded (no cgroup programs to attach); press Ctrl-C (or send SIGTERM) to unload and exit");
+    } else {
+        println!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
+    }
     let sig = signals.wait().map_err(|e| Error::io("sigwaitinfo", e))?;
     for a in attachments {
         a.detach()?;
@@ -327,9 +344,9 @@ fn receive(socket: &UdpSocket) -> bool {
 
 fn outcome(sent: SendOutcome, received: bool) -> String {
     let send = match sent {
-        SendOutcome::Sent => "sendto() ok".to_string(),
+        SendOutcome::Sent => "send() ok".to_string(),
         SendOutcome::Failed(errno) => format!(
-            "sendto() failed: {}",
+            "send() failed: {}",
             std::io::Error::from_raw_os_error(errno)
         ),
     };
@@ -337,4 +354,37 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
         "{send}, {}",
         if received { "received" } else { "not received" }
     )
+}
+
+/// The bpf_timer_cancel conformance suite on the running kernel.
+fn selftest() -> Result<(), Failure> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    println!("bpf_timer_cancel on Linux {}", release.trim());
+    let rows = selftest::return_value_cases()?;
+    print!("{}", selftest::format_cases(&rows));
+    println!();
+    let types = selftest::program_types()?;
+    print!("{}", selftest::format_types(&types));
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.verdict == selftest::Verdict::Fail)
+        .map(|r| r.case)
+        .chain(
+            types
+                .iter()
+                .filter(|t| t.verdict == selftest::Verdict::Fail)
+                .map(|t| t.prog_type),
+        )
+        .collect();
+    if failed.is_empty() {
+        println!("all documented behaviour holds");
+        Ok(())
+    } else {
+        Err(Error::Env(format!(
+            "{} case(s) failed: {}",
+            failed.len(),
+            failed.join("; ")
+        ))
+        .into())
+    }
 }

@@ -1,0 +1,136 @@
+//! The bpf_timer_cancel conformance suite as tests: every documented result
+//! must hold on the running kernel, and every listed program type must load
+//! (or be refused by the kernel's policy, said so) and record 0/0/0/1 when run.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use rawbpf::selftest::{self, Step, Verdict};
+
+fn case<'a>(rows: &'a [selftest::CaseResult], name: &str) -> &'a selftest::CaseResult {
+    rows.iter()
+        .find(|r| r.case.starts_with(name))
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
+#[test]
+fn documented_return_values_hold() {
+    require_root();
+    let rows = selftest::return_value_cases().unwrap();
+    print!("{}", selftest::format_cases(&rows));
+    for (name, observed) in [
+        ("cancel before bpf_timer_init", "-EINVAL"),
+        ("init, set_callback, cancel (not armed)", "0, 0, 0"),
+        ("start (1 h), cancel, cancel again", "0, 1, 0"),
+        ("HASH: start, delete element, cancel", "0, 0, -EINVAL"),
+        ("callback cancels its own timer", "-EDEADLK"),
+        (
+            "cancel, start, set_callback, start, cancel",
+            "1, -EINVAL, 0, 0, 1",
+        ),
+        ("init, init again", "0, -EBUSY"),
+        ("init when no fd or pin holds the map", "-EPERM"),
+    ] {
+        let r = case(&rows, name);
+        assert_eq!(r.observed, observed, "{name}");
+        assert_eq!(r.verdict, Verdict::Pass, "{name}");
+    }
+    let wait = case(&rows, "cancel while the callback runs");
+    match &wait.verdict {
+        Verdict::NotApplicable(why) => assert!(why.contains("two CPUs"), "{why}"),
+        v => assert_eq!(*v, Verdict::Pass, "{}", wait.observed),
+    }
+    let mutual = case(&rows, "two callbacks cancel each other");
+    match (&mutual.verdict, selftest::kernel_version()) {
+        (Verdict::NotApplicable(why), Some(v)) => {
+            assert!(v < (6, 10) || why.contains("CPUs"), "{why}")
+        }
+        (v, _) => assert_eq!(*v, Verdict::Pass, "{}", mutual.observed),
+    }
+}
+
+#[test]
+fn every_listed_program_type_can_use_timers() {
+    require_root();
+    let types = selftest::program_types().unwrap();
+    print!("{}", selftest::format_types(&types));
+    assert_eq!(types.len(), 23, "the seed page lists 23 program types");
+    for t in &types {
+        assert_ne!(t.verdict, Verdict::Fail, "{}: {t:?}", t.prog_type);
+        match &t.loaded {
+            Step::Done => {}
+            // Only the types a security policy can single out (perfmon ones).
+            Step::NotApplicable(why) => {
+                assert!(
+                    ["LSM", "TRACING"].contains(&t.prog_type),
+                    "{}: {why}",
+                    t.prog_type
+                );
+                assert!(why.contains("EPERM"));
+            }
+            Step::Failed(why) => panic!("{} failed to load: {why}", t.prog_type),
+        }
+        if t.test_run == Step::Done || t.attached == Step::Done {
+            let (values, runs) = t.values.unwrap();
+            assert!(runs > 0, "{} ran", t.prog_type);
+            assert!(
+                values[0] == 0 || values[0] == -16,
+                "{}: init {}",
+                t.prog_type,
+                values[0]
+            );
+            assert_eq!(
+                values[1..],
+                [0, 0, 1],
+                "{}: set_callback, start, cancel",
+                t.prog_type
+            );
+        }
+    }
+    // The cgroup types were really attached and triggered.
+    for name in [
+        "CGROUP_DEVICE",
+        "CGROUP_SKB",
+        "CGROUP_SOCK",
+        "CGROUP_SOCKOPT",
+        "CGROUP_SOCK_ADDR",
+        "CGROUP_SYSCTL",
+        "SOCK_OPS",
+    ] {
+        let t = types.iter().find(|t| t.prog_type == name).unwrap();
+        assert_eq!(t.attached, Step::Done, "{name}");
+        assert!(t.values.unwrap().1 > 0, "{name} ran while attached");
+    }
+    // Test runs where the kernel has them.
+    for name in [
+        "CGROUP_SKB",
+        "SCHED_CLS",
+        "SCHED_ACT",
+        "XDP",
+        "SOCKET_FILTER",
+        "SYSCALL",
+        "SK_LOOKUP",
+        "FLOW_DISSECTOR",
+    ] {
+        let t = types.iter().find(|t| t.prog_type == name).unwrap();
+        assert_eq!(t.test_run, Step::Done, "{name}");
+    }
+}
+
+#[test]
+fn selftest_command_reports_and_exits_zero() {
+    require_root();
+    let out = Command::new(rawbpf_bin()).arg("selftest").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bpf_timer_cancel on Linux"));
+    assert!(stdout.contains("cancel before bpf_timer_init"));
+    assert!(stdout.contains("CGROUP_SKB"));
+    assert!(stdout.contains("all documented behaviour holds"));
+}
