@@ -39,6 +39,30 @@ usage:
 
 exit status: 0 success, 1 failure, 2 bad usage";
 
+/// Prints to stdout, ignoring errors: a closed stdout or a reader that went
+/// away (`rawbpf demo | head`) must not abort the process halfway, with
+/// programs attached and a cgroup left behind.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// A command-line mistake (exit status 2).
 struct Usage(String);
 
@@ -94,11 +118,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None | Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             Ok(())
         }
         Some("--version" | "-V") => {
-            println!("rawbpf {}", env!("CARGO_PKG_VERSION"));
+            outln!("rawbpf {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Some("run") => parse_run(&args[1..]).map_err(Failure::from).and_then(run),
@@ -110,11 +134,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(Usage(msg))) => {
-            eprintln!("rawbpf: {msg}\n(see `rawbpf --help`)");
+            errln!("rawbpf: {msg}\n(see `rawbpf --help`)");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("rawbpf: {e}");
+            errln!("rawbpf: {e}");
             ExitCode::FAILURE
         }
     }
@@ -158,18 +182,18 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
         None => Vec::new(),
     };
-    print!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
+    out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
     if args.verbose {
         let calls: Vec<&str> = sys::take_call_log()
             .into_iter()
             .map(sys::Cmd::name)
             .collect();
-        println!("bpf() calls ({}): {}", calls.len(), calls.join(", "));
+        outln!("bpf() calls ({}): {}", calls.len(), calls.join(", "));
     }
     if let Some(pin) = &args.pin {
         let dir = cgroup::pin_dir(pin)?;
         cgroup::pin_all(&loaded, &mut attachments, &dir)?;
-        println!(
+        outln!(
             "pinned under {}; undo with: rawbpf detach --pin {}",
             dir.display(),
             dir.display()
@@ -181,15 +205,15 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if attachments.is_empty() {
-        println!("loaded (no cgroup programs to attach); press Ctrl-C (or send SIGTERM) to unload and exit");
+        outln!("loaded (no cgroup programs to attach); press Ctrl-C (or send SIGTERM) to unload and exit");
     } else {
-        println!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
+        outln!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
     }
     let sig = signals.wait().map_err(|e| Error::io("sigwaitinfo", e))?;
     for a in attachments {
         a.detach()?;
     }
-    println!("signal {sig}: detached");
+    outln!("signal {sig}: detached");
     Ok(())
 }
 
@@ -212,7 +236,7 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     let cgroup = cg.map(Cgroup::open).transpose()?;
     let dir = cgroup::pin_dir(&pin)?;
     let n = cgroup::detach_pinned(&dir, cgroup.as_ref())?;
-    println!("detached {n} program(s) and removed {}", dir.display());
+    outln!("detached {n} program(s) and removed {}", dir.display());
     Ok(())
 }
 
@@ -299,26 +323,26 @@ fn demo() -> Result<(), Failure> {
         .program("bpf_prog1")
         .ok_or_else(|| Error::Env("the embedded seed has no program bpf_prog1".into()))?;
     let attachment = cgroup::attach(prog, &cgroup, AttachMode::Link)?;
-    print!(
+    out!(
         "{}",
         describe(&loaded, std::slice::from_ref(&attachment), Some(&cgroup))
     );
     let (_, ids) = cgroup.query(attachment.attach_type)?;
-    println!(
+    outln!(
         "cgroup  {} egress programs (BPF_PROG_QUERY): {ids:?}",
         cgroup.path().display()
     );
 
     let attached = cgroup.send_udp(dst)?;
     let got_attached = receive(&receiver);
-    println!(
+    outln!(
         "send from inside the cgroup while attached: {}",
         outcome(attached, got_attached)
     );
     attachment.detach()?;
     let detached = cgroup.send_udp(dst)?;
     let got_detached = receive(&receiver);
-    println!(
+    outln!(
         "send from inside the cgroup after detach:   {}",
         outcome(detached, got_detached)
     );
@@ -330,7 +354,7 @@ fn demo() -> Result<(), Failure> {
     drop(loaded);
     drop(cgroup);
     if ok {
-        println!("ok: the program dropped egress traffic while attached; everything is cleaned up");
+        outln!("ok: the program dropped egress traffic while attached; everything is cleaned up");
         Ok(())
     } else {
         Err(Error::Env("the demo did not see the expected drop-then-pass behaviour".into()).into())
@@ -359,12 +383,12 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
 /// The bpf_timer_cancel conformance suite on the running kernel.
 fn selftest() -> Result<(), Failure> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    println!("bpf_timer_cancel on Linux {}", release.trim());
+    outln!("bpf_timer_cancel on Linux {}", release.trim());
     let rows = selftest::return_value_cases()?;
-    print!("{}", selftest::format_cases(&rows));
-    println!();
+    out!("{}", selftest::format_cases(&rows));
+    outln!();
     let types = selftest::program_types()?;
-    print!("{}", selftest::format_types(&types));
+    out!("{}", selftest::format_types(&types));
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r.verdict == selftest::Verdict::Fail)
@@ -377,7 +401,7 @@ fn selftest() -> Result<(), Failure> {
         )
         .collect();
     if failed.is_empty() {
-        println!("all documented behaviour holds");
+        outln!("all documented behaviour holds");
         Ok(())
     } else {
         Err(Error::Env(format!(

@@ -368,3 +368,38 @@ fn globals_are_shared_between_runs_and_user_space() {
         ".rodata 7 + .data 35"
     );
 }
+
+fn demo_cgroups() -> Vec<String> {
+    let root = cgroup::cgroup2_root().unwrap();
+    std::fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rawbpf-demo-"))
+        .collect()
+}
+
+#[test]
+fn demo_survives_closed_stdio_and_a_vanished_reader() {
+    require_root();
+    let bin = rawbpf_bin();
+    // An initramfs tool may start with stdio closed.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {bin} demo <&- >&- 2>&-"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "demo with stdio closed: {status}");
+    // A reader that goes away must not abort it halfway.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{bin} demo | head -c 1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"b", "the first byte of the demo's output");
+    assert_eq!(
+        demo_cgroups(),
+        [] as [String; 0],
+        "the demo cgroup was removed"
+    );
+}
