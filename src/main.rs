@@ -14,15 +14,15 @@ const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
 
 usage:
-  rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach] [--verbose]
+  rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]] [--verbose]
       Load every map and program of OBJECT (default: the embedded seed, the
       bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
       a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
       attached until SIGINT or SIGTERM, then detaches and cleans up. With --pin
       DIR (inside bpffs, or a name under it) it pins the links and maps there
       and exits; `rawbpf detach --pin DIR` undoes that.
-      --legacy-attach  attach with BPF_PROG_ATTACH (flag ALLOW_MULTI) instead of
-                       a BPF link
+      --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
+                       BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
       --verbose        list each bpf() command issued
   rawbpf detach --pin DIR [--cgroup DIR]
       Detach and unpin what `run --pin DIR` left (--cgroup is needed for
@@ -88,7 +88,7 @@ struct RunArgs {
     object: Option<PathBuf>,
     cgroup: Option<PathBuf>,
     pin: Option<String>,
-    legacy: bool,
+    legacy: Option<AttachFlags>,
     verbose: bool,
 }
 
@@ -104,7 +104,10 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
         match arg.as_str() {
             "--cgroup" => out.cgroup = Some(value("--cgroup")?.into()),
             "--pin" => out.pin = Some(value("--pin")?),
-            "--legacy-attach" => out.legacy = true,
+            "--legacy-attach" | "--legacy-attach=multi" => {
+                out.legacy = Some(AttachFlags::ALLOW_MULTI)
+            }
+            "--legacy-attach=override" => out.legacy = Some(AttachFlags::ALLOW_OVERRIDE),
             "--verbose" | "-v" => out.verbose = true,
             a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'"))),
             a if out.object.is_none() => out.object = Some(a.into()),
@@ -173,10 +176,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         (Some(dir), true) => Some(Cgroup::open(dir)?),
         (None, true) => Some(Cgroup::create("rawbpf")?),
     };
-    let mode = if args.legacy {
-        AttachMode::Legacy(AttachFlags::ALLOW_MULTI)
-    } else {
-        AttachMode::Link
+    let mode = match args.legacy {
+        Some(flags) => AttachMode::Legacy(flags),
+        None => AttachMode::Link,
     };
     let mut attachments = match &cgroup {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,

@@ -200,59 +200,104 @@ fn row(case: &'static str, documented: bool, expected: &[i64], observed: &[i64])
     }
 }
 
+/// A case that runs one program and compares `expected` with its slot's
+/// `ret[first..]`.
+struct Simple {
+    program: &'static str,
+    slot: u32,
+    case: &'static str,
+    documented: bool,
+    first: usize,
+    expected: &'static [i64],
+}
+
+const SIMPLE_DOCUMENTED: &[Simple] = &[
+    Simple {
+        program: "cancel_uninit",
+        slot: CANCEL_UNINIT,
+        case: "cancel before bpf_timer_init",
+        documented: true,
+        first: 0,
+        expected: &[-22],
+    },
+    Simple {
+        program: "cancel_inactive",
+        slot: CANCEL_INACTIVE,
+        case: "init, set_callback, cancel (not armed)",
+        documented: true,
+        first: 0,
+        expected: &[0, 0, 0],
+    },
+    Simple {
+        program: "cancel_active",
+        slot: CANCEL_ACTIVE,
+        case: "start (1 h), cancel, cancel again",
+        documented: true,
+        first: 2,
+        expected: &[0, 1, 0],
+    },
+    Simple {
+        program: "cancel_deleted",
+        slot: CANCEL_DELETED,
+        case: "HASH: start, delete element, cancel",
+        documented: true,
+        first: 2,
+        expected: &[0, 0, -22],
+    },
+];
+
+const SIMPLE_UNDOCUMENTED: &[Simple] = &[
+    Simple {
+        program: "cancel_forgets_callback",
+        slot: CANCEL_FORGETS_CALLBACK,
+        case: "cancel, start, set_callback, start, cancel",
+        documented: false,
+        first: 0,
+        expected: &[1, -22, 0, 0, 1],
+    },
+    Simple {
+        program: "init_twice",
+        slot: INIT_TWICE,
+        case: "init, init again",
+        documented: false,
+        first: 0,
+        expected: &[0, -16],
+    },
+];
+
+fn simple(c: &Simple) -> Result<CaseResult> {
+    let r = Cases::load()?.run_case(c.program, c.slot)?;
+    let observed = &r.ret[c.first..c.first + c.expected.len()];
+    Ok(row(c.case, c.documented, c.expected, observed))
+}
+
 /// Runs every return-value case on the running kernel.
 pub fn return_value_cases() -> Result<Vec<CaseResult>> {
     let mut rows = Vec::new();
-
-    let r = Cases::load()?.run_case("cancel_uninit", CANCEL_UNINIT)?;
-    rows.push(row(
-        "cancel before bpf_timer_init",
-        true,
-        &[-22],
-        &r.ret[..1],
-    ));
-
-    let r = Cases::load()?.run_case("cancel_inactive", CANCEL_INACTIVE)?;
-    rows.push(row(
-        "init, set_callback, cancel (not armed)",
-        true,
-        &[0, 0, 0],
-        &r.ret[..3],
-    ));
-
-    let r = Cases::load()?.run_case("cancel_active", CANCEL_ACTIVE)?;
-    rows.push(row(
-        "start (1 h), cancel, cancel again",
-        true,
-        &[0, 1, 0],
-        &r.ret[2..5],
-    ));
-
-    let r = Cases::load()?.run_case("cancel_deleted", CANCEL_DELETED)?;
-    rows.push(row(
-        "HASH: start, delete element, cancel",
-        true,
-        &[0, 0, -22],
-        &[r.ret[2], r.ret[3], r.ret[4]],
-    ));
-
+    for c in SIMPLE_DOCUMENTED {
+        rows.push(simple(c)?);
+    }
     rows.push(self_cancel()?);
     rows.push(wait_for_running_callback()?);
-
-    let r = Cases::load()?.run_case("cancel_forgets_callback", CANCEL_FORGETS_CALLBACK)?;
-    rows.push(row(
-        "cancel, start, set_callback, start, cancel",
-        false,
-        &[1, -22, 0, 0, 1],
-        &r.ret[..5],
-    ));
-
-    let r = Cases::load()?.run_case("init_twice", INIT_TWICE)?;
-    rows.push(row("init, init again", false, &[0, -16], &r.ret[..2]));
-
+    for c in SIMPLE_UNDOCUMENTED {
+        rows.push(simple(c)?);
+    }
     rows.push(init_without_user_reference()?);
     rows.push(mutual_cancel()?);
     Ok(rows)
+}
+
+/// Pins the calling thread to `cpu`, then runs `f`.
+fn pinned<T>(cpu: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    sys::pin_thread_to_cpu(cpu).map_err(|e| Error::io("sched_setaffinity", e))?;
+    f()
+}
+
+/// The result of a scoped test thread; a panic there becomes an error.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Env("a selftest thread panicked".into())))
 }
 
 fn self_cancel() -> Result<CaseResult> {
@@ -310,28 +355,22 @@ fn wait_for_running_callback() -> Result<CaseResult> {
         // The canceller waits on CPU B before the timer is armed on CPU A: a
         // thread spawned later might be stuck behind the callback's softirq.
         let cancelled = std::thread::scope(|s| {
-            let canceller = s.spawn(|| -> Result<Option<Record>> {
-                sys::pin_thread_to_cpu(cpu_b).map_err(|e| Error::io("sched_setaffinity", e))?;
-                if cases.wait_for(SLOW_CALLBACK, |r| r.t[0] != 0)?.is_none() {
-                    return Ok(None);
-                }
-                cases.run("cancel_slow", &[])?;
-                cases.record(SLOW_CALLBACK).map(Some)
+            let canceller = s.spawn(|| {
+                pinned(cpu_b, || {
+                    if cases.wait_for(SLOW_CALLBACK, |r| r.t[0] != 0)?.is_none() {
+                        return Ok(None);
+                    }
+                    cases.run("cancel_slow", &[])?;
+                    cases.record(SLOW_CALLBACK).map(Some)
+                })
             });
             // The (soft) hrtimer fires on the CPU that armed it.
-            let armer = s.spawn(|| -> Result<u32> {
-                sys::pin_thread_to_cpu(cpu_a).map_err(|e| Error::io("sched_setaffinity", e))?;
-                cases.run("arm_slow", &args(pin_flag(), SPIN_NS))
-            });
-            let armed = armer
-                .join()
-                .unwrap_or_else(|_| Err(Error::Env("the arming thread panicked".into())))?;
-            if armed != 0 {
+            let armer =
+                s.spawn(|| pinned(cpu_a, || cases.run("arm_slow", &args(pin_flag(), SPIN_NS))));
+            if joined(armer)? != 0 {
                 return Err(Error::Env("arm_slow failed to find its map slots".into()));
             }
-            canceller
-                .join()
-                .unwrap_or_else(|_| Err(Error::Env("the cancelling thread panicked".into())))
+            joined(canceller)
         })?;
         let Some(r) = cancelled else {
             last = "the callback did not start".into();
@@ -421,19 +460,10 @@ fn mutual_cancel() -> Result<CaseResult> {
         let cases = Cases::load()?;
         let ctx = args(TIMER_CPU_PIN, 0);
         std::thread::scope(|s| {
-            let a = s.spawn(|| -> Result<u32> {
-                sys::pin_thread_to_cpu(cpu_a).map_err(|e| Error::io("sched_setaffinity", e))?;
-                cases.run("arm_mutual_a", &ctx)
-            });
-            let b = s.spawn(|| -> Result<u32> {
-                sys::pin_thread_to_cpu(cpu_b).map_err(|e| Error::io("sched_setaffinity", e))?;
-                cases.run("arm_mutual_b", &ctx)
-            });
-            for h in [a, b] {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Env("an arming thread panicked".into())))?;
-            }
-            Ok::<(), Error>(())
+            let a = s.spawn(|| pinned(cpu_a, || cases.run("arm_mutual_a", &ctx)));
+            let b = s.spawn(|| pinned(cpu_b, || cases.run("arm_mutual_b", &ctx)));
+            joined(a)?;
+            joined(b)
         })?;
         let a = cases.wait_for(MUTUAL_A, |r| r.done == 1)?;
         let b = cases.wait_for(MUTUAL_B, |r| r.done == 1)?;

@@ -165,7 +165,9 @@ fn dropping_a_link_detaches() {
         .is_empty());
 }
 
-fn run_pinned(extra: &[&str]) {
+/// `rawbpf run --pin` in a second process, then `rawbpf detach`; `flags` are
+/// the attach flags PROG_QUERY must report (for legacy attachments).
+fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     let cg = test_cgroup();
     let pins = PinDir::new("pin");
     let cg_path = cg.path().to_str().unwrap();
@@ -217,12 +219,16 @@ fn run_pinned(extra: &[&str]) {
 
 #[test]
 fn pinned_link_outlives_run_and_detach_removes_it() {
-    run_pinned(&[]);
+    run_pinned(&[], None);
 }
 
 #[test]
 fn pinned_legacy_attachment_outlives_run_and_detach_removes_it() {
-    run_pinned(&["--legacy-attach"]);
+    run_pinned(&["--legacy-attach"], Some(AttachFlags::ALLOW_MULTI));
+    run_pinned(
+        &["--legacy-attach=override"],
+        Some(AttachFlags::ALLOW_OVERRIDE),
+    );
 }
 
 #[test]

@@ -99,19 +99,7 @@ pub fn gone_soon(kind: IdKind, id: u32) -> bool {
 
 /// A minimal Ethernet + IPv4 + UDP packet for BPF_PROG_TEST_RUN.
 pub fn udp_packet() -> Vec<u8> {
-    let mut p = vec![0u8; 14 + 20 + 8 + 8];
-    p[12] = 0x08; // ETH_P_IP
-    p[14] = 0x45; // IPv4, 20-byte header
-    let total = (20 + 8 + 8) as u16;
-    p[16..18].copy_from_slice(&total.to_be_bytes());
-    p[22] = 64; // TTL
-    p[23] = 17; // UDP
-    p[26..30].copy_from_slice(&[127, 0, 0, 1]);
-    p[30..34].copy_from_slice(&[127, 0, 0, 1]);
-    p[34..36].copy_from_slice(&1234u16.to_be_bytes());
-    p[36..38].copy_from_slice(&5678u16.to_be_bytes());
-    p[38..40].copy_from_slice(&16u16.to_be_bytes());
-    p
+    rawbpf::selftest::test_packet()
 }
 
 /// The path of the rawbpf binary built for these tests.
