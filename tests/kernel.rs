@@ -186,12 +186,15 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     // This process is not the one that loaded it: it sees the pins.
     let map = cgroup::open_pinned(&pins.path().join("map_hmap")).unwrap();
     assert_eq!(name(&sys::map_info(map.as_fd()).unwrap().name), "hmap");
-    let (_, ids) = cg.query(attach_type::CGROUP_INET_EGRESS).unwrap();
+    let (got_flags, ids) = cg.query(attach_type::CGROUP_INET_EGRESS).unwrap();
     assert_eq!(
         ids.len(),
         1,
         "the pinned program stays attached after run exits"
     );
+    if let Some(flags) = flags {
+        assert_eq!(got_flags, flags, "attach flags");
+    }
     let rx = Receiver::new();
     assert_eq!(
         cg.send_udp(rx.addr()).unwrap(),
