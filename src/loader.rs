@@ -198,10 +198,16 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
 
 /// EPERM from bpf() as a non-root user means "not allowed", not "bad object".
 fn explain_eperm(e: Error) -> Error {
-    if e.raw_os_error() == Some(libc::EPERM) && sys::geteuid() != 0 {
-        return Error::Env(format!(
-            "{e}\nrawbpf must run as root to load BPF objects (or try `make vmtest`, which runs as root in a VM)"
-        ));
+    if e.raw_os_error() != Some(libc::EPERM) || sys::geteuid() == 0 {
+        return e;
     }
-    e
+    let refused = match &e {
+        Error::Rejected { what, .. } => what.clone(),
+        Error::Sys { call, what, .. } => format!("{call} ({what})"),
+        other => other.to_string(),
+    };
+    Error::Env(format!(
+        "not permitted: loading BPF objects needs root (CAP_BPF, CAP_PERFMON); the kernel refused {refused} with EPERM.\n\
+         Run rawbpf as root, or `make vmtest` to run the tests as root in a VM."
+    ))
 }

@@ -412,3 +412,20 @@ fn demo_survives_closed_stdio_and_a_vanished_reader() {
         "the demo cgroup was removed"
     );
 }
+
+#[test]
+fn without_root_the_error_says_so() {
+    require_root();
+    use std::os::unix::process::CommandExt;
+    // Drop to nobody for the child only.
+    let out = Command::new(rawbpf_bin())
+        .arg("demo")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs root"), "{stderr}");
+    assert!(stderr.contains("make vmtest"), "{stderr}");
+}
