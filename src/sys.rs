@@ -1052,6 +1052,33 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to process `pid` (kill(2)).
+pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill only reads its two integer arguments.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `cmd` start its program with fds 0, 1 and 2 closed, as an early-boot
+/// environment may (used by the tests to check rawbpf copes).
+pub fn close_stdio_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // close(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A set of signals blocked on this thread so that they can be waited for
 /// synchronously instead of killing the process.
 pub struct BlockedSignals(libc::sigset_t);

@@ -97,12 +97,7 @@ fn nothing_is_left_behind() {
             .unwrap()
             .1
     };
-    // SIGTERM through kill(1): the tests have no unsafe of their own.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    rawbpf::sys::send_signal(child.id(), libc::SIGTERM).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
