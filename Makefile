@@ -48,4 +48,4 @@ bpf-deps:
 
 # The test suite inside qemu on Debian kernels: KERNEL=6.1|6.12|all.
 vmtest:
-	vmtest/run.sh $(KERNEL)
+	tests/vm/run.sh $(KERNEL)

@@ -279,16 +279,19 @@ fn broken_callback_is_rejected_with_the_verifiers_words() {
     require_root();
     let err = rawbpf::load(BAD_CALLBACK).unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
-    assert!(
-        err.verifier_log().contains("callback function not static"),
-        "{err}"
-    );
     assert!(err.to_string().contains("program 'bpf_prog1'"), "{err}");
-    assert!(
-        err.to_string()
-            .contains("hint: make the callback a static function"),
-        "{err}"
-    );
+    // Newer kernels name the rule; 6.1 already fails verifying the global
+    // function on its own. Either way the verifier's words are shown.
+    let log = err.verifier_log();
+    if log.contains("callback function not static") {
+        assert!(
+            err.to_string()
+                .contains("hint: make the callback a static function"),
+            "{err}"
+        );
+    } else {
+        assert!(log.contains("Validating timer_callback()"), "{err}");
+    }
 }
 
 #[test]
