@@ -1,0 +1,445 @@
+//! The bpf() commands that create, fill, load, attach and pin kernel objects.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::{offset_of, size_of};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use super::{bpf, fd, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
+
+#[repr(C)]
+#[derive(Default)]
+struct BtfLoadAttr {
+    btf: u64,
+    btf_log_buf: u64,
+    btf_size: u32,
+    btf_log_size: u32,
+    btf_log_level: u32,
+}
+layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
+
+/// BPF_BTF_LOAD: hands the kernel a BTF blob; `log`, when given, receives its
+/// explanation of a rejection.
+pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let mut attr = BtfLoadAttr {
+        btf: ptr(btf),
+        btf_size: btf.len() as u32,
+        ..Default::default()
+    };
+    if let Some(log) = log {
+        attr.btf_log_buf = ptr_mut(log);
+        attr.btf_log_size = log.len() as u32;
+        attr.btf_log_level = 1;
+    }
+    owned_fd(bpf(Cmd::BtfLoad, &mut attr)?)
+}
+
+// ---------------------------------------------------------------- maps
+
+/// The fields of BPF_MAP_CREATE, up to `btf_value_type_id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapCreateAttr {
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub map_flags: u32,
+    pub inner_map_fd: u32,
+    pub numa_node: u32,
+    pub map_name: [u8; 16],
+    pub map_ifindex: u32,
+    pub btf_fd: u32,
+    pub btf_key_type_id: u32,
+    pub btf_value_type_id: u32,
+}
+layout!(MapCreateAttr, size 60, map_type @ 0, key_size @ 4, value_size @ 8, max_entries @ 12,
+    map_flags @ 16, inner_map_fd @ 20, numa_node @ 24, map_name @ 28, map_ifindex @ 44,
+    btf_fd @ 48, btf_key_type_id @ 52, btf_value_type_id @ 56);
+
+/// BPF_MAP_CREATE.
+pub fn map_create(attr: &MapCreateAttr) -> io::Result<OwnedFd> {
+    let mut attr = *attr;
+    owned_fd(bpf(Cmd::MapCreate, &mut attr)?)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+layout!(MapElemAttr, size 32, map_fd @ 0, key @ 8, value @ 16, flags @ 24);
+
+fn map_elem(cmd: Cmd, map: BorrowedFd<'_>, key: u64, value: u64, flags: u64) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: fd(map),
+        key,
+        value,
+        flags,
+        ..Default::default()
+    };
+    bpf(cmd, &mut attr).map(drop)
+}
+
+/// BPF_MAP_UPDATE_ELEM. The caller makes the slices the map's key and value sizes.
+pub fn map_update_elem(
+    map: BorrowedFd<'_>,
+    key: &[u8],
+    value: &[u8],
+    flags: u64,
+) -> io::Result<()> {
+    map_elem(Cmd::MapUpdateElem, map, ptr(key), ptr(value), flags)
+}
+
+/// BPF_MAP_LOOKUP_ELEM into `value`.
+pub fn map_lookup_elem(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> io::Result<()> {
+    map_elem(Cmd::MapLookupElem, map, ptr(key), ptr_mut(value), 0)
+}
+
+/// BPF_MAP_DELETE_ELEM.
+pub fn map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> io::Result<()> {
+    map_elem(Cmd::MapDeleteElem, map, ptr(key), 0, 0)
+}
+
+/// BPF_MAP_GET_NEXT_KEY: `key` None asks for the first key.
+pub fn map_get_next_key(
+    map: BorrowedFd<'_>,
+    key: Option<&[u8]>,
+    next: &mut [u8],
+) -> io::Result<()> {
+    map_elem(
+        Cmd::MapGetNextKey,
+        map,
+        key.map_or(0, ptr),
+        ptr_mut(next),
+        0,
+    )
+}
+
+#[repr(C)]
+struct MapFdAttr {
+    map_fd: u32,
+}
+
+/// BPF_MAP_FREEZE: user space can no longer write the map.
+pub fn map_freeze(map: BorrowedFd<'_>) -> io::Result<()> {
+    bpf(Cmd::MapFreeze, &mut MapFdAttr { map_fd: fd(map) }).map(drop)
+}
+
+// ---------------------------------------------------------------- programs
+
+/// The fields of BPF_PROG_LOAD, up to `attach_btf_id`.
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+}
+layout!(ProgLoadAttr, size 112, prog_type @ 0, insn_cnt @ 4, insns @ 8, license @ 16,
+    log_level @ 24, log_size @ 28, log_buf @ 32, kern_version @ 40, prog_flags @ 44,
+    prog_name @ 48, prog_ifindex @ 64, expected_attach_type @ 68, prog_btf_fd @ 72,
+    func_info_rec_size @ 76, func_info @ 80, func_info_cnt @ 88, line_info_rec_size @ 92,
+    line_info @ 96, line_info_cnt @ 104, attach_btf_id @ 108);
+
+/// What BPF_PROG_LOAD needs. `insns` is the encoded instruction stream;
+/// `func_info` and `line_info` are packed kernel records (8 and 16 bytes each).
+pub struct ProgLoad<'a> {
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    pub name: &'a str,
+    pub insns: &'a [u8],
+    pub license: &'a CStr,
+    pub flags: ProgFlags,
+    pub btf: Option<BorrowedFd<'a>>,
+    pub func_info: &'a [u8],
+    pub line_info: &'a [u8],
+    pub attach_btf_id: u32,
+}
+
+/// Kernel record sizes of `struct bpf_func_info` and `struct bpf_line_info`.
+pub const FUNC_INFO_SIZE: usize = 8;
+pub const LINE_INFO_SIZE: usize = 16;
+
+/// Copies an object name into the kernel's 16-byte, NUL-terminated field,
+/// keeping only the characters the kernel accepts (`bpf_obj_name_cpy`).
+pub fn object_name(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let valid = name
+        .bytes()
+        .filter(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.');
+    for (slot, b) in out.iter_mut().take(15).zip(valid) {
+        *slot = b;
+    }
+    out
+}
+
+/// BPF_PROG_LOAD; `log`, when given, receives the verifier's log (level 1).
+pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let mut attr = ProgLoadAttr {
+        prog_type: p.prog_type,
+        insn_cnt: (p.insns.len() / 8) as u32,
+        insns: ptr(p.insns),
+        license: p.license.as_ptr() as usize as u64,
+        prog_flags: p.flags.bits(),
+        prog_name: object_name(p.name),
+        expected_attach_type: p.expected_attach_type,
+        attach_btf_id: p.attach_btf_id,
+        ..Default::default()
+    };
+    if let Some(btf) = p.btf {
+        attr.prog_btf_fd = fd(btf);
+        if !p.func_info.is_empty() {
+            attr.func_info_rec_size = FUNC_INFO_SIZE as u32;
+            attr.func_info = ptr(p.func_info);
+            attr.func_info_cnt = (p.func_info.len() / FUNC_INFO_SIZE) as u32;
+        }
+        if !p.line_info.is_empty() {
+            attr.line_info_rec_size = LINE_INFO_SIZE as u32;
+            attr.line_info = ptr(p.line_info);
+            attr.line_info_cnt = (p.line_info.len() / LINE_INFO_SIZE) as u32;
+        }
+    }
+    if let Some(log) = log {
+        attr.log_level = 1;
+        attr.log_buf = ptr_mut(log);
+        attr.log_size = log.len() as u32;
+    }
+    owned_fd(bpf(Cmd::ProgLoad, &mut attr)?)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+}
+layout!(TestRunAttr, size 72, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_size_out @ 12,
+    data_in @ 16, data_out @ 24, repeat @ 32, duration @ 36, ctx_size_in @ 40,
+    ctx_size_out @ 44, ctx_in @ 48, ctx_out @ 56, flags @ 64, cpu @ 68);
+
+/// What BPF_PROG_TEST_RUN reports back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TestRunResult {
+    /// The program's return value.
+    pub retval: u32,
+    /// Average run time in ns over `repeat` runs.
+    pub duration_ns: u32,
+    /// Bytes written to `data_out`.
+    pub data_size_out: u32,
+}
+
+/// BPF_PROG_TEST_RUN: runs the program on `data` (a packet) and/or `ctx`.
+pub fn prog_test_run(
+    prog: BorrowedFd<'_>,
+    data: &[u8],
+    data_out: Option<&mut [u8]>,
+    ctx: &[u8],
+    repeat: u32,
+) -> io::Result<TestRunResult> {
+    let mut attr = TestRunAttr {
+        prog_fd: fd(prog),
+        data_size_in: data.len() as u32,
+        data_in: if data.is_empty() { 0 } else { ptr(data) },
+        ctx_size_in: ctx.len() as u32,
+        ctx_in: if ctx.is_empty() { 0 } else { ptr(ctx) },
+        repeat,
+        ..Default::default()
+    };
+    if let Some(out) = data_out {
+        attr.data_size_out = out.len() as u32;
+        attr.data_out = ptr_mut(out);
+    }
+    bpf(Cmd::ProgTestRun, &mut attr)?;
+    Ok(TestRunResult {
+        retval: attr.retval,
+        duration_ns: attr.duration,
+        data_size_out: attr.data_size_out,
+    })
+}
+
+// ---------------------------------------------------------------- attach
+
+#[repr(C)]
+#[derive(Default)]
+struct LinkCreateAttr {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+}
+layout!(LinkCreateAttr, size 16, prog_fd @ 0, target_fd @ 4, attach_type @ 8, flags @ 12);
+
+/// BPF_LINK_CREATE: attaches `prog` to `target` (a cgroup directory fd for
+/// cgroup programs); the attachment lives as long as the returned link fd or
+/// a pin of it.
+pub fn link_create(
+    prog: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<OwnedFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: fd(prog),
+        target_fd: fd(target),
+        attach_type,
+        flags: 0,
+    };
+    owned_fd(bpf(Cmd::LinkCreate, &mut attr)?)
+}
+
+/// BPF_LINK_CREATE for a tracing program (fentry, fexit): the target is the
+/// kernel function named by the program's attach_btf_id, so no target fd.
+pub fn link_create_tracing(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: fd(prog),
+        target_fd: 0,
+        attach_type,
+        flags: 0,
+    };
+    owned_fd(bpf(Cmd::LinkCreate, &mut attr)?)
+}
+
+#[repr(C)]
+struct LinkDetachAttr {
+    link_fd: u32,
+}
+
+/// BPF_LINK_DETACH: detaches a link even while pins or fds still hold it.
+pub fn link_detach(link: BorrowedFd<'_>) -> io::Result<()> {
+    bpf(Cmd::LinkDetach, &mut LinkDetachAttr { link_fd: fd(link) }).map(drop)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+}
+layout!(ProgAttachAttr, size 16, target_fd @ 0, attach_bpf_fd @ 4, attach_type @ 8, attach_flags @ 12);
+
+/// BPF_PROG_ATTACH (the pre-link interface): the attachment outlives every fd
+/// until BPF_PROG_DETACH.
+pub fn prog_attach(
+    prog: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: AttachFlags,
+) -> io::Result<()> {
+    let mut attr = ProgAttachAttr {
+        target_fd: fd(target),
+        attach_bpf_fd: fd(prog),
+        attach_type,
+        attach_flags: flags.bits(),
+    };
+    bpf(Cmd::ProgAttach, &mut attr).map(drop)
+}
+
+/// BPF_PROG_DETACH of one program from `target`.
+pub fn prog_detach(
+    prog: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<()> {
+    let mut attr = ProgAttachAttr {
+        target_fd: fd(target),
+        attach_bpf_fd: fd(prog),
+        attach_type,
+        attach_flags: 0,
+    };
+    bpf(Cmd::ProgDetach, &mut attr).map(drop)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgQueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+}
+layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
+    attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);
+
+/// BPF_PROG_QUERY: the ids of the programs attached to `target` for
+/// `attach_type`, and the attach flags in force.
+pub fn prog_query(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<(AttachFlags, Vec<u32>)> {
+    let mut ids = vec![0u32; 64];
+    let mut attr = ProgQueryAttr {
+        target_fd: fd(target),
+        attach_type,
+        prog_ids: ptr_mut(&mut ids),
+        prog_cnt: ids.len() as u32,
+        ..Default::default()
+    };
+    bpf(Cmd::ProgQuery, &mut attr)?;
+    ids.truncate(attr.prog_cnt as usize);
+    Ok((AttachFlags::from_bits_retain(attr.attach_flags), ids))
+}
+
+// ---------------------------------------------------------------- pins
+
+#[repr(C)]
+#[derive(Default)]
+struct ObjAttr {
+    pathname: u64,
+    bpf_fd: u32,
+    file_flags: u32,
+}
+layout!(ObjAttr, size 16, pathname @ 0, bpf_fd @ 8, file_flags @ 12);
+
+/// BPF_OBJ_PIN: gives the object a name in a bpffs mount.
+pub fn obj_pin(obj: BorrowedFd<'_>, path: &CStr) -> io::Result<()> {
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as usize as u64,
+        bpf_fd: fd(obj),
+        file_flags: 0,
+    };
+    bpf(Cmd::ObjPin, &mut attr).map(drop)
+}
+
+/// BPF_OBJ_GET: opens a pinned object.
+pub fn obj_get(path: &CStr, flags: ObjGetFlags) -> io::Result<OwnedFd> {
+    let mut attr = ObjAttr {
+        pathname: path.as_ptr() as usize as u64,
+        bpf_fd: 0,
+        file_flags: flags.bits(),
+    };
+    owned_fd(bpf(Cmd::ObjGet, &mut attr)?)
+}

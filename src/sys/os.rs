@@ -1,0 +1,289 @@
+//! The few system calls besides bpf() that the loader and its tests need:
+//! mounts, opening files, a child process inside a cgroup, signals, CPU
+//! affinity.
+
+use std::ffi::CString;
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use super::owned_fd;
+
+/// The effective user id (0 = root).
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// mount(2) of a pseudo file system (`cgroup2`, `bpf`) with no options.
+pub fn mount_fs(fstype: &str, target: &str) -> io::Result<()> {
+    let fstype = cstring(fstype)?;
+    let target = cstring(target)?;
+    // SAFETY: all three strings are NUL-terminated and live across the call.
+    let ret = unsafe {
+        libc::mount(
+            fstype.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Opens `path` with `flags` (O_CLOEXEC added), keeping the fd above stdio.
+pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    let ret = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(ret as i64)
+}
+
+/// How a datagram sent from inside a cgroup fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// send() succeeded.
+    Sent,
+    /// send() failed with this errno (EPERM when a cgroup program dropped it).
+    Failed(i32),
+}
+
+/// What a child process does from inside a cgroup, so that the cgroup's
+/// programs see real events: always one UDP datagram (socket, connect, send:
+/// sock_create, connect4 and egress hooks); optionally a getsockopt, a TCP
+/// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub udp: std::net::SocketAddr,
+    pub tcp: Option<std::net::SocketAddr>,
+    pub touch_files: bool,
+}
+
+/// Forks a child that moves itself into the cgroup whose `cgroup.procs` is
+/// open as `procs`, does what `probe` says and exits; returns what its UDP
+/// send() saw. The child only makes async-signal-safe system calls on memory
+/// prepared before the fork, so this is sound in a multi-threaded process.
+pub fn probe_from_cgroup(procs: BorrowedFd<'_>, probe: &Probe) -> io::Result<SendOutcome> {
+    const JOIN_FAILED: i32 = 250;
+    const SOCKET_FAILED: i32 = 251;
+    const CONNECT_FAILED: i32 = 252;
+    let (udp, udp_len, udp_family) = sockaddr(probe.udp);
+    let tcp = probe.tcp.map(sockaddr);
+    let dev_null = c"/dev/null";
+    let sysctl = c"/proc/sys/kernel/ostype";
+    let payload = b"rawbpf";
+    // SAFETY: after fork the child only calls write, open, read, close,
+    // socket, getsockopt, connect, send and _exit on memory prepared before
+    // the fork; the parent waits for it below.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above; every pointer refers to this process's copy of
+        // memory set up before fork, with the lengths given.
+        unsafe {
+            // Writing "0" moves the writing process itself into the cgroup.
+            if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                libc::_exit(JOIN_FAILED);
+            }
+            if probe.touch_files {
+                let mut buf = [0u8; 16];
+                for path in [dev_null, sysctl] {
+                    let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                    if fd >= 0 {
+                        libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                        libc::close(fd);
+                    }
+                }
+            }
+            let s = libc::socket(udp_family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if s < 0 {
+                libc::_exit(SOCKET_FAILED);
+            }
+            let mut ty: libc::c_int = 0;
+            let mut ty_len = size_of::<libc::c_int>() as libc::socklen_t;
+            libc::getsockopt(
+                s,
+                libc::SOL_SOCKET,
+                libc::SO_TYPE,
+                (&mut ty as *mut libc::c_int).cast(),
+                &mut ty_len,
+            );
+            if libc::connect(s, (&udp as *const libc::sockaddr_storage).cast(), udp_len) < 0 {
+                libc::_exit(CONNECT_FAILED);
+            }
+            let sent = libc::send(s, payload.as_ptr().cast(), payload.len(), 0);
+            let code = if sent < 0 {
+                *libc::__errno_location()
+            } else {
+                0
+            };
+            if let Some((tcp, tcp_len, tcp_family)) = &tcp {
+                let t = libc::socket(*tcp_family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+                if t >= 0 {
+                    libc::connect(t, (tcp as *const libc::sockaddr_storage).cast(), *tcp_len);
+                    libc::close(t);
+                }
+            }
+            libc::_exit(code.clamp(0, 249));
+        }
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child; `status` is a valid out pointer.
+        let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if ret == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    if !libc::WIFEXITED(status) {
+        return Err(io::Error::other("the probing child was killed"));
+    }
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(SendOutcome::Sent),
+        JOIN_FAILED => Err(io::Error::other("the child could not join the cgroup")),
+        SOCKET_FAILED => Err(io::Error::other("the child could not open a UDP socket")),
+        CONNECT_FAILED => Err(io::Error::other("the child's UDP connect() failed")),
+        errno => Ok(SendOutcome::Failed(errno)),
+    }
+}
+
+fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t, i32) {
+    // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        std::net::SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage, which is aligned for it.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
+            (
+                storage,
+                size_of::<libc::sockaddr_in>() as u32,
+                libc::AF_INET,
+            )
+        }
+        std::net::SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage, which is aligned for it.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            (
+                storage,
+                size_of::<libc::sockaddr_in6>() as u32,
+                libc::AF_INET6,
+            )
+        }
+    }
+}
+
+/// Pins the calling thread to one CPU (for tests that need two CPUs to race).
+pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it; the call
+    // reads it for the current thread (pid 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sends `signal` to process `pid` (kill(2)).
+pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill only reads its two integer arguments.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `cmd` start its program with fds 0, 1 and 2 closed, as an early-boot
+/// environment may (used by the tests to check rawbpf copes).
+pub fn close_stdio_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // close(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A set of signals blocked on this thread so that they can be waited for
+/// synchronously instead of killing the process.
+pub struct BlockedSignals(libc::sigset_t);
+
+/// Blocks `signals` (e.g. SIGINT, SIGTERM) on the calling thread; threads
+/// started afterwards inherit the mask.
+pub fn block_signals(signals: &[i32]) -> io::Result<BlockedSignals> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset; the calls
+    // only read and write it and the thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        let ret = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if ret != 0 {
+            return Err(io::Error::from_raw_os_error(ret));
+        }
+        Ok(BlockedSignals(set))
+    }
+}
+
+impl BlockedSignals {
+    /// Waits until one of the blocked signals arrives and returns its number.
+    pub fn wait(&self) -> io::Result<i32> {
+        loop {
+            // SAFETY: `self.0` is an initialised sigset; a null info pointer is allowed.
+            let sig = unsafe { libc::sigwaitinfo(&self.0, std::ptr::null_mut()) };
+            if sig >= 0 {
+                return Ok(sig);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
