@@ -579,7 +579,7 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
         pos += 8;
         let len = count
             .checked_mul(rec_size)
-            .filter(|&len| pos + len <= data.len())
+            .filter(|&len| pos.checked_add(len).is_some_and(|end| end <= data.len()))
             .ok_or_else(|| {
                 btf_err(format!(
                     ".BTF.ext: {count} records for '{sec}' run past the block"

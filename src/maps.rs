@@ -84,10 +84,10 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         if section.kind == SectionKind::LegacyMaps {
             // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
             let field = |i: usize| -> Result<u32> {
-                let at = sym.offset as usize + 4 * i;
-                section
-                    .data
-                    .get(at..at + 4)
+                let at = usize::try_from(sym.offset)
+                    .ok()
+                    .and_then(|o| o.checked_add(4 * i));
+                at.and_then(|at| section.data.get(at..at.checked_add(4)?))
                     .filter(|_| sym.size >= 20)
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .ok_or_else(|| {

@@ -274,14 +274,44 @@ fn truncated_objects_give_errors_not_panics() {
     }
 }
 
+/// Every committed object, the broken ones included.
+const ALL: &[(&str, &[u8])] = &[
+    ("timer_cancel", SEED),
+    ("subprog", SUBPROG),
+    ("callback", CALLBACK),
+    ("globals", GLOBALS),
+    ("multi", MULTI),
+    ("bad_callback", include_bytes!("../bpf/bad_callback.bpf.o")),
+    ("bad_verifier", include_bytes!("../bpf/bad_verifier.bpf.o")),
+    ("no_btf", include_bytes!("../bpf/no_btf.bpf.o")),
+    ("timer_cases", rawbpf::selftest::TIMER_CASES),
+    ("timer_types", rawbpf::selftest::TIMER_TYPES),
+];
+
 #[test]
 fn corrupted_objects_never_panic() {
-    // Flip each byte in turn; any result is fine except a panic.
-    let mut bytes = SEED.to_vec();
-    for i in 0..bytes.len() {
-        bytes[i] ^= 0xff;
-        let _ = prepare(&bytes);
-        bytes[i] ^= 0xff;
+    // Corrupt each byte in turn (every byte of the seed, every 7th of the
+    // others, to keep the debug build fast); any result is fine except a
+    // panic, or an arithmetic overflow, which panics in this debug build.
+    for (name, object) in ALL {
+        let stride = if *name == "timer_cancel" { 1 } else { 7 };
+        let mut bytes = object.to_vec();
+        for i in (0..bytes.len()).step_by(stride) {
+            let original = bytes[i];
+            for corrupt in [original ^ 0xff, 0xff, original.wrapping_add(1)] {
+                bytes[i] = corrupt;
+                let _ = prepare(&bytes);
+            }
+            bytes[i] = original;
+        }
+        assert_eq!(bytes, *object, "{name}");
+    }
+}
+
+#[test]
+fn every_committed_object_prepares() {
+    for (name, object) in ALL {
+        prepare(object).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
