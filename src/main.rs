@@ -184,13 +184,16 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
         None => Vec::new(),
     };
+    // The load and attach calls only, before describe() adds its queries.
+    let calls = sys::take_call_log();
     out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
     if args.verbose {
-        let calls: Vec<&str> = sys::take_call_log()
-            .into_iter()
-            .map(sys::Cmd::name)
-            .collect();
-        outln!("bpf() calls ({}): {}", calls.len(), calls.join(", "));
+        let names: Vec<&str> = calls.into_iter().map(sys::Cmd::name).collect();
+        outln!(
+            "bpf() calls to load and attach ({}): {}",
+            names.len(),
+            names.join(", ")
+        );
     }
     if let Some(pin) = &args.pin {
         let dir = cgroup::pin_dir(pin)?;
