@@ -1,17 +1,49 @@
 /* bpf_timer_cancel conformance: one SEC("syscall") program per case, run
- * with BPF_PROG_TEST_RUN, each recording helper return values and times in
- * its own slot of `results` (the Rust side, src/selftest.rs, mirrors this
- * layout and these case numbers).
+ * with BPF_PROG_TEST_RUN (no packet; arm_slow and arm_mutual_* take a
+ * struct args as ctx_in), each recording helper return values and times in
+ * its own slot of `results` (src/selftest/cases.rs mirrors this layout and
+ * these case numbers).
  *
- *   struct result {
- *       s64 ret[6];   helper return values, in the order each case lists
- *       u64 t[4];     bpf_ktime_get_ns() stamps
- *       u64 done;     1 once the program (or callback) has written the slot
+ *   struct result {        88 bytes, native endian, one per slot
+ *       s64 ret[6];   @0   helper return values, in the order below
+ *       u64 t[4];     @48  bpf_ktime_get_ns() stamps (CLOCK_MONOTONIC)
+ *       u64 done;     @80  1 once the program (or callback) wrote the slot
  *   };
+ *
+ * slot  program(s)               records                          expected
+ *  0    cancel_uninit            ret[0] cancel                    -EINVAL
+ *  1    cancel_inactive          ret[0..2] init, set_cb, cancel   0, 0, 0
+ *  2    cancel_active            ret[0..4] init, set_cb, start(1 h),
+ *                                cancel, cancel                   0,0,0,1,0
+ *  3    cancel_deleted (HASH)    ret[0..4] init, set_cb, start,
+ *                                map_delete_elem, cancel          0,0,0,0,-EINVAL
+ *  4    cancel_forgets_callback  ret[0..4] cancel (armed), start,
+ *                                set_cb, start, cancel            1,-EINVAL,0,0,1
+ *  5    init_twice               ret[0..1] init, init             0, -EBUSY
+ *  6    init_no_user_ref         ret[0] init in `orphan` after user
+ *                                space closed its fds, no pin     -EPERM
+ *  7    arm_self_cancel          ret[0..2] init, set_cb, start(0)  0, 0, 0
+ *                                ret[3] cancel inside the callback
+ *                                (PENDING until it ran), t[0]      -EDEADLK
+ *  8    arm_slow + cancel_slow   arm: ret[0..2] init, set_cb, start(0);
+ *                                callback: t[0] start, t[1] end of
+ *                                a spin of args.spin_ns; cancel_slow
+ *                                (other CPU): t[2] before, ret[3],
+ *                                t[3] after its cancel            ret[3] 0 and
+ *                                                                 t[3] >= t[1]
+ *  9,10 arm_mutual_a/_b          ret[0..2] init, set_cb, start(5 ms);
+ *       (kernel >= 6.10 only)    callback on its own CPU: t[0] start,
+ *                                ret[3] cancel of the OTHER timer,
+ *                                t[1] end                         -EDEADLK in
+ *                                                                 at least one
+ * ret[3] of slots 7-10 reads PENDING (0x7fffffff) until the callback or the
+ * canceller wrote it. A second run finds the slot's timer initialised: init
+ * then records -EBUSY (tests load a fresh object per case).
  *
  * Timers live in `timers` (ARRAY, one slot per case), `htimers` (HASH, for
  * the deleted-element case) and `orphan` (ARRAY, whose only user reference
- * the test closes on purpose). */
+ * the test closes on purpose). On 6.18 (host), 6.12 and 6.1 (qemu) every
+ * row above was observed as expected, slots 9-10 on 6.12 and 6.18 only. */
 #include <linux/bpf.h>
 #include <time.h>
 #include <errno.h>

@@ -1,9 +1,15 @@
 /* bpf_timer in every program type the bpf_timer_cancel page lists: each
  * program inits, arms (an hour ahead, so it never fires) and cancels a timer
  * in its own slot, and records the four return values in `type_results`
- * (the Rust side, src/selftest.rs, mirrors the slot numbers):
+ * (src/selftest/types.rs mirrors the layout and slot numbers):
  *
- *   struct type_result { s64 init, set_callback, start, cancel; u64 runs; };
+ *   struct type_result {    40 bytes, native endian, one per slot
+ *       s64 init;          @0   bpf_timer_init
+ *       s64 set_callback;  @8   bpf_timer_set_callback
+ *       s64 start;         @16  bpf_timer_start (an hour ahead)
+ *       s64 cancel;        @24  bpf_timer_cancel
+ *       u64 runs;          @32  how many times the program ran
+ *   };
  *
  * A first run records 0, 0, 0, 1; later runs find the timer initialised and
  * record -EBUSY for init. Each program returns the value its type reads as

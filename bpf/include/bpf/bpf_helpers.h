@@ -5,6 +5,10 @@
 #ifndef RAWBPF_BPF_HELPERS_H
 #define RAWBPF_BPF_HELPERS_H
 
+/* Self-contained: the helper prototypes below need only these. */
+#include <linux/types.h>
+struct bpf_timer;
+
 /* Place a program, map or global in the ELF section the loader reads. */
 #define SEC(name) __attribute__((section(name), used))
 
@@ -13,6 +17,9 @@
  * __type(key, int) a member `int *key`. */
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
+/* For map-in-map and prog-array definitions: `__array(values, struct inner)`
+ * is a member `struct inner *values[]`. */
+#define __array(name, val) typeof(val) *name[]
 
 #undef __always_inline
 #define __always_inline inline __attribute__((always_inline))
