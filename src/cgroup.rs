@@ -262,8 +262,12 @@ pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attac
     let what = format!("program '{}' to {}", prog.name, cgroup.path.display());
     let kind = match mode {
         AttachMode::Link => AttachKind::Link(
-            sys::link_create(prog.fd.as_fd(), cgroup.fd(), attach_type)
-                .map_err(sys_err("BPF_LINK_CREATE", what))?,
+            sys::link_create(
+                prog.fd.as_fd(),
+                sys::LinkTarget::Fd(cgroup.fd()),
+                attach_type,
+            )
+            .map_err(sys_err("BPF_LINK_CREATE", what))?,
         ),
         AttachMode::Legacy(flags) => {
             sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)

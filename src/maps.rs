@@ -21,6 +21,8 @@ use crate::sys::{self, MapCreateAttr, MapFlags};
 
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_SOCKMAP` (the selftest's sk_msg and sk_skb programs).
+pub const MAP_TYPE_SOCKMAP: u32 = 15;
 
 /// Where in the object a map comes from: what relocations point at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

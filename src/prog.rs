@@ -92,6 +92,8 @@ pub mod attach_type {
     pub const SK_SKB_VERDICT: u32 = 38;
     pub const SK_REUSEPORT_SELECT: u32 = 39;
     pub const SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = 40;
+    /// tc ingress through a link (Linux 6.6); "tc" programs load without it.
+    pub const TCX_INGRESS: u32 = 46;
 
     /// Attach types that attach to a cgroup (BPF_LINK_CREATE with a cgroup fd).
     pub const CGROUP: &[u32] = &[

@@ -103,6 +103,32 @@ fn every_listed_program_type_can_use_timers() {
         assert_eq!(t.attached, Step::Done, "{name}");
         assert!(t.values.unwrap().1 > 0, "{name} ran while attached");
     }
+    // The network types were attached in the test's own network namespace
+    // (links: the kernel's link info matched) and, but for the flow
+    // dissector, ran on the loopback traffic sent there.
+    for name in [
+        "FLOW_DISSECTOR",
+        "SK_LOOKUP",
+        "XDP",
+        "SCHED_CLS",
+        "SOCKET_FILTER",
+        "SK_REUSEPORT",
+        "SK_MSG",
+        "SK_SKB",
+    ] {
+        let t = types.iter().find(|t| t.prog_type == name).unwrap();
+        match (&t.attached, selftest::kernel_version()) {
+            (Step::NotApplicable(why), Some(v)) if name == "SCHED_CLS" && v < (6, 6) => {
+                assert!(why.contains("6.6"), "{why}")
+            }
+            (step, _) => assert_eq!(*step, Step::Done, "{name}"),
+        }
+    }
+    // Types with a test run ran once more on the traffic.
+    for name in ["SK_LOOKUP", "XDP", "SOCKET_FILTER"] {
+        let t = types.iter().find(|t| t.prog_type == name).unwrap();
+        assert!(t.values.unwrap().1 >= 2, "{name}: a test run and traffic");
+    }
     // Test runs where the kernel has them.
     for name in [
         "CGROUP_SKB",

@@ -15,6 +15,7 @@
 //! Every case loads the object afresh, so no case sees another's timers.
 
 mod cases;
+mod netns;
 mod types;
 
 pub use cases::{format_cases, return_value_cases, CaseResult, Record, TIMER_CASES};

@@ -1,13 +1,17 @@
 //! The program types: one program of `bpf/timer_types.bpf.c` per type the
 //! seed page lists, each loaded on its own, test-run where the kernel can,
-//! and the cgroup types attached to a test cgroup and triggered by a child.
+//! the cgroup types attached to a test cgroup and triggered by a child, and
+//! the network types attached in a network namespace of the test's own
+//! (see `netns`).
 
 use std::fmt::Write as _;
 use std::os::fd::AsFd as _;
 
+use super::netns::{self, NetAttach, NetTarget};
 use super::{list, Verdict};
 use crate::error::{Error, Result};
 use crate::loader::{self, Loaded};
+use crate::prog::attach_type as at;
 use crate::sys;
 
 /// The compiled `bpf/timer_types.bpf.c`: one program per program type.
@@ -33,6 +37,8 @@ enum Input {
 enum Attach {
     /// To a test cgroup, triggered by a child process inside it.
     Cgroup,
+    /// In a network namespace of the test's own.
+    Net(NetTarget),
     None(&'static str),
 }
 
@@ -45,8 +51,6 @@ struct TypeSpec {
 }
 
 const NO_TEST_RUN: &str = "the kernel has no BPF_PROG_TEST_RUN for this type";
-const NO_IFACE: &str = "would need an interface of the test's own";
-const NETNS: &str = "attaches to a network namespace";
 const ROUTE: &str = "needs a route of the test's own";
 
 /// The 23 program types of the seed page, in its order.
@@ -58,23 +62,23 @@ const TYPES: &[TypeSpec] = &[
     spec(3, "CGROUP_SOCKOPT", "t_cgroup_sockopt", Input::None(NO_TEST_RUN), Attach::Cgroup),
     spec(4, "CGROUP_SOCK_ADDR", "t_cgroup_sock_addr", Input::None(NO_TEST_RUN), Attach::Cgroup),
     spec(5, "CGROUP_SYSCTL", "t_cgroup_sysctl", Input::None(NO_TEST_RUN), Attach::Cgroup),
-    spec(6, "FLOW_DISSECTOR", "t_flow_dissector", Input::Packet, Attach::None(NETNS)),
+    spec(6, "FLOW_DISSECTOR", "t_flow_dissector", Input::Packet, Attach::Net(NetTarget::Namespace(at::FLOW_DISSECTOR))),
     spec(7, "LSM", "t_lsm", Input::None(NO_TEST_RUN), Attach::None("an LSM attach is machine-wide")),
     spec(8, "LWT_IN", "t_lwt_in", Input::Packet, Attach::None(ROUTE)),
     spec(9, "LWT_OUT", "t_lwt_out", Input::Packet, Attach::None(ROUTE)),
     spec(10, "LWT_SEG6LOCAL", "t_lwt_seg6local", Input::Packet, Attach::None(ROUTE)),
     spec(11, "LWT_XMIT", "t_lwt_xmit", Input::Packet, Attach::None(ROUTE)),
-    spec(12, "SCHED_ACT", "t_sched_act", Input::Packet, Attach::None(NO_IFACE)),
-    spec(13, "SCHED_CLS", "t_sched_cls", Input::Packet, Attach::None(NO_IFACE)),
-    spec(14, "SK_LOOKUP", "t_sk_lookup", Input::SkLookup, Attach::None(NETNS)),
-    spec(15, "SK_MSG", "t_sk_msg", Input::None(NO_TEST_RUN), Attach::None("needs a sockmap")),
-    spec(16, "SK_REUSEPORT", "t_sk_reuseport", Input::None(NO_TEST_RUN), Attach::None("needs a reuseport group")),
-    spec(17, "SK_SKB", "t_sk_skb", Input::None(NO_TEST_RUN), Attach::None("needs a sockmap")),
-    spec(18, "SOCKET_FILTER", "t_socket_filter", Input::Packet, Attach::None("the test run suffices")),
+    spec(12, "SCHED_ACT", "t_sched_act", Input::Packet, Attach::None("tc actions attach through rtnetlink")),
+    spec(13, "SCHED_CLS", "t_sched_cls", Input::Packet, Attach::Net(NetTarget::Loopback(at::TCX_INGRESS))),
+    spec(14, "SK_LOOKUP", "t_sk_lookup", Input::SkLookup, Attach::Net(NetTarget::Namespace(at::SK_LOOKUP))),
+    spec(15, "SK_MSG", "t_sk_msg", Input::None(NO_TEST_RUN), Attach::Net(NetTarget::Sockmap(at::SK_MSG_VERDICT))),
+    spec(16, "SK_REUSEPORT", "t_sk_reuseport", Input::None(NO_TEST_RUN), Attach::Net(NetTarget::ReuseportGroup)),
+    spec(17, "SK_SKB", "t_sk_skb", Input::None(NO_TEST_RUN), Attach::Net(NetTarget::Sockmap(at::SK_SKB_STREAM_VERDICT))),
+    spec(18, "SOCKET_FILTER", "t_socket_filter", Input::Packet, Attach::Net(NetTarget::Socket)),
     spec(19, "SOCK_OPS", "t_sock_ops", Input::None(NO_TEST_RUN), Attach::Cgroup),
     spec(20, "SYSCALL", "t_syscall", Input::Nothing, Attach::None("syscall programs do not attach")),
     spec(21, "TRACING", "t_tracing", Input::Fentry, Attach::None("attached for the test run only")),
-    spec(22, "XDP", "t_xdp", Input::Packet, Attach::None(NO_IFACE)),
+    spec(22, "XDP", "t_xdp", Input::Packet, Attach::Net(NetTarget::Loopback(at::XDP))),
 ];
 
 const fn spec(
@@ -141,7 +145,7 @@ fn sk_lookup_ctx() -> [u8; 72] {
     c
 }
 
-fn type_values(loaded: &Loaded, slot: u32) -> Result<([i64; 4], u64)> {
+pub(super) fn type_values(loaded: &Loaded, slot: u32) -> Result<([i64; 4], u64)> {
     let map = loaded.map("type_results").ok_or_else(|| Error::Map {
         map: "type_results".into(),
         what: "missing from timer_types.bpf.o".into(),
@@ -191,9 +195,10 @@ fn test_run(spec: &TypeSpec, loaded: &Loaded) -> Step {
         Input::SkLookup => prog.test_run(&[], &sk_lookup_ctx()),
         Input::Nothing => prog.test_run(&[], &[]),
         Input::Fentry => {
-            let link = match sys::link_create_tracing(
+            let link = match sys::link_create(
                 prog.fd.as_fd(),
-                crate::prog::attach_type::TRACE_FENTRY,
+                sys::LinkTarget::LoadedWith,
+                at::TRACE_FENTRY,
             ) {
                 Ok(link) => link,
                 Err(e) => return Step::Failed(format!("BPF_LINK_CREATE: {e}")),
@@ -216,7 +221,7 @@ fn test_run(spec: &TypeSpec, loaded: &Loaded) -> Step {
 /// Loads, test-runs and attaches a timer program of each listed type.
 pub fn program_types() -> Result<Vec<TypeResult>> {
     let mut results = Vec::new();
-    let mut cgroup_loads = Vec::new();
+    let mut loads = Vec::new();
     for spec in TYPES {
         let loaded = match loader::load_selected(TIMER_TYPES, &|name| name == spec.program) {
             Ok(loaded) => loaded,
@@ -245,7 +250,7 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
         let test_run = test_run(spec, &loaded);
         let attached = match spec.attach {
             Attach::None(why) => Step::NotApplicable(why.into()),
-            Attach::Cgroup => Step::Done, // settled below, together
+            Attach::Cgroup | Attach::Net(_) => Step::Done, // settled below, together
         };
         results.push(TypeResult {
             prog_type: spec.prog_type,
@@ -255,10 +260,26 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
             values: None,
             verdict: Verdict::Pass,
         });
-        cgroup_loads.push((results.len() - 1, spec, loaded));
+        loads.push((results.len() - 1, spec, loaded));
     }
-    attach_cgroup_types(&mut results, &cgroup_loads)?;
-    for (index, spec, loaded) in &cgroup_loads {
+    attach_cgroup_types(&mut results, &loads)?;
+    let net: Vec<_> = loads
+        .iter()
+        .filter_map(|(row, spec, loaded)| match spec.attach {
+            Attach::Net(target) => Some(NetAttach {
+                row: *row,
+                program: spec.program,
+                slot: spec.slot,
+                target,
+                loaded,
+            }),
+            _ => None,
+        })
+        .collect();
+    for (row, step) in netns::attach_in_own_netns(&net)? {
+        results[row].attached = step;
+    }
+    for (index, spec, loaded) in &loads {
         let r = &mut results[*index];
         let (values, runs) = type_values(loaded, spec.slot)?;
         r.values = Some((values, runs));

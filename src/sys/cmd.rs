@@ -303,29 +303,34 @@ struct LinkCreateAttr {
 }
 layout!(LinkCreateAttr, size 16, prog_fd @ 0, target_fd @ 4, attach_type @ 8, flags @ 12);
 
-/// BPF_LINK_CREATE: attaches `prog` to `target` (a cgroup directory fd for
-/// cgroup programs); the attachment lives as long as the returned link fd or
-/// a pin of it.
+/// What BPF_LINK_CREATE attaches to. The kernel reads `target_fd` and
+/// `target_ifindex` from the same four bytes; the attach type says which.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkTarget<'a> {
+    /// A cgroup directory (cgroup programs) or a network namespace
+    /// (sk_lookup, flow_dissector), by fd.
+    Fd(BorrowedFd<'a>),
+    /// A network device of the calling thread's namespace (XDP, TCX).
+    Ifindex(u32),
+    /// No target: a tracing program's kernel function is the attach_btf_id
+    /// it was loaded with.
+    LoadedWith,
+}
+
+/// BPF_LINK_CREATE: attaches `prog` to `target`; the attachment lives as
+/// long as the returned link fd or a pin of it.
 pub fn link_create(
     prog: BorrowedFd<'_>,
-    target: BorrowedFd<'_>,
+    target: LinkTarget<'_>,
     attach_type: u32,
 ) -> io::Result<OwnedFd> {
     let mut attr = LinkCreateAttr {
         prog_fd: fd(prog),
-        target_fd: fd(target),
-        attach_type,
-        flags: 0,
-    };
-    owned_fd(bpf(Cmd::LinkCreate, &mut attr)?)
-}
-
-/// BPF_LINK_CREATE for a tracing program (fentry, fexit): the target is the
-/// kernel function named by the program's attach_btf_id, so no target fd.
-pub fn link_create_tracing(prog: BorrowedFd<'_>, attach_type: u32) -> io::Result<OwnedFd> {
-    let mut attr = LinkCreateAttr {
-        prog_fd: fd(prog),
-        target_fd: 0,
+        target_fd: match target {
+            LinkTarget::Fd(target) => fd(target),
+            LinkTarget::Ifindex(ifindex) => ifindex,
+            LinkTarget::LoadedWith => 0,
+        },
         attach_type,
         flags: 0,
     };

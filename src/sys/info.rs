@@ -154,7 +154,8 @@ pub fn map_info(map: BorrowedFd<'_>) -> io::Result<MapInfo> {
     Ok(info)
 }
 
-/// `struct bpf_link_info` with the cgroup member of its union.
+/// `struct bpf_link_info`: the common head, then a union whose member
+/// depends on `link_type`, kept as raw words and read by the methods below.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinkInfo {
@@ -162,11 +163,38 @@ pub struct LinkInfo {
     pub id: u32,
     pub prog_id: u32,
     pub _pad: u32,
-    pub cgroup_id: u64,
-    pub attach_type: u32,
-    pub _rest: [u32; 5],
+    pub target: [u32; 8],
 }
-layout!(LinkInfo, size 48, link_type @ 0, id @ 4, prog_id @ 8, cgroup_id @ 16, attach_type @ 24);
+layout!(LinkInfo, size 48, link_type @ 0, id @ 4, prog_id @ 8, target @ 16);
+
+/// `enum bpf_link_type` values of the links rawbpf creates.
+pub mod link_type {
+    pub const TRACING: u32 = 2;
+    pub const CGROUP: u32 = 3;
+    pub const NETNS: u32 = 5;
+    pub const XDP: u32 = 6;
+    pub const TCX: u32 = 11;
+}
+
+impl LinkInfo {
+    /// A cgroup link's cgroup id (`cgroup.cgroup_id`, a u64 at offset 16).
+    pub fn cgroup_id(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&self.target[0].to_ne_bytes());
+        bytes[4..].copy_from_slice(&self.target[1].to_ne_bytes());
+        u64::from_ne_bytes(bytes)
+    }
+
+    /// A netns link's namespace inode (`netns.netns_ino`).
+    pub fn netns_ino(&self) -> u32 {
+        self.target[0]
+    }
+
+    /// An XDP or TCX link's device (`xdp.ifindex`, `tcx.ifindex`).
+    pub fn ifindex(&self) -> u32 {
+        self.target[0]
+    }
+}
 impl Info for LinkInfo {}
 
 /// BPF_OBJ_GET_INFO_BY_FD on a link.

@@ -1,11 +1,11 @@
 //! The few system calls besides bpf() that the loader and its tests need:
 //! mounts, opening files, a child process inside a cgroup, signals, CPU
-//! affinity.
+//! affinity, a network namespace of the selftest's own.
 
 use std::ffi::CString;
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::owned_fd;
 
@@ -286,4 +286,126 @@ impl BlockedSignals {
             }
         }
     }
+}
+
+/// A network namespace the calling thread has moved into.
+pub struct OwnNetns {
+    /// The namespace (`/proc/thread-self/ns/net`), the target of netns links.
+    pub fd: OwnedFd,
+    /// The namespace's inode number, which netns link info reports.
+    pub ino: u32,
+    /// Its loopback device, up.
+    pub lo_ifindex: u32,
+}
+
+/// Moves the calling thread, and only it, into a new network namespace and
+/// brings up the namespace's loopback device. Namespaces are per task, so
+/// the rest of the process keeps its network; the new one goes away once
+/// the thread has exited and the returned fd is closed. Run it on a thread
+/// of its own: the calling thread never comes back.
+pub fn enter_new_netns() -> io::Result<OwnNetns> {
+    // SAFETY: unshare only replaces the calling task's network namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let path = "/proc/thread-self/ns/net";
+    let fd = open(path, libc::O_RDONLY)?;
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path)?);
+    // SAFETY: socket(2) takes only integers.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = owned_fd(i64::from(sock))?;
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the three ioctls read and write the ifreq above, which lives
+    // across them, on a socket we own; the union member read after each is
+    // the one that ioctl fills.
+    let lo_ifindex = unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_ifindex
+    };
+    Ok(OwnNetns {
+        fd,
+        ino: u32::try_from(ino).map_err(|_| io::Error::other("namespace inode beyond 32 bits"))?,
+        lo_ifindex: u32::try_from(lo_ifindex).map_err(|_| io::Error::other("negative ifindex"))?,
+    })
+}
+
+/// How a program attaches to a socket (setsockopt at SOL_SOCKET).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketProgram {
+    /// SO_ATTACH_BPF: a socket filter, run on each packet the socket receives.
+    Filter,
+    /// SO_ATTACH_REUSEPORT_EBPF: picks the socket of an SO_REUSEPORT group
+    /// that gets each packet.
+    ReuseportSelect,
+}
+
+/// Attaches `prog` to `sock`; it stays until the socket closes.
+pub fn attach_to_socket(
+    sock: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    how: SocketProgram,
+) -> io::Result<()> {
+    let option = match how {
+        SocketProgram::Filter => libc::SO_ATTACH_BPF,
+        SocketProgram::ReuseportSelect => libc::SO_ATTACH_REUSEPORT_EBPF,
+    };
+    set_socket_option(sock, option, prog.as_raw_fd())
+}
+
+fn set_socket_option(sock: BorrowedFd<'_>, option: i32, value: i32) -> io::Result<()> {
+    // SAFETY: setsockopt reads an int that lives across the call.
+    let ret = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&value as *const i32).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A UDP socket with SO_REUSEPORT set, bound to `addr`: several such
+/// sockets on one address form a group the kernel spreads datagrams over.
+pub fn reuseport_udp_socket(addr: std::net::SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let (storage, len, family) = sockaddr(addr);
+    // SAFETY: socket(2) takes only integers.
+    let raw = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = owned_fd(i64::from(raw))?;
+    set_socket_option(sock.as_fd(), libc::SO_REUSEPORT, 1)?;
+    // SAFETY: `storage` holds a sockaddr of `len` bytes and outlives the call.
+    let ret = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock.into())
 }

@@ -1,0 +1,293 @@
+//! The network program types attached for real, where that touches nothing
+//! but the selftest's own: a network namespace made for the purpose, its
+//! loopback device and sockets opened in it.
+//!
+//! Namespaces belong to tasks, not processes: one thread moves into a new
+//! network namespace and does all the work there; when it exits and its fds
+//! close, the namespace and everything attached in it go away. Where each
+//! type attaches:
+//!
+//! | type | attach point | how |
+//! |---|---|---|
+//! | SK_LOOKUP, FLOW_DISSECTOR | the namespace | BPF_LINK_CREATE on its fd |
+//! | XDP, SCHED_CLS (TCX) | its loopback device | BPF_LINK_CREATE on its ifindex |
+//! | SOCKET_FILTER | a UDP socket | setsockopt SO_ATTACH_BPF |
+//! | SK_REUSEPORT | two SO_REUSEPORT UDP sockets | setsockopt SO_ATTACH_REUSEPORT_EBPF |
+//! | SK_MSG, SK_SKB | a SOCKMAP with both ends of a TCP connection | BPF_PROG_ATTACH on the map |
+//!
+//! Links are checked through the kernel (BPF_OBJ_GET_INFO_BY_FD: link type,
+//! program id, namespace inode or ifindex). Then traffic crosses the
+//! loopback: a UDP datagram that must arrive (generic XDP and tc ingress see
+//! it on receive, sk_lookup picks its socket), one to the filtered socket,
+//! one to the reuseport group, and a few bytes over the TCP connection
+//! (sk_msg runs on send, the stream verdict on receive). Every program's run
+//! count must grow. Nothing on that path computes a flow hash, so the flow
+//! dissector is confirmed attached but not triggered (its test run showed
+//! that it uses timers).
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::time::{Duration, Instant};
+
+use super::types::{type_values, Step};
+use crate::error::{Error, Result};
+use crate::loader::{Loaded, Program};
+use crate::maps::MAP_TYPE_SOCKMAP;
+use crate::prog::attach_type;
+use crate::sys::{self, link_type, LinkTarget, OwnNetns, SocketProgram};
+
+/// Where a network program type attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NetTarget {
+    /// The namespace itself, through a link of this attach type.
+    Namespace(u32),
+    /// The namespace's loopback device, through a link of this attach type.
+    Loopback(u32),
+    /// A UDP socket, as its filter.
+    Socket,
+    /// An SO_REUSEPORT group of UDP sockets, as its selector.
+    ReuseportGroup,
+    /// A SOCKMAP, with this attach type.
+    Sockmap(u32),
+}
+
+/// One program to attach: its row in the results, its program and slot.
+pub(super) struct NetAttach<'a> {
+    pub row: usize,
+    pub program: &'a str,
+    pub slot: u32,
+    pub target: NetTarget,
+    pub loaded: &'a Loaded,
+}
+
+/// How long to wait for traffic to reach every program.
+const TRAFFIC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Attaches each program in a new network namespace, sends traffic through
+/// it, and returns each row's attach step.
+pub(super) fn attach_in_own_netns(wanted: &[NetAttach<'_>]) -> Result<Vec<(usize, Step)>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::thread::scope(|s| super::joined(s.spawn(|| attach_and_send(wanted))))
+}
+
+/// What holds the attachments: dropping it detaches everything.
+#[derive(Default)]
+struct Attached {
+    links: Vec<OwnedFd>,
+    filtered: Option<UdpSocket>,
+    reuseport: Vec<UdpSocket>,
+    sockmap: Option<OwnedFd>,
+}
+
+/// Runs on its own thread, which never leaves the namespace it makes.
+fn attach_and_send(wanted: &[NetAttach<'_>]) -> Result<Vec<(usize, Step)>> {
+    let netns = sys::enter_new_netns()
+        .map_err(|e| Error::io("a network namespace of the selftest's own", e))?;
+    let mut attached = Attached::default();
+    let mut steps = Vec::new();
+    let mut counted = Vec::new();
+    for w in wanted {
+        let step = match w.loaded.program(w.program) {
+            None => Err(Step::Failed("program missing".into())),
+            Some(prog) => attach(w, prog, &netns, &mut attached),
+        };
+        match step {
+            Ok(()) => counted.push((w, type_values(w.loaded, w.slot)?.1)),
+            Err(step) => steps.push((w.row, step)),
+        }
+    }
+    let traffic = send_traffic(&attached);
+    let deadline = Instant::now() + TRAFFIC_TIMEOUT;
+    for (w, before) in counted {
+        let triggered = w.target != NetTarget::Namespace(attach_type::FLOW_DISSECTOR);
+        let step = match &traffic {
+            _ if !triggered => Step::Done,
+            Err(e) => Step::Failed(format!("attached; the test traffic failed: {e}")),
+            Ok(()) if ran_since(w, before, deadline)? => Step::Done,
+            Ok(()) => Step::Failed("attached, but the test traffic did not run it".into()),
+        };
+        steps.push((w.row, step));
+    }
+    drop(attached);
+    Ok(steps)
+}
+
+/// Whether the program's run count grows past `before` by `deadline`
+/// (loopback delivery may finish in a softirq after send returns).
+fn ran_since(w: &NetAttach<'_>, before: u64, deadline: Instant) -> Result<bool> {
+    loop {
+        if type_values(w.loaded, w.slot)?.1 > before {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Attaches one program; a failure becomes that row's step.
+fn attach(
+    w: &NetAttach<'_>,
+    prog: &Program,
+    netns: &OwnNetns,
+    attached: &mut Attached,
+) -> std::result::Result<(), Step> {
+    fn failed(what: &'static str) -> impl Fn(std::io::Error) -> Step {
+        move |e| Step::Failed(format!("{what}: {e}"))
+    }
+    match w.target {
+        NetTarget::Namespace(_) | NetTarget::Loopback(_) => {
+            attached.links.push(attach_link(w, prog, netns)?);
+        }
+        NetTarget::Socket => {
+            let sock = UdpSocket::bind("127.0.0.1:0").map_err(failed("UDP socket"))?;
+            sys::attach_to_socket(sock.as_fd(), prog.fd.as_fd(), SocketProgram::Filter)
+                .map_err(failed("SO_ATTACH_BPF"))?;
+            attached.filtered = Some(sock);
+        }
+        NetTarget::ReuseportGroup => {
+            let first = sys::reuseport_udp_socket(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .map_err(failed("SO_REUSEPORT socket"))?;
+            let addr = first.local_addr().map_err(failed("SO_REUSEPORT socket"))?;
+            let second = sys::reuseport_udp_socket(addr).map_err(failed("SO_REUSEPORT socket"))?;
+            sys::attach_to_socket(
+                first.as_fd(),
+                prog.fd.as_fd(),
+                SocketProgram::ReuseportSelect,
+            )
+            .map_err(failed("SO_ATTACH_REUSEPORT_EBPF"))?;
+            attached.reuseport = vec![first, second];
+        }
+        NetTarget::Sockmap(attach_type) => {
+            if attached.sockmap.is_none() {
+                attached.sockmap = Some(sockmap().map_err(failed("sockmap"))?);
+            }
+            if let Some(map) = &attached.sockmap {
+                sys::prog_attach(
+                    prog.fd.as_fd(),
+                    map.as_fd(),
+                    attach_type,
+                    sys::AttachFlags::empty(),
+                )
+                .map_err(failed("BPF_PROG_ATTACH to the sockmap"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// BPF_LINK_CREATE, then the kernel's view of the link must match.
+fn attach_link(
+    w: &NetAttach<'_>,
+    prog: &Program,
+    netns: &OwnNetns,
+) -> std::result::Result<OwnedFd, Step> {
+    let (target, attach_type, want_type, want_target) = match w.target {
+        NetTarget::Namespace(t) => (
+            LinkTarget::Fd(netns.fd.as_fd()),
+            t,
+            link_type::NETNS,
+            netns.ino,
+        ),
+        NetTarget::Loopback(t) if t == attach_type::TCX_INGRESS => (
+            LinkTarget::Ifindex(netns.lo_ifindex),
+            t,
+            link_type::TCX,
+            netns.lo_ifindex,
+        ),
+        NetTarget::Loopback(t) => (
+            LinkTarget::Ifindex(netns.lo_ifindex),
+            t,
+            link_type::XDP,
+            netns.lo_ifindex,
+        ),
+        _ => return Err(Step::Failed("not a link attachment".into())),
+    };
+    let link = sys::link_create(prog.fd.as_fd(), target, attach_type).map_err(|e| {
+        let old = super::kernel_version().is_some_and(|v| v < (6, 6));
+        if attach_type == attach_type::TCX_INGRESS && old && e.raw_os_error() == Some(libc::EINVAL)
+        {
+            Step::NotApplicable("TCX links came in Linux 6.6".into())
+        } else {
+            Step::Failed(format!("BPF_LINK_CREATE: {e}"))
+        }
+    })?;
+    let info = sys::link_info(link.as_fd()).map_err(|e| Step::Failed(format!("link info: {e}")))?;
+    let prog_id = prog.info().map(|(p, _)| p.id).unwrap_or(0);
+    let got_target = match w.target {
+        NetTarget::Namespace(_) => info.netns_ino(),
+        _ => info.ifindex(),
+    };
+    if (info.link_type, info.prog_id, got_target) != (want_type, prog_id, want_target) {
+        return Err(Step::Failed(format!(
+            "the kernel reports link type {}, program {}, target {got_target} \
+             (expected {want_type}, {prog_id}, {want_target})",
+            info.link_type, info.prog_id
+        )));
+    }
+    Ok(link)
+}
+
+/// An empty two-slot SOCKMAP.
+fn sockmap() -> std::io::Result<OwnedFd> {
+    sys::map_create(&sys::MapCreateAttr {
+        map_type: MAP_TYPE_SOCKMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 2,
+        map_name: sys::object_name("selftest_sockmap"),
+        ..Default::default()
+    })
+}
+
+/// Both ends of a loopback TCP connection, put into `map`. A socket takes
+/// the map's programs when it is inserted, so this comes after the attach.
+fn connect_through(map: &OwnedFd) -> std::io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?)?;
+    let (server, _) = listener.accept()?;
+    for (key, sock) in [(0u32, &client), (1u32, &server)] {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(sock) as u32;
+        sys::map_update_elem(
+            map.as_fd(),
+            &key.to_ne_bytes(),
+            &fd.to_ne_bytes(),
+            sys::BPF_ANY,
+        )?;
+    }
+    client.set_write_timeout(Some(TRAFFIC_TIMEOUT))?;
+    server.set_read_timeout(Some(TRAFFIC_TIMEOUT))?;
+    Ok((client, server))
+}
+
+/// The test traffic, all over the namespace's loopback and bounded in time.
+fn send_traffic(attached: &Attached) -> std::io::Result<()> {
+    let tx = UdpSocket::bind("127.0.0.1:0")?;
+    // Must arrive: XDP, tc ingress and sk_lookup all pass it on.
+    let rx = UdpSocket::bind("127.0.0.1:0")?;
+    rx.set_read_timeout(Some(TRAFFIC_TIMEOUT))?;
+    tx.send_to(b"rawbpf", rx.local_addr()?)?;
+    let mut buf = [0u8; 16];
+    let (n, from) = rx.recv_from(&mut buf)?;
+    if &buf[..n] != b"rawbpf" || from != tx.local_addr()? {
+        return Err(std::io::Error::other("a different datagram arrived"));
+    }
+    // The filter returns 0, which drops: only its run count shows it ran.
+    if let Some(filtered) = &attached.filtered {
+        tx.send_to(b"rawbpf", filtered.local_addr()?)?;
+    }
+    if let Some(group) = attached.reuseport.first() {
+        tx.send_to(b"rawbpf", group.local_addr()?)?;
+    }
+    if let Some(map) = &attached.sockmap {
+        let (mut client, mut server) = connect_through(map)?;
+        client.write_all(b"rawbpf")?;
+        let mut got = [0u8; 6];
+        server.read_exact(&mut got)?;
+    }
+    Ok(())
+}
