@@ -1,5 +1,5 @@
-//! Nothing is left behind: no fd after a load is dropped or fails, no kernel
-//! object after `rawbpf run` exits. One test function, so no other test thread
+//! Nothing is left behind: no fd after a load is dropped or fails or the
+//! selftest returns, no kernel object after `rawbpf run` exits. One test function, so no other test thread
 //! opens fds while /proc/self/fd is counted.
 
 mod common;
@@ -73,6 +73,13 @@ fn nothing_is_left_behind() {
     let before = open_fds();
     assert!(rawbpf::load(&rawbpf::SEED_OBJECT[..rawbpf::SEED_OBJECT.len() / 2]).is_err());
     assert_eq!(open_fds(), before, "fds after a truncated object");
+
+    // The selftest: its cgroup, network namespace, sockets, sockmap and
+    // links are all closed when it returns.
+    let before = open_fds();
+    rawbpf::selftest::program_types().unwrap();
+    rawbpf::selftest::return_value_cases().unwrap();
+    assert_eq!(open_fds(), before, "fds after the selftest suites");
 
     // `rawbpf run` until SIGTERM: attached while it runs, nothing left after.
     let cg = test_cgroup();
