@@ -324,16 +324,17 @@ pub fn enter_new_netns() -> io::Result<OwnNetns> {
     }
     // SAFETY: the three ioctls read and write the ifreq above, which lives
     // across them, on a socket we own; the union member read after each is
-    // the one that ioctl fills.
+    // the one that ioctl fills. (`as _`: the request is c_ulong in glibc's
+    // ioctl and c_int in musl's.)
     let lo_ifindex = unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
             return Err(io::Error::last_os_error());
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX, &mut req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) < 0 {
             return Err(io::Error::last_os_error());
         }
         req.ifr_ifru.ifru_ifindex

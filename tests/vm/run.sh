@@ -102,7 +102,7 @@ fetch_kernel() {
 # binaries' paths.
 build() {
 	log "building the tests and rawbpf for $TARGET"
-	(cd "$ROOT" && cargo test --workspace --no-run --target "$TARGET" --message-format=json) |
+	(cd "$ROOT" && cargo test --workspace --no-run --target "$TARGET" --message-format=json-render-diagnostics) |
 		grep '"profile":{[^}]*"test":true' |
 		sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' >"$WORK/tests.list"
 	[ -s "$WORK/tests.list" ] || { log "cargo built no test binaries"; exit 1; }
