@@ -3,7 +3,7 @@
 //!
 //! The kernel runs `/init` from the initramfs with nothing mounted, so this
 //! does what a distribution's init would have done for the tests: mount
-//! proc, sysfs, devtmpfs, a tmpfs for /tmp, the cgroup2 hierarchy and bpffs,
+//! proc, sysfs, devtmpfs, the cgroup2 hierarchy and bpffs,
 //! and bring up the loopback interface. It then runs each test binary listed
 //! in /vmtest/tests (built for the host's paths, so they sit at the same
 //! absolute paths here), and `rawbpf demo` and `rawbpf selftest` from the
@@ -100,7 +100,8 @@ fn setup() {
     mount("sysfs", "/sys");
     mount("devtmpfs", "/dev");
     console_on_stdio();
-    mount("tmpfs", "/tmp");
+    // No tmpfs on /tmp: the initramfs is already writable memory, and a
+    // checkout under /tmp (as in CI) has its test binaries there.
     mount("cgroup2", "/sys/fs/cgroup");
     mount("bpf", "/sys/fs/bpf");
     loopback_up();
