@@ -16,14 +16,14 @@
 //! | SK_MSG, SK_SKB | a SOCKMAP with both ends of a TCP connection | BPF_PROG_ATTACH on the map |
 //!
 //! Links are checked through the kernel (BPF_OBJ_GET_INFO_BY_FD: link type,
-//! program id, namespace inode or ifindex). Then traffic crosses the
-//! loopback: a UDP datagram that must arrive (generic XDP and tc ingress see
-//! it on receive, sk_lookup picks its socket), one to the filtered socket,
-//! one to the reuseport group, and a few bytes over the TCP connection
-//! (sk_msg runs on send, the stream verdict on receive). Every program's run
-//! count must grow. Nothing on that path computes a flow hash, so the flow
-//! dissector is confirmed attached but not triggered (its test run showed
-//! that it uses timers).
+//! program id, attach type, namespace inode or ifindex). Then traffic
+//! crosses the loopback: a UDP datagram that must arrive (generic XDP and
+//! tc ingress see it on receive, sk_lookup runs on its socket lookup), one
+//! to the filtered socket, one to the reuseport group, and a few bytes over
+//! the TCP connection (sk_msg runs on send, the stream verdict on receive).
+//! Every program's run count must grow. Nothing on that path computes a
+//! flow hash, so the flow dissector is confirmed attached but not triggered
+//! (its test run showed that it uses timers).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -70,7 +70,8 @@ pub(super) fn attach_in_own_netns(wanted: &[NetAttach<'_>]) -> Result<Vec<(usize
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    std::thread::scope(|s| super::joined(s.spawn(|| attach_and_send(wanted))))
+    sys::in_new_netns(|netns| attach_and_send(wanted, netns))
+        .map_err(|e| Error::io("a network namespace of the selftest's own", e))?
 }
 
 /// What holds the attachments: dropping it detaches everything.
@@ -82,32 +83,35 @@ struct Attached {
     sockmap: Option<OwnedFd>,
 }
 
-/// Runs on its own thread, which never leaves the namespace it makes.
-fn attach_and_send(wanted: &[NetAttach<'_>]) -> Result<Vec<(usize, Step)>> {
-    let netns = sys::enter_new_netns()
-        .map_err(|e| Error::io("a network namespace of the selftest's own", e))?;
+/// Runs on the namespace's own thread.
+fn attach_and_send(wanted: &[NetAttach<'_>], netns: &OwnNetns) -> Result<Vec<(usize, Step)>> {
     let mut attached = Attached::default();
     let mut steps = Vec::new();
     let mut counted = Vec::new();
     for w in wanted {
         let step = match w.loaded.program(w.program) {
             None => Err(Step::Failed("program missing".into())),
-            Some(prog) => attach(w, prog, &netns, &mut attached),
+            Some(prog) => attach(w, prog, netns, &mut attached),
         };
         match step {
             Ok(()) => counted.push((w, type_values(w.loaded, w.slot)?.1)),
             Err(step) => steps.push((w.row, step)),
         }
     }
-    let traffic = send_traffic(&attached);
+    let problems = send_traffic(&attached);
     let deadline = Instant::now() + TRAFFIC_TIMEOUT;
     for (w, before) in counted {
-        let triggered = w.target != NetTarget::Namespace(attach_type::FLOW_DISSECTOR);
-        let step = match &traffic {
-            _ if !triggered => Step::Done,
-            Err(e) => Step::Failed(format!("attached; the test traffic failed: {e}")),
-            Ok(()) if ran_since(w, before, deadline)? => Step::Done,
-            Ok(()) => Step::Failed("attached, but the test traffic did not run it".into()),
+        let step = if w.target == NetTarget::Namespace(attach_type::FLOW_DISSECTOR)
+            || ran_since(w, before, deadline)?
+        {
+            Step::Done
+        } else if problems.is_empty() {
+            Step::Failed("attached, but the test traffic did not run it".into())
+        } else {
+            Step::Failed(format!(
+                "attached, but did not run; the test traffic: {}",
+                problems.join("; ")
+            ))
         };
         steps.push((w.row, step));
     }
@@ -186,47 +190,53 @@ fn attach_link(
     prog: &Program,
     netns: &OwnNetns,
 ) -> std::result::Result<OwnedFd, Step> {
-    let (target, attach_type, want_type, want_target) = match w.target {
-        NetTarget::Namespace(t) => (
+    let (target, kind, want_type, want_target) = match w.target {
+        NetTarget::Namespace(kind) => (
             LinkTarget::Fd(netns.fd.as_fd()),
-            t,
+            kind,
             link_type::NETNS,
             netns.ino,
         ),
-        NetTarget::Loopback(t) if t == attach_type::TCX_INGRESS => (
+        NetTarget::Loopback(kind) => (
             LinkTarget::Ifindex(netns.lo_ifindex),
-            t,
-            link_type::TCX,
-            netns.lo_ifindex,
-        ),
-        NetTarget::Loopback(t) => (
-            LinkTarget::Ifindex(netns.lo_ifindex),
-            t,
-            link_type::XDP,
+            kind,
+            if kind == attach_type::TCX_INGRESS {
+                link_type::TCX
+            } else {
+                link_type::XDP
+            },
             netns.lo_ifindex,
         ),
         _ => return Err(Step::Failed("not a link attachment".into())),
     };
-    let link = sys::link_create(prog.fd.as_fd(), target, attach_type).map_err(|e| {
-        let old = super::kernel_version().is_some_and(|v| v < (6, 6));
-        if attach_type == attach_type::TCX_INGRESS && old && e.raw_os_error() == Some(libc::EINVAL)
-        {
+    let link = sys::link_create(prog.fd.as_fd(), target, kind).map_err(|e| {
+        let errno = e.raw_os_error();
+        let before_tcx = super::kernel_version().is_some_and(|v| v < (6, 6));
+        if kind == attach_type::TCX_INGRESS && before_tcx && errno == Some(libc::EINVAL) {
             Step::NotApplicable("TCX links came in Linux 6.6".into())
+        } else if kind == attach_type::FLOW_DISSECTOR && errno == Some(libc::EEXIST) {
+            // The root namespace's flow dissector overrides every other.
+            Step::NotApplicable("a flow dissector is attached in the root namespace".into())
         } else {
             Step::Failed(format!("BPF_LINK_CREATE: {e}"))
         }
     })?;
     let info = sys::link_info(link.as_fd()).map_err(|e| Step::Failed(format!("link info: {e}")))?;
-    let prog_id = prog.info().map(|(p, _)| p.id).unwrap_or(0);
-    let got_target = match w.target {
-        NetTarget::Namespace(_) => info.netns_ino(),
-        _ => info.ifindex(),
+    let prog_id = prog
+        .info()
+        .map_err(|e| Step::Failed(format!("program info: {e}")))?
+        .0
+        .id;
+    let (got_target, want_kind) = match w.target {
+        NetTarget::Namespace(_) => (info.netns_ino(), Some(kind)),
+        _ if want_type == link_type::TCX => (info.ifindex(), Some(kind)),
+        _ => (info.ifindex(), None), // XDP link info has no attach type
     };
-    if (info.link_type, info.prog_id, got_target) != (want_type, prog_id, want_target) {
+    let got = (info.link_type, info.prog_id, info.attach_type(), got_target);
+    let want = (want_type, prog_id, want_kind, want_target);
+    if got != want {
         return Err(Step::Failed(format!(
-            "the kernel reports link type {}, program {}, target {got_target} \
-             (expected {want_type}, {prog_id}, {want_target})",
-            info.link_type, info.prog_id
+            "the kernel reports (link type, program, attach type, target) {got:?}, expected {want:?}"
         )));
     }
     Ok(link)
@@ -248,7 +258,7 @@ fn sockmap() -> std::io::Result<OwnedFd> {
 /// the map's programs when it is inserted, so this comes after the attach.
 fn connect_through(map: &OwnedFd) -> std::io::Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let client = TcpStream::connect(listener.local_addr()?)?;
+    let client = TcpStream::connect_timeout(&listener.local_addr()?, TRAFFIC_TIMEOUT)?;
     let (server, _) = listener.accept()?;
     for (key, sock) in [(0u32, &client), (1u32, &server)] {
         let fd = std::os::fd::AsRawFd::as_raw_fd(sock) as u32;
@@ -264,10 +274,49 @@ fn connect_through(map: &OwnedFd) -> std::io::Result<(TcpStream, TcpStream)> {
     Ok((client, server))
 }
 
-/// The test traffic, all over the namespace's loopback and bounded in time.
-fn send_traffic(attached: &Attached) -> std::io::Result<()> {
-    let tx = UdpSocket::bind("127.0.0.1:0")?;
+/// The test traffic, all over the namespace's loopback and bounded in
+/// time; each step on its own, so one failing does not hide the others.
+/// Returns what went wrong.
+fn send_traffic(attached: &Attached) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut step = |what: &str, result: std::io::Result<()>| {
+        if let Err(e) = result {
+            problems.push(format!("{what}: {e}"));
+        }
+    };
+    let tx = UdpSocket::bind("127.0.0.1:0");
+    let tx = match tx {
+        Ok(tx) => tx,
+        Err(e) => return vec![format!("UDP socket: {e}")],
+    };
     // Must arrive: XDP, tc ingress and sk_lookup all pass it on.
+    step("UDP datagram over lo", datagram_arrives(&tx));
+    // The filter returns 0, which drops: only its run count shows it ran.
+    if let Some(filtered) = &attached.filtered {
+        step(
+            "datagram to the filtered socket",
+            filtered
+                .local_addr()
+                .and_then(|to| tx.send_to(b"rawbpf", to))
+                .map(drop),
+        );
+    }
+    if let Some(group) = attached.reuseport.first() {
+        step(
+            "datagram to the reuseport group",
+            group
+                .local_addr()
+                .and_then(|to| tx.send_to(b"rawbpf", to))
+                .map(drop),
+        );
+    }
+    if let Some(map) = &attached.sockmap {
+        step("TCP through the sockmap", tcp_round(map));
+    }
+    problems
+}
+
+fn datagram_arrives(tx: &UdpSocket) -> std::io::Result<()> {
     let rx = UdpSocket::bind("127.0.0.1:0")?;
     rx.set_read_timeout(Some(TRAFFIC_TIMEOUT))?;
     tx.send_to(b"rawbpf", rx.local_addr()?)?;
@@ -276,18 +325,12 @@ fn send_traffic(attached: &Attached) -> std::io::Result<()> {
     if &buf[..n] != b"rawbpf" || from != tx.local_addr()? {
         return Err(std::io::Error::other("a different datagram arrived"));
     }
-    // The filter returns 0, which drops: only its run count shows it ran.
-    if let Some(filtered) = &attached.filtered {
-        tx.send_to(b"rawbpf", filtered.local_addr()?)?;
-    }
-    if let Some(group) = attached.reuseport.first() {
-        tx.send_to(b"rawbpf", group.local_addr()?)?;
-    }
-    if let Some(map) = &attached.sockmap {
-        let (mut client, mut server) = connect_through(map)?;
-        client.write_all(b"rawbpf")?;
-        let mut got = [0u8; 6];
-        server.read_exact(&mut got)?;
-    }
     Ok(())
+}
+
+fn tcp_round(map: &OwnedFd) -> std::io::Result<()> {
+    let (mut client, mut server) = connect_through(map)?;
+    client.write_all(b"rawbpf")?;
+    let mut got = [0u8; 6];
+    server.read_exact(&mut got)
 }

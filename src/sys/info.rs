@@ -194,6 +194,15 @@ impl LinkInfo {
     pub fn ifindex(&self) -> u32 {
         self.target[0]
     }
+
+    /// The attach type, for the link types whose info has one.
+    pub fn attach_type(&self) -> Option<u32> {
+        match self.link_type {
+            link_type::CGROUP => Some(self.target[2]),
+            link_type::NETNS | link_type::TCX => Some(self.target[1]),
+            _ => None,
+        }
+    }
 }
 impl Info for LinkInfo {}
 

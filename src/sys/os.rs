@@ -288,22 +288,31 @@ impl BlockedSignals {
     }
 }
 
-/// A network namespace the calling thread has moved into.
+/// A network namespace made for the caller, seen from a thread inside it.
 pub struct OwnNetns {
     /// The namespace (`/proc/thread-self/ns/net`), the target of netns links.
     pub fd: OwnedFd,
     /// The namespace's inode number, which netns link info reports.
     pub ino: u32,
-    /// Its loopback device, up.
+    /// Its loopback device, up. An ifindex means a device of the calling
+    /// thread's namespace, so use it only inside `in_new_netns`.
     pub lo_ifindex: u32,
 }
 
-/// Moves the calling thread, and only it, into a new network namespace and
-/// brings up the namespace's loopback device. Namespaces are per task, so
-/// the rest of the process keeps its network; the new one goes away once
-/// the thread has exited and the returned fd is closed. Run it on a thread
-/// of its own: the calling thread never comes back.
-pub fn enter_new_netns() -> io::Result<OwnNetns> {
+/// Runs `f` on a new thread inside a new network namespace whose loopback
+/// device is up. Namespaces belong to tasks, so only that thread is moved
+/// and the rest of the process keeps its network; the thread ends with `f`
+/// and the namespace goes once nothing (fd, socket, link) holds it.
+pub fn in_new_netns<T: Send>(f: impl FnOnce(&OwnNetns) -> T + Send) -> io::Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| enter_new_netns().map(|netns| f(&netns)))
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
+    })
+}
+
+/// Moves the calling thread for good; only `in_new_netns`'s thread calls it.
+fn enter_new_netns() -> io::Result<OwnNetns> {
     // SAFETY: unshare only replaces the calling task's network namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
         return Err(io::Error::last_os_error());
