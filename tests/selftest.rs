@@ -9,6 +9,17 @@ use std::process::Command;
 use common::*;
 use rawbpf::selftest::{self, Step, Verdict};
 
+/// The tests here run one at a time: a fork (a probe child, a spawned
+/// rawbpf) copies every fd of this process, which would give a map another
+/// test just closed a user reference again.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn case<'a>(rows: &'a [selftest::CaseResult], name: &str) -> &'a selftest::CaseResult {
     rows.iter()
         .find(|r| r.case.starts_with(name))
@@ -18,6 +29,7 @@ fn case<'a>(rows: &'a [selftest::CaseResult], name: &str) -> &'a selftest::CaseR
 #[test]
 fn documented_return_values_hold() {
     require_root();
+    let _serial = serial();
     let rows = selftest::return_value_cases().unwrap();
     print!("{}", selftest::format_cases(&rows));
     for (name, observed) in [
@@ -54,6 +66,7 @@ fn documented_return_values_hold() {
 #[test]
 fn every_listed_program_type_can_use_timers() {
     require_root();
+    let _serial = serial();
     let types = selftest::program_types().unwrap();
     print!("{}", selftest::format_types(&types));
     assert_eq!(types.len(), 23, "the seed page lists 23 program types");
@@ -152,6 +165,7 @@ fn every_listed_program_type_can_use_timers() {
 #[test]
 fn selftest_command_reports_and_exits_zero() {
     require_root();
+    let _serial = serial();
     let out = Command::new(rawbpf_bin()).arg("selftest").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
