@@ -376,5 +376,62 @@ pub fn format_types(rows: &[TypeResult]) -> String {
             values
         );
     }
+    out + &why_not(rows)
+}
+
+/// Why a step shows `-`: one line per step and reason, naming the types.
+fn why_not(rows: &[TypeResult]) -> String {
+    let mut reasons: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for r in rows {
+        for (column, s) in [("no test run", &r.test_run), ("not attached", &r.attached)] {
+            let Step::NotApplicable(why) = s else {
+                continue;
+            };
+            if r.loaded != Step::Done {
+                continue; // the verdict says why it did not load
+            }
+            match reasons
+                .iter_mut()
+                .find(|(c, w, _)| *c == column && w == why)
+            {
+                Some((_, _, types)) => types.push(r.prog_type),
+                None => reasons.push((column, why, vec![r.prog_type])),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (column, why, types) in reasons {
+        let _ = writeln!(out, "{column}: {} ({why})", types.join(", "));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(prog_type: &'static str, test_run: Step, attached: Step) -> TypeResult {
+        TypeResult {
+            prog_type,
+            loaded: Step::Done,
+            test_run,
+            attached,
+            values: None,
+            verdict: Verdict::Pass,
+        }
+    }
+
+    #[test]
+    fn reasons_are_grouped_by_step_and_reason() {
+        let na = |why: &str| Step::NotApplicable(why.into());
+        let rows = [
+            row("A", na("no run"), Step::Done),
+            row("B", na("no run"), na("no route")),
+            row("C", Step::Done, na("no route")),
+        ];
+        assert_eq!(
+            why_not(&rows),
+            "no test run: A, B (no run)\nnot attached: B, C (no route)\n"
+        );
+    }
 }
