@@ -1,9 +1,15 @@
 //! The `rawbpf` command: load a BPF object, attach it to a cgroup, show it works.
+//!
+//! The process starts in `sys::c_main!` rather than Rust's start-up, which
+//! would abort when stdio is closed and /dev has no null device yet, as in
+//! an early initramfs.
 
+#![no_main]
+
+use std::ffi::OsString;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
@@ -117,9 +123,28 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
     Ok(out)
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
+rawbpf::c_main!(cli);
+
+/// The command line, minus the program name, to an exit status.
+fn cli(args: Vec<OsString>) -> u8 {
+    let status = match args
+        .into_iter()
+        .map(OsString::into_string)
+        .collect::<Result<Vec<String>, _>>()
+    {
+        Ok(args) => report(command(&args)),
+        Err(bad) => report(Err(Usage(format!(
+            "argument {} is not valid UTF-8",
+            bad.to_string_lossy()
+        ))
+        .into())),
+    };
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    status
+}
+
+fn command(args: &[String]) -> Result<(), Failure> {
+    match args.first().map(String::as_str) {
         None | Some("help" | "--help" | "-h") => {
             outln!("{USAGE}");
             Ok(())
@@ -133,16 +158,20 @@ fn main() -> ExitCode {
         Some("demo") if args.len() == 1 => demo(),
         Some("selftest") if args.len() == 1 => selftest(),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
-    };
+    }
+}
+
+/// Prints a failure and gives the exit status: 0, 1 failure, 2 bad usage.
+fn report(result: Result<(), Failure>) -> u8 {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(Failure::Usage(Usage(msg))) => {
             errln!("rawbpf: {msg}\n(see `rawbpf --help`)");
-            ExitCode::from(2)
+            2
         }
         Err(Failure::Run(e)) => {
             errln!("rawbpf: {e}");
-            ExitCode::FAILURE
+            1
         }
     }
 }

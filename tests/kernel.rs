@@ -392,7 +392,7 @@ fn demo_cgroups() -> Vec<String> {
 }
 
 #[test]
-fn demo_survives_closed_stdio_and_a_vanished_reader() {
+fn demo_survives_closed_stdio_no_dev_null_and_a_vanished_reader() {
     require_root();
     // An initramfs tool may start with stdio closed.
     let mut cmd = Command::new(rawbpf_bin());
@@ -400,6 +400,17 @@ fn demo_survives_closed_stdio_and_a_vanished_reader() {
     sys::close_stdio_on_exec(&mut cmd);
     let status = cmd.status().unwrap();
     assert!(status.success(), "demo with stdio closed: {status}");
+    // Earlier still: no /dev/null to put on the closed fds (Rust's own
+    // start-up aborts there).
+    let mut cmd = Command::new(rawbpf_bin());
+    cmd.arg("demo");
+    sys::empty_dev_on_exec(&mut cmd);
+    sys::close_stdio_on_exec(&mut cmd);
+    let status = cmd.status().unwrap();
+    assert!(
+        status.success(),
+        "demo with stdio closed and an empty /dev: {status}"
+    );
     // A reader that goes away must not abort it halfway.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);

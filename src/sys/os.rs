@@ -248,6 +248,120 @@ pub fn close_stdio_on_exec(cmd: &mut std::process::Command) {
     }
 }
 
+/// Makes `cmd` start its program with an empty /dev, as in an initramfs
+/// before devtmpfs is mounted: the child gets a mount namespace of its own,
+/// private so that nothing mounted in it reaches the machine's, with a tmpfs
+/// over /dev.
+pub fn empty_dev_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // unshare and mount, async-signal-safe system calls, on static strings.
+    unsafe {
+        cmd.pre_exec(|| {
+            let root = c"/";
+            let dev = c"/dev";
+            let tmpfs = c"tmpfs";
+            if libc::unshare(libc::CLONE_NEWNS) < 0
+                || libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) < 0
+                || libc::mount(
+                    tmpfs.as_ptr(),
+                    dev.as_ptr(),
+                    tmpfs.as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Defines the process's C `main`, which calls `$cli(args: Vec<OsString>)
+/// -> u8` (the exit status); for a binary with `#![no_main]`.
+///
+/// Rust's own start-up aborts the process before `main` when fd 0, 1 or 2
+/// is closed and /dev/null cannot be opened in its place, which is how a
+/// tool may start in an initramfs. This entry does what that start-up does
+/// without the abort ([`fill_closed_stdio`]), ignores SIGPIPE as it would
+/// (write errors are handled where they happen), and takes the arguments
+/// from argv, which std does not see without its start-up on musl.
+#[macro_export]
+macro_rules! c_main {
+    ($cli:path) => {
+        #[no_mangle]
+        extern "C" fn main(
+            argc: ::std::ffi::c_int,
+            argv: *const *const ::std::ffi::c_char,
+        ) -> ::std::ffi::c_int {
+            $crate::sys::fill_closed_stdio();
+            $crate::sys::ignore_sigpipe();
+            // SAFETY: the C runtime hands `main` argc NUL-terminated strings.
+            let args = unsafe { $crate::sys::args_from_argv(argc, argv) };
+            ::std::ffi::c_int::from($cli(args))
+        }
+    };
+}
+
+/// Puts something on each of fds 0, 1 and 2 that is closed, so that no file
+/// the process opens later becomes its stdin, stdout or stderr: /dev/null
+/// if it can be opened, else an O_PATH fd of `/`, on which reads and writes
+/// fail with EBADF (std's stdio treats that as an empty, silent stream).
+pub fn fill_closed_stdio() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only asks whether `fd` is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        // SAFETY: open on static strings; dup2/close on the fd just opened.
+        unsafe {
+            let mut new = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if new < 0 {
+                new = libc::open(c"/".as_ptr(), libc::O_PATH);
+            }
+            if new >= 0 && new != fd {
+                libc::dup2(new, fd);
+                libc::close(new);
+            }
+        }
+    }
+}
+
+/// Ignores SIGPIPE: a reader that went away makes writes fail with EPIPE
+/// instead of killing the process with programs attached.
+pub fn ignore_sigpipe() {
+    // SAFETY: installs the SIG_IGN disposition; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+/// The arguments after the program name, as C's `main` received them.
+///
+/// # Safety
+/// `argv` must hold `argc` valid NUL-terminated strings, as `main`'s do.
+pub unsafe fn args_from_argv(
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let argc = usize::try_from(argc).unwrap_or(0);
+    (1..argc)
+        .map(|i| {
+            // SAFETY: i < argc, and the caller vouches for argv's strings.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect()
+}
+
 /// A set of signals blocked on this thread so that they can be waited for
 /// synchronously instead of killing the process.
 pub struct BlockedSignals(libc::sigset_t);
