@@ -77,7 +77,7 @@ const TYPES: &[TypeSpec] = &[
     spec(18, "SOCKET_FILTER", "t_socket_filter", Input::Packet, Attach::Net(NetTarget::Socket)),
     spec(19, "SOCK_OPS", "t_sock_ops", Input::None(NO_TEST_RUN), Attach::Cgroup),
     spec(20, "SYSCALL", "t_syscall", Input::Nothing, Attach::None("syscall programs do not attach")),
-    spec(21, "TRACING", "t_tracing", Input::Fentry, Attach::None("attached for the test run only")),
+    spec(21, "TRACING", "t_tracing", Input::Fentry, Attach::None("its fentry link lives only for the test run")),
     spec(22, "XDP", "t_xdp", Input::Packet, Attach::Net(NetTarget::Loopback(at::XDP))),
 ];
 
