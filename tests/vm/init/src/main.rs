@@ -155,6 +155,14 @@ fn loopback_up() {
 /// Reports `code` through qemu's isa-debug-exit, then powers off in case
 /// that device is missing. Never returns: PID 1 must not exit.
 fn power_off(code: u8) -> ! {
+    // The console is a serial port: the last lines (the sentinel among
+    // them) may still sit in the tty's buffer, and qemu exits the moment the
+    // port below is written. Wait until they have gone out.
+    // SAFETY: tcdrain only waits on fd 1, which setup() made the console.
+    unsafe {
+        libc::tcdrain(1);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     // SAFETY: sync, ioperm/outb on the debug-exit port qemu provides, and
     // reboot(2) as a fallback; nothing here touches Rust-owned memory.
     unsafe {
