@@ -5,6 +5,7 @@
 //! an early initramfs.
 
 #![no_main]
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, UdpSocket};
@@ -29,7 +30,7 @@ usage:
       and exits; `rawbpf detach --pin DIR` undoes that.
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
-      --verbose        list each bpf() command issued
+      --verbose        list the bpf() commands that loaded and attached it
   rawbpf detach --pin DIR [--cgroup DIR]
       Detach and unpin what `run --pin DIR` left (--cgroup is needed for
       programs attached with --legacy-attach).

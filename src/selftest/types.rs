@@ -310,12 +310,18 @@ fn attach_cgroup_types(
     }
     let cg = crate::cgroup::Cgroup::create_unique("rawbpf-selftest")?;
     let mut attachments = Vec::new();
+    // Each attached row with its run count so far: the probe must raise it.
+    let mut counted = Vec::new();
     for (index, spec, loaded) in &cgroup_loads {
         let Some(prog) = loaded.program(spec.program) else {
+            results[*index].attached = Step::Failed("program missing".into());
             continue;
         };
         match crate::cgroup::attach(prog, &cg, crate::cgroup::AttachMode::Link) {
-            Ok(a) => attachments.push(a),
+            Ok(a) => {
+                attachments.push(a);
+                counted.push((*index, spec.slot, loaded, type_values(loaded, spec.slot)?.1));
+            }
             Err(e) => results[*index].attached = Step::Failed(step_err(&e)),
         }
     }
@@ -331,10 +337,13 @@ fn attach_cgroup_types(
     for a in attachments {
         a.detach()?;
     }
-    if let Err(e) = outcome {
-        for (index, _, _) in &cgroup_loads {
-            results[*index].attached = Step::Failed(format!("probe: {e}"));
-        }
+    for (index, slot, loaded, before) in counted {
+        let after = type_values(loaded, slot)?.1;
+        results[index].attached = match &outcome {
+            Err(e) => Step::Failed(format!("probe: {e}")),
+            Ok(_) if after > before => Step::Done,
+            Ok(_) => Step::Failed("attached, but the probe child did not run it".into()),
+        };
     }
     Ok(())
 }

@@ -297,15 +297,22 @@ pub fn empty_dev_on_exec(cmd: &mut std::process::Command) {
 macro_rules! c_main {
     ($cli:path) => {
         #[no_mangle]
+        #[allow(unsafe_code)]
         extern "C" fn main(
             argc: ::std::ffi::c_int,
             argv: *const *const ::std::ffi::c_char,
         ) -> ::std::ffi::c_int {
-            $crate::sys::fill_closed_stdio();
+            // SAFETY: nothing else runs yet (one thread, no fds taken), and
+            // the C runtime hands `main` argc NUL-terminated strings.
+            let args = unsafe {
+                $crate::sys::fill_closed_stdio();
+                $crate::sys::args_from_argv(argc, argv)
+            };
             $crate::sys::ignore_sigpipe();
-            // SAFETY: the C runtime hands `main` argc NUL-terminated strings.
-            let args = unsafe { $crate::sys::args_from_argv(argc, argv) };
-            ::std::ffi::c_int::from($cli(args))
+            // A panic must not unwind out of `extern "C"` (that aborts
+            // without running Drop, which detaches and removes cgroups).
+            let cli: fn(Vec<::std::ffi::OsString>) -> u8 = $cli;
+            ::std::ffi::c_int::from(::std::panic::catch_unwind(move || cli(args)).unwrap_or(101))
         }
     };
 }
@@ -314,7 +321,12 @@ macro_rules! c_main {
 /// the process opens later becomes its stdin, stdout or stderr: /dev/null
 /// if it can be opened, else an O_PATH fd of `/`, on which reads and writes
 /// fail with EBADF (std's stdio treats that as an empty, silent stream).
-pub fn fill_closed_stdio() {
+///
+/// # Safety
+/// Only at start-up, while the process has one thread: an fd another
+/// thread opened between the check and the dup2 would be replaced.
+#[doc(hidden)]
+pub unsafe fn fill_closed_stdio() {
     for fd in 0..3 {
         // SAFETY: F_GETFD only asks whether `fd` is open.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
@@ -419,25 +431,38 @@ pub struct OwnNetns {
 /// and the namespace goes once nothing (fd, socket, link) holds it.
 pub fn in_new_netns<T: Send>(f: impl FnOnce(&OwnNetns) -> T + Send) -> io::Result<T> {
     std::thread::scope(|s| {
-        s.spawn(|| enter_new_netns().map(|netns| f(&netns)))
+        std::thread::Builder::new()
+            .name("rawbpf-netns".into())
+            .spawn_scoped(s, || enter_new_netns().map(|netns| f(&netns)))?
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
     })
+}
+
+/// The last OS error, prefixed with the call that failed.
+fn failed(call: &str) -> io::Error {
+    context(call, io::Error::last_os_error())
+}
+
+fn context(what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 /// Moves the calling thread for good; only `in_new_netns`'s thread calls it.
 fn enter_new_netns() -> io::Result<OwnNetns> {
     // SAFETY: unshare only replaces the calling task's network namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(failed("unshare(CLONE_NEWNET)"));
     }
     let path = "/proc/thread-self/ns/net";
-    let fd = open(path, libc::O_RDONLY)?;
-    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path)?);
+    let fd = open(path, libc::O_RDONLY).map_err(|e| context(path, e))?;
+    let ino = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(path).map_err(|e| context(path, e))?,
+    );
     // SAFETY: socket(2) takes only integers.
     let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if sock < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(failed("socket"));
     }
     let sock = owned_fd(i64::from(sock))?;
     // SAFETY: ifreq is plain data; all-zero is a valid value.
@@ -451,14 +476,14 @@ fn enter_new_netns() -> io::Result<OwnNetns> {
     // ioctl and c_int in musl's.)
     let lo_ifindex = unsafe {
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(failed("SIOCGIFFLAGS lo"));
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(failed("SIOCSIFFLAGS lo up"));
         }
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(failed("SIOCGIFINDEX lo"));
         }
         req.ifr_ifru.ifru_ifindex
     };
