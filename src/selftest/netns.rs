@@ -236,11 +236,12 @@ fn attach_link(
         .map_err(|e| Step::Failed(format!("program info: {e}")))?
         .0
         .id;
-    let (got_target, want_kind) = match w.target {
-        NetTarget::Namespace(_) => (info.netns_ino(), Some(kind)),
-        _ if want_type == link_type::TCX => (info.ifindex(), Some(kind)),
-        _ => (info.ifindex(), None), // XDP link info has no attach type
+    let got_target = match w.target {
+        NetTarget::Namespace(_) => info.netns_ino(),
+        _ => info.ifindex(),
     };
+    // XDP link info has no attach type; netns and TCX link info do.
+    let want_kind = (want_type != link_type::XDP).then_some(kind);
     let got = (info.link_type, info.prog_id, info.attach_type(), got_target);
     let want = (want_type, prog_id, want_kind, want_target);
     if got != want {

@@ -459,12 +459,7 @@ fn enter_new_netns() -> io::Result<OwnNetns> {
     let ino = std::os::unix::fs::MetadataExt::ino(
         &std::fs::metadata(path).map_err(|e| context(path, e))?,
     );
-    // SAFETY: socket(2) takes only integers.
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if sock < 0 {
-        return Err(failed("socket"));
-    }
-    let sock = owned_fd(i64::from(sock))?;
+    let sock = udp_socket(libc::AF_INET).map_err(|e| context("socket", e))?;
     // SAFETY: ifreq is plain data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
@@ -534,16 +529,21 @@ fn set_socket_option(sock: BorrowedFd<'_>, option: i32, value: i32) -> io::Resul
     Ok(())
 }
 
-/// A UDP socket with SO_REUSEPORT set, bound to `addr`: several such
-/// sockets on one address form a group the kernel spreads datagrams over.
-pub fn reuseport_udp_socket(addr: std::net::SocketAddr) -> io::Result<std::net::UdpSocket> {
-    let (storage, len, family) = sockaddr(addr);
+/// An unbound UDP socket of `family` (AF_INET, AF_INET6).
+fn udp_socket(family: i32) -> io::Result<OwnedFd> {
     // SAFETY: socket(2) takes only integers.
     let raw = unsafe { libc::socket(family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
-    let sock = owned_fd(i64::from(raw))?;
+    owned_fd(i64::from(raw))
+}
+
+/// A UDP socket with SO_REUSEPORT set, bound to `addr`: several such
+/// sockets on one address form a group the kernel spreads datagrams over.
+pub fn reuseport_udp_socket(addr: std::net::SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let (storage, len, family) = sockaddr(addr);
+    let sock = udp_socket(family)?;
     set_socket_option(sock.as_fd(), libc::SO_REUSEPORT, 1)?;
     // SAFETY: `storage` holds a sockaddr of `len` bytes and outlives the call.
     let ret = unsafe {
