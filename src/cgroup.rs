@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::error::{Error, Result};
 use crate::loader::{Loaded, Program};
 use crate::sys::{self, AttachFlags};
+use crate::uapi::{AttachType, Cmd};
 
 /// The mount point of the first mount of file-system type `fstype`.
 pub fn find_mount(fstype: &str) -> Result<Option<PathBuf>> {
@@ -78,7 +79,7 @@ fn find_or_mount(fstype: &str, candidates: &[&str]) -> Result<PathBuf> {
         }
         match sys::mount_fs(fstype, dir) {
             Ok(()) => return Ok(PathBuf::from(dir)),
-            Err(e) => last = Some(Error::io(format!("mount -t {fstype} {fstype} {dir}"), e)),
+            Err(e) => last = Some(Error::os(format!("mount -t {fstype} {fstype} {dir}"), e)),
         }
     }
     Err(last.unwrap_or_else(|| Error::Env(format!("no {fstype} mount and nowhere to mount one"))))
@@ -119,7 +120,7 @@ impl Cgroup {
     pub fn open(path: impl AsRef<Path>) -> Result<Cgroup> {
         let path = path.as_ref().to_path_buf();
         let fd = sys::open(path_str(&path)?, libc::O_RDONLY | libc::O_DIRECTORY)
-            .map_err(|e| Error::io(path.display(), e))?;
+            .map_err(|e| Error::io(&path, e))?;
         Ok(Cgroup {
             path,
             fd,
@@ -134,7 +135,7 @@ impl Cgroup {
         let created = match fs::create_dir(&path) {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(Error::io(path.display(), e)),
+            Err(e) => return Err(Error::io(&path, e)),
         };
         let mut cg = Cgroup::open(&path).inspect_err(|_| {
             if created {
@@ -189,18 +190,20 @@ impl Cgroup {
     /// Runs a [`sys::Probe`] from a child process moved into this cgroup.
     pub fn probe(&self, probe: &sys::Probe) -> Result<sys::SendOutcome> {
         let procs = self.path.join("cgroup.procs");
-        let fd = sys::open(path_str(&procs)?, libc::O_WRONLY)
-            .map_err(|e| Error::io(procs.display(), e))?;
-        sys::probe_from_cgroup(fd.as_fd(), probe).map_err(|e| Error::io(procs.display(), e))
+        let fd = sys::open(path_str(&procs)?, libc::O_WRONLY).map_err(|e| Error::io(&procs, e))?;
+        sys::probe_from_cgroup(fd.as_fd(), probe).map_err(|e| Error::io(&procs, e))
     }
 
     /// The ids of the programs attached here for `attach_type` (BPF_PROG_QUERY).
     pub fn query(&self, attach_type: u32) -> Result<(AttachFlags, Vec<u32>)> {
-        sys::prog_query(self.fd(), attach_type).map_err(|source| Error::Sys {
-            call: "BPF_PROG_QUERY",
-            what: format!("cgroup {}, attach type {attach_type}", self.path.display()),
-            source,
-        })
+        sys::prog_query(self.fd(), attach_type).map_err(Error::sys(
+            Cmd::ProgQuery,
+            format!(
+                "cgroup {}, attach type {}",
+                self.path.display(),
+                AttachType(attach_type)
+            ),
+        ))
     }
 }
 
@@ -242,12 +245,8 @@ enum AttachKind {
     Released,
 }
 
-fn sys_err(call: &'static str, what: String) -> impl FnOnce(io::Error) -> Error {
-    move |source| Error::Sys { call, what, source }
-}
-
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
-    fd.try_clone_to_owned().map_err(|e| Error::io("dup", e))
+    fd.try_clone_to_owned().map_err(|e| Error::os("dup", e))
 }
 
 /// Attaches `prog` to `cgroup` with the attach type it was loaded for.
@@ -267,11 +266,11 @@ pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attac
                 sys::LinkTarget::Fd(cgroup.fd()),
                 attach_type,
             )
-            .map_err(sys_err("BPF_LINK_CREATE", what))?,
+            .map_err(Error::sys(Cmd::LinkCreate, what))?,
         ),
         AttachMode::Legacy(flags) => {
             sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
-                .map_err(sys_err("BPF_PROG_ATTACH", what))?;
+                .map_err(Error::sys(Cmd::ProgAttach, what))?;
             AttachKind::Legacy {
                 prog: dup(prog.fd.as_fd())?,
                 cgroup: dup(cgroup.fd())?,
@@ -309,11 +308,11 @@ impl Attachment {
         let what = format!("program '{}'", self.program);
         match std::mem::replace(&mut self.kind, AttachKind::Released) {
             AttachKind::Link(fd) => {
-                sys::link_detach(fd.as_fd()).map_err(sys_err("BPF_LINK_DETACH", what))
+                sys::link_detach(fd.as_fd()).map_err(Error::sys(Cmd::LinkDetach, what))
             }
             AttachKind::Legacy { prog, cgroup } => {
                 sys::prog_detach(prog.as_fd(), cgroup.as_fd(), self.attach_type)
-                    .map_err(sys_err("BPF_PROG_DETACH", what))
+                    .map_err(Error::sys(Cmd::ProgDetach, what))
             }
             AttachKind::Released => Ok(()),
         }
@@ -350,13 +349,13 @@ fn cpath(path: &Path) -> Result<CString> {
 
 /// Pins a kernel object at `path` in bpffs (BPF_OBJ_PIN).
 pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
-    sys::obj_pin(fd, &cpath(path)?).map_err(sys_err("BPF_OBJ_PIN", path.display().to_string()))
+    sys::obj_pin(fd, &cpath(path)?).map_err(Error::sys(Cmd::ObjPin, path.display().to_string()))
 }
 
 /// Opens a pinned object (BPF_OBJ_GET).
 pub fn open_pinned(path: &Path) -> Result<OwnedFd> {
     sys::obj_get(&cpath(path)?, sys::ObjGetFlags::empty())
-        .map_err(sys_err("BPF_OBJ_GET", path.display().to_string()))
+        .map_err(Error::sys(Cmd::ObjGet, path.display().to_string()))
 }
 
 /// Pin names inside a pin directory.
@@ -402,7 +401,7 @@ pub fn pin_name(prefix: &str, name: &str) -> String {
 /// Pins the maps of `loaded` and the given attachments under `dir`
 /// (created; it must not exist yet).
 pub fn pin_all(loaded: &Loaded, attachments: &mut [Attachment], dir: &Path) -> Result<()> {
-    fs::create_dir(dir).map_err(|e| Error::io(dir.display(), e))?;
+    fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
     let result = (|| {
         for map in &loaded.maps {
             pin(map.fd.as_fd(), &dir.join(pin_name(MAP_PREFIX, &map.name)))?;
@@ -425,12 +424,12 @@ pub fn pin_all(loaded: &Loaded, attachments: &mut [Attachment], dir: &Path) -> R
 }
 
 fn remove_pins(dir: &Path) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir.display(), e))?.path();
-        fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }
-    fs::remove_dir(dir).map_err(|e| Error::io(dir.display(), e))
+    fs::remove_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Undoes `run --pin`: detaches each pinned link (and each pinned legacy
@@ -438,16 +437,16 @@ fn remove_pins(dir: &Path) -> Result<()> {
 /// removes the pins and the directory. Returns how many attachments it
 /// detached.
 pub fn detach_pinned(dir: &Path, cgroup: Option<&Cgroup>) -> Result<usize> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir.display(), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut detached = 0;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir.display(), e))?;
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if name.starts_with(LINK_PREFIX) {
             let link = open_pinned(&path)?;
             sys::link_detach(link.as_fd())
-                .map_err(sys_err("BPF_LINK_DETACH", path.display().to_string()))?;
+                .map_err(Error::sys(Cmd::LinkDetach, path.display().to_string()))?;
             detached += 1;
         } else if name.starts_with(PROG_PREFIX) {
             let cgroup = cgroup.ok_or_else(|| {
@@ -457,10 +456,8 @@ pub fn detach_pinned(dir: &Path, cgroup: Option<&Cgroup>) -> Result<usize> {
                 ))
             })?;
             let prog = open_pinned(&path)?;
-            let (info, _) = sys::prog_info(prog.as_fd()).map_err(sys_err(
-                "BPF_OBJ_GET_INFO_BY_FD",
-                path.display().to_string(),
-            ))?;
+            let (info, _) = sys::prog_info(prog.as_fd())
+                .map_err(Error::sys(Cmd::ObjGetInfoByFd, path.display().to_string()))?;
             for &attach_type in crate::prog::attach_type::CGROUP {
                 let attached = cgroup
                     .query(attach_type)
@@ -468,7 +465,7 @@ pub fn detach_pinned(dir: &Path, cgroup: Option<&Cgroup>) -> Result<usize> {
                     .unwrap_or(false);
                 if attached {
                     sys::prog_detach(prog.as_fd(), cgroup.fd(), attach_type)
-                        .map_err(sys_err("BPF_PROG_DETACH", path.display().to_string()))?;
+                        .map_err(Error::sys(Cmd::ProgDetach, path.display().to_string()))?;
                     detached += 1;
                 }
             }

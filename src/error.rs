@@ -6,6 +6,9 @@
 
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::uapi::{Cmd, Errno};
 
 /// Everything that can go wrong between ELF bytes and an attached program.
 #[derive(Debug)]
@@ -24,12 +27,15 @@ pub enum Error {
     Map { map: String, what: String },
     /// A program section the loader does not know how to load.
     Program { program: String, what: String },
-    /// A bpf() or other system call failed.
+    /// A bpf() command failed; `what` names the object it was for.
     Sys {
-        call: &'static str,
+        cmd: Cmd,
         what: String,
         source: io::Error,
     },
+    /// A system call other than bpf() failed on something that is not a path
+    /// (a socket, a signal mask, a mount); `what` names the call and object.
+    Os { what: String, source: io::Error },
     /// The kernel refused the object's BTF or a program; `log` is its explanation.
     Rejected {
         what: String,
@@ -37,8 +43,8 @@ pub enum Error {
         log: String,
         hint: Option<&'static str>,
     },
-    /// A file-system or mount problem (cgroup2, bpffs, pins).
-    Io { path: String, source: io::Error },
+    /// A file-system problem at `path` (cgroup2, bpffs, pins, an object file).
+    Io { path: PathBuf, source: io::Error },
     /// The environment is not usable (not root, no cgroup2, ...).
     Env(String),
 }
@@ -51,6 +57,7 @@ impl Error {
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Sys { source, .. }
+            | Error::Os { source, .. }
             | Error::Rejected { source, .. }
             | Error::Io { source, .. } => source.raw_os_error(),
             _ => None,
@@ -65,10 +72,26 @@ impl Error {
         }
     }
 
-    /// An I/O error on `path`.
-    pub fn io(path: impl fmt::Display, source: io::Error) -> Error {
+    /// The failure of bpf(`cmd`) for `what`, as a `map_err` argument:
+    /// `sys::map_freeze(fd).map_err(Error::sys(Cmd::MapFreeze, "map 'hmap'"))`.
+    pub fn sys(cmd: Cmd, what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Sys { cmd, what, source }
+    }
+
+    /// An I/O error on the file or directory `path`.
+    pub fn io(path: impl AsRef<Path>, source: io::Error) -> Error {
         Error::Io {
-            path: path.to_string(),
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    /// A failed system call that is not about a path: `what` says which
+    /// call on which object ("UDP socket", "sigprocmask").
+    pub fn os(what: impl Into<String>, source: io::Error) -> Error {
+        Error::Os {
+            what: what.into(),
             source,
         }
     }
@@ -91,14 +114,17 @@ impl fmt::Display for Error {
             }
             Error::Map { map, what } => write!(f, "map '{map}': {what}"),
             Error::Program { program, what } => write!(f, "program '{program}': {what}"),
-            Error::Sys { call, what, source } => write!(f, "{call} ({what}): {source}"),
+            Error::Sys { cmd, what, source } => {
+                write!(f, "{cmd} ({what}): {}", Reason(source))
+            }
+            Error::Os { what, source } => write!(f, "{what}: {}", Reason(source)),
             Error::Rejected {
                 what,
                 source,
                 log,
                 hint,
             } => {
-                write!(f, "the kernel rejected {what}: {source}")?;
+                write!(f, "the kernel rejected {what}: {}", Reason(source))?;
                 let log = log.trim_end();
                 if !log.is_empty() {
                     write!(f, "\n--- kernel log ---\n{log}\n---")?;
@@ -108,8 +134,22 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Io { path, source } => write!(f, "{path}: {source}"),
+            Error::Io { path, source } => write!(f, "{}: {}", path.display(), Reason(source)),
             Error::Env(what) => f.write_str(what),
+        }
+    }
+}
+
+/// An errno with its uapi name first: `EINVAL: Invalid argument (os error
+/// 22)`, and `ENOTSUPP: Unknown error 524 (os error 524)`, which strerror()
+/// alone leaves unnamed.
+struct Reason<'a>(&'a io::Error);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Errno::of(self.0).and_then(Errno::name) {
+            Some(name) => write!(f, "{name}: {}", self.0),
+            None => write!(f, "{}", self.0),
         }
     }
 }
@@ -118,9 +158,30 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Sys { source, .. }
+            | Error::Os { source, .. }
             | Error::Rejected { source, .. }
             | Error::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_command_and_the_errno() {
+        let e = Error::sys(Cmd::ProgLoad, "program 'p'")(io::Error::from_raw_os_error(524));
+        assert_eq!(e.raw_os_error(), Some(524));
+        let text = e.to_string();
+        assert!(
+            text.starts_with("BPF_PROG_LOAD (program 'p'): ENOTSUPP: "),
+            "{text}"
+        );
+        let e = Error::io("/sys/fs/bpf/x", io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(e.to_string().starts_with("/sys/fs/bpf/x: ENOENT: "), "{e}");
+        let e = Error::os("UDP socket", io::Error::from_raw_os_error(libc::EPERM));
+        assert!(e.to_string().starts_with("UDP socket: EPERM: "), "{e}");
     }
 }

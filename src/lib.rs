@@ -11,7 +11,7 @@
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
 //!
 //! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
-//! them and the only place with `unsafe`. Instruction encoding lives in the
+//! them and the only place with `unsafe`; [`uapi`] names the kernel's numbers. Instruction encoding lives in the
 //! `rawbpf-asm` crate.
 
 #![deny(unsafe_code)]
@@ -27,6 +27,7 @@ pub mod reloc;
 pub mod selftest;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod uapi;
 
 pub use error::{Error, Result};
 pub use loader::{load, Loaded, Program};

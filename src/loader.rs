@@ -17,6 +17,7 @@ use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
 use crate::sys::{self, TestRunResult};
+use crate::uapi::Cmd;
 
 /// A program the kernel accepted.
 #[derive(Debug)]
@@ -34,22 +35,20 @@ pub struct Program {
 impl Program {
     /// The kernel's view: id, tag, verified instructions, maps used.
     pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
-        sys::prog_info(self.fd.as_fd()).map_err(|source| Error::Sys {
-            call: "BPF_OBJ_GET_INFO_BY_FD",
-            what: format!("program '{}'", self.name),
-            source,
-        })
+        sys::prog_info(self.fd.as_fd()).map_err(Error::sys(
+            Cmd::ObjGetInfoByFd,
+            format!("program '{}'", self.name),
+        ))
     }
 
     /// Runs the program once in the kernel on `packet` and/or `ctx`
     /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
     /// refuse any other value.
     pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(|source| Error::Sys {
-            call: "BPF_PROG_TEST_RUN",
-            what: format!("program '{}'", self.name),
-            source,
-        })
+        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(Error::sys(
+            Cmd::ProgTestRun,
+            format!("program '{}'", self.name),
+        ))
     }
 }
 
@@ -203,7 +202,7 @@ fn explain_eperm(e: Error) -> Error {
     }
     let refused = match &e {
         Error::Rejected { what, .. } => what.clone(),
-        Error::Sys { call, what, .. } => format!("{call} ({what})"),
+        Error::Sys { cmd, what, .. } => format!("{cmd} ({what})"),
         other => other.to_string(),
     };
     Error::Env(format!(

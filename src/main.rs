@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
 use rawbpf::sys::{self, AttachFlags, SendOutcome};
+use rawbpf::uapi::{AttachType, MapType, ProgType};
 use rawbpf::{selftest, Error, Loaded};
 
 const USAGE: &str = "\
@@ -180,10 +181,7 @@ fn report(result: Result<(), Failure>) -> u8 {
 fn load_object(path: Option<&PathBuf>) -> Result<Loaded, Error> {
     match path {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                source: e,
-            })?;
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             rawbpf::load(&bytes)
         }
         None => rawbpf::load(rawbpf::SEED_OBJECT),
@@ -194,7 +192,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // Block SIGINT/SIGTERM first so they wake us up in `wait` instead of
     // killing the process with programs attached.
     let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM])
-        .map_err(|e| Error::io("sigprocmask", e))?;
+        .map_err(|e| Error::os("sigprocmask", e))?;
     if args.verbose {
         sys::start_call_log();
     }
@@ -244,7 +242,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     } else {
         outln!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
     }
-    let sig = signals.wait().map_err(|e| Error::io("sigwaitinfo", e))?;
+    let sig = signals.wait().map_err(|e| Error::os("sigwaitinfo", e))?;
     for a in attachments {
         a.detach()?;
     }
@@ -298,7 +296,7 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
                 "map     id {:<5} {:<16} type {} key {} value {} entries {}{}\n",
                 info.id,
                 name(&info.name),
-                info.map_type,
+                MapType(info.map_type),
                 info.key_size,
                 info.value_size,
                 info.max_entries,
@@ -312,7 +310,7 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
                 "prog    id {:<5} {:<16} type {} tag {} verified insns {} maps {:?}\n",
                 info.id,
                 name(&info.name),
-                info.prog_type,
+                ProgType(info.prog_type),
                 hex(&info.tag),
                 info.verified_insns,
                 maps
@@ -327,13 +325,16 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
             Some(Ok(info)) => {
                 out += &format!(
                     "link    id {:<5} {} -> {target} (attach type {})\n",
-                    info.id, a.program, a.attach_type
+                    info.id,
+                    a.program,
+                    AttachType(a.attach_type)
                 )
             }
             _ => {
                 out += &format!(
                     "attach  legacy  {} -> {target} (attach type {})\n",
-                    a.program, a.attach_type
+                    a.program,
+                    AttachType(a.attach_type)
                 )
             }
         }
@@ -346,13 +347,13 @@ fn demo() -> Result<(), Failure> {
     let loaded = rawbpf::load(rawbpf::SEED_OBJECT)?;
     let cgroup = Cgroup::create_unique("rawbpf-demo")?;
     let receiver =
-        UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::io("UDP socket on 127.0.0.1", e))?;
+        UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::os("UDP socket on 127.0.0.1", e))?;
     receiver
         .set_read_timeout(Some(Duration::from_millis(500)))
-        .map_err(|e| Error::io("UDP socket", e))?;
+        .map_err(|e| Error::os("UDP socket", e))?;
     let dst: SocketAddr = receiver
         .local_addr()
-        .map_err(|e| Error::io("UDP socket", e))?;
+        .map_err(|e| Error::os("UDP socket", e))?;
 
     let prog = loaded
         .program("bpf_prog1")

@@ -18,11 +18,12 @@ use crate::btf::{kind, Btf};
 use crate::elf::{DataKind, Object, SectionKind};
 use crate::error::{Error, Result};
 use crate::sys::{self, MapCreateAttr, MapFlags};
+use crate::uapi::{Cmd, MapType};
 
 /// `BPF_MAP_TYPE_ARRAY`.
-pub const MAP_TYPE_ARRAY: u32 = 2;
+pub const MAP_TYPE_ARRAY: u32 = MapType::ARRAY.0;
 /// `BPF_MAP_TYPE_SOCKMAP` (the selftest's sk_msg and sk_skb programs).
-pub const MAP_TYPE_SOCKMAP: u32 = 15;
+pub const MAP_TYPE_SOCKMAP: u32 = MapType::SOCKMAP.0;
 
 /// Where in the object a map comes from: what relocations point at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,14 +184,17 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
                 attr.btf_value_type_id = 0;
             }
         }
-        let fd = sys::map_create(&attr).map_err(|source| Error::Sys {
-            call: "BPF_MAP_CREATE",
-            what: format!(
+        let fd = sys::map_create(&attr).map_err(Error::sys(
+            Cmd::MapCreate,
+            format!(
                 "map '{}', type {}, key {} B, value {} B, {} entries",
-                spec.name, attr.map_type, attr.key_size, attr.value_size, attr.max_entries
+                spec.name,
+                MapType(attr.map_type),
+                attr.key_size,
+                attr.value_size,
+                attr.max_entries
             ),
-            source,
-        })?;
+        ))?;
         let map = Map {
             name: spec.name.clone(),
             source: spec.source,
@@ -209,11 +213,8 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
             map.update(&0u32.to_ne_bytes(), &value)?;
         }
         if spec.freeze {
-            sys::map_freeze(map.fd.as_fd()).map_err(|source| Error::Sys {
-                call: "BPF_MAP_FREEZE",
-                what: format!("map '{}'", map.name),
-                source,
-            })?;
+            sys::map_freeze(map.fd.as_fd())
+                .map_err(Error::sys(Cmd::MapFreeze, format!("map '{}'", map.name)))?;
         }
         maps.push(map);
     }
@@ -231,12 +232,8 @@ impl Map {
         Ok(())
     }
 
-    fn sys_err(&self, call: &'static str, source: std::io::Error) -> Error {
-        Error::Sys {
-            call,
-            what: format!("map '{}'", self.name),
-            source,
-        }
+    fn what(&self) -> String {
+        format!("map '{}'", self.name)
     }
 
     /// The value at `key`, or None if there is none.
@@ -246,7 +243,7 @@ impl Map {
         match sys::map_lookup_elem(self.fd.as_fd(), key, &mut value) {
             Ok(()) => Ok(Some(value)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(self.sys_err("BPF_MAP_LOOKUP_ELEM", e)),
+            Err(e) => Err(Error::sys(Cmd::MapLookupElem, self.what())(e)),
         }
     }
 
@@ -255,18 +252,18 @@ impl Map {
         self.check("key", key.len(), self.key_size)?;
         self.check("value", value.len(), self.value_size)?;
         sys::map_update_elem(self.fd.as_fd(), key, value, sys::BPF_ANY)
-            .map_err(|e| self.sys_err("BPF_MAP_UPDATE_ELEM", e))
+            .map_err(Error::sys(Cmd::MapUpdateElem, self.what()))
     }
 
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         self.check("key", key.len(), self.key_size)?;
         sys::map_delete_elem(self.fd.as_fd(), key)
-            .map_err(|e| self.sys_err("BPF_MAP_DELETE_ELEM", e))
+            .map_err(Error::sys(Cmd::MapDeleteElem, self.what()))
     }
 
     /// The kernel's view of the map.
     pub fn info(&self) -> Result<sys::MapInfo> {
-        sys::map_info(self.fd.as_fd()).map_err(|e| self.sys_err("BPF_OBJ_GET_INFO_BY_FD", e))
+        sys::map_info(self.fd.as_fd()).map_err(Error::sys(Cmd::ObjGetInfoByFd, self.what()))
     }
 }

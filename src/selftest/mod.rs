@@ -23,6 +23,7 @@ pub use types::{format_types, program_types, test_packet, Step, TypeResult, TIME
 
 use crate::error::{Error, Result};
 use crate::sys;
+use crate::uapi::Errno;
 
 /// The outcome of one check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,16 +36,11 @@ pub enum Verdict {
 
 /// `-EINVAL` for -22 and so on; plain numbers otherwise.
 pub fn errno_name(ret: i64) -> String {
-    let name = match -ret {
-        1 => "EPERM",
-        2 => "ENOENT",
-        16 => "EBUSY",
-        22 => "EINVAL",
-        35 => "EDEADLK",
-        95 => "EOPNOTSUPP",
-        _ => return ret.to_string(),
-    };
-    format!("-{name}")
+    let name = i32::try_from(-ret).ok().and_then(|e| Errno(e).name());
+    match name {
+        Some(name) if ret < 0 => format!("-{name}"),
+        _ => ret.to_string(),
+    }
 }
 
 pub(crate) fn list(rets: &[i64]) -> String {
@@ -63,7 +59,7 @@ pub fn kernel_version() -> Option<(u32, u32)> {
 
 /// Pins the calling thread to `cpu`, then runs `f`.
 pub(crate) fn pinned<T>(cpu: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    sys::pin_thread_to_cpu(cpu).map_err(|e| Error::io("sched_setaffinity", e))?;
+    sys::pin_thread_to_cpu(cpu).map_err(|e| Error::os("sched_setaffinity", e))?;
     f()
 }
 

@@ -36,6 +36,7 @@ use crate::loader::{Loaded, Program};
 use crate::maps::MAP_TYPE_SOCKMAP;
 use crate::prog::attach_type;
 use crate::sys::{self, link_type, LinkTarget, OwnNetns, SocketProgram};
+use crate::uapi::{AttachType, LinkType};
 
 /// Where a network program type attaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,8 +243,18 @@ fn attach_link(
     };
     // XDP link info has no attach type; netns and TCX link info do.
     let want_kind = (want_type != link_type::XDP).then_some(kind);
-    let got = (info.link_type, info.prog_id, info.attach_type(), got_target);
-    let want = (want_type, prog_id, want_kind, want_target);
+    let got = (
+        LinkType(info.link_type),
+        info.prog_id,
+        info.attach_type().map(AttachType),
+        got_target,
+    );
+    let want = (
+        LinkType(want_type),
+        prog_id,
+        want_kind.map(AttachType),
+        want_target,
+    );
     if got != want {
         return Err(Step::Failed(format!(
             "the kernel reports (link type, program, attach type, target) {got:?}, expected {want:?}"

@@ -325,12 +325,12 @@ fn attach_cgroup_types(
             Err(e) => results[*index].attached = Step::Failed(step_err(&e)),
         }
     }
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::io("UDP socket", e))?;
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::os("UDP socket", e))?;
     let tcp =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("TCP listener", e))?;
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| Error::os("TCP listener", e))?;
     let probe = sys::Probe {
-        udp: udp.local_addr().map_err(|e| Error::io("UDP socket", e))?,
-        tcp: Some(tcp.local_addr().map_err(|e| Error::io("TCP listener", e))?),
+        udp: udp.local_addr().map_err(|e| Error::os("UDP socket", e))?,
+        tcp: Some(tcp.local_addr().map_err(|e| Error::os("TCP listener", e))?),
         touch_files: true,
     };
     let outcome = cg.probe(&probe);

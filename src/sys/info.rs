@@ -167,13 +167,15 @@ pub struct LinkInfo {
 }
 layout!(LinkInfo, size 48, link_type @ 0, id @ 4, prog_id @ 8, target @ 16);
 
-/// `enum bpf_link_type` values of the links rawbpf creates.
+/// `enum bpf_link_type` values of the links rawbpf creates, as the plain
+/// numbers of [`LinkInfo::link_type`] (names: [`crate::uapi::LinkType`]).
 pub mod link_type {
-    pub const TRACING: u32 = 2;
-    pub const CGROUP: u32 = 3;
-    pub const NETNS: u32 = 5;
-    pub const XDP: u32 = 6;
-    pub const TCX: u32 = 11;
+    use crate::uapi::LinkType;
+    pub const TRACING: u32 = LinkType::TRACING.0;
+    pub const CGROUP: u32 = LinkType::CGROUP.0;
+    pub const NETNS: u32 = LinkType::NETNS.0;
+    pub const XDP: u32 = LinkType::XDP.0;
+    pub const TCX: u32 = LinkType::TCX.0;
 }
 
 impl LinkInfo {
