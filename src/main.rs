@@ -32,14 +32,16 @@ usage:
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
       --verbose        list the bpf() commands that loaded and attached it
-  rawbpf detach --pin DIR [--cgroup DIR]
+      --trace          print every bpf() call on stderr as it happens: the
+                       command, its decoded fields, the result or errno, time
+  rawbpf detach --pin DIR [--cgroup DIR] [--trace]
       Detach and unpin what `run --pin DIR` left (--cgroup is needed for
       programs attached with --legacy-attach).
-  rawbpf demo
+  rawbpf demo [--trace]
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
       datagram now passes, and clean everything up.
-  rawbpf selftest
+  rawbpf selftest [--trace]
       Check on the running kernel what bpf_timer_cancel is documented to
       return (and what it does beyond that), and print a table; exit status 0
       only if everything documented holds.
@@ -117,6 +119,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
             }
             "--legacy-attach=override" => out.legacy = Some(AttachFlags::ALLOW_OVERRIDE),
             "--verbose" | "-v" => out.verbose = true,
+            "--trace" => sys::set_trace(true),
             a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'"))),
             a if out.object.is_none() => out.object = Some(a.into()),
             a => return Err(Usage(format!("unexpected argument '{a}'"))),
@@ -146,6 +149,18 @@ fn cli(args: Vec<OsString>) -> u8 {
 }
 
 fn command(args: &[String]) -> Result<(), Failure> {
+    // `--trace` after demo, selftest or detach (run parses its own).
+    let trace = matches!(
+        args.first().map(String::as_str),
+        Some("demo" | "selftest" | "detach")
+    ) && args.iter().any(|a| a == "--trace");
+    let args: Vec<String> = if trace {
+        sys::set_trace(true);
+        args.iter().filter(|a| *a != "--trace").cloned().collect()
+    } else {
+        args.to_vec()
+    };
+    let args = &args[..];
     match args.first().map(String::as_str) {
         None | Some("help" | "--help" | "-h") => {
             outln!("{USAGE}");

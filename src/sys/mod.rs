@@ -44,6 +44,7 @@ fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
             log.push(cmd);
         }
     });
+    let start = trace::start();
     // SAFETY: `attr` is a live, initialised #[repr(C)] struct of exactly the
     // size we pass; every pointer inside it was set by a wrapper below from a
     // slice that outlives this call.
@@ -55,11 +56,13 @@ fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
             size_of::<T>() as libc::c_long,
         )
     };
-    if ret < 0 {
+    let ret = if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret as i64)
-    }
+    };
+    trace::finish(start, cmd, attr, &ret);
+    ret
 }
 
 /// Takes ownership of a new fd, moving it above stdio first (see module doc).
@@ -156,10 +159,12 @@ pub const BPF_ANY: u64 = 0;
 mod cmd;
 mod info;
 mod os;
+mod trace;
 
 pub use cmd::*;
 pub use info::*;
 pub use os::*;
+pub use trace::{set_trace, tracing};
 
 #[cfg(test)]
 mod tests {
