@@ -61,7 +61,7 @@ bpf-check: bpf-deps
 	$(MAKE) -C bpf check
 
 bpf-deps:
-	@command -v clang >/dev/null && command -v llvm-strip >/dev/null && \
+	@command -v clang >/dev/null && command -v llvm-strip >/dev/null && command -v llvm-objdump >/dev/null && \
 		[ -e /usr/include/x86_64-linux-gnu/gnu/stubs-32.h ] || { \
 		apt-get update && apt-get install -y --no-install-recommends clang llvm libc6-dev-i386; }
 

@@ -18,6 +18,7 @@
 
 pub mod btf;
 pub mod cgroup;
+pub mod disasm;
 pub mod elf;
 pub mod error;
 pub mod loader;

@@ -45,6 +45,13 @@ usage:
       Check on the running kernel what bpf_timer_cancel is documented to
       return (and what it does beyond that), and print a table; exit status 0
       only if everything documented holds.
+  rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]
+      Every program's instructions in llvm-objdump's syntax, annotated after
+      ';' with the map, global, function or helper each refers to. With
+      --relocated, each program as BPF_PROG_LOAD receives it: subprograms
+      appended, pseudo sources set, func_info and source lines interleaved.
+      --alu32 prints sub-register loads and stores as llvm -mcpu=v3 does.
+      No kernel and no root needed.
   rawbpf help | --help | --version
 
 exit status: 0 success, 1 failure, 2 bad usage";
@@ -174,6 +181,7 @@ fn command(args: &[String]) -> Result<(), Failure> {
         Some("detach") => detach(&args[1..]),
         Some("demo") if args.len() == 1 => demo(),
         Some("selftest") if args.len() == 1 => selftest(),
+        Some("disasm") => disasm(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     }
 }
@@ -355,6 +363,35 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
         }
     }
     out
+}
+
+fn read_object(path: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// `rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]`.
+fn disasm(args: &[String]) -> Result<(), Failure> {
+    let mut opts = rawbpf::disasm::Options::default();
+    let (mut object, mut relocated) = (None, false);
+    for arg in args {
+        match arg.as_str() {
+            "--relocated" => relocated = true,
+            "--alu32" => opts.syntax.alu32 = true,
+            a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'")).into()),
+            a if object.is_none() => object = Some(a.to_string()),
+            a if opts.program.is_none() => opts.program = Some(a.to_string()),
+            a => return Err(Usage(format!("unexpected argument '{a}'")).into()),
+        }
+    }
+    let object = object.ok_or_else(|| Usage("disasm needs an OBJECT".into()))?;
+    let bytes = read_object(&object)?;
+    let text = if relocated {
+        rawbpf::disasm::relocated(&bytes, &opts)?
+    } else {
+        rawbpf::disasm::object(&bytes, &opts)?
+    };
+    out!("{text}");
+    Ok(())
 }
 
 /// The main job in one shot (`make run`).

@@ -47,14 +47,15 @@
 //! [`decode`] checks only the layout: whole slots and well-formed ld_imm64
 //! pairs. It does not check opcodes, register numbers or jump targets; that is
 //! the verifier's job. The disassembler accepts anything and prints
-//! `invalid opcode 0x..` for codes it does not know.
+//! `invalid opcode 0x..` for codes it does not know. Its text is llvm-objdump's
+//! (rawbpf tests it against llvm's listings of every object in bpf/).
 
 use core::fmt;
 
 mod disasm;
 pub mod op;
 
-pub use disasm::{disassemble, InsnDisplay};
+pub use disasm::{disassemble, disassemble_with, InsnDisplay, Syntax};
 
 use op::*;
 

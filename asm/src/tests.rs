@@ -192,13 +192,13 @@ fn class_of_every_code() {
 fn disassemble_program() {
     // The second ld_imm64 slots (1 and 7) get no line of their own.
     let expected = [
-        "   0: r1 = map[fd:5] ll",
+        "   0: r1 = 5 ll ; map_fd 5",
         "   2: r2 = r10",
         "   3: r2 += -8",
         "   4: call 1",
-        "   5: if r0 == 0x0 goto +3",
-        "   6: r3 = 0x1122334455667788 ll",
-        "   8: call pc+1",
+        "   5: if r0 == 0 goto +3",
+        "   6: r3 = 1234605616436508552 ll",
+        "   8: call 1 ; call pc+1",
         "   9: exit",
         "  10: r0 = 0",
         "  11: exit",
@@ -213,11 +213,11 @@ fn disassemble_keeps_malformed_tail_visible() {
     let p = [Insn::ld_imm64(1, 0, 7)[0], Insn::exit()];
     assert_eq!(
         disassemble(&p),
-        "   0: r1 = 0x7 ll (low 32 bits)\n   1: exit\n"
+        "   0: r1 = 7 ll ; ld_imm64 without its second slot\n   1: exit\n"
     );
     assert_eq!(
         disassemble(&[Insn::ld_map_value(1, 5, 0)[0]]),
-        "   0: r1 = map_value[fd:5]+? ll\n"
+        "   0: r1 = 5 ll ; ld_imm64 without its second slot\n"
     );
 }
 
@@ -270,16 +270,16 @@ fn display_single_instructions() {
         (Insn::ja(0), "goto +0"),
         (Insn::new(0x06, 0, 0, 0, 70000), "gotol +70000"),
         (Insn::jmp_reg(BPF_JNE, 1, 2, 5), "if r1 != r2 goto +5"),
-        (Insn::jmp_imm(BPF_JGT, 1, 16, 2), "if r1 > 0x10 goto +2"),
-        (Insn::jmp_imm(BPF_JGE, 1, 0, 2), "if r1 >= 0x0 goto +2"),
-        (Insn::jmp_imm(BPF_JSET, 1, 4, 2), "if r1 & 0x4 goto +2"),
-        (Insn::jmp_imm(BPF_JSGT, 1, -1, -7), "if r1 s> -0x1 goto -7"),
+        (Insn::jmp_imm(BPF_JGT, 1, 16, 2), "if r1 > 16 goto +2"),
+        (Insn::jmp_imm(BPF_JGE, 1, 0, 2), "if r1 >= 0 goto +2"),
+        (Insn::jmp_imm(BPF_JSET, 1, 4, 2), "if r1 & 4 goto +2"),
+        (Insn::jmp_imm(BPF_JSGT, 1, -1, -7), "if r1 s> -1 goto -7"),
         (Insn::jmp_reg(BPF_JSGE, 1, 2, 1), "if r1 s>= r2 goto +1"),
         (Insn::jmp_reg(BPF_JLT, 1, 2, 1), "if r1 < r2 goto +1"),
         (Insn::jmp_reg(BPF_JLE, 1, 2, 1), "if r1 <= r2 goto +1"),
-        (Insn::jmp_imm(BPF_JSLT, 1, 0, 1), "if r1 s< 0x0 goto +1"),
-        (Insn::jmp_imm(BPF_JSLE, 1, 0, 1), "if r1 s<= 0x0 goto +1"),
-        (Insn::jmp32_imm(BPF_JEQ, 1, 3, 4), "if w1 == 0x3 goto +4"),
+        (Insn::jmp_imm(BPF_JSLT, 1, 0, 1), "if r1 s< 0 goto +1"),
+        (Insn::jmp_imm(BPF_JSLE, 1, 0, 1), "if r1 s<= 0 goto +1"),
+        (Insn::jmp32_imm(BPF_JEQ, 1, 3, 4), "if w1 == 3 goto +4"),
         (Insn::jmp32_reg(BPF_JSLT, 1, 2, -4), "if w1 s< w2 goto -4"),
         (Insn::new(0xe5, 0, 0, 5, 0), "may_goto +5"),
         (
@@ -291,9 +291,9 @@ fn display_single_instructions() {
         (Insn::new(0x0d, 0, 0, 0, 1), "invalid opcode 0x0d"),
         (Insn::new(0xf5, 0, 0, 0, 1), "invalid opcode 0xf5"),
         (Insn::call_helper(172), "call 172"),
-        (Insn::call_pseudo(10), "call pc+10"),
-        (Insn::call_pseudo(-4), "call pc-4"),
-        (Insn::call_kfunc(1234), "call kfunc[btf_id:1234]"),
+        (Insn::call_pseudo(10), "call 10"),
+        (Insn::call_pseudo(-4), "call -4"),
+        (Insn::call_kfunc(1234), "call 1234"),
         (
             Insn::new(0x85, 0, 3, 0, 1),
             "invalid opcode 0x85 (call src 3)",
@@ -302,48 +302,48 @@ fn display_single_instructions() {
         // LD (legacy packet access)
         (Insn::new(0x30, 0, 0, 0, 23), "r0 = *(u8 *)skb[23]"),
         (Insn::new(0x28, 0, 0, 0, 12), "r0 = *(u16 *)skb[12]"),
-        (Insn::new(0x40, 0, 7, 0, 4), "r0 = *(u32 *)skb[r7 +4]"),
+        (Insn::new(0x40, 0, 7, 0, 4), "r0 = *(u32 *)skb[r7 + 4]"),
         (Insn::new(0x38, 0, 0, 0, 0), "invalid opcode 0x38"),
         (Insn::new(0x00, 0, 0, 0, 0), "invalid opcode 0x00"),
         // LDX / ST / STX
-        (Insn::ldx_mem(BPF_W, 2, 1, 4), "r2 = *(u32 *)(r1 +4)"),
-        (Insn::ldx_mem(BPF_B, 2, 1, 0), "r2 = *(u8 *)(r1 +0)"),
-        (Insn::ldx_memsx(BPF_H, 2, 1, -2), "r2 = *(s16 *)(r1 -2)"),
+        (Insn::ldx_mem(BPF_W, 2, 1, 4), "r2 = *(u32 *)(r1 + 4)"),
+        (Insn::ldx_mem(BPF_B, 2, 1, 0), "r2 = *(u8 *)(r1 + 0)"),
+        (Insn::ldx_memsx(BPF_H, 2, 1, -2), "r2 = *(s16 *)(r1 - 2)"),
         (Insn::new(0x99, 2, 1, 0, 0), "invalid opcode 0x99"),
-        (Insn::stx_mem(BPF_DW, 10, 1, -8), "*(u64 *)(r10 -8) = r1"),
-        (Insn::st_mem(BPF_H, 10, -2, -5), "*(u16 *)(r10 -2) = -5"),
+        (Insn::stx_mem(BPF_DW, 10, 1, -8), "*(u64 *)(r10 - 8) = r1"),
+        (Insn::st_mem(BPF_H, 10, -2, -5), "*(u16 *)(r10 - 2) = -5"),
         // ATOMIC
         (
             Insn::atomic(BPF_DW, BPF_ADD as i32, 1, 2, 0),
-            "lock *(u64 *)(r1 +0) += r2",
+            "lock *(u64 *)(r1 + 0) += r2",
         ),
         (
             Insn::atomic(BPF_W, BPF_XOR as i32, 1, 2, 8),
-            "lock *(u32 *)(r1 +8) ^= w2",
+            "lock *(u32 *)(r1 + 8) ^= r2",
         ),
         (
             Insn::atomic(BPF_DW, BPF_OR as i32 | BPF_FETCH, 1, 2, 0),
-            "r2 = atomic64_fetch_or((u64 *)(r1 +0), r2)",
+            "r2 = atomic_fetch_or((u64 *)(r1 + 0), r2)",
         ),
         (
             Insn::atomic(BPF_W, BPF_AND as i32 | BPF_FETCH, 1, 2, -4),
-            "w2 = atomic_fetch_and((u32 *)(r1 -4), w2)",
+            "w2 = atomic_fetch_and((u32 *)(r1 - 4), w2)",
         ),
         (
             Insn::atomic(BPF_DW, BPF_XCHG, 1, 2, 0),
-            "r2 = atomic64_xchg((u64 *)(r1 +0), r2)",
+            "r2 = xchg_64(r1 + 0, r2)",
         ),
         (
             Insn::atomic(BPF_DW, BPF_CMPXCHG, 1, 2, 0),
-            "r0 = atomic64_cmpxchg((u64 *)(r1 +0), r0, r2)",
+            "r0 = cmpxchg_64(r1 + 0, r0, r2)",
         ),
         (
             Insn::atomic(BPF_B, BPF_LOAD_ACQ, 3, 1, 0),
-            "w3 = load_acquire((u8 *)(r1 +0))",
+            "w3 = load_acquire((u8 *)(r1 + 0))",
         ),
         (
             Insn::atomic(BPF_DW, BPF_STORE_REL, 1, 2, 8),
-            "store_release((u64 *)(r1 +8), r2)",
+            "store_release((u64 *)(r1 + 8), r2)",
         ),
         (
             Insn::atomic(BPF_DW, 0x10, 1, 2, 0),
@@ -359,32 +359,94 @@ fn display_single_instructions() {
         assert_eq!(insn.to_string(), *want, "{insn:?}");
     }
 
-    assert_eq!(pair(Insn::ld_imm64(1, 0, 0)), "r1 = 0x0 ll");
-    assert_eq!(pair(Insn::ld_map_fd(1, 5)), "r1 = map[fd:5] ll");
+    assert_eq!(pair(Insn::ld_imm64(1, 0, 0)), "r1 = 0 ll");
+    assert_eq!(pair(Insn::ld_imm64(1, 0, -1i64 as u64)), "r1 = -1 ll");
+    // llvm prints the first imm of a pseudo load; Insn::note says what it is.
+    let note = |p: [Insn; 2]| (pair(p), p[0].note(Some(&p[1])).unwrap_or_default());
+    let cases: &[([Insn; 2], &str, &str)] = &[
+        (Insn::ld_map_fd(1, 5), "r1 = 5 ll", "map_fd 5"),
+        (
+            Insn::ld_map_value(1, 5, 16),
+            "r1 = 5 ll",
+            "map_value fd 5 + 16",
+        ),
+        (Insn::ld_func(2, 10), "r2 = 10 ll", "func pc+10"),
+        (
+            Insn::ld_imm64(1, pseudo::MAP_IDX, 2),
+            "r1 = 2 ll",
+            "map_idx 2",
+        ),
+        (
+            Insn::ld_imm64(1, pseudo::MAP_IDX_VALUE, 2 | (8 << 32)),
+            "r1 = 2 ll",
+            "map_value idx 2 + 8",
+        ),
+        (
+            Insn::ld_imm64(1, pseudo::BTF_ID, 99),
+            "r1 = 99 ll",
+            "ksym btf_id 99",
+        ),
+        (
+            Insn::ld_imm64(1, pseudo::MAP_FD, 5 | (1 << 32)),
+            "r1 = 5 ll",
+            "map_fd 5, second imm 0x1",
+        ),
+        (
+            Insn::ld_imm64(1, 9, 0),
+            "invalid opcode 0x18 (ld_imm64 src 9)",
+            "unknown pseudo source 9",
+        ),
+    ];
+    for &(p, text, want_note) in cases {
+        assert_eq!(note(p), (text.to_string(), want_note.to_string()), "{p:?}");
+    }
     assert_eq!(
-        pair(Insn::ld_map_value(1, 5, 16)),
-        "r1 = map_value[fd:5]+16 ll"
+        Insn::call_pseudo(-4).note(None).as_deref(),
+        Some("call pc-4")
     );
-    assert_eq!(pair(Insn::ld_func(2, 10)), "r2 = func pc+10 ll");
     assert_eq!(
-        pair(Insn::ld_imm64(1, pseudo::MAP_IDX, 2)),
-        "r1 = map[idx:2] ll"
+        Insn::call_kfunc(7).note(None).as_deref(),
+        Some("kfunc btf_id 7")
+    );
+    assert_eq!(Insn::call_helper(7).note(None), None);
+}
+
+/// llvm prints sub-register loads, stores and atomics with `w` registers
+/// only with its alu32 feature.
+#[test]
+fn alu32_syntax() {
+    let alu32 = |i: Insn| {
+        i.display_with(None)
+            .syntax(Syntax { alu32: true })
+            .to_string()
+    };
+    assert_eq!(
+        alu32(Insn::ldx_mem(BPF_W, 2, 1, 4)),
+        "w2 = *(u32 *)(r1 + 4)"
     );
     assert_eq!(
-        pair(Insn::ld_imm64(1, pseudo::MAP_IDX_VALUE, 2 | (8 << 32))),
-        "r1 = map_value[idx:2]+8 ll"
+        alu32(Insn::ldx_mem(BPF_DW, 2, 1, 4)),
+        "r2 = *(u64 *)(r1 + 4)"
     );
     assert_eq!(
-        pair(Insn::ld_imm64(1, pseudo::BTF_ID, 99)),
-        "r1 = ksym[btf_id:99] ll"
+        alu32(Insn::ldx_memsx(BPF_B, 2, 1, 0)),
+        "r2 = *(s8 *)(r1 + 0)"
     );
     assert_eq!(
-        pair(Insn::ld_imm64(1, pseudo::MAP_FD, 5 | (1 << 32))),
-        "r1 = map[fd:5] ll (second imm 0x1)"
+        alu32(Insn::stx_mem(BPF_B, 10, 1, -1)),
+        "*(u8 *)(r10 - 1) = w1"
     );
     assert_eq!(
-        pair(Insn::ld_imm64(1, 9, 0)),
-        "invalid opcode 0x18 (ld_imm64 src 9)"
+        alu32(Insn::atomic(BPF_W, BPF_ADD as i32, 1, 2, 0)),
+        "lock *(u32 *)(r1 + 0) += w2"
+    );
+    assert_eq!(
+        alu32(Insn::atomic(BPF_W, BPF_XCHG, 1, 2, 0)),
+        "w2 = xchg32_32(r1 + 0, w2)"
+    );
+    assert_eq!(
+        alu32(Insn::atomic(BPF_W, BPF_CMPXCHG, 1, 2, 0)),
+        "w0 = cmpxchg32_32(r1 + 0, w0, w2)"
     );
 }
 

@@ -1,0 +1,287 @@
+//! `rawbpf disasm`: a BPF object's programs, instruction by instruction.
+//!
+//! Two views of the same code:
+//!
+//! - As clang left it ([`object`]): every executable section in file order,
+//!   each function under its name, the text exactly llvm-objdump's, and after
+//!   `;` what the ELF relocation at that instruction refers to (`map hmap`,
+//!   `data .rodata+0`, `func timer_callback`) or which helper a call is.
+//! - As BPF_PROG_LOAD receives it ([`relocated`]): one flat array per
+//!   program, subprograms appended, pseudo sources set, with func_info
+//!   starting each function and line_info's source lines interleaved. The
+//!   map fds are the ones a real run gets (3 for the BTF, 4 on for the maps
+//!   in order), so the output reads side by side with `--trace`; the
+//!   annotation names the map.
+//!
+//! Both are pure functions of the object bytes: no kernel, no root.
+
+use std::fmt::Write as _;
+use std::os::fd::RawFd;
+
+use rawbpf_asm::{pseudo, Insn, Syntax};
+
+use crate::btf::{Btf, LineInfo};
+use crate::elf::{Object, SectionKind};
+use crate::error::{Error, Result};
+use crate::maps::MapSource;
+use crate::uapi::helper_name;
+
+/// What to show.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Only the program (or, unrelocated, the function) with this name.
+    pub program: Option<String>,
+    /// llvm's alu32 rendering of sub-register loads, stores and atomics.
+    pub syntax: Syntax,
+}
+
+/// One instruction line: `  12: r1 = 0 ll ; map hmap`.
+fn line(
+    out: &mut String,
+    at: usize,
+    insn: &Insn,
+    next: Option<&Insn>,
+    syn: Syntax,
+    note: Option<String>,
+) {
+    let _ = write!(out, "{at:>6}: {}", insn.display_with(next).syntax(syn));
+    if let Some(note) = note {
+        let _ = write!(out, " ; {note}");
+    }
+    out.push('\n');
+}
+
+/// Walks `insns` as the kernel does: an ld_imm64 and its second slot are one
+/// instruction. Calls `f(index, insn, second slot)`.
+fn each_insn(insns: &[Insn], mut f: impl FnMut(usize, &Insn, Option<&Insn>)) {
+    let mut i = 0;
+    while let Some(insn) = insns.get(i) {
+        let next = insns
+            .get(i + 1)
+            .filter(|n| insn.is_ld_imm64() && n.is_ld_imm64_tail());
+        f(i, insn, next);
+        i += if next.is_some() { 2 } else { 1 };
+    }
+}
+
+/// The object's code as clang wrote it, annotated from its relocations.
+pub fn object(bytes: &[u8], opts: &Options) -> Result<String> {
+    let obj = Object::parse(bytes)?;
+    let mut out = String::new();
+    for (index, section) in obj.sections.iter().enumerate() {
+        if !matches!(section.kind, SectionKind::Program | SectionKind::Text) {
+            continue;
+        }
+        let funcs: Vec<_> = obj
+            .functions
+            .iter()
+            .filter(|f| f.section == index)
+            .filter(|f| opts.program.as_ref().is_none_or(|p| *p == f.name))
+            .collect();
+        if funcs.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "section {}:", section.name);
+        for f in funcs {
+            let _ = writeln!(out, "{}:", f.name);
+            let code = &section.insns[f.start..f.start + f.len];
+            each_insn(code, |j, insn, next| {
+                let at = f.start + j;
+                line(
+                    &mut out,
+                    at,
+                    insn,
+                    next,
+                    opts.syntax,
+                    object_note(&obj, index, at, insn),
+                );
+            });
+        }
+        out.push('\n');
+    }
+    if out.is_empty() {
+        return Err(no_such_program(opts));
+    }
+    Ok(out)
+}
+
+fn no_such_program(opts: &Options) -> Error {
+    match &opts.program {
+        Some(p) => Error::Program {
+            program: p.clone(),
+            what: "no such program or function in the object".into(),
+        },
+        None => Error::Elf("no code in the object".into()),
+    }
+}
+
+/// What the relocation at instruction `at` of `section` refers to, or which
+/// helper or function a call reaches.
+fn object_note(obj: &Object<'_>, section: usize, at: usize, insn: &Insn) -> Option<String> {
+    let Some(reloc) = obj.relocs.get(&(section, at as u64 * 8)) else {
+        if insn.is_helper_call() {
+            return helper_name(insn.imm);
+        }
+        if insn.is_pseudo_call() {
+            let target = (at as i64 + 1 + i64::from(insn.imm)).try_into().ok()?;
+            let func = obj.function_at(section, target)?;
+            return Some(format!("call {}", obj.functions[func].name));
+        }
+        return None;
+    };
+    let sym = obj.symbols.get(reloc.symbol)?;
+    let Some(target) = sym.section else {
+        return Some(format!("extern {}", sym.name));
+    };
+    let kind = obj.sections.get(target)?.kind;
+    let name = &obj.sections[target].name;
+    if insn.is_pseudo_call() {
+        let start = (sym.value / 8) as i64 + i64::from(insn.imm) + 1;
+        let func = obj.function_at(target, usize::try_from(start).ok()?)?;
+        return Some(format!("call {}", obj.functions[func].name));
+    }
+    // A static symbol is its section's symbol plus the offset in imm.
+    let offset = sym.value.wrapping_add(insn.imm as i64 as u64);
+    Some(match kind {
+        SectionKind::Maps | SectionKind::LegacyMaps => {
+            match obj
+                .maps
+                .iter()
+                .find(|m| m.section == target && m.offset == offset)
+            {
+                Some(m) => format!("map {}", m.name),
+                None => format!("map at {name}+{offset}"),
+            }
+        }
+        SectionKind::Data(_) if sym.is_section() => format!("data {name}+{offset}"),
+        SectionKind::Data(_) => format!("data {name}+{offset} ({})", sym.name),
+        SectionKind::Program | SectionKind::Text => {
+            match obj.function_at(target, (offset / 8) as usize) {
+                Some(f) => format!("func {}", obj.functions[f].name),
+                None => format!("code {name}+{offset}"),
+            }
+        }
+        _ => format!("{} in {name}", sym.name),
+    })
+}
+
+/// The fd a real run gives the map of `spec_index`: 3 is the BTF's, when
+/// there is BTF, and maps follow in creation order.
+fn fake_fd(has_btf: bool, spec_index: usize) -> RawFd {
+    (3 + usize::from(has_btf) + spec_index) as RawFd
+}
+
+/// Every program as BPF_PROG_LOAD receives it.
+pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
+    let p = crate::loader::prepare(bytes)?;
+    let obj = &p.object;
+    let has_btf = p.btf.is_some();
+    let map_fd = |source: MapSource| {
+        p.maps
+            .iter()
+            .position(|m| m.source == source)
+            .map(|i| fake_fd(has_btf, i))
+    };
+    let map_name = |fd: i32| {
+        (0..p.maps.len())
+            .find(|&i| fake_fd(has_btf, i) == fd)
+            .map(|i| p.maps[i].name.as_str())
+    };
+    let mut out = String::new();
+    for &entry in &obj.programs {
+        let func = &obj.functions[entry];
+        if opts.program.as_ref().is_some_and(|p| *p != func.name) {
+            continue;
+        }
+        let linked = crate::reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
+        let _ = writeln!(
+            out,
+            "program {} (section {}): {} instructions, {} func_info, {} line_info",
+            func.name,
+            obj.sections[func.section].name,
+            linked.insns.len(),
+            linked.func_info.len(),
+            linked.line_info.len()
+        );
+        // Functions by where they start, for calls and function pointers.
+        let func_at = |i: usize| {
+            linked
+                .layout
+                .iter()
+                .find(|&&(_, base)| base == i)
+                .map(|&(f, _)| obj.functions[f].name.as_str())
+        };
+        let mut lines = linked.line_info.iter().peekable();
+        each_insn(&linked.insns, |i, insn, next| {
+            // func_info first: it starts a function; then the source line.
+            if let Some(fi) = linked.func_info.iter().find(|f| f.insn_off as usize == i) {
+                let name = p
+                    .btf
+                    .as_ref()
+                    .and_then(|b| b.type_name(fi.type_id).ok())
+                    .unwrap_or("?");
+                let _ = writeln!(out, "{name}: ; func_info type {}", fi.type_id);
+            } else if let Some(name) = func_at(i).filter(|_| i > 0) {
+                let _ = writeln!(out, "{name}:");
+            }
+            while let Some(li) = lines.next_if(|l| l.insn_off as usize <= i) {
+                if let Some(text) = p.btf.as_ref().and_then(|btf| source_line(btf, li)) {
+                    let _ = writeln!(out, "{text}");
+                }
+            }
+            let note = relocated_note(insn, next, i, &map_name, &func_at);
+            line(&mut out, i, insn, next, opts.syntax, note);
+        });
+        out.push('\n');
+    }
+    if out.is_empty() {
+        return Err(no_such_program(opts));
+    }
+    Ok(out)
+}
+
+/// `        ; return 0; [./x.bpf.c:12:2]`: a line_info record as a comment;
+/// None for the compiler's own lines (line 0, no text).
+fn source_line(btf: &Btf, li: &LineInfo) -> Option<String> {
+    let text = btf.name(li.line_off).unwrap_or("").trim();
+    let file = btf.name(li.file_name_off).unwrap_or("?");
+    // line_col: line number in the high 22 bits, column in the low 10.
+    let (line, col) = (li.line_col >> 10, li.line_col & 0x3ff);
+    (line != 0 || !text.is_empty()).then(|| format!("        ; {text} [{file}:{line}:{col}]"))
+}
+
+fn relocated_note<'a>(
+    insn: &Insn,
+    next: Option<&Insn>,
+    i: usize,
+    map_name: &dyn Fn(i32) -> Option<&'a str>,
+    func_at: &dyn Fn(usize) -> Option<&'a str>,
+) -> Option<String> {
+    let target = || usize::try_from(i as i64 + 1 + i64::from(insn.imm)).ok();
+    if insn.is_ld_imm64() {
+        let name = || map_name(insn.imm).unwrap_or("?");
+        return match insn.src {
+            pseudo::MAP_FD => Some(format!("map_fd {}", name())),
+            pseudo::MAP_VALUE => Some(format!(
+                "map_value {}+{}",
+                name(),
+                next.map_or(0, |n| n.imm as u32)
+            )),
+            pseudo::FUNC => Some(format!(
+                "func {}",
+                target().and_then(func_at).unwrap_or("?")
+            )),
+            _ => insn.note(next),
+        };
+    }
+    if insn.is_helper_call() {
+        return helper_name(insn.imm);
+    }
+    if insn.is_pseudo_call() {
+        return Some(format!(
+            "call {}",
+            target().and_then(func_at).unwrap_or("?")
+        ));
+    }
+    insn.note(next)
+}

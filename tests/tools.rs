@@ -1,0 +1,222 @@
+//! `rawbpf disasm` and `rawbpf inspect`: pure functions of the object, no
+//! kernel and no root.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rawbpf::asm::Syntax;
+use rawbpf::disasm::{self, Options};
+
+/// Every number in `text` by value, in decimal: `0x10` and `16` compare equal.
+fn numbers_by_value(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        out += &rest[..start];
+        let tail = &rest[start..];
+        let (value, len) = if let Some(hex) = tail.strip_prefix("0x") {
+            let n = hex
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(hex.len());
+            (u128::from_str_radix(&hex[..n], 16).unwrap(), n + 2)
+        } else {
+            let n = tail
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(tail.len());
+            (tail[..n].parse::<u128>().unwrap(), n)
+        };
+        out += &value.to_string();
+        rest = &tail[len..];
+    }
+    out + rest
+}
+
+/// `(section, offset, text)` of each instruction in an llvm-objdump listing,
+/// the label after a jump (`<LBB0_4>`) dropped.
+fn llvm_listing(listing: &str) -> Vec<(String, u64, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in listing.lines() {
+        if let Some(name) = line.strip_prefix("Disassembly of section ") {
+            section = name.trim_end_matches(':').to_string();
+            continue;
+        }
+        let Some((off, text)) = line.split_once(":\t") else {
+            continue;
+        };
+        let Ok(off) = off.trim().parse::<u64>() else {
+            continue;
+        };
+        let text = match text.rfind(" <") {
+            Some(i) if text.ends_with('>') && !text.starts_with('<') => &text[..i],
+            _ => text,
+        };
+        out.push((section.clone(), off, numbers_by_value(text.trim())));
+    }
+    out
+}
+
+/// The same from `rawbpf disasm`, annotations dropped.
+fn rawbpf_listing(text: &str) -> Vec<(String, u64, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("section ") {
+            section = name.trim_end_matches(':').to_string();
+            continue;
+        }
+        let Some((off, text)) = line.split_once(": ") else {
+            continue;
+        };
+        let Ok(off) = off.trim().parse::<u64>() else {
+            continue;
+        };
+        let text = text.split(" ; ").next().unwrap();
+        out.push((section.clone(), off, numbers_by_value(text.trim())));
+    }
+    out
+}
+
+fn bpf_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bpf"))
+}
+
+#[test]
+fn disasm_matches_llvm_objdump_on_every_object() {
+    let mut objects = 0;
+    let mut total = 0;
+    for entry in std::fs::read_dir(bpf_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let Some(stem) = name.strip_suffix(".bpf.o") else {
+            continue;
+        };
+        let listing_path = bpf_dir().join(format!("{stem}.bpf.objdump"));
+        let listing = std::fs::read_to_string(&listing_path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run make bpf)", listing_path.display()));
+        let command = listing.lines().next().unwrap();
+        assert!(
+            command.starts_with("# llvm-objdump -d --no-show-raw-insn"),
+            "{command}"
+        );
+        let opts = Options {
+            program: None,
+            syntax: Syntax {
+                alu32: command.contains("--mattr=+alu32"),
+            },
+        };
+        let ours = rawbpf_listing(&disasm::object(&std::fs::read(&path).unwrap(), &opts).unwrap());
+        let theirs = llvm_listing(&listing);
+        assert!(!theirs.is_empty(), "{name}: empty listing");
+        assert!(
+            theirs.iter().all(|(_, _, t)| !t.contains("unknown")),
+            "{name}: llvm could not decode an instruction; fix the listing's flags"
+        );
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(
+                a, b,
+                "{name}: rawbpf (left) and llvm-objdump (right) differ"
+            );
+        }
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "{name}: instruction counts differ"
+        );
+        objects += 1;
+        total += ours.len();
+    }
+    assert!(objects >= 10, "only {objects} objects compared");
+    assert!(total > 500, "only {total} instructions compared");
+}
+
+#[test]
+fn numbers_compare_by_value() {
+    assert_eq!(numbers_by_value("call 0xac"), "call 172");
+    assert_eq!(numbers_by_value("r1 += -0x4"), "r1 += -4");
+    assert_eq!(
+        numbers_by_value("if r6 == 0 goto +23"),
+        "if r6 == 0 goto +23"
+    );
+}
+
+/// Instruction texts by what kind of instruction they are, to show the
+/// golden test covers atomics and JMP32 (insns.bpf.c).
+#[test]
+fn the_golden_objects_cover_atomics_and_jmp32() {
+    let bytes = std::fs::read(bpf_dir().join("insns.bpf.o")).unwrap();
+    let opts = Options {
+        program: None,
+        syntax: Syntax { alu32: true },
+    };
+    let text = disasm::object(&bytes, &opts).unwrap();
+    let mut seen = BTreeMap::new();
+    for want in [
+        "lock *(u64 *)",
+        "lock *(u32 *)",
+        "= atomic_fetch_add((u64 *)",
+        "= atomic_fetch_add((u32 *)",
+        "= atomic_fetch_or(",
+        "= atomic_fetch_and(",
+        "= atomic_fetch_xor(",
+        "= xchg_64(",
+        "= xchg32_32(",
+        "= cmpxchg_64(",
+        "= cmpxchg32_32(",
+        "if w",
+        " = be16 ",
+        " = be64 ",
+        "w6 /= ",
+        "w0 ^= -1",
+    ] {
+        seen.insert(want, text.contains(want));
+    }
+    assert!(seen.values().all(|&v| v), "{seen:?}\n{text}");
+}
+
+#[test]
+fn disasm_annotates_maps_helpers_and_functions() {
+    let text = disasm::object(rawbpf::SEED_OBJECT, &Options::default()).unwrap();
+    for want in [
+        "section cgroup_skb/egress:\nbpf_prog1:\n",
+        "     8: r1 = 0 ll ; map hmap\n",
+        "call 172 ; bpf_timer_cancel\n",
+        "call 2 ; bpf_map_update_elem\n",
+        "     0: r1 = 0 ll ; data .rodata+0\n",
+        "r2 = 0 ll ; func timer_callback\n",
+        "    19: if r6 == 0 goto +23\n",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn disasm_relocated_is_what_prog_load_receives() {
+    let opts = Options {
+        program: Some("bpf_prog1".into()),
+        ..Default::default()
+    };
+    let text = disasm::relocated(rawbpf::SEED_OBJECT, &opts).unwrap();
+    for want in [
+        "program bpf_prog1 (section cgroup_skb/egress): 51 instructions, 2 func_info, ",
+        "bpf_prog1: ; func_info type ",
+        // fds as a real run gets them: BTF 3, hmap 4, .rodata 5.
+        "     8: r1 = 4 ll ; map_fd hmap\n",
+        "r2 = 11 ll ; func timer_callback\n",
+        "timer_callback: ; func_info type ",
+        "    45: r1 = 5 ll ; map_value .rodata+0\n",
+        // line_info: the C source line of the instructions below it.
+        "        ; bpf_timer_cancel(timer); [./timer_cancel.bpf.c:39:",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    let err = disasm::relocated(
+        rawbpf::SEED_OBJECT,
+        &Options {
+            program: Some("nope".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("'nope'"), "{err}");
+}
