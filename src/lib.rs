@@ -17,10 +17,12 @@
 #![deny(unsafe_code)]
 
 pub mod btf;
+pub mod btf_c;
 pub mod cgroup;
 pub mod disasm;
 pub mod elf;
 pub mod error;
+pub mod inspect;
 pub mod loader;
 pub mod maps;
 pub mod prog;

@@ -45,6 +45,11 @@ usage:
       Check on the running kernel what bpf_timer_cancel is documented to
       return (and what it does beyond that), and print a table; exit status 0
       only if everything documented holds.
+  rawbpf inspect OBJECT
+      What is inside OBJECT, as the loader sees it: sections, programs with
+      their program and attach types, maps with key and value types as C,
+      global data and its variables, relocations by kind, externs, and the
+      BTF fix-ups rawbpf makes. No kernel and no root needed.
   rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]
       Every program's instructions in llvm-objdump's syntax, annotated after
       ';' with the map, global, function or helper each refers to. With
@@ -182,6 +187,13 @@ fn command(args: &[String]) -> Result<(), Failure> {
         Some("demo") if args.len() == 1 => demo(),
         Some("selftest") if args.len() == 1 => selftest(),
         Some("disasm") => disasm(&args[1..]),
+        Some("inspect") => match &args[1..] {
+            [object] => {
+                out!("{}", rawbpf::inspect::inspect(&read_object(object)?)?);
+                Ok(())
+            }
+            _ => Err(Usage("inspect takes one OBJECT".into()).into()),
+        },
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     }
 }

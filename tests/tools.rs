@@ -220,3 +220,47 @@ fn disasm_relocated_is_what_prog_load_receives() {
     .unwrap_err();
     assert!(err.to_string().contains("'nope'"), "{err}");
 }
+
+#[test]
+fn inspect_the_seed() {
+    let text = rawbpf::inspect::inspect(rawbpf::SEED_OBJECT).unwrap();
+    for want in [
+        "license: \"GPL\"\n",
+        "  bpf_prog1  section cgroup_skb/egress  type CGROUP_SKB, expected attach type CGROUP_INET_EGRESS  45 insns (360 bytes)\n",
+        "  timer_callback  section .text  6 insns\n",
+        "  hmap  ARRAY  key int (4 bytes)  value struct elem (16 bytes)  max_entries 1  (defined in .maps)\n",
+        "      struct elem {\n          struct bpf_timer t; /* offset 0 */\n      };\n",
+        "  .rodata  ARRAY  key 4 bytes  value DATASEC .rodata (41 bytes)  max_entries 1  flags RDONLY_PROG  (global data of .rodata)\n",
+        "      then BPF_MAP_UPDATE_ELEM of the section's bytes, then BPF_MAP_FREEZE\n",
+        "      +0    const char timer_callback.____fmt[41]; (41 bytes)\n",
+        "  map (ld_imm64 -> BPF_PSEUDO_MAP_FD): 3\n      bpf_prog1 8 -> hmap\n",
+        "  global data (ld_imm64 -> BPF_PSEUDO_MAP_VALUE): 1\n      timer_callback 0 -> .rodata+0\n",
+        "  callback (ld_imm64 -> BPF_PSEUDO_FUNC): 1\n      bpf_prog1 33 -> timer_callback\n",
+        "  CO-RE (.BTF.ext field and type relocations): 0\n",
+        "externs: none\n",
+        "  DATASEC .rodata: size 0 -> 41 (the ELF section's size)\n",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn inspect_globals_and_subprograms() {
+    let globals = std::fs::read(bpf_dir().join("globals.bpf.o")).unwrap();
+    let text = rawbpf::inspect::inspect(&globals).unwrap();
+    for want in [
+        "      +16   char name_char; (1 bytes)\n",
+        "      count_packets 9 -> last (.bss+8)\n",
+        "  DATASEC .bss: VAR last offset 0 -> 8 (8 bytes, from its ELF symbol)\n",
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    let subprog = std::fs::read(bpf_dir().join("subprog.bpf.o")).unwrap();
+    let text = rawbpf::inspect::inspect(&subprog).unwrap();
+    assert!(
+        !text.contains("subprogram call (call -> BPF_PSEUDO_CALL): 0\n"),
+        "{text}"
+    );
+    // Bad input is an error, not a panic.
+    assert!(rawbpf::inspect::inspect(b"not an ELF file").is_err());
+}
