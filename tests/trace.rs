@@ -81,11 +81,16 @@ fn failed_calls_show_the_errno_by_name() {
     require_root();
     // The verifier refuses this program before anything is attached: the
     // load, and the retry with a log, end in EACCES.
-    let object = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/bad_verifier.bpf.o");
+    // A file of its own: in a VM the source tree is not there.
+    let object = std::env::temp_dir().join(format!("rawbpf-trace-{}.bpf.o", std::process::id()));
+    std::fs::write(&object, include_bytes!("../bpf/bad_verifier.bpf.o")).unwrap();
     let out = Command::new(rawbpf_bin())
-        .args(["run", object, "--trace"])
-        .output()
-        .unwrap();
+        .arg("run")
+        .arg(&object)
+        .arg("--trace")
+        .output();
+    let _ = std::fs::remove_file(&object);
+    let out = out.unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let loads: Vec<&str> = stderr
