@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::loader::{self, Loaded};
 use crate::prog::attach_type as at;
 use crate::sys;
+use crate::uapi::{Errno, ProgType};
 
 /// The compiled `bpf/timer_types.bpf.c`: one program per program type.
 pub const TIMER_TYPES: &[u8] = include_bytes!("../../bpf/timer_types.bpf.o");
@@ -211,7 +212,7 @@ fn test_run(spec: &TypeSpec, loaded: &Loaded) -> Step {
     match result {
         Ok(_) => Step::Done,
         // ENOTSUPP (524, kernel-internal): no test run for this type here.
-        Err(e) if e.raw_os_error() == Some(524) => {
+        Err(e) if e.raw_os_error() == Some(Errno::ENOTSUPP.0) => {
             Step::NotApplicable("no BPF_PROG_TEST_RUN for this type on this kernel".into())
         }
         Err(e) => Step::Failed(step_err(&e)),
@@ -247,6 +248,27 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
                 continue;
             }
         };
+        // The row's name is the kernel's: it reports the type it loaded.
+        let wrong_type = match loaded.programs.first().map(|p| p.info()) {
+            Some(Ok((info, _))) => {
+                let got = ProgType(info.prog_type);
+                (ProgType::from_name(spec.prog_type) != Some(got))
+                    .then(|| format!("the kernel reports program type {got}"))
+            }
+            Some(Err(e)) => Some(step_err(&e)),
+            None => Some("no program was loaded".into()),
+        };
+        if let Some(why) = wrong_type {
+            results.push(TypeResult {
+                prog_type: spec.prog_type,
+                loaded: Step::Failed(why),
+                test_run: Step::NotApplicable("not loaded as this type".into()),
+                attached: Step::NotApplicable("not loaded as this type".into()),
+                values: None,
+                verdict: Verdict::Fail,
+            });
+            continue;
+        }
         let test_run = test_run(spec, &loaded);
         let attached = match spec.attach {
             Attach::None(why) => Step::NotApplicable(why.into()),
@@ -427,6 +449,17 @@ mod tests {
             attached,
             values: None,
             verdict: Verdict::Pass,
+        }
+    }
+
+    #[test]
+    fn every_row_is_named_after_a_kernel_program_type() {
+        for spec in TYPES {
+            assert!(
+                ProgType::from_name(spec.prog_type).is_some(),
+                "{}",
+                spec.prog_type
+            );
         }
     }
 
