@@ -212,6 +212,8 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
                 .map(|&(f, _)| obj.functions[f].name.as_str())
         };
         let mut lines = linked.line_info.iter().peekable();
+        // The same source line at another column is said once.
+        let mut last_line = None;
         each_insn(&linked.insns, |i, insn, next| {
             // func_info first: it starts a function; then the source line.
             if let Some(fi) = linked.func_info.iter().find(|f| f.insn_off as usize == i) {
@@ -225,6 +227,11 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
                 let _ = writeln!(out, "{name}:");
             }
             while let Some(li) = lines.next_if(|l| l.insn_off as usize <= i) {
+                let here = (li.file_name_off, li.line_col >> 10);
+                if last_line == Some(here) {
+                    continue;
+                }
+                last_line = Some(here);
                 if let Some(text) = p.btf.as_ref().and_then(|btf| source_line(btf, li)) {
                     let _ = writeln!(out, "{text}");
                 }
