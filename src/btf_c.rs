@@ -4,7 +4,7 @@
 //! them the way the program's source declared them (`struct elem`, `__u32`,
 //! `char [41]`) is the shortest way to show what the kernel will check
 //! accesses against. Declarators nest like C's: a pointer to an array of
-//! four ints is `int (*name)[4]`. Every walk is bounded by [`DEPTH`] so a
+//! four ints is `int (*name)[4]`. Every walk is bounded (16 levels) so a
 //! malformed type loop cannot recurse forever.
 
 use std::fmt::Write as _;

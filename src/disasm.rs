@@ -2,7 +2,7 @@
 //!
 //! Two views of the same code:
 //!
-//! - As clang left it ([`object`]): every executable section in file order,
+//! - As clang left it ([`object()`]): every executable section in file order,
 //!   each function under its name, the text exactly llvm-objdump's, and after
 //!   `;` what the ELF relocation at that instruction refers to (`map hmap`,
 //!   `data .rodata+0`, `func timer_callback`) or which helper a call is.

@@ -11,8 +11,9 @@
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
 //!
 //! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
-//! them and the only place with `unsafe`; [`uapi`] names the kernel's numbers. Instruction encoding lives in the
-//! `rawbpf-asm` crate.
+//! them and the only place with `unsafe`; [`uapi`] names the kernel's numbers.
+//! [`inspect`] and [`disasm`] show what steps 1 to 4 make of an object,
+//! without a kernel. Instruction encoding lives in the `rawbpf-asm` crate.
 
 #![deny(unsafe_code)]
 
