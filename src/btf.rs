@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::maps::map_type;
 
 const MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
@@ -110,6 +111,23 @@ pub struct BtfMapDef {
     /// BTF ids of the key and value types, 0 when only a size was given.
     pub key_type_id: u32,
     pub value_type_id: u32,
+    /// `map_extra` (bloom filters: the number of hash functions).
+    pub map_extra: u64,
+    /// What `__array(values, ...)` says the values are, if present.
+    pub values: Option<MapValues>,
+    /// Byte offset of the `values` member in the definition: where the
+    /// pointers of a static initialiser start in `.maps`.
+    pub values_offset: u32,
+}
+
+/// The values of a map of maps or a program array, from `__array(values, T)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValues {
+    /// `T` is a map definition: the inner map's template (ARRAY_OF_MAPS,
+    /// HASH_OF_MAPS).
+    Maps(Box<BtfMapDef>),
+    /// `T` is a function prototype: programs (PROG_ARRAY).
+    Programs,
 }
 
 impl Btf {
@@ -422,14 +440,14 @@ impl Btf {
             let v = self.get(var)?;
             let name = self.name(v.name_off)?.to_string();
             let def = self
-                .map_def(&name, v.size_or_type)
+                .map_def(&name, v.size_or_type, false)
                 .map_err(|e| btf_err(format!("map '{name}': {}", strip_prefix(e))))?;
             defs.push(def);
         }
         Ok(defs)
     }
 
-    fn map_def(&self, name: &str, type_id: u32) -> Result<BtfMapDef> {
+    fn map_def(&self, name: &str, type_id: u32, inner: bool) -> Result<BtfMapDef> {
         let st = self.resolve(type_id)?;
         if self.get(st)?.kind != kind::STRUCT {
             return Err(btf_err("the definition is not a struct"));
@@ -438,7 +456,7 @@ impl Btf {
             name: name.to_string(),
             ..Default::default()
         };
-        for (member, ty, _) in self.members(st)? {
+        for (member, ty, bit_offset) in self.members(st)? {
             // `__uint(name, N)` is `int (*name)[N]`; `__type(name, T)` is `T *name`.
             let pointee = || -> Result<u32> {
                 let p = self.resolve(ty)?;
@@ -466,18 +484,87 @@ impl Btf {
                     def.value_size = self.size_of(def.value_type_id)?;
                 }
                 "values" => {
-                    return Err(btf_err(
-                        "inner maps and program arrays (`values`) are not supported",
-                    ))
+                    if inner {
+                        return Err(btf_err("an inner map cannot itself hold maps or programs"));
+                    }
+                    def.values = Some(self.map_values(name, ty)?);
+                    def.values_offset = bit_offset / 8;
                 }
-                "map_extra" => {}
+                "map_extra" => def.map_extra = u64::from(uint()?),
                 other => return Err(btf_err(format!("unknown member '{other}'"))),
             }
         }
         if def.map_type == 0 {
             return Err(btf_err("no map type"));
         }
+        if let Some(values) = &def.values {
+            // The kernel stores maps and programs by fd: a 4-byte value.
+            let fits = match values {
+                MapValues::Maps(_) => matches!(
+                    def.map_type,
+                    map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
+                ),
+                MapValues::Programs => def.map_type == map_type::PROG_ARRAY,
+            };
+            if !fits {
+                return Err(btf_err(format!(
+                    "`values` of {} does not fit map type {}",
+                    match values {
+                        MapValues::Maps(_) => "maps",
+                        MapValues::Programs => "programs",
+                    },
+                    def.map_type
+                )));
+            }
+            if def.value_type_id != 0 || (def.value_size != 0 && def.value_size != 4) {
+                return Err(btf_err(
+                    "`values` and a value type or size other than 4 contradict each other",
+                ));
+            }
+            def.value_size = 4;
+        }
         Ok(def)
+    }
+
+    /// `__array(values, T)` is a member `T *values[]`: an ARRAY of PTR to
+    /// either a map definition STRUCT or a FUNC_PROTO.
+    fn map_values(&self, name: &str, ty: u32) -> Result<MapValues> {
+        let array = self.resolve(ty)?;
+        if self.get(array)?.kind != kind::ARRAY {
+            return Err(btf_err(
+                "member 'values' is not an array (use __array(values, T))",
+            ));
+        }
+        let ptr = self.resolve(self.array(array)?.0)?;
+        let p = self.get(ptr)?;
+        if p.kind != kind::PTR {
+            return Err(btf_err("member 'values' is not an array of pointers"));
+        }
+        let target = self.resolve(p.size_or_type)?;
+        match self.get(target)?.kind {
+            kind::STRUCT => {
+                let inner = self
+                    .map_def(&format!("{name}.inner"), target, true)
+                    .map_err(|e| btf_err(format!("inner map: {}", strip_prefix(e))))?;
+                Ok(MapValues::Maps(Box::new(inner)))
+            }
+            kind::FUNC_PROTO => Ok(MapValues::Programs),
+            k => Err(btf_err(format!(
+                "member 'values' points to BTF kind {k}, neither a map definition nor a function"
+            ))),
+        }
+    }
+
+    /// Whether DATASEC `id` holds a global (non-static) variable: libbpf makes
+    /// a data section's map mmapable only then.
+    pub fn datasec_has_global_var(&self, id: u32) -> Result<bool> {
+        for (var, _, _) in self.datasec_vars(id)? {
+            let v = self.get(var)?;
+            if v.kind == kind::VAR && u32_at(&self.raw, v.extra())? != VAR_STATIC {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -208,10 +208,12 @@ pub const BPF_ANY: u64 = 0;
 // The commands, by what they act on; each file's items are re-exported here.
 mod cmd;
 mod info;
+mod mmap;
 mod os;
 
 pub use cmd::*;
 pub use info::*;
+pub use mmap::*;
 pub use os::*;
 
 #[cfg(test)]
