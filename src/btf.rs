@@ -681,3 +681,197 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod map_values_tests {
+    use super::*;
+
+    /// A tiny BTF writer: enough types for map definitions.
+    #[derive(Default)]
+    struct Builder {
+        types: Vec<u32>,
+        strings: Vec<u8>,
+        next_id: u32,
+    }
+
+    impl Builder {
+        fn new() -> Builder {
+            Builder {
+                strings: vec![0],
+                next_id: 1,
+                ..Default::default()
+            }
+        }
+        fn name(&mut self, s: &str) -> u32 {
+            if s.is_empty() {
+                return 0;
+            }
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(s.as_bytes());
+            self.strings.push(0);
+            off
+        }
+        fn add(
+            &mut self,
+            name: &str,
+            kind: u8,
+            vlen: u32,
+            size_or_type: u32,
+            extra: &[u32],
+        ) -> u32 {
+            let n = self.name(name);
+            self.types
+                .extend([n, (u32::from(kind) << 24) | vlen, size_or_type]);
+            self.types.extend_from_slice(extra);
+            self.next_id += 1;
+            self.next_id - 1
+        }
+        fn int(&mut self) -> u32 {
+            self.add("int", kind::INT, 0, 4, &[32])
+        }
+        fn ptr(&mut self, to: u32) -> u32 {
+            self.add("", kind::PTR, 0, to, &[])
+        }
+        /// `__uint(name, n)`: a pointer to an array of n ints.
+        fn uint(&mut self, int: u32, n: u32) -> u32 {
+            let arr = self.add("", kind::ARRAY, 0, 0, &[int, int, n]);
+            self.ptr(arr)
+        }
+        fn strukt(&mut self, name: &str, members: &[(&str, u32)]) -> u32 {
+            let mut extra = Vec::new();
+            for (i, (m, ty)) in members.iter().enumerate() {
+                let n = self.name(m);
+                extra.extend([n, *ty, 64 * i as u32]);
+            }
+            self.add(
+                name,
+                kind::STRUCT,
+                members.len() as u32,
+                8 * members.len() as u32,
+                &extra,
+            )
+        }
+        /// A `.maps` DATASEC with one global VAR `name` of type `ty`.
+        fn finish(mut self, name: &str, ty: u32) -> Btf {
+            let var = self.add(name, kind::VAR, 0, ty, &[1]);
+            self.add(".maps", kind::DATASEC, 1, 0, &[var, 0, 32]);
+            let types: Vec<u8> = self.types.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let mut blob = Vec::new();
+            blob.extend(MAGIC.to_le_bytes());
+            blob.extend([1, 0]);
+            for w in [
+                24,
+                0,
+                types.len() as u32,
+                types.len() as u32,
+                self.strings.len() as u32,
+            ] {
+                blob.extend(w.to_le_bytes());
+            }
+            blob.extend(types);
+            blob.extend(&self.strings);
+            Btf::parse(&blob).unwrap()
+        }
+    }
+
+    /// An outer map of `map_type` whose `values` point to `target(builder)`.
+    fn outer(
+        map_type: u32,
+        target: impl FnOnce(&mut Builder, u32) -> u32,
+    ) -> Result<Vec<BtfMapDef>> {
+        let mut b = Builder::new();
+        let int = b.int();
+        let pointee = target(&mut b, int);
+        let ptr = b.ptr(pointee);
+        let values = b.add("", kind::ARRAY, 0, 0, &[ptr, int, 0]);
+        let ty = b.uint(int, map_type);
+        let max = b.uint(int, 2);
+        let key = b.ptr(int);
+        let st = b.strukt(
+            "",
+            &[
+                ("type", ty),
+                ("max_entries", max),
+                ("key", key),
+                ("values", values),
+            ],
+        );
+        b.finish("outer", st).map_defs()
+    }
+
+    fn inner_def(b: &mut Builder, int: u32) -> u32 {
+        let ty = b.uint(int, map_type::ARRAY);
+        let max = b.uint(int, 1);
+        let key = b.ptr(int);
+        let value = b.ptr(int);
+        b.strukt(
+            "inner",
+            &[
+                ("type", ty),
+                ("max_entries", max),
+                ("key", key),
+                ("value", value),
+            ],
+        )
+    }
+
+    #[test]
+    fn values_of_maps_give_the_inner_definition() {
+        let defs = outer(map_type::ARRAY_OF_MAPS, inner_def).unwrap();
+        let d = &defs[0];
+        assert_eq!((d.key_size, d.value_size, d.values_offset), (4, 4, 24));
+        let Some(MapValues::Maps(inner)) = &d.values else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (
+                inner.map_type,
+                inner.key_size,
+                inner.value_size,
+                inner.max_entries
+            ),
+            (2, 4, 4, 1)
+        );
+        assert_eq!(inner.name, "outer.inner");
+    }
+
+    #[test]
+    fn values_of_functions_are_programs() {
+        let defs = outer(map_type::PROG_ARRAY, |b, int| {
+            b.add("", kind::FUNC_PROTO, 1, int, &[0, int])
+        })
+        .unwrap();
+        assert_eq!(defs[0].values, Some(MapValues::Programs));
+        assert_eq!(defs[0].value_size, 4);
+    }
+
+    #[test]
+    fn values_that_do_not_fit_are_refused_by_name() {
+        let e = outer(map_type::HASH, inner_def).unwrap_err().to_string();
+        assert!(
+            e.contains("map 'outer'") && e.contains("does not fit map type 1"),
+            "{e}"
+        );
+        let e = outer(map_type::ARRAY_OF_MAPS, |b, int| {
+            b.add("", kind::FUNC_PROTO, 0, int, &[])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("does not fit"), "{e}");
+        let e = outer(map_type::ARRAY_OF_MAPS, |_, int| int)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither a map definition nor a function"), "{e}");
+        // An inner map that is itself a map of maps.
+        let e = outer(map_type::ARRAY_OF_MAPS, |b, int| {
+            let inner = inner_def(b, int);
+            let p = b.ptr(inner);
+            let values = b.add("", kind::ARRAY, 0, 0, &[p, int, 0]);
+            let ty = b.uint(int, map_type::ARRAY_OF_MAPS);
+            b.strukt("nested", &[("type", ty), ("values", values)])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("inner map cannot itself hold"), "{e}");
+    }
+}

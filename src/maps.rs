@@ -227,8 +227,21 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
                 )
             })?;
             attr = btf_attr(def, &sym.name);
-            if let Some(MapValues::Maps(inner)) = &def.values {
-                inner_attr = Some(btf_attr(inner, &format!("{}.inner", sym.name)));
+            match &def.values {
+                Some(MapValues::Maps(inner)) => {
+                    inner_attr = Some(btf_attr(inner, &format!("{}.inner", sym.name)));
+                }
+                _ if matches!(
+                    def.map_type,
+                    map_type::ARRAY_OF_MAPS | map_type::HASH_OF_MAPS
+                ) =>
+                {
+                    return Err(map_err(
+                        &sym.name,
+                        "a map of maps needs its inner map's definition: __array(values, struct inner)",
+                    ));
+                }
+                _ => {}
             }
             slots = plan_slots(obj, sym, def)?;
         }
