@@ -293,3 +293,13 @@ fn data_sections_are_mmapable_and_shared_with_programs() {
         .unwrap();
     assert_eq!(u32_at(&value[offset_of("thirty_five")..]), 100);
 }
+
+#[test]
+fn a_slot_past_max_entries_is_refused_by_name() {
+    const BAD: &[u8] = include_bytes!("../bpf/bad_map_in_map.bpf.o");
+    let e = prepare(BAD).unwrap_err().to_string();
+    assert!(
+        e.contains("too_small") && e.contains("slot 3 is past max_entries 2"),
+        "{e}"
+    );
+}
