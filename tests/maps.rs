@@ -303,3 +303,44 @@ fn a_slot_past_max_entries_is_refused_by_name() {
         "{e}"
     );
 }
+
+#[test]
+fn section_names_give_the_attach_types_the_verifier_needs() {
+    require_root();
+    const SECTIONS: &[u8] = include_bytes!("../bpf/sections.bpf.o");
+    let loaded = rawbpf::load(SECTIONS).unwrap();
+    // (function, kernel program type): XDP 6, CGROUP_SOCK_ADDR 18,
+    // SK_REUSEPORT 21, SCHED_CLS 3, SK_SKB 14, CGROUP_SOCK 9.
+    let expect = [
+        ("on_devmap", 6),
+        ("on_sendmsg4", 18),
+        ("on_migrate", 21),
+        ("on_getsockname4", 18),
+        ("on_tcx_ingress", 3),
+        ("on_verdict", 14),
+        ("on_release", 9),
+    ];
+    assert_eq!(loaded.programs.len(), expect.len());
+    for (name, prog_type) in expect {
+        let prog = loaded
+            .program(name)
+            .unwrap_or_else(|| panic!("{name} loaded"));
+        assert_eq!(prog.info().unwrap().0.prog_type, prog_type, "{name}");
+    }
+    assert_eq!(
+        loaded
+            .program("on_migrate")
+            .unwrap()
+            .kind
+            .expected_attach_type,
+        40
+    );
+    assert_eq!(
+        loaded
+            .program("on_devmap")
+            .unwrap()
+            .kind
+            .expected_attach_type,
+        33
+    );
+}
