@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::uapi::MapType;
 
 const MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
@@ -110,6 +111,23 @@ pub struct BtfMapDef {
     /// BTF ids of the key and value types, 0 when only a size was given.
     pub key_type_id: u32,
     pub value_type_id: u32,
+    /// `map_extra` (bloom filters: the number of hash functions).
+    pub map_extra: u64,
+    /// What `__array(values, ...)` says the values are, if present.
+    pub values: Option<MapValues>,
+    /// Byte offset of the `values` member in the definition: where the
+    /// pointers of a static initialiser start in `.maps`.
+    pub values_offset: u32,
+}
+
+/// The values of a map of maps or a program array, from `__array(values, T)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValues {
+    /// `T` is a map definition: the inner map's template (ARRAY_OF_MAPS,
+    /// HASH_OF_MAPS).
+    Maps(Box<BtfMapDef>),
+    /// `T` is a function prototype: programs (PROG_ARRAY).
+    Programs,
 }
 
 impl Btf {
@@ -422,14 +440,14 @@ impl Btf {
             let v = self.get(var)?;
             let name = self.name(v.name_off)?.to_string();
             let def = self
-                .map_def(&name, v.size_or_type)
+                .map_def(&name, v.size_or_type, false)
                 .map_err(|e| btf_err(format!("map '{name}': {}", strip_prefix(e))))?;
             defs.push(def);
         }
         Ok(defs)
     }
 
-    fn map_def(&self, name: &str, type_id: u32) -> Result<BtfMapDef> {
+    fn map_def(&self, name: &str, type_id: u32, inner: bool) -> Result<BtfMapDef> {
         let st = self.resolve(type_id)?;
         if self.get(st)?.kind != kind::STRUCT {
             return Err(btf_err("the definition is not a struct"));
@@ -438,7 +456,7 @@ impl Btf {
             name: name.to_string(),
             ..Default::default()
         };
-        for (member, ty, _) in self.members(st)? {
+        for (member, ty, bit_offset) in self.members(st)? {
             // `__uint(name, N)` is `int (*name)[N]`; `__type(name, T)` is `T *name`.
             let pointee = || -> Result<u32> {
                 let p = self.resolve(ty)?;
@@ -466,18 +484,87 @@ impl Btf {
                     def.value_size = self.size_of(def.value_type_id)?;
                 }
                 "values" => {
-                    return Err(btf_err(
-                        "inner maps and program arrays (`values`) are not supported",
-                    ))
+                    if inner {
+                        return Err(btf_err("an inner map cannot itself hold maps or programs"));
+                    }
+                    def.values = Some(self.map_values(name, ty)?);
+                    def.values_offset = bit_offset / 8;
                 }
-                "map_extra" => {}
+                "map_extra" => def.map_extra = u64::from(uint()?),
                 other => return Err(btf_err(format!("unknown member '{other}'"))),
             }
         }
         if def.map_type == 0 {
             return Err(btf_err("no map type"));
         }
+        if let Some(values) = &def.values {
+            // The kernel stores maps and programs by fd: a 4-byte value.
+            let fits = match values {
+                MapValues::Maps(_) => matches!(
+                    MapType(def.map_type),
+                    MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS
+                ),
+                MapValues::Programs => def.map_type == MapType::PROG_ARRAY.0,
+            };
+            if !fits {
+                return Err(btf_err(format!(
+                    "`values` of {} does not fit map type {}",
+                    match values {
+                        MapValues::Maps(_) => "maps",
+                        MapValues::Programs => "programs",
+                    },
+                    def.map_type
+                )));
+            }
+            if def.value_type_id != 0 || (def.value_size != 0 && def.value_size != 4) {
+                return Err(btf_err(
+                    "`values` and a value type or size other than 4 contradict each other",
+                ));
+            }
+            def.value_size = 4;
+        }
         Ok(def)
+    }
+
+    /// `__array(values, T)` is a member `T *values[]`: an ARRAY of PTR to
+    /// either a map definition STRUCT or a FUNC_PROTO.
+    fn map_values(&self, name: &str, ty: u32) -> Result<MapValues> {
+        let array = self.resolve(ty)?;
+        if self.get(array)?.kind != kind::ARRAY {
+            return Err(btf_err(
+                "member 'values' is not an array (use __array(values, T))",
+            ));
+        }
+        let ptr = self.resolve(self.array(array)?.0)?;
+        let p = self.get(ptr)?;
+        if p.kind != kind::PTR {
+            return Err(btf_err("member 'values' is not an array of pointers"));
+        }
+        let target = self.resolve(p.size_or_type)?;
+        match self.get(target)?.kind {
+            kind::STRUCT => {
+                let inner = self
+                    .map_def(&format!("{name}.inner"), target, true)
+                    .map_err(|e| btf_err(format!("inner map: {}", strip_prefix(e))))?;
+                Ok(MapValues::Maps(Box::new(inner)))
+            }
+            kind::FUNC_PROTO => Ok(MapValues::Programs),
+            k => Err(btf_err(format!(
+                "member 'values' points to BTF kind {k}, neither a map definition nor a function"
+            ))),
+        }
+    }
+
+    /// Whether DATASEC `id` holds a global (non-static) variable: libbpf makes
+    /// a data section's map mmapable only then.
+    pub fn datasec_has_global_var(&self, id: u32) -> Result<bool> {
+        for (var, _, _) in self.datasec_vars(id)? {
+            let v = self.get(var)?;
+            if v.kind == kind::VAR && u32_at(&self.raw, v.extra())? != VAR_STATIC {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
@@ -593,4 +680,198 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
         pos += len;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod map_values_tests {
+    use super::*;
+
+    /// A tiny BTF writer: enough types for map definitions.
+    #[derive(Default)]
+    struct Builder {
+        types: Vec<u32>,
+        strings: Vec<u8>,
+        next_id: u32,
+    }
+
+    impl Builder {
+        fn new() -> Builder {
+            Builder {
+                strings: vec![0],
+                next_id: 1,
+                ..Default::default()
+            }
+        }
+        fn name(&mut self, s: &str) -> u32 {
+            if s.is_empty() {
+                return 0;
+            }
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(s.as_bytes());
+            self.strings.push(0);
+            off
+        }
+        fn add(
+            &mut self,
+            name: &str,
+            kind: u8,
+            vlen: u32,
+            size_or_type: u32,
+            extra: &[u32],
+        ) -> u32 {
+            let n = self.name(name);
+            self.types
+                .extend([n, (u32::from(kind) << 24) | vlen, size_or_type]);
+            self.types.extend_from_slice(extra);
+            self.next_id += 1;
+            self.next_id - 1
+        }
+        fn int(&mut self) -> u32 {
+            self.add("int", kind::INT, 0, 4, &[32])
+        }
+        fn ptr(&mut self, to: u32) -> u32 {
+            self.add("", kind::PTR, 0, to, &[])
+        }
+        /// `__uint(name, n)`: a pointer to an array of n ints.
+        fn uint(&mut self, int: u32, n: u32) -> u32 {
+            let arr = self.add("", kind::ARRAY, 0, 0, &[int, int, n]);
+            self.ptr(arr)
+        }
+        fn strukt(&mut self, name: &str, members: &[(&str, u32)]) -> u32 {
+            let mut extra = Vec::new();
+            for (i, (m, ty)) in members.iter().enumerate() {
+                let n = self.name(m);
+                extra.extend([n, *ty, 64 * i as u32]);
+            }
+            self.add(
+                name,
+                kind::STRUCT,
+                members.len() as u32,
+                8 * members.len() as u32,
+                &extra,
+            )
+        }
+        /// A `.maps` DATASEC with one global VAR `name` of type `ty`.
+        fn finish(mut self, name: &str, ty: u32) -> Btf {
+            let var = self.add(name, kind::VAR, 0, ty, &[1]);
+            self.add(".maps", kind::DATASEC, 1, 0, &[var, 0, 32]);
+            let types: Vec<u8> = self.types.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let mut blob = Vec::new();
+            blob.extend(MAGIC.to_le_bytes());
+            blob.extend([1, 0]);
+            for w in [
+                24,
+                0,
+                types.len() as u32,
+                types.len() as u32,
+                self.strings.len() as u32,
+            ] {
+                blob.extend(w.to_le_bytes());
+            }
+            blob.extend(types);
+            blob.extend(&self.strings);
+            Btf::parse(&blob).unwrap()
+        }
+    }
+
+    /// An outer map of `map_type` whose `values` point to `target(builder)`.
+    fn outer(
+        map_type: u32,
+        target: impl FnOnce(&mut Builder, u32) -> u32,
+    ) -> Result<Vec<BtfMapDef>> {
+        let mut b = Builder::new();
+        let int = b.int();
+        let pointee = target(&mut b, int);
+        let ptr = b.ptr(pointee);
+        let values = b.add("", kind::ARRAY, 0, 0, &[ptr, int, 0]);
+        let ty = b.uint(int, map_type);
+        let max = b.uint(int, 2);
+        let key = b.ptr(int);
+        let st = b.strukt(
+            "",
+            &[
+                ("type", ty),
+                ("max_entries", max),
+                ("key", key),
+                ("values", values),
+            ],
+        );
+        b.finish("outer", st).map_defs()
+    }
+
+    fn inner_def(b: &mut Builder, int: u32) -> u32 {
+        let ty = b.uint(int, MapType::ARRAY.0);
+        let max = b.uint(int, 1);
+        let key = b.ptr(int);
+        let value = b.ptr(int);
+        b.strukt(
+            "inner",
+            &[
+                ("type", ty),
+                ("max_entries", max),
+                ("key", key),
+                ("value", value),
+            ],
+        )
+    }
+
+    #[test]
+    fn values_of_maps_give_the_inner_definition() {
+        let defs = outer(MapType::ARRAY_OF_MAPS.0, inner_def).unwrap();
+        let d = &defs[0];
+        assert_eq!((d.key_size, d.value_size, d.values_offset), (4, 4, 24));
+        let Some(MapValues::Maps(inner)) = &d.values else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (
+                inner.map_type,
+                inner.key_size,
+                inner.value_size,
+                inner.max_entries
+            ),
+            (2, 4, 4, 1)
+        );
+        assert_eq!(inner.name, "outer.inner");
+    }
+
+    #[test]
+    fn values_of_functions_are_programs() {
+        let defs = outer(MapType::PROG_ARRAY.0, |b, int| {
+            b.add("", kind::FUNC_PROTO, 1, int, &[0, int])
+        })
+        .unwrap();
+        assert_eq!(defs[0].values, Some(MapValues::Programs));
+        assert_eq!(defs[0].value_size, 4);
+    }
+
+    #[test]
+    fn values_that_do_not_fit_are_refused_by_name() {
+        let e = outer(MapType::HASH.0, inner_def).unwrap_err().to_string();
+        assert!(
+            e.contains("map 'outer'") && e.contains("does not fit map type 1"),
+            "{e}"
+        );
+        let e = outer(MapType::ARRAY_OF_MAPS.0, |b, int| {
+            b.add("", kind::FUNC_PROTO, 0, int, &[])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("does not fit"), "{e}");
+        let e = outer(MapType::ARRAY_OF_MAPS.0, |_, int| int)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither a map definition nor a function"), "{e}");
+        // An inner map that is itself a map of maps.
+        let e = outer(MapType::ARRAY_OF_MAPS.0, |b, int| {
+            let inner = inner_def(b, int);
+            let p = b.ptr(inner);
+            let values = b.add("", kind::ARRAY, 0, 0, &[p, int, 0]);
+            let ty = b.uint(int, MapType::ARRAY_OF_MAPS.0);
+            b.strukt("nested", &[("type", ty), ("values", values)])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("inner map cannot itself hold"), "{e}");
+    }
 }

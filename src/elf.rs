@@ -109,6 +109,16 @@ pub struct Reloc {
     pub r_type: u32,
 }
 
+/// A relocation in `.maps`: a pointer in a map definition's static `values`
+/// initialiser (`.values = { [0] = &inner_map }` or `= { [0] = &prog }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapReloc {
+    /// Byte offset in `.maps` of the 8-byte pointer.
+    pub offset: u64,
+    /// Index into [`Object::symbols`]: the map or program pointed to.
+    pub symbol: usize,
+}
+
 /// A map's place in `.maps` or `maps`, named by its symbol.
 #[derive(Clone, Debug)]
 pub struct MapSymbol {
@@ -130,6 +140,8 @@ pub struct Object<'a> {
     pub maps: Vec<MapSymbol>,
     /// Relocations of code sections, keyed by (section, byte offset).
     pub relocs: BTreeMap<(usize, u64), Reloc>,
+    /// Relocations of `.maps`: map-in-map and program-array initialisers.
+    pub map_relocs: Vec<MapReloc>,
     pub license: CString,
     pub btf: Option<&'a [u8]>,
     pub btf_ext: Option<&'a [u8]>,
@@ -260,6 +272,7 @@ impl<'a> Object<'a> {
             .collect();
 
         let mut relocs = BTreeMap::new();
+        let mut map_relocs = Vec::new();
         for sh in table.iter() {
             let Some((rels, _link)) = sh.rel(endian, data).map_err(elf_err)? else {
                 continue;
@@ -270,6 +283,23 @@ impl<'a> Object<'a> {
                     "relocation section targets missing section {target}"
                 )));
             };
+            if target_section.kind == SectionKind::Maps {
+                for rel in rels {
+                    let (offset, symbol) = (rel.r_offset(endian), rel.r_sym(endian) as usize);
+                    if symbol >= symbols.len()
+                        || offset % 8 != 0
+                        || offset
+                            .checked_add(8)
+                            .is_none_or(|end| end > target_section.size)
+                    {
+                        return Err(elf_err(format!(
+                            "relocation at .maps+{offset:#x} (symbol {symbol}) is not an 8-byte pointer to a known symbol"
+                        )));
+                    }
+                    map_relocs.push(MapReloc { offset, symbol });
+                }
+                continue;
+            }
             if !matches!(
                 target_section.kind,
                 SectionKind::Program | SectionKind::Text
@@ -317,6 +347,7 @@ impl<'a> Object<'a> {
             programs,
             maps,
             relocs,
+            map_relocs,
             license,
             btf,
             btf_ext,

@@ -7,7 +7,7 @@
 //! 2. [`btf`]: type information; DATASEC fix-up; map definitions; func/line info.
 //! 3. [`maps`]: BPF_MAP_CREATE for defined maps and global-data sections.
 //! 4. [`reloc`]: one flat instruction array per program, with fds and offsets patched in.
-//! 5. [`prog`]: program types from section names; BPF_PROG_LOAD and the verifier log.
+//! 5. [`prog`]: program types from section names ([`section`]); BPF_PROG_LOAD and the verifier log.
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
 //!
 //! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
@@ -28,6 +28,7 @@ pub mod loader;
 pub mod maps;
 pub mod prog;
 pub mod reloc;
+pub mod section;
 pub mod selftest;
 #[allow(unsafe_code)]
 pub mod sys;

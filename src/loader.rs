@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
+use crate::section;
 use crate::sys::{self, TestRunResult};
 use crate::uapi::Cmd;
 
@@ -120,13 +121,27 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
     })
 }
 
-/// Loads every map and program of a BPF ELF object into the kernel.
+/// Loads every map and program of a BPF ELF object into the kernel, except
+/// programs whose section starts with `?` (not loaded by default, as with
+/// libbpf; see [`load_also`]).
 pub fn load(bytes: &[u8]) -> Result<Loaded> {
-    load_selected(bytes, &|_| true)
+    load_also(bytes, &[])
 }
 
-/// Loads every map, and the programs whose function name `select` accepts.
+/// As [`load`], and also the `?`-sections' programs whose function names
+/// are in `names`.
+pub fn load_also(bytes: &[u8], names: &[&str]) -> Result<Loaded> {
+    load_programs(bytes, &|name, autoload| autoload || names.contains(&name))
+}
+
+/// Loads every map, and the programs whose function name `select` accepts,
+/// whether their section has a `?` or not.
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
+    load_programs(bytes, &|name, _| select(name))
+}
+
+/// Loads every map, and the programs `select(function name, autoload)` accepts.
+fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
 
@@ -149,24 +164,23 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
 
     let mut vmlinux = None;
     let mut programs = Vec::with_capacity(obj.programs.len());
-    for &entry in obj
-        .programs
-        .iter()
-        .filter(|&&e| select(&obj.functions[e].name))
-    {
+    for &entry in obj.programs.iter().filter(|&&e| {
+        let f = &obj.functions[e];
+        select(&f.name, section::autoload(&obj.sections[f.section].name).1)
+    }) {
         let func = &obj.functions[entry];
         let section = &obj.sections[func.section].name;
-        let kind = ProgKind::from_section(section).ok_or_else(|| Error::Program {
+        let kind = ProgKind::parse(section).map_err(|what| Error::Program {
             program: func.name.clone(),
-            what: format!("section '{section}' does not name a program type rawbpf knows"),
+            what,
         })?;
         let linked = reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
         let attach_btf_id = match &kind.attach_func {
-            Some(target) => {
+            Some(_) => {
                 if vmlinux.is_none() {
                     vmlinux = Some(prog::vmlinux_btf()?);
                 }
-                prog::attach_btf_id(vmlinux.as_ref().expect("just set"), target)?
+                prog::attach_btf_id(vmlinux.as_ref().expect("just set"), &kind)?
             }
             None => 0,
         };
@@ -188,11 +202,37 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             fd,
         });
     }
+    fill_prog_arrays(&p.maps, &maps, &programs)?;
     Ok(Loaded {
         btf,
         maps,
         programs,
     })
+}
+
+/// Program arrays initialised in the object (`.values = { [0] = &prog }`):
+/// each slot gets its program's fd, now that the programs are loaded (tail
+/// calls through the array then reach it).
+fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Program]) -> Result<()> {
+    for (spec, map) in specs.iter().zip(maps) {
+        for slot in &spec.slots {
+            let maps::SlotTarget::Program(name) = &slot.target else {
+                continue;
+            };
+            let prog = programs
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| Error::Map {
+                    map: spec.name.clone(),
+                    what: format!(
+                        "slot {} names program '{name}', which was not loaded",
+                        slot.index
+                    ),
+                })?;
+            map.update_fd(slot.index, prog.fd.as_fd())?;
+        }
+    }
+    Ok(())
 }
 
 /// EPERM from bpf() as a non-root user means "not allowed", not "bad object".

@@ -8,22 +8,82 @@
 //! created with BPF_F_RDONLY_PROG, written once and frozen (BPF_MAP_FREEZE), so
 //! the verifier may treat its contents as constants.
 //!
+//! A data section holding at least one global (non-static) variable is also
+//! created BPF_F_MMAPABLE, as libbpf does, so user space can map its bytes
+//! ([`Map::mmap`]) instead of going through lookups and updates.
+//!
 //! A map whose value holds `struct bpf_timer` must carry BTF: the kernel looks
 //! the timer up in the value type given by `btf_value_type_id`
-//! (`map_check_btf` in kernel/bpf/syscall.c).
+//! (`map_check_btf` in kernel/bpf/syscall.c). Many map types refuse BTF key
+//! and value ids outright (their `map_check_btf` is `map_check_no_btf`: the
+//! kernel answers ENOTSUPP, 524): maps of fds and sockets, queues, stacks,
+//! ring buffers. [`takes_btf`] knows them by type, so they are created with
+//! sizes only and no retry or feature probe is needed.
+//!
+//! Maps of maps (ARRAY_OF_MAPS, HASH_OF_MAPS) need a template of their inner
+//! maps at creation (`inner_map_fd`): rawbpf creates the inner definition
+//! from `__array(values, struct inner)` as a throwaway map, passes it, and
+//! closes it. Slots written in the object (`.values = { [0] = &other_map }`)
+//! are filled with BPF_MAP_UPDATE_ELEM once every map exists; a PROG_ARRAY's
+//! slots (`= { [0] = &prog }`) once the programs are loaded (the loader).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use crate::btf::{kind, Btf};
+use crate::btf::{kind, Btf, BtfMapDef, MapValues};
 use crate::elf::{DataKind, Object, SectionKind};
 use crate::error::{Error, Result};
-use crate::sys::{self, MapCreateAttr, MapFlags};
+use crate::sys::{self, MapCreateAttr, MapFlags, MapMmap};
 use crate::uapi::{Cmd, MapType};
 
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const MAP_TYPE_ARRAY: u32 = MapType::ARRAY.0;
 /// `BPF_MAP_TYPE_SOCKMAP` (the selftest's sk_msg and sk_skb programs).
 pub const MAP_TYPE_SOCKMAP: u32 = MapType::SOCKMAP.0;
+
+/// Whether the kernel accepts BTF key/value type ids for this map type. The
+/// types listed refuse them with ENOTSUPP (`map_check_no_btf`); libbpf's
+/// `bpf_object__create_map` clears the ids for the same list (and retries
+/// without BTF for the rest), so a map definition written for libbpf loads
+/// here with sizes only.
+pub fn takes_btf(map_type: u32) -> bool {
+    !matches!(
+        MapType(map_type),
+        MapType::PROG_ARRAY
+            | MapType::PERF_EVENT_ARRAY
+            | MapType::STACK_TRACE
+            | MapType::CGROUP_ARRAY
+            | MapType::ARRAY_OF_MAPS
+            | MapType::HASH_OF_MAPS
+            | MapType::DEVMAP
+            | MapType::SOCKMAP
+            | MapType::CPUMAP
+            | MapType::XSKMAP
+            | MapType::SOCKHASH
+            | MapType::REUSEPORT_SOCKARRAY
+            | MapType::QUEUE
+            | MapType::STACK
+            | MapType::DEVMAP_HASH
+            | MapType::RINGBUF
+            | MapType::USER_RINGBUF
+            | MapType::ARENA
+    )
+}
+
+/// What a slot of a map of maps or program array is initialised with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotTarget {
+    /// The map defined by this `.maps` symbol.
+    Map(String),
+    /// The program of this function name.
+    Program(String),
+}
+
+/// One statically initialised slot: `.values = { [index] = &target }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub index: u32,
+    pub target: SlotTarget,
+}
 
 /// Where in the object a map comes from: what relocations point at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +104,11 @@ pub struct MapSpec<'a> {
     pub initial: Option<&'a [u8]>,
     /// Freeze after writing (`.rodata`).
     pub freeze: bool,
+    /// For maps of maps: the inner map template, created only to be passed
+    /// as `inner_map_fd` and closed after.
+    pub inner: Option<MapCreateAttr>,
+    /// Slots written in the object's `values` initialiser.
+    pub slots: Vec<Slot>,
 }
 
 /// A map the kernel created for this object.
@@ -84,6 +149,8 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             map_name: sys::object_name(&sym.name),
             ..Default::default()
         };
+        let mut inner_attr = None;
+        let mut slots = Vec::new();
         if section.kind == SectionKind::LegacyMaps {
             // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
             let field = |i: usize| -> Result<u32> {
@@ -105,6 +172,13 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             attr.value_size = field(2)?;
             attr.max_entries = field(3)?;
             attr.map_flags = field(4)?;
+            if attr.map_type == MapType::ARRAY_OF_MAPS.0 || attr.map_type == MapType::HASH_OF_MAPS.0
+            {
+                return Err(map_err(
+                    &sym.name,
+                    "a map of maps needs its inner map's definition: define it in .maps with __array(values, struct inner)",
+                ));
+            }
         } else {
             let def = btf_defs.iter().find(|d| d.name == sym.name).ok_or_else(|| {
                 map_err(
@@ -116,14 +190,24 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
                     },
                 )
             })?;
-            attr.map_type = def.map_type;
-            attr.key_size = def.key_size;
-            attr.value_size = def.value_size;
-            attr.max_entries = def.max_entries;
-            attr.map_flags = def.map_flags;
-            attr.numa_node = def.numa_node;
-            attr.btf_key_type_id = def.key_type_id;
-            attr.btf_value_type_id = def.value_type_id;
+            attr = btf_attr(def, &sym.name);
+            match &def.values {
+                Some(MapValues::Maps(inner)) => {
+                    inner_attr = Some(btf_attr(inner, &format!("{}.inner", sym.name)));
+                }
+                _ if matches!(
+                    MapType(def.map_type),
+                    MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS
+                ) =>
+                {
+                    return Err(map_err(
+                        &sym.name,
+                        "a map of maps needs its inner map's definition: __array(values, struct inner)",
+                    ));
+                }
+                _ => {}
+            }
+            slots = plan_slots(obj, sym, def)?;
         }
         specs.push(MapSpec {
             name: sym.name.clone(),
@@ -131,6 +215,8 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             attr,
             initial: None,
             freeze: false,
+            inner: inner_attr,
+            slots,
         });
     }
 
@@ -150,8 +236,13 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         }
         // Keyless BTF (key id 0, value = the DATASEC) is what the kernel
         // accepts for global-data arrays (`array_map_check_btf`).
-        if let Some(id) = btf.and_then(|b| b.find(kind::DATASEC, &section.name)) {
+        if let Some((btf, id)) = btf.and_then(|b| Some((b, b.find(kind::DATASEC, &section.name)?)))
+        {
             attr.btf_value_type_id = id;
+            // libbpf's rule: mmapable when user space has a global to see.
+            if btf.datasec_has_global_var(id)? {
+                attr.map_flags |= MapFlags::MMAPABLE.bits();
+            }
         }
         let has_bytes = kind != DataKind::Bss && section.data.iter().any(|&b| b != 0);
         specs.push(MapSpec {
@@ -164,37 +255,177 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             // .rodata is always written, so it can always be frozen.
             initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data),
             freeze: kind == DataKind::Rodata,
+            inner: None,
+            slots: Vec::new(),
         });
     }
+    for spec in &specs {
+        for slot in &spec.slots {
+            if let SlotTarget::Map(target) = &slot.target {
+                let inner = specs.iter().find(|s| &s.name == target);
+                if inner.is_none_or(|s| !matches!(s.source, MapSource::Defined { .. })) {
+                    return Err(map_err(
+                        &spec.name,
+                        format!(
+                            "slot {} names '{target}', which is not a map of this object",
+                            slot.index
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     Ok(specs)
+}
+
+/// The BPF_MAP_CREATE attr of a BTF map definition. Types that refuse BTF
+/// get sizes only.
+fn btf_attr(def: &BtfMapDef, name: &str) -> MapCreateAttr {
+    let btf_ok = takes_btf(def.map_type);
+    MapCreateAttr {
+        map_type: def.map_type,
+        key_size: def.key_size,
+        value_size: def.value_size,
+        max_entries: def.max_entries,
+        map_flags: def.map_flags,
+        numa_node: def.numa_node,
+        map_name: sys::object_name(name),
+        btf_key_type_id: if btf_ok { def.key_type_id } else { 0 },
+        btf_value_type_id: if btf_ok { def.value_type_id } else { 0 },
+        map_extra: def.map_extra,
+        ..Default::default()
+    }
+}
+
+/// The slots of `def`'s static `values` initialiser: each relocation in
+/// `.maps` inside the definition's `values` member is one pointer, slot
+/// (offset - start of `values`) / 8, to a map or a program.
+fn plan_slots(obj: &Object<'_>, sym: &crate::elf::MapSymbol, def: &BtfMapDef) -> Result<Vec<Slot>> {
+    let mut slots = Vec::new();
+    let end = sym.offset.saturating_add(sym.size);
+    for r in obj
+        .map_relocs
+        .iter()
+        .filter(|r| (sym.offset..end).contains(&r.offset))
+    {
+        let target_sym = &obj.symbols[r.symbol];
+        let Some(values) = &def.values else {
+            return Err(map_err(
+                &sym.name,
+                format!(
+                    "a pointer to '{}' in a definition without `values`",
+                    target_sym.name
+                ),
+            ));
+        };
+        let rel = r.offset - sym.offset;
+        let index = rel
+            .checked_sub(u64::from(def.values_offset))
+            .filter(|d| d % 8 == 0)
+            .and_then(|d| u32::try_from(d / 8).ok())
+            .ok_or_else(|| {
+                map_err(
+                    &sym.name,
+                    format!("a pointer at byte {rel} of the definition is not in `values`"),
+                )
+            })?;
+        if index >= def.max_entries {
+            return Err(map_err(
+                &sym.name,
+                format!(
+                    "`values` slot {index} is past max_entries {}",
+                    def.max_entries
+                ),
+            ));
+        }
+        let section_kind = target_sym.section.map(|i| obj.sections[i].kind);
+        let target = match (values, section_kind) {
+            (MapValues::Maps(_), Some(SectionKind::Maps)) => {
+                SlotTarget::Map(target_sym.name.clone())
+            }
+            (MapValues::Programs, Some(SectionKind::Program))
+                if target_sym.kind == object::elf::STT_FUNC.0 =>
+            {
+                SlotTarget::Program(target_sym.name.clone())
+            }
+            _ => {
+                return Err(map_err(
+                    &sym.name,
+                    format!(
+                        "`values` slot {index} points to '{}', which is not a {}",
+                        target_sym.name,
+                        if matches!(values, MapValues::Maps(_)) {
+                            "map in .maps"
+                        } else {
+                            "program"
+                        }
+                    ),
+                ))
+            }
+        };
+        slots.push(Slot { index, target });
+    }
+    Ok(slots)
+}
+
+/// The number of possible CPUs from a kernel CPU list such as `0-3,6`
+/// (`/sys/devices/system/cpu/possible`), counted as libbpf counts them.
+pub fn parse_cpu_list(list: &str) -> Option<u32> {
+    let mut n: u32 = 0;
+    for part in list.trim().split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+            None => {
+                let a = part.parse::<u32>().ok()?;
+                (a, a)
+            }
+        };
+        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
+    }
+    (n > 0).then_some(n)
+}
+
+/// The number of CPUs the kernel may ever bring up: a PERF_EVENT_ARRAY
+/// without max_entries gets one slot per possible CPU, as with libbpf.
+pub fn possible_cpus() -> Result<u32> {
+    const PATH: &str = "/sys/devices/system/cpu/possible";
+    let text = std::fs::read_to_string(PATH).map_err(|e| Error::io(PATH, e))?;
+    parse_cpu_list(&text).ok_or_else(|| {
+        Error::Env(format!(
+            "{PATH}: cannot read the CPU list '{}'",
+            text.trim()
+        ))
+    })
 }
 
 /// Creates the planned maps, writes their initial values and freezes
 /// `.rodata`. On error, maps created so far are closed (and so freed).
 pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<Vec<Map>> {
     let mut maps = Vec::with_capacity(specs.len());
+    let mut cpus = None;
     for spec in specs {
         let mut attr = spec.attr;
-        match btf_fd {
-            Some(btf) if attr.btf_key_type_id != 0 || attr.btf_value_type_id != 0 => {
-                attr.btf_fd = std::os::fd::AsRawFd::as_raw_fd(&btf) as u32;
+        with_btf(&mut attr, btf_fd);
+        if attr.map_type == MapType::PERF_EVENT_ARRAY.0 && attr.max_entries == 0 {
+            if cpus.is_none() {
+                cpus = Some(possible_cpus()?);
             }
-            _ => {
-                attr.btf_key_type_id = 0;
-                attr.btf_value_type_id = 0;
-            }
+            attr.max_entries = cpus.unwrap_or_default();
         }
-        let fd = sys::map_create(&attr).map_err(Error::sys(
-            Cmd::MapCreate,
-            format!(
-                "map '{}', type {}, key {} B, value {} B, {} entries",
-                spec.name,
-                MapType(attr.map_type),
-                attr.key_size,
-                attr.value_size,
-                attr.max_entries
-            ),
-        ))?;
+        // The inner template lives only until the outer map exists.
+        let template = match &spec.inner {
+            Some(inner) => {
+                let mut inner = *inner;
+                with_btf(&mut inner, btf_fd);
+                Some(create_one(&inner, &format!("{}.inner", spec.name))?)
+            }
+            None => None,
+        };
+        if let Some(t) = &template {
+            attr.inner_map_fd = t.as_raw_fd() as u32;
+        }
+        let fd = create_one(&attr, &spec.name)?;
+        drop(template);
         let map = Map {
             name: spec.name.clone(),
             source: spec.source,
@@ -218,7 +449,48 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
         }
         maps.push(map);
     }
+    // Maps of maps: every map exists now, so the slots can point anywhere.
+    for (spec, map) in specs.iter().zip(&maps) {
+        for slot in &spec.slots {
+            if let SlotTarget::Map(target) = &slot.target {
+                let inner = maps.iter().find(|m| &m.name == target).ok_or_else(|| {
+                    map_err(
+                        &spec.name,
+                        format!("slot {} names unknown map '{target}'", slot.index),
+                    )
+                })?;
+                map.update_fd(slot.index, inner.fd.as_fd())?;
+            }
+        }
+    }
     Ok(maps)
+}
+
+/// Sets the attr's BTF fd when it has BTF type ids (and an fd to go with them).
+fn with_btf(attr: &mut MapCreateAttr, btf_fd: Option<BorrowedFd<'_>>) {
+    match btf_fd {
+        Some(btf) if attr.btf_key_type_id != 0 || attr.btf_value_type_id != 0 => {
+            attr.btf_fd = btf.as_raw_fd() as u32;
+        }
+        _ => {
+            attr.btf_key_type_id = 0;
+            attr.btf_value_type_id = 0;
+        }
+    }
+}
+
+fn create_one(attr: &MapCreateAttr, name: &str) -> Result<OwnedFd> {
+    sys::map_create(attr).map_err(Error::sys(
+        Cmd::MapCreate,
+        format!(
+            "map '{}', type {}, key {} B, value {} B, {} entries",
+            name,
+            MapType(attr.map_type),
+            attr.key_size,
+            attr.value_size,
+            attr.max_entries
+        ),
+    ))
 }
 
 impl Map {
@@ -260,6 +532,41 @@ impl Map {
         self.check("key", key.len(), self.key_size)?;
         sys::map_delete_elem(self.fd.as_fd(), key)
             .map_err(Error::sys(Cmd::MapDeleteElem, self.what()))
+    }
+
+    /// Puts the map or program `fd` into slot `index` of a map of maps or a
+    /// program array (the kernel takes fds in, and hands ids out on lookup).
+    pub fn update_fd(&self, index: u32, fd: BorrowedFd<'_>) -> Result<()> {
+        let value = (fd.as_raw_fd() as u32).to_ne_bytes();
+        let key = index.to_ne_bytes();
+        let key = match self.key_size {
+            4 => &key[..],
+            k => {
+                return Err(map_err(
+                    &self.name,
+                    format!("slot keys are 4-byte indexes, the map's key is {k} bytes"),
+                ))
+            }
+        };
+        self.update(key, &value)
+    }
+
+    /// Maps the values of a BPF_F_MMAPABLE map into memory (a data section
+    /// with globals: `.data`, `.bss`, `.rodata`), read-only unless
+    /// `writable`. A frozen map such as `.rodata` maps only read-only.
+    pub fn mmap(&self, writable: bool) -> Result<MapMmap> {
+        if !self.flags.contains(MapFlags::MMAPABLE) {
+            return Err(map_err(
+                &self.name,
+                "the map was not created BPF_F_MMAPABLE",
+            ));
+        }
+        let len = (self.value_size as usize)
+            .checked_next_multiple_of(8)
+            .and_then(|v| v.checked_mul(self.max_entries as usize))
+            .ok_or_else(|| map_err(&self.name, "too large to map"))?;
+        sys::mmap_map(self.fd.as_fd(), len, writable)
+            .map_err(|e| Error::os(format!("mmap of {}", self.what()), e))
     }
 
     /// The kernel's view of the map.

@@ -5,19 +5,20 @@
 //! the verifier checks return values and context accesses against it, so a
 //! `cgroup_skb/egress` program loaded without BPF_CGROUP_INET_EGRESS may not
 //! return 2 or 3. Neither is in the ELF, so, like libbpf, we derive both from
-//! the section name. LSM and fentry programs also name the kernel function they
-//! attach to by its BTF id in the kernel's own BTF (`/sys/kernel/btf/vmlinux`),
-//! which is read only when such a program is present.
+//! the section name ([`crate::section`] has the table). LSM, fentry, iterator
+//! and tp_btf programs also name the kernel function or type they attach to by
+//! its BTF id in the kernel's own BTF (`/sys/kernel/btf/vmlinux`), which is
+//! read only when such a program is present.
 //!
 //! Policy for loading lives here and only here: retry on EAGAIN, and on any
 //! other failure load once more with a log buffer to show the verifier's words.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use crate::btf::{kind, Btf};
+use crate::btf::Btf;
 use crate::error::{Error, Result};
 use crate::reloc::Linked;
-use crate::sys::{self, ProgFlags, ProgLoad};
+use crate::sys::{self, ProgLoad};
 
 /// `enum bpf_prog_type` values.
 pub mod prog_type {
@@ -40,14 +41,19 @@ pub mod prog_type {
     pub const RAW_TRACEPOINT: u32 = 17;
     pub const CGROUP_SOCK_ADDR: u32 = 18;
     pub const LWT_SEG6LOCAL: u32 = 19;
+    pub const LIRC_MODE2: u32 = 20;
     pub const SK_REUSEPORT: u32 = 21;
     pub const FLOW_DISSECTOR: u32 = 22;
     pub const CGROUP_SYSCTL: u32 = 23;
+    pub const RAW_TRACEPOINT_WRITABLE: u32 = 24;
     pub const CGROUP_SOCKOPT: u32 = 25;
     pub const TRACING: u32 = 26;
+    pub const STRUCT_OPS: u32 = 27;
+    pub const EXT: u32 = 28;
     pub const LSM: u32 = 29;
     pub const SK_LOOKUP: u32 = 30;
     pub const SYSCALL: u32 = 31;
+    pub const NETFILTER: u32 = 32;
 }
 
 /// `enum bpf_attach_type` values.
@@ -68,6 +74,7 @@ pub mod attach_type {
     pub const CGROUP_INET6_POST_BIND: u32 = 13;
     pub const CGROUP_UDP4_SENDMSG: u32 = 14;
     pub const CGROUP_UDP6_SENDMSG: u32 = 15;
+    pub const LIRC_MODE2: u32 = 16;
     pub const FLOW_DISSECTOR: u32 = 17;
     pub const CGROUP_SYSCTL: u32 = 18;
     pub const CGROUP_UDP4_RECVMSG: u32 = 19;
@@ -92,8 +99,22 @@ pub mod attach_type {
     pub const SK_SKB_VERDICT: u32 = 38;
     pub const SK_REUSEPORT_SELECT: u32 = 39;
     pub const SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = 40;
+    pub const TRACE_KPROBE_MULTI: u32 = 42;
+    pub const LSM_CGROUP: u32 = 43;
+    pub const NETFILTER: u32 = 45;
     /// tc ingress through a link (Linux 6.6); "tc" programs load without it.
     pub const TCX_INGRESS: u32 = 46;
+    pub const TCX_EGRESS: u32 = 47;
+    pub const TRACE_UPROBE_MULTI: u32 = 48;
+    pub const CGROUP_UNIX_CONNECT: u32 = 49;
+    pub const CGROUP_UNIX_SENDMSG: u32 = 50;
+    pub const CGROUP_UNIX_RECVMSG: u32 = 51;
+    pub const CGROUP_UNIX_GETPEERNAME: u32 = 52;
+    pub const CGROUP_UNIX_GETSOCKNAME: u32 = 53;
+    pub const NETKIT_PRIMARY: u32 = 54;
+    pub const NETKIT_PEER: u32 = 55;
+    pub const TRACE_KPROBE_SESSION: u32 = 56;
+    pub const TRACE_UPROBE_SESSION: u32 = 57;
 
     /// Attach types that attach to a cgroup (BPF_LINK_CREATE with a cgroup fd).
     pub const CGROUP: &[u32] = &[
@@ -120,291 +141,15 @@ pub mod attach_type {
         CGROUP_INET4_GETSOCKNAME,
         CGROUP_INET6_GETSOCKNAME,
         CGROUP_INET_SOCK_RELEASE,
+        CGROUP_UNIX_CONNECT,
+        CGROUP_UNIX_SENDMSG,
+        CGROUP_UNIX_RECVMSG,
+        CGROUP_UNIX_GETPEERNAME,
+        CGROUP_UNIX_GETSOCKNAME,
     ];
 }
 
-use attach_type as at;
-use prog_type as pt;
-
-/// How a section name's tail is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tail {
-    /// The name must be exactly the prefix.
-    Exact,
-    /// The prefix alone, or the prefix followed by `/anything`.
-    Optional,
-    /// The prefix must be followed by `/<kernel function>`, found in vmlinux BTF.
-    KernelFunc(&'static str),
-}
-
-struct SectionDef {
-    prefix: &'static str,
-    prog_type: u32,
-    attach_type: u32,
-    tail: Tail,
-    sleepable: bool,
-}
-
-const fn def(prefix: &'static str, prog_type: u32, attach_type: u32, tail: Tail) -> SectionDef {
-    SectionDef {
-        prefix,
-        prog_type,
-        attach_type,
-        tail,
-        sleepable: false,
-    }
-}
-
-const fn sleepable(mut d: SectionDef) -> SectionDef {
-    d.sleepable = true;
-    d
-}
-
-use Tail::{Exact, KernelFunc, Optional};
-
-/// libbpf's section names for the program types rawbpf loads, first match
-/// wins (so the longer names come first).
-const SECTIONS: &[SectionDef] = &[
-    def("socket", pt::SOCKET_FILTER, 0, Optional),
-    def(
-        "sk_reuseport/migrate",
-        pt::SK_REUSEPORT,
-        at::SK_REUSEPORT_SELECT_OR_MIGRATE,
-        Exact,
-    ),
-    def(
-        "sk_reuseport",
-        pt::SK_REUSEPORT,
-        at::SK_REUSEPORT_SELECT,
-        Exact,
-    ),
-    def("tc", pt::SCHED_CLS, 0, Optional),
-    def("classifier", pt::SCHED_CLS, 0, Optional),
-    def("action", pt::SCHED_ACT, 0, Optional),
-    def("lsm", pt::LSM, at::LSM_MAC, KernelFunc("bpf_lsm_")),
-    sleepable(def("lsm.s", pt::LSM, at::LSM_MAC, KernelFunc("bpf_lsm_"))),
-    def("fentry", pt::TRACING, at::TRACE_FENTRY, KernelFunc("")),
-    sleepable(def(
-        "fentry.s",
-        pt::TRACING,
-        at::TRACE_FENTRY,
-        KernelFunc(""),
-    )),
-    def("fexit", pt::TRACING, at::TRACE_FEXIT, KernelFunc("")),
-    sleepable(def("fexit.s", pt::TRACING, at::TRACE_FEXIT, KernelFunc(""))),
-    def("fmod_ret", pt::TRACING, at::MODIFY_RETURN, KernelFunc("")),
-    sleepable(def("syscall", pt::SYSCALL, 0, Exact)),
-    def("xdp/devmap", pt::XDP, at::XDP_DEVMAP, Exact),
-    def("xdp/cpumap", pt::XDP, at::XDP_CPUMAP, Exact),
-    def("xdp", pt::XDP, at::XDP, Optional),
-    def("lwt_in", pt::LWT_IN, 0, Exact),
-    def("lwt_out", pt::LWT_OUT, 0, Exact),
-    def("lwt_xmit", pt::LWT_XMIT, 0, Exact),
-    def("lwt_seg6local", pt::LWT_SEG6LOCAL, 0, Exact),
-    def("sockops", pt::SOCK_OPS, at::CGROUP_SOCK_OPS, Exact),
-    def(
-        "sk_skb/stream_parser",
-        pt::SK_SKB,
-        at::SK_SKB_STREAM_PARSER,
-        Exact,
-    ),
-    def(
-        "sk_skb/stream_verdict",
-        pt::SK_SKB,
-        at::SK_SKB_STREAM_VERDICT,
-        Exact,
-    ),
-    def("sk_skb/verdict", pt::SK_SKB, at::SK_SKB_VERDICT, Exact),
-    def("sk_skb", pt::SK_SKB, 0, Optional),
-    def("sk_msg", pt::SK_MSG, at::SK_MSG_VERDICT, Exact),
-    def(
-        "flow_dissector",
-        pt::FLOW_DISSECTOR,
-        at::FLOW_DISSECTOR,
-        Exact,
-    ),
-    def(
-        "cgroup_skb/ingress",
-        pt::CGROUP_SKB,
-        at::CGROUP_INET_INGRESS,
-        Exact,
-    ),
-    def(
-        "cgroup_skb/egress",
-        pt::CGROUP_SKB,
-        at::CGROUP_INET_EGRESS,
-        Exact,
-    ),
-    def("cgroup/skb", pt::CGROUP_SKB, 0, Exact),
-    def(
-        "cgroup/sock_create",
-        pt::CGROUP_SOCK,
-        at::CGROUP_INET_SOCK_CREATE,
-        Exact,
-    ),
-    def(
-        "cgroup/sock_release",
-        pt::CGROUP_SOCK,
-        at::CGROUP_INET_SOCK_RELEASE,
-        Exact,
-    ),
-    def(
-        "cgroup/sock",
-        pt::CGROUP_SOCK,
-        at::CGROUP_INET_SOCK_CREATE,
-        Exact,
-    ),
-    def(
-        "cgroup/post_bind4",
-        pt::CGROUP_SOCK,
-        at::CGROUP_INET4_POST_BIND,
-        Exact,
-    ),
-    def(
-        "cgroup/post_bind6",
-        pt::CGROUP_SOCK,
-        at::CGROUP_INET6_POST_BIND,
-        Exact,
-    ),
-    def(
-        "cgroup/bind4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET4_BIND,
-        Exact,
-    ),
-    def(
-        "cgroup/bind6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET6_BIND,
-        Exact,
-    ),
-    def(
-        "cgroup/connect4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET4_CONNECT,
-        Exact,
-    ),
-    def(
-        "cgroup/connect6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET6_CONNECT,
-        Exact,
-    ),
-    def(
-        "cgroup/sendmsg4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_UDP4_SENDMSG,
-        Exact,
-    ),
-    def(
-        "cgroup/sendmsg6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_UDP6_SENDMSG,
-        Exact,
-    ),
-    def(
-        "cgroup/recvmsg4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_UDP4_RECVMSG,
-        Exact,
-    ),
-    def(
-        "cgroup/recvmsg6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_UDP6_RECVMSG,
-        Exact,
-    ),
-    def(
-        "cgroup/getpeername4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET4_GETPEERNAME,
-        Exact,
-    ),
-    def(
-        "cgroup/getpeername6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET6_GETPEERNAME,
-        Exact,
-    ),
-    def(
-        "cgroup/getsockname4",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET4_GETSOCKNAME,
-        Exact,
-    ),
-    def(
-        "cgroup/getsockname6",
-        pt::CGROUP_SOCK_ADDR,
-        at::CGROUP_INET6_GETSOCKNAME,
-        Exact,
-    ),
-    def("cgroup/sysctl", pt::CGROUP_SYSCTL, at::CGROUP_SYSCTL, Exact),
-    def(
-        "cgroup/getsockopt",
-        pt::CGROUP_SOCKOPT,
-        at::CGROUP_GETSOCKOPT,
-        Exact,
-    ),
-    def(
-        "cgroup/setsockopt",
-        pt::CGROUP_SOCKOPT,
-        at::CGROUP_SETSOCKOPT,
-        Exact,
-    ),
-    def("cgroup/dev", pt::CGROUP_DEVICE, at::CGROUP_DEVICE, Exact),
-    def("sk_lookup", pt::SK_LOOKUP, at::SK_LOOKUP, Exact),
-];
-
-/// What a section name says about how to load a program.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProgKind {
-    pub prog_type: u32,
-    pub expected_attach_type: u32,
-    pub flags: ProgFlags,
-    /// The kernel function (as named in vmlinux BTF) an LSM or tracing program attaches to.
-    pub attach_func: Option<String>,
-}
-
-impl ProgKind {
-    /// Derives the program kind from a libbpf-style section name.
-    pub fn from_section(section: &str) -> Option<ProgKind> {
-        SECTIONS.iter().find_map(|d| {
-            let tail = section.strip_prefix(d.prefix)?;
-            let attach_func = match (d.tail, tail) {
-                (Exact, "") | (Optional, "") => None,
-                (Optional, t) if t.starts_with('/') => None,
-                (KernelFunc(prefix), t) if t.len() > 1 && t.starts_with('/') => {
-                    Some(format!("{prefix}{}", &t[1..]))
-                }
-                _ => return None,
-            };
-            Some(ProgKind {
-                prog_type: d.prog_type,
-                expected_attach_type: d.attach_type,
-                flags: if d.sleepable {
-                    ProgFlags::SLEEPABLE
-                } else {
-                    ProgFlags::empty()
-                },
-                attach_func,
-            })
-        })
-    }
-
-    /// Whether programs of this kind attach to a cgroup.
-    pub fn attaches_to_cgroup(&self) -> bool {
-        matches!(
-            self.prog_type,
-            pt::CGROUP_SKB
-                | pt::CGROUP_SOCK
-                | pt::CGROUP_SOCK_ADDR
-                | pt::CGROUP_SOCKOPT
-                | pt::CGROUP_SYSCTL
-                | pt::CGROUP_DEVICE
-                | pt::SOCK_OPS
-        ) && attach_type::CGROUP.contains(&self.expected_attach_type)
-    }
-}
+pub use crate::section::ProgKind;
 
 /// The kernel's own BTF, read once when a program needs an attach target.
 pub fn vmlinux_btf() -> Result<Btf> {
@@ -413,13 +158,15 @@ pub fn vmlinux_btf() -> Result<Btf> {
     Btf::parse(&bytes)
 }
 
-/// The BTF id of kernel function `name` in `vmlinux`.
-pub fn attach_btf_id(vmlinux: &Btf, name: &str) -> Result<u32> {
+/// The BTF id of the attach target of `kind` (a FUNC, or for tp_btf the
+/// TYPEDEF `btf_trace_*`) in `vmlinux`.
+pub fn attach_btf_id(vmlinux: &Btf, kind: &ProgKind) -> Result<u32> {
+    let name = kind.attach_func.as_deref().unwrap_or_default();
     vmlinux
-        .find(kind::FUNC, name)
+        .find(kind.attach_btf_kind(), name)
         .ok_or_else(|| Error::Program {
             program: name.to_string(),
-            what: format!("kernel function '{name}' is not in /sys/kernel/btf/vmlinux"),
+            what: format!("kernel function or type '{name}' is not in /sys/kernel/btf/vmlinux"),
         })
 }
 
@@ -555,52 +302,6 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn section_names_map_to_libbpf_types() {
-        let k = ProgKind::from_section("cgroup_skb/egress").unwrap();
-        assert_eq!((k.prog_type, k.expected_attach_type), (8, 1));
-        assert!(k.attaches_to_cgroup());
-        let k = ProgKind::from_section("cgroup_skb/ingress").unwrap();
-        assert_eq!((k.prog_type, k.expected_attach_type), (8, 0));
-        assert_eq!(
-            ProgKind::from_section("xdp").unwrap().expected_attach_type,
-            37
-        );
-        assert_eq!(
-            ProgKind::from_section("xdp/foo").unwrap().prog_type,
-            pt::XDP
-        );
-        assert_eq!(
-            ProgKind::from_section("xdp/devmap")
-                .unwrap()
-                .expected_attach_type,
-            33
-        );
-        assert_eq!(
-            ProgKind::from_section("tc").unwrap().prog_type,
-            pt::SCHED_CLS
-        );
-        assert_eq!(
-            ProgKind::from_section("syscall").unwrap().flags,
-            ProgFlags::SLEEPABLE
-        );
-        assert_eq!(
-            ProgKind::from_section("cgroup/sysctl")
-                .unwrap()
-                .expected_attach_type,
-            18
-        );
-        let lsm = ProgKind::from_section("lsm/file_open").unwrap();
-        assert_eq!(lsm.attach_func.as_deref(), Some("bpf_lsm_file_open"));
-        let fentry = ProgKind::from_section("fentry/bpf_fentry_test1").unwrap();
-        assert_eq!((fentry.prog_type, fentry.expected_attach_type), (26, 24));
-        assert_eq!(fentry.attach_func.as_deref(), Some("bpf_fentry_test1"));
-        assert!(ProgKind::from_section("lsm/").is_none());
-        assert!(ProgKind::from_section("cgroup_skb/egressx").is_none());
-        assert!(ProgKind::from_section("tcx").is_none());
-        assert!(ProgKind::from_section(".text").is_none());
-    }
 
     #[test]
     fn hints_name_the_fix() {

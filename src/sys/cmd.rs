@@ -36,7 +36,7 @@ pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
 
 // ---------------------------------------------------------------- maps
 
-/// The fields of BPF_MAP_CREATE, up to `btf_value_type_id`.
+/// The fields of BPF_MAP_CREATE, up to `map_extra`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MapCreateAttr {
@@ -52,10 +52,15 @@ pub struct MapCreateAttr {
     pub btf_fd: u32,
     pub btf_key_type_id: u32,
     pub btf_value_type_id: u32,
+    /// Only for struct_ops maps, which rawbpf does not create; always 0.
+    pub btf_vmlinux_value_type_id: u32,
+    /// Bloom filters: the number of hash functions (Linux 5.16).
+    pub map_extra: u64,
 }
-layout!(MapCreateAttr, size 60, map_type @ 0, key_size @ 4, value_size @ 8, max_entries @ 12,
+layout!(MapCreateAttr, size 72, map_type @ 0, key_size @ 4, value_size @ 8, max_entries @ 12,
     map_flags @ 16, inner_map_fd @ 20, numa_node @ 24, map_name @ 28, map_ifindex @ 44,
-    btf_fd @ 48, btf_key_type_id @ 52, btf_value_type_id @ 56);
+    btf_fd @ 48, btf_key_type_id @ 52, btf_value_type_id @ 56, btf_vmlinux_value_type_id @ 60,
+    map_extra @ 64);
 
 /// BPF_MAP_CREATE.
 pub fn map_create(attr: &MapCreateAttr) -> io::Result<OwnedFd> {

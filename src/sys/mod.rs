@@ -158,11 +158,13 @@ pub const BPF_ANY: u64 = 0;
 // The commands, by what they act on; each file's items are re-exported here.
 mod cmd;
 mod info;
+mod mmap;
 mod os;
 mod trace;
 
 pub use cmd::*;
 pub use info::*;
+pub use mmap::*;
 pub use os::*;
 pub use trace::{set_trace, tracing};
 

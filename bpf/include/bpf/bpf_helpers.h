@@ -30,6 +30,9 @@ static void *(* const bpf_map_lookup_elem)(void *map, const void *key) = (void *
 static long (* const bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *) 2;
 static long (* const bpf_map_delete_elem)(void *map, const void *key) = (void *) 3;
 static __u64 (* const bpf_ktime_get_ns)(void) = (void *) 5;
+/* Jumps to the program in slot `index` of PROG_ARRAY `prog_array_map`; returns
+ * only if the slot is empty. */
+static long (* const bpf_tail_call)(void *ctx, void *prog_array_map, __u32 index) = (void *) 12;
 static long (* const bpf_trace_printk)(const char *fmt, __u32 fmt_size, ...) = (void *) 6;
 static __u32 (* const bpf_get_smp_processor_id)(void) = (void *) 8;
 static long (* const bpf_for_each_map_elem)(void *map, void *callback_fn, void *callback_ctx, __u64 flags) = (void *) 164;
