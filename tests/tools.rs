@@ -95,12 +95,16 @@ macro_rules! object {
 
 const OBJECTS: &[(&str, &[u8], &str)] = &[
     object!("bad_callback"),
+    object!("bad_map_in_map"),
     object!("bad_verifier"),
     object!("callback"),
     object!("globals"),
     object!("insns"),
+    object!("map_in_map"),
+    object!("map_types"),
     object!("multi"),
     object!("no_btf"),
+    object!("sections"),
     object!("subprog"),
     object!("timer_cancel"),
     object!("timer_cases"),
