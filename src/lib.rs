@@ -20,6 +20,7 @@ pub mod btf;
 pub mod cgroup;
 pub mod elf;
 pub mod error;
+pub mod externs;
 pub mod loader;
 pub mod maps;
 pub mod prog;

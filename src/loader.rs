@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use crate::btf::{Btf, BtfExt};
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::externs::{self, Externs};
 use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
@@ -81,6 +82,8 @@ pub struct Prepared<'a> {
     pub btf: Option<Btf>,
     pub ext: Option<BtfExt>,
     pub maps: Vec<maps::MapSpec<'a>>,
+    /// `__kconfig` and `__ksym` externs, resolved at load time.
+    pub externs: Externs,
 }
 
 /// Parses the ELF, fixes up its BTF and plans its maps: everything before the
@@ -92,13 +95,19 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
             "no programs: no global function in an executable section other than .text".into(),
         ));
     }
+    let externs;
     let btf = match object.btf {
         Some(raw) => {
             let mut btf = Btf::parse(raw)?;
+            externs = Externs::collect(&object, Some(&btf))?;
             btf.fix_datasecs(&object)?;
+            externs.fix_btf(&mut btf)?;
             Some(btf)
         }
-        None => None,
+        None => {
+            externs = Externs::collect(&object, None)?;
+            None
+        }
     };
     let ext = match (object.btf_ext, &btf) {
         (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
@@ -118,6 +127,7 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
         btf,
         ext,
         maps,
+        externs,
     })
 }
 
@@ -141,7 +151,18 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
         ),
         None => None,
     };
-    let maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    let mut maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    // Externs only when the object has some: the seed never reads the
+    // kernel's config, BTF or kallsyms.
+    let resolved = if p.externs.is_empty() {
+        externs::Resolved::default()
+    } else {
+        externs::resolve(&p.externs, &mut externs::Host::default())?
+    };
+    if !resolved.kconfig.is_empty() {
+        let spec = externs::kconfig_map_spec(&resolved.kconfig);
+        maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);
+    }
     let map_fd = |source| {
         maps.iter()
             .find(|m| m.source == source)
@@ -161,7 +182,11 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             program: func.name.clone(),
             what: format!("section '{section}' does not name a program type rawbpf knows"),
         })?;
-        let linked = reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
+        let targets = reloc::Targets {
+            map_fd: &map_fd,
+            externs: &resolved,
+        };
+        let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let attach_btf_id = match &kind.attach_func {
             Some(target) => {
                 if vmlinux.is_none() {
@@ -175,7 +200,7 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             name: &func.name,
             section,
             kind: &kind,
-            linked: &linked,
+            assembled: &assembled,
             license: &obj.license,
             btf: btf.as_ref().map(|f| f.as_fd()),
             attach_btf_id,
@@ -185,7 +210,7 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             name: func.name.clone(),
             section: section.clone(),
             kind,
-            insn_count: linked.insns.len(),
+            insn_count: assembled.insns.len(),
             fd,
         });
     }
