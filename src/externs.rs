@@ -29,7 +29,7 @@
 //! externs, so objects without externs never touch those files.
 
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::btf::{kind, Btf};
 use crate::elf::Object;
@@ -359,6 +359,10 @@ pub struct Resolved {
     pub kconfig: Vec<u8>,
     /// BPF_PROG_LOAD's `fd_array` for module kfuncs; index 0 unused.
     pub fd_array: Vec<RawFd>,
+    /// The module BTF objects `fd_array` and typed ksyms refer to.
+    pub module_fds: Vec<OwnedFd>,
+    /// The module of each entry of `module_fds`.
+    pub module_names: Vec<String>,
 }
 
 impl Resolved {
@@ -374,10 +378,41 @@ pub trait Sources {
     fn kernel_release(&mut self) -> Result<String>;
     /// The kernel configuration text (`CONFIG_X=y` lines).
     fn kernel_config(&mut self) -> Result<String>;
-    /// The BTF id of the kernel VAR or FUNC `name` (`btf_kind`), if any.
-    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<u32>>;
+    /// The BTF id of the kernel VAR or FUNC `name` (`btf_kind`), if any, in
+    /// vmlinux or a module.
+    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>>;
+    /// The kernel's BTF object of a module, for `fd_array` and typed ksyms.
+    fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd>;
     /// The address of `name` in /proc/kallsyms, if it is there.
     fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>>;
+}
+
+/// Where a kernel type lives: its id, and the module whose BTF has it
+/// (None: vmlinux). Module type ids continue vmlinux's numbering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelBtfId {
+    pub id: u32,
+    pub module: Option<String>,
+}
+
+impl Resolved {
+    /// The `fd_array` index and fd of a module's BTF, opened once per module.
+    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<(i16, RawFd)> {
+        if let Some(i) = self.module_names.iter().position(|m| m == module) {
+            return Ok(((i + 1) as i16, self.fd_array[i + 1]));
+        }
+        let fd = sources.module_btf_fd(module)?;
+        if self.fd_array.is_empty() {
+            // Index 0 means vmlinux; the kernel never reads that slot.
+            self.fd_array.push(0);
+        }
+        let index = i16::try_from(self.fd_array.len())
+            .map_err(|_| Error::Env("too many kernel modules for fd_array".into()))?;
+        self.fd_array.push(fd.as_raw_fd());
+        self.module_names.push(module.to_string());
+        self.module_fds.push(fd);
+        Ok((index, self.fd_array[index as usize]))
+    }
 }
 
 /// Resolves every extern against `sources`.
@@ -389,80 +424,93 @@ pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved>
     let mut config: Option<Result<BTreeMap<String, String>>> = None;
     for (number, e) in externs.list.iter().enumerate() {
         let number = number as u32;
-        let resolution = match e.kind {
-            ExternKind::Kconfig { ty, byte } => {
-                let value = if e.name.starts_with("CONFIG_") {
-                    let config = config.get_or_insert_with(|| {
-                        sources.kernel_config().map(|text| parse_config(&text))
-                    });
-                    match config {
-                        Ok(c) => c.get(&e.name).cloned(),
-                        Err(err) if e.weak => {
-                            let _ = err;
-                            None
+        let resolution =
+            match e.kind {
+                ExternKind::Kconfig { ty, byte } => {
+                    let value = if e.name.starts_with("CONFIG_") {
+                        let config = config.get_or_insert_with(|| {
+                            sources.kernel_config().map(|text| parse_config(&text))
+                        });
+                        match config {
+                            Ok(c) => c.get(&e.name).cloned(),
+                            Err(err) if e.weak => {
+                                let _ = err;
+                                None
+                            }
+                            Err(err) => {
+                                return Err(extern_err(
+                                    &e.name,
+                                    format!("no kernel configuration to read it from: {err}"),
+                                ))
+                            }
                         }
-                        Err(err) => {
+                    } else {
+                        linux_value(&e.name, sources)?
+                    };
+                    match value {
+                        Some(v) => {
+                            let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
+                            store_kconfig(&e.name, ty, &v, slot)?;
+                        }
+                        None if e.weak => {}
+                        None => return Err(extern_err(
+                            &e.name,
+                            "not in the kernel configuration (declare it __weak to read 0 instead)",
+                        )),
+                    }
+                    Resolution::Kconfig { byte }
+                }
+                ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
+                    Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
+                        btf_id: id,
+                        fd_array_index: 0,
+                    },
+                    Some(KernelBtfId {
+                        id,
+                        module: Some(m),
+                    }) => Resolution::Kfunc {
+                        btf_id: id,
+                        fd_array_index: out.module_slot(&m, sources)?.0,
+                    },
+                    None if e.weak => Resolution::Missing { number },
+                    None => return Err(extern_err(
+                        &e.name,
+                        "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)",
+                    )),
+                },
+                ExternKind::Ksym { typed: true } => {
+                    match sources.kernel_btf_id(kind::VAR, &e.name)? {
+                        Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
+                            btf_id: id,
+                            btf_obj_fd: 0,
+                        },
+                        Some(KernelBtfId {
+                            id,
+                            module: Some(m),
+                        }) => Resolution::TypedKsym {
+                            btf_id: id,
+                            btf_obj_fd: out.module_slot(&m, sources)?.1,
+                        },
+                        None if e.weak => Resolution::Missing { number },
+                        None => {
                             return Err(extern_err(
                                 &e.name,
-                                format!("no kernel configuration to read it from: {err}"),
+                                "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
                             ))
                         }
                     }
-                } else {
-                    linux_value(&e.name, sources)?
-                };
-                match value {
-                    Some(v) => {
-                        let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
-                        store_kconfig(&e.name, ty, &v, slot)?;
-                    }
-                    None if e.weak => {}
+                }
+                ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
+                    Some(address) => Resolution::Address(address),
+                    None if e.weak => Resolution::Missing { number },
                     None => {
                         return Err(extern_err(
                             &e.name,
-                            "not in the kernel configuration (declare it __weak to read 0 instead)",
+                            "kernel symbol not found in /proc/kallsyms",
                         ))
                     }
-                }
-                Resolution::Kconfig { byte }
-            }
-            ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
-                Some(btf_id) => Resolution::Kfunc {
-                    btf_id,
-                    fd_array_index: 0,
                 },
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/vmlinux)",
-                    ))
-                }
-            },
-            ExternKind::Ksym { typed: true } => match sources.kernel_btf_id(kind::VAR, &e.name)? {
-                Some(btf_id) => Resolution::TypedKsym {
-                    btf_id,
-                    btf_obj_fd: 0,
-                },
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel variable not found in the kernel's BTF (/sys/kernel/btf/vmlinux)",
-                    ))
-                }
-            },
-            ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
-                Some(address) => Resolution::Address(address),
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel symbol not found in /proc/kallsyms",
-                    ))
-                }
-            },
-        };
+            };
         out.by_name.insert(e.name.clone(), resolution);
     }
     Ok(out)
@@ -649,6 +697,8 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
 #[derive(Default)]
 pub struct Host {
     vmlinux: Option<Btf>,
+    /// Module BTF blobs (name, bytes), read the first time a name is not in vmlinux.
+    modules: Option<Vec<(String, Vec<u8>)>>,
     kallsyms: Option<String>,
 }
 
@@ -691,8 +741,19 @@ impl Sources for Host {
         Ok(String::from_utf8_lossy(&text).into_owned())
     }
 
-    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<u32>> {
-        kernel_btf_id(&mut self.vmlinux, btf_kind, name)
+    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
+        kernel_btf_id(&mut self.vmlinux, &mut self.modules, btf_kind, name)
+    }
+
+    fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd> {
+        let call = |source| Error::Sys {
+            call: "BPF_BTF_GET_NEXT_ID",
+            what: format!("the BTF object of module '{module}'"),
+            source,
+        };
+        crate::sys::module_btf_fd(module)
+            .map_err(call)?
+            .ok_or_else(|| Error::Env(format!("module '{module}' has no BTF object in the kernel")))
     }
 
     fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>> {
@@ -706,12 +767,131 @@ impl Sources for Host {
 }
 
 /// The one place that asks the kernel's BTF for an id (so a leaner reader
-/// can replace it here alone): the VAR or FUNC `name` in vmlinux.
-fn kernel_btf_id(vmlinux: &mut Option<Btf>, btf_kind: u8, name: &str) -> Result<Option<u32>> {
+/// can replace it here alone): the VAR or FUNC `name` in vmlinux, else in
+/// the first module (/sys/kernel/btf/<module>, in name order) that has it.
+fn kernel_btf_id(
+    vmlinux: &mut Option<Btf>,
+    modules: &mut Option<Vec<(String, Vec<u8>)>>,
+    btf_kind: u8,
+    name: &str,
+) -> Result<Option<KernelBtfId>> {
     if vmlinux.is_none() {
         *vmlinux = Some(crate::prog::vmlinux_btf()?);
     }
-    Ok(vmlinux.as_ref().and_then(|b| b.find(btf_kind, name)))
+    let Some(base) = vmlinux.as_ref() else {
+        return Ok(None);
+    };
+    if let Some(id) = base.find(btf_kind, name) {
+        return Ok(Some(KernelBtfId { id, module: None }));
+    }
+    if modules.is_none() {
+        *modules = Some(read_module_btfs()?);
+    }
+    for (module, data) in modules.iter().flatten() {
+        let found = split_btf_find(data, base, btf_kind, name)
+            .map_err(|e| Error::Btf(format!("/sys/kernel/btf/{module}: {e}")))?;
+        if let Some(id) = found {
+            return Ok(Some(KernelBtfId {
+                id,
+                module: Some(module.clone()),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn read_module_btfs() -> Result<Vec<(String, Vec<u8>)>> {
+    const DIR: &str = "/sys/kernel/btf";
+    let mut names: Vec<String> = std::fs::read_dir(DIR)
+        .map_err(|e| Error::io(DIR, e))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|n| n != "vmlinux")
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| Ok((n.clone(), read_limited(&format!("{DIR}/{n}"))?)))
+        .collect()
+}
+
+/// Finds `name` of `btf_kind` in a module's *split* BTF: its types are
+/// numbered after the `base` (vmlinux) types, and a name offset below the
+/// base's string section size is a base string. Walks the records only as
+/// far as needed to step over them.
+pub fn split_btf_find(
+    data: &[u8],
+    base: &Btf,
+    btf_kind: u8,
+    name: &str,
+) -> std::result::Result<Option<u32>, String> {
+    let u32_at = |pos: usize| -> std::result::Result<u32, String> {
+        pos.checked_add(4)
+            .and_then(|end| data.get(pos..end))
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("read past the end at byte {pos}"))
+    };
+    if data.len() < 24 || data[0..2] != [0x9f, 0xeb] {
+        return Err("not little-endian BTF".into());
+    }
+    let base_bytes = base.bytes();
+    let base_str_len = u32::from_le_bytes([
+        base_bytes[20],
+        base_bytes[21],
+        base_bytes[22],
+        base_bytes[23],
+    ]);
+    let hdr = u32_at(4)? as usize;
+    let [type_off, type_len, str_off, str_len] =
+        [8, 12, 16, 20].map(|p| u32_at(p).map(|v| v as usize));
+    let (type_off, type_len, str_off, str_len) = (type_off?, type_len?, str_off?, str_len?);
+    let strings = hdr
+        .checked_add(str_off)
+        .and_then(|s| Some((s, s.checked_add(str_len)?)))
+        .and_then(|(s, e)| data.get(s..e))
+        .ok_or("string section out of bounds")?;
+    let (mut pos, end) = (hdr + type_off, hdr + type_off + type_len);
+    if end > data.len() {
+        return Err("type section out of bounds".into());
+    }
+    let mut id = base.len() as u32;
+    while pos < end {
+        let name_off = u32_at(pos)?;
+        let info = u32_at(pos + 4)?;
+        let kind = ((info >> 24) & 0x1f) as u8;
+        let vlen = (info & 0xffff) as usize;
+        let extra = match kind {
+            kind::INT | kind::VAR | kind::DECL_TAG => 4,
+            kind::ARRAY => 12,
+            kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
+            kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
+            kind::PTR
+            | kind::FWD
+            | kind::TYPEDEF
+            | kind::VOLATILE
+            | kind::CONST
+            | kind::RESTRICT
+            | kind::FUNC
+            | kind::FLOAT
+            | kind::TYPE_TAG => 0,
+            other => return Err(format!("type {id} has unknown kind {other}")),
+        };
+        if kind == btf_kind {
+            let matches = if name_off < base_str_len {
+                base.name(name_off).is_ok_and(|n| n == name)
+            } else {
+                let local = (name_off - base_str_len) as usize;
+                strings.get(local..).is_some_and(|s| {
+                    s.starts_with(name.as_bytes()) && s.get(name.len()) == Some(&0)
+                })
+            };
+            if matches {
+                return Ok(Some(id));
+            }
+        }
+        pos += 12 + extra;
+        id += 1;
+    }
+    Ok(None)
 }
 
 /// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.

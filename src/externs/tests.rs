@@ -156,6 +156,7 @@ struct Fake {
     btf: Vec<(u8, &'static str, u32)>,
     kallsyms: &'static str,
     config_reads: usize,
+    module_opens: usize,
 }
 
 impl Sources for Fake {
@@ -168,12 +169,20 @@ impl Sources for Fake {
             .map(str::to_string)
             .ok_or_else(|| Error::Env("no config".into()))
     }
-    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<u32>> {
+    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
         Ok(self
             .btf
             .iter()
             .find(|(k, n, _)| *k == btf_kind && *n == name)
-            .map(|b| b.2))
+            .map(|b| KernelBtfId {
+                id: b.2,
+                module: b.1.starts_with("mod_").then(|| "some_module".to_string()),
+            }))
+    }
+    fn module_btf_fd(&mut self, _module: &str) -> Result<OwnedFd> {
+        self.module_opens += 1;
+        let f = std::fs::File::open("/dev/null").map_err(|e| Error::io("/dev/null", e))?;
+        Ok(f.into())
     }
     fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>> {
         kallsyms_lookup(self.kallsyms, name).map_err(|w| extern_err(name, w))
@@ -290,6 +299,7 @@ fn fake() -> Fake {
         btf: vec![(kind::FUNC, "bpf_dynptr_size", 555)],
         kallsyms: "ffffffff81002000 T bpf_prog_put\n",
         config_reads: 0,
+        module_opens: 0,
     }
 }
 
@@ -372,5 +382,123 @@ fn missing_weak_externs_are_zero_or_poisoned_and_non_weak_ones_fail() {
     assert!(
         e.contains("CONFIG_") && e.contains("no kernel configuration"),
         "{e}"
+    );
+}
+
+/// A BTF blob: header, type records, strings.
+fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for w in [
+        0xeb9f_u32 | (1 << 16),
+        24,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    // The first word packs magic (2 bytes), version 1 and flags 0.
+    b[0..4].copy_from_slice(&[0x9f, 0xeb, 1, 0]);
+    b.extend_from_slice(types);
+    b.extend_from_slice(strings);
+    b
+}
+
+fn record(name_off: u32, kind: u8, vlen: u32, size_or_type: u32, extra: &[u32]) -> Vec<u8> {
+    let mut r = Vec::new();
+    for w in [name_off, (u32::from(kind) << 24) | vlen, size_or_type] {
+        r.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in extra {
+        r.extend_from_slice(&w.to_le_bytes());
+    }
+    r
+}
+
+#[test]
+fn split_module_btf_lookup() {
+    // vmlinux: [1] INT "int"; strings "\0int\0" (5 bytes).
+    let base = Btf::parse(&blob(
+        &record(1, kind::INT, 0, 4, &[32 | (1 << 24)]),
+        b"\0int\0",
+    ))
+    .unwrap();
+    // The module: [2] FUNC "mod_fn", [3] VAR "mod_var" of type 1,
+    // [4] TYPEDEF named with a base string ("int"). Its own strings start at
+    // offset 5, right after the base's.
+    let mut types = record(5, kind::FUNC, 1, 0, &[]);
+    types.extend(record(12, kind::VAR, 0, 1, &[1]));
+    types.extend(record(1, kind::TYPEDEF, 0, 1, &[]));
+    let module = blob(&types, b"mod_fn\0mod_var\0");
+    assert_eq!(
+        split_btf_find(&module, &base, kind::FUNC, "mod_fn"),
+        Ok(Some(2))
+    );
+    assert_eq!(
+        split_btf_find(&module, &base, kind::VAR, "mod_var"),
+        Ok(Some(3))
+    );
+    assert_eq!(
+        split_btf_find(&module, &base, kind::TYPEDEF, "int"),
+        Ok(Some(4))
+    );
+    assert_eq!(
+        split_btf_find(&module, &base, kind::FUNC, "mod_var"),
+        Ok(None)
+    );
+    assert_eq!(
+        split_btf_find(&module, &base, kind::FUNC, "mod_f"),
+        Ok(None)
+    );
+    // Truncated or garbage: an error, never a panic.
+    for cut in 0..module.len() {
+        let _ = split_btf_find(&module[..cut], &base, kind::FUNC, "x");
+    }
+    assert!(split_btf_find(b"garbage", &base, kind::FUNC, "x").is_err());
+}
+
+#[test]
+fn module_kfuncs_share_one_fd_array_slot_per_module() {
+    let kfunc = |name: &str| Extern {
+        name: name.into(),
+        kind: ExternKind::Kfunc,
+        weak: false,
+        btf_id: 1,
+    };
+    let externs = Externs {
+        list: vec![kfunc("mod_a"), kfunc("bpf_dynptr_size"), kfunc("mod_b")],
+        kconfig_size: 0,
+    };
+    let mut f = fake();
+    f.btf = vec![
+        (kind::FUNC, "mod_a", 70001),
+        (kind::FUNC, "mod_b", 70002),
+        (kind::FUNC, "bpf_dynptr_size", 555),
+    ];
+    let r = resolve(&externs, &mut f).unwrap();
+    assert_eq!(f.module_opens, 1);
+    assert_eq!(r.fd_array.len(), 2);
+    assert_eq!(r.fd_array[1], r.module_fds[0].as_raw_fd());
+    assert_eq!(
+        r.get("mod_a"),
+        Some(&Resolution::Kfunc {
+            btf_id: 70001,
+            fd_array_index: 1
+        })
+    );
+    assert_eq!(
+        r.get("mod_b"),
+        Some(&Resolution::Kfunc {
+            btf_id: 70002,
+            fd_array_index: 1
+        })
+    );
+    assert_eq!(
+        r.get("bpf_dynptr_size"),
+        Some(&Resolution::Kfunc {
+            btf_id: 555,
+            fd_array_index: 0
+        })
     );
 }
