@@ -78,6 +78,11 @@ impl KconfigType {
     }
 }
 
+/// The most `.kconfig` bytes an object may ask for: far more than any real
+/// set of config values (strings included), and a bound on what a bogus
+/// `char CONFIG_X[4000000000]` could make us allocate.
+pub const KCONFIG_MAX: u32 = 1 << 20;
+
 /// What kind of extern a symbol is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExternKind {
@@ -174,10 +179,18 @@ impl Externs {
         for e in &mut self.list {
             if let ExternKind::Kconfig { ty, byte } = &mut e.kind {
                 let align = ty.align().max(1);
-                *byte = end.div_ceil(align) * align;
-                end = byte
-                    .checked_add(ty.size())
-                    .ok_or_else(|| extern_err(&e.name, "the .kconfig map would be too large"))?;
+                let placed = end
+                    .div_ceil(align)
+                    .checked_mul(align)
+                    .and_then(|at| Some((at, at.checked_add(ty.size())?)))
+                    .filter(|&(_, new_end)| new_end <= KCONFIG_MAX);
+                let (at, new_end) = placed.ok_or_else(|| {
+                    extern_err(
+                        &e.name,
+                        format!("the .kconfig values would exceed {KCONFIG_MAX} bytes"),
+                    )
+                })?;
+                (*byte, end) = (at, new_end);
             }
         }
         self.kconfig_size = end;
@@ -424,96 +437,101 @@ pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved>
     let mut config: Option<Result<BTreeMap<String, String>>> = None;
     for (number, e) in externs.list.iter().enumerate() {
         let number = number as u32;
-        let resolution =
-            match e.kind {
-                ExternKind::Kconfig { ty, byte } => {
-                    let value = if e.name.starts_with("CONFIG_") {
-                        let config = config.get_or_insert_with(|| {
-                            sources.kernel_config().map(|text| parse_config(&text))
-                        });
-                        match config {
-                            Ok(c) => c.get(&e.name).cloned(),
-                            Err(err) if e.weak => {
-                                let _ = err;
-                                None
-                            }
-                            Err(err) => {
-                                return Err(extern_err(
-                                    &e.name,
-                                    format!("no kernel configuration to read it from: {err}"),
-                                ))
-                            }
-                        }
-                    } else {
-                        linux_value(&e.name, sources)?
-                    };
-                    match value {
-                        Some(v) => {
-                            let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
-                            store_kconfig(&e.name, ty, &v, slot)?;
-                        }
-                        None if e.weak => {}
-                        None => return Err(extern_err(
-                            &e.name,
-                            "not in the kernel configuration (declare it __weak to read 0 instead)",
-                        )),
-                    }
-                    Resolution::Kconfig { byte }
-                }
-                ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
-                    Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
-                        btf_id: id,
-                        fd_array_index: 0,
-                    },
-                    Some(KernelBtfId {
-                        id,
-                        module: Some(m),
-                    }) => Resolution::Kfunc {
-                        btf_id: id,
-                        fd_array_index: out.module_slot(&m, sources)?.0,
-                    },
-                    None if e.weak => Resolution::Missing { number },
-                    None => return Err(extern_err(
-                        &e.name,
-                        "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)",
-                    )),
-                },
-                ExternKind::Ksym { typed: true } => {
-                    match sources.kernel_btf_id(kind::VAR, &e.name)? {
-                        Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
-                            btf_id: id,
-                            btf_obj_fd: 0,
-                        },
-                        Some(KernelBtfId {
-                            id,
-                            module: Some(m),
-                        }) => Resolution::TypedKsym {
-                            btf_id: id,
-                            btf_obj_fd: out.module_slot(&m, sources)?.1,
-                        },
-                        None if e.weak => Resolution::Missing { number },
-                        None => {
+        let resolution = match e.kind {
+            ExternKind::Kconfig { ty, byte } => {
+                let value = if e.name.starts_with("CONFIG_") {
+                    let config = config.get_or_insert_with(|| {
+                        sources.kernel_config().map(|text| parse_config(&text))
+                    });
+                    match config {
+                        Ok(c) => c.get(&e.name).cloned(),
+                        Err(_) if e.weak => None,
+                        Err(err) => {
                             return Err(extern_err(
                                 &e.name,
-                                "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
+                                format!("no kernel configuration to read it from: {err}"),
                             ))
                         }
                     }
-                }
-                ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
-                    Some(address) => Resolution::Address(address),
-                    None if e.weak => Resolution::Missing { number },
-                    None => {
-                        return Err(extern_err(
-                            &e.name,
-                            "kernel symbol not found in /proc/kallsyms",
-                        ))
+                } else {
+                    linux_value(&e.name, sources)?
+                };
+                match value {
+                    Some(v) => {
+                        let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
+                        store_kconfig(&e.name, ty, &v, slot)?;
                     }
+                    None if e.weak => {}
+                    None => return Err(missing_kconfig(&e.name)),
+                }
+                Resolution::Kconfig { byte }
+            }
+            ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
+                Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
+                    btf_id: id,
+                    fd_array_index: 0,
                 },
-            };
+                Some(KernelBtfId {
+                    id,
+                    module: Some(m),
+                }) => Resolution::Kfunc {
+                    btf_id: id,
+                    fd_array_index: out.module_slot(&m, sources)?.0,
+                },
+                None if e.weak => Resolution::Missing { number },
+                None => return Err(extern_err(&e.name, KFUNC_NOT_FOUND)),
+            },
+            ExternKind::Ksym { typed: true } => match sources.kernel_btf_id(kind::VAR, &e.name)? {
+                Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
+                    btf_id: id,
+                    btf_obj_fd: 0,
+                },
+                Some(KernelBtfId {
+                    id,
+                    module: Some(m),
+                }) => Resolution::TypedKsym {
+                    btf_id: id,
+                    btf_obj_fd: out.module_slot(&m, sources)?.1,
+                },
+                None if e.weak => Resolution::Missing { number },
+                None => {
+                    return Err(extern_err(
+                        &e.name,
+                        "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
+                    ))
+                }
+            },
+            ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
+                Some(address) => Resolution::Address(address),
+                None if e.weak => Resolution::Missing { number },
+                None => {
+                    return Err(extern_err(
+                        &e.name,
+                        "kernel symbol not found in /proc/kallsyms",
+                    ))
+                }
+            },
+        };
         out.by_name.insert(e.name.clone(), resolution);
     }
     Ok(out)
+}
+
+const KFUNC_NOT_FOUND: &str =
+    "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)";
+
+fn missing_kconfig(name: &str) -> Error {
+    if name.starts_with("CONFIG_") {
+        return extern_err(
+            name,
+            "not in the kernel configuration (declare it __weak to read 0 instead)",
+        );
+    }
+    extern_err(
+        name,
+        "a __kconfig extern is CONFIG_* or one of LINUX_KERNEL_VERSION, \
+         LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER",
+    )
 }
 
 /// The values libbpf provides itself, as config-style strings.

@@ -417,30 +417,44 @@ fn relocate_extern(
         )
     })?;
     let insn = out.insns[site.program_slot];
-    match (resolution, insn.is_ld_imm64(), insn.is_pseudo_call()) {
-        (Resolution::Kconfig { byte }, true, _) => {
-            relocate_kconfig_load(sym, *byte, site, map_fd, out)
+    if insn.is_ld_imm64() {
+        match *resolution {
+            Resolution::Kconfig { byte } => relocate_kconfig_load(sym, byte, site, map_fd, out),
+            Resolution::TypedKsym { btf_id, btf_obj_fd } => {
+                relocate_typed_ksym_load(btf_id, btf_obj_fd, site, out)
+            }
+            Resolution::Address(address) => relocate_address_load(address, site, out),
+            Resolution::Missing { .. } => relocate_address_load(0, site, out),
+            Resolution::Kfunc {
+                btf_id,
+                fd_array_index,
+            } => {
+                // `bpf_ksym_exists(kfunc)`: the kfunc's address by BTF id, its
+                // module's BTF object (if any) by fd.
+                let btf_obj_fd = match fd_array_index {
+                    0 => 0,
+                    i => externs.fd_array.get(i as usize).copied().unwrap_or(-1),
+                };
+                relocate_typed_ksym_load(btf_id, btf_obj_fd, site, out)
+            }
         }
-        (Resolution::TypedKsym { btf_id, btf_obj_fd }, true, _) => {
-            relocate_typed_ksym_load(*btf_id, *btf_obj_fd, site, out)
+    } else if insn.is_pseudo_call() {
+        match *resolution {
+            Resolution::Kfunc {
+                btf_id,
+                fd_array_index,
+            } => relocate_kfunc_call(btf_id, fd_array_index, site, out),
+            Resolution::Missing { number } => relocate_missing_kfunc_call(number, site, out),
+            _ => Err(format!(
+                "call of extern '{}', which is a variable, not a kernel function",
+                sym.name
+            )),
         }
-        (Resolution::Address(address), true, _) => relocate_address_load(*address, site, out),
-        (Resolution::Kfunc { btf_id, .. }, true, _) => {
-            // `bpf_ksym_exists(kfunc)`: the kfunc's address by BTF id.
-            relocate_typed_ksym_load(*btf_id, 0, site, out)
-        }
-        (Resolution::Missing { .. }, true, _) => relocate_address_load(0, site, out),
-        (Resolution::Kfunc {
-            btf_id,
-            fd_array_index,
-        }, _, true) => relocate_kfunc_call(*btf_id, *fd_array_index, site, out),
-        (Resolution::Missing { number }, _, true) => {
-            relocate_missing_kfunc_call(*number, site, out)
-        }
-        _ => Err(format!(
-            "extern '{}' is used by an instruction that does not fit it (resolved as {resolution:?})",
+    } else {
+        Err(format!(
+            "extern '{}' is used by an instruction that is neither ld_imm64 nor a call",
             sym.name
-        )),
+        ))
     }
 }
 

@@ -502,3 +502,21 @@ fn module_kfuncs_share_one_fd_array_slot_per_module() {
         })
     );
 }
+
+#[test]
+fn a_huge_kconfig_string_is_refused_not_allocated() {
+    let mut externs = Externs {
+        list: vec![Extern {
+            name: "CONFIG_HUGE".into(),
+            kind: ExternKind::Kconfig {
+                ty: KconfigType::Str { len: u32::MAX },
+                byte: 0,
+            },
+            weak: false,
+            btf_id: 1,
+        }],
+        kconfig_size: 0,
+    };
+    let e = externs.layout_kconfig().unwrap_err().to_string();
+    assert!(e.contains("CONFIG_HUGE") && e.contains("exceed"), "{e}");
+}

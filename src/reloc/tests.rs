@@ -247,7 +247,7 @@ fn an_extern_on_the_wrong_instruction_is_an_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("'bpf_kfunc'") && msg.contains("does not fit"),
+        msg.contains("'bpf_kfunc'") && msg.contains("not a kernel function"),
         "{msg}"
     );
 }
