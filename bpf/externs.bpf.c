@@ -3,6 +3,8 @@
  * One BPF_PROG_TEST_RUN of read_externs (ctx: struct args) fills .bss:
  *   version      = LINUX_KERNEL_VERSION, KERNEL_VERSION(a, b, c) of uname -r
  *   has_cookie   = LINUX_HAS_BPF_COOKIE (1 from 5.15 on)
+ *   syscall_wrapper = LINUX_HAS_SYSCALL_WRAPPER (1 if kallsyms has the
+ *                  arch's wrapper of sys_bpf, __x64_sys_bpf on x86-64)
  *   bpf_syscall  = CONFIG_BPF_SYSCALL (bool, y everywhere BPF runs)
  *   conntrack    = CONFIG_NF_CONNTRACK (tristate: 0 n, 1 y, 2 m)
  *   hz           = CONFIG_HZ (int)
@@ -22,6 +24,7 @@
 
 extern unsigned int LINUX_KERNEL_VERSION __kconfig;
 extern bool LINUX_HAS_BPF_COOKIE __kconfig;
+extern bool LINUX_HAS_SYSCALL_WRAPPER __kconfig;
 extern bool CONFIG_BPF_SYSCALL __kconfig;
 extern enum libbpf_tristate CONFIG_NF_CONNTRACK __kconfig __weak;
 extern int CONFIG_HZ __kconfig;
@@ -33,6 +36,7 @@ extern __u32 bpf_dynptr_size(const struct bpf_dynptr *p) __ksym __weak;
 
 __u32 version;
 __u32 has_cookie;
+__u32 syscall_wrapper;
 __u32 bpf_syscall;
 __u32 conntrack;
 __s32 hz;
@@ -49,6 +53,7 @@ int read_externs(void *ctx)
 
 	version = LINUX_KERNEL_VERSION;
 	has_cookie = LINUX_HAS_BPF_COOKIE;
+	syscall_wrapper = LINUX_HAS_SYSCALL_WRAPPER;
 	bpf_syscall = CONFIG_BPF_SYSCALL;
 	conntrack = CONFIG_NF_CONNTRACK;
 	hz = CONFIG_HZ;

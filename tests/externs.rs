@@ -17,6 +17,7 @@ const KSYM_TYPED: &[u8] = include_bytes!("../bpf/ksym_typed.bpf.o");
 struct Seen {
     version: u32,
     has_cookie: u32,
+    syscall_wrapper: u32,
     bpf_syscall: u32,
     conntrack: u32,
     hz: i32,
@@ -43,6 +44,7 @@ fn parse_bss(obj: &[u8], b: &[u8]) -> Seen {
     Seen {
         version: u32_of("version"),
         has_cookie: u32_of("has_cookie"),
+        syscall_wrapper: u32_of("syscall_wrapper"),
         bpf_syscall: u32_of("bpf_syscall"),
         conntrack: u32_of("conntrack"),
         hz: u32_of("hz") as i32,
@@ -119,6 +121,10 @@ fn externs_read_what_the_kernel_has() {
 
     // Typeless ksym: the address /proc/kallsyms shows.
     let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
+    if cfg!(target_arch = "x86_64") {
+        let wrapper = externs::kallsyms_lookup(&kallsyms, "__x64_sys_bpf").unwrap();
+        assert_eq!(seen.syscall_wrapper, u32::from(wrapper.is_some()));
+    }
     let want = externs::kallsyms_lookup(&kallsyms, "bpf_prog_put")
         .unwrap()
         .unwrap();

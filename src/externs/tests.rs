@@ -203,7 +203,7 @@ fn find<'e>(externs: &'e Externs, name: &str) -> &'e Extern {
 #[test]
 fn externs_of_the_test_object_and_their_layout() {
     let (_, _, externs) = prepared();
-    assert_eq!(externs.list.len(), 9);
+    assert_eq!(externs.list.len(), 10);
     let kconfig = |name| match find(&externs, name).kind {
         ExternKind::Kconfig { ty, byte } => (ty, byte),
         other => panic!("{name}: {other:?}"),
@@ -297,7 +297,7 @@ fn fake() -> Fake {
     Fake {
         config: Some(CONFIG),
         btf: vec![(kind::FUNC, "bpf_dynptr_size", 555)],
-        kallsyms: "ffffffff81002000 T bpf_prog_put\n",
+        kallsyms: "ffffffff81002000 T bpf_prog_put\nffffffff81003000 T __x64_sys_bpf\n",
         config_reads: 0,
         module_opens: 0,
     }
@@ -335,6 +335,8 @@ fn resolve_against_fake_sources() {
         0x060c03u32.to_ne_bytes()
     );
     assert_eq!(value_of(&externs, &r, "LINUX_HAS_BPF_COOKIE"), [1]);
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(value_of(&externs, &r, "LINUX_HAS_SYSCALL_WRAPPER"), [1]);
     assert_eq!(
         r.get("bpf_prog_put"),
         Some(&Resolution::Address(0xffffffff81002000))
