@@ -95,20 +95,13 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
             "no programs: no global function in an executable section other than .text".into(),
         ));
     }
-    let externs;
-    let btf = match object.btf {
-        Some(raw) => {
-            let mut btf = Btf::parse(raw)?;
-            externs = Externs::collect(&object, Some(&btf))?;
-            btf.fix_datasecs(&object)?;
-            externs.fix_btf(&mut btf)?;
-            Some(btf)
-        }
-        None => {
-            externs = Externs::collect(&object, None)?;
-            None
-        }
-    };
+    let mut btf = object.btf.map(Btf::parse).transpose()?;
+    // Externs are declared in BTF, before the fix-ups rewrite their types.
+    let externs = Externs::collect(&object, btf.as_ref())?;
+    if let Some(btf) = &mut btf {
+        btf.fix_datasecs(&object)?;
+        externs.fix_btf(btf)?;
+    }
     let ext = match (object.btf_ext, &btf) {
         (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
         _ => None,
@@ -140,6 +133,13 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
+    // Externs only when the object has some (the seed never reads the
+    // kernel's config, BTF or kallsyms), and before any kernel object exists.
+    let resolved = if p.externs.is_empty() {
+        externs::Resolved::default()
+    } else {
+        externs::resolve(&p.externs, &mut externs::Host::default())?
+    };
 
     let btf = match &p.btf {
         Some(btf) => Some(
@@ -152,13 +152,6 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
         None => None,
     };
     let mut maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
-    // Externs only when the object has some: the seed never reads the
-    // kernel's config, BTF or kallsyms.
-    let resolved = if p.externs.is_empty() {
-        externs::Resolved::default()
-    } else {
-        externs::resolve(&p.externs, &mut externs::Host::default())?
-    };
     if !resolved.kconfig.is_empty() {
         let spec = externs::kconfig_map_spec(&resolved.kconfig);
         maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);

@@ -147,7 +147,10 @@ fn externs_read_what_the_kernel_has() {
 #[test]
 fn missing_non_weak_kconfig_is_an_error_naming_it() {
     require_root();
+    rawbpf::sys::start_call_log();
     let err = rawbpf::load(MISSING_KCONFIG).unwrap_err();
+    // Refused before anything reached the kernel.
+    assert_eq!(rawbpf::sys::take_call_log(), []);
     let msg = err.to_string();
     assert!(matches!(err, Error::Extern { .. }), "{msg}");
     assert!(msg.contains("CONFIG_RAWBPF_MISSING"), "{msg}");
@@ -156,7 +159,10 @@ fn missing_non_weak_kconfig_is_an_error_naming_it() {
 #[test]
 fn missing_non_weak_ksym_is_an_error_naming_it() {
     require_root();
+    rawbpf::sys::start_call_log();
     let err = rawbpf::load(MISSING_KSYM).unwrap_err();
+    // Refused before anything reached the kernel.
+    assert_eq!(rawbpf::sys::take_call_log(), []);
     let msg = err.to_string();
     assert!(matches!(err, Error::Extern { .. }), "{msg}");
     assert!(msg.contains("rawbpf_no_such_symbol"), "{msg}");
