@@ -8,29 +8,35 @@
 //! with BPF links (the kernel objects that keep a program attached):
 //!
 //! ```text
-//!   ELF sections                          the assembled program
-//!   cgroup_skb/egress: egress             slot 0  egress ...
-//!     slot 3: call pc+?  --(reloc)--+       slot 3  call pc+4 ---------+
-//!   .text:                          |       ...                         |
-//!     slot 0: helper ...  <---------+     slot 8  helper ... <----------+  (appended)
-//!     slot 6: cb ...                        slot 14 cb ...                  (appended,
-//!                                                                           if referenced)
+//!  ELF sections                        the assembled program (one array)
+//!  cgroup_skb/egress                   +---------------------------+
+//!    0  egress: ...                    | 0  egress: ...            |
+//!    3  call helper  --(relocation)--> | 3  call pc+4  ----+       |
+//!    7  exit                           | 7  exit           |       |
+//!  .text                               |-------------------|-------|
+//!    0  helper: ...                    | 8  helper: ...  <-+       | appended
+//!    5  exit                           | 13 exit                   |
+//!    6  cb: ...                        | 14 cb: ...                | appended if
+//!    9  exit                           | 17 exit                   | referenced
+//!                                      +---------------------------+
 //! ```
 //!
 //! Every other reference is one `ld_imm64` or call that gets a new meaning.
 //! Each kind of reference has its own function below, read as "this kind of
 //! reference, found here, becomes this instruction":
 //!
-//! | reference in the ELF                   | becomes                                   |
-//! |----------------------------------------|-------------------------------------------|
-//! | ld_imm64 of a map in `.maps`/`maps`    | `Insn::ld_map_fd` (BPF_PSEUDO_MAP_FD)      |
-//! | ld_imm64 of a global in `.data`, ...   | `Insn::ld_map_value` (BPF_PSEUDO_MAP_VALUE)|
-//! | call of a function in the object       | `Insn::call_pseudo`, function appended     |
-//! | ld_imm64 of a function (callback)      | `Insn::ld_func` (BPF_PSEUDO_FUNC)          |
-//! | ld_imm64 of a `.kconfig` extern        | `Insn::ld_map_value` into the `.kconfig` map |
-//! | ld_imm64 of a typed `__ksym` variable  | `Insn::ld_btf_id` (BPF_PSEUDO_BTF_ID)      |
-//! | ld_imm64 of a typeless `__ksym`        | `Insn::ld_u64` with its kallsyms address   |
-//! | call of a `__ksym` kernel function     | `Insn::call_module_kfunc` (BPF_PSEUDO_KFUNC_CALL) |
+//! | reference in the ELF                  | becomes                                          |
+//! |---------------------------------------|--------------------------------------------------|
+//! | ld_imm64 of a map in `.maps`/`maps`   | `Insn::ld_map_fd` (BPF_PSEUDO_MAP_FD)            |
+//! | ld_imm64 of a global in `.data`, ...  | `Insn::ld_map_value` (BPF_PSEUDO_MAP_VALUE)      |
+//! | call of a function in the object      | `Insn::call_pseudo`, the function appended       |
+//! | ld_imm64 of a function (callback)     | `Insn::ld_func` (BPF_PSEUDO_FUNC), appended      |
+//! | ld_imm64 of a `__kconfig` extern      | `Insn::ld_map_value` into the `.kconfig` map     |
+//! | ld_imm64 of a typed `__ksym` variable | `Insn::ld_btf_id` (BPF_PSEUDO_BTF_ID)            |
+//! | ld_imm64 of a typeless `__ksym`       | `Insn::ld_u64` with its kallsyms address         |
+//! | ld_imm64 of a missing `__weak` ksym   | `Insn::ld_u64` of 0                              |
+//! | call of a `__ksym` kernel function    | `Insn::call_module_kfunc` (BPF_PSEUDO_KFUNC_CALL)|
+//! | call of a missing `__weak` kfunc      | `Insn::call_helper` of a helper no kernel has    |
 //!
 //! Relocation records name a *byte* offset in their section; instructions are
 //! counted in 8-byte *slots*. Names here say which: `*_byte` or `*_slot`.
