@@ -522,3 +522,19 @@ fn a_huge_kconfig_string_is_refused_not_allocated() {
     let e = externs.layout_kconfig().unwrap_err().to_string();
     assert!(e.contains("CONFIG_HUGE") && e.contains("exceed"), "{e}");
 }
+
+#[test]
+fn corrupted_extern_objects_never_panic() {
+    // The pure half (ELF, BTF, externs, their BTF fix-ups) on every 11th
+    // byte of the extern test object, corrupted three ways: any result but a
+    // panic (or an overflow, which panics in debug builds) is fine.
+    let mut bytes = EXTERNS_OBJ.to_vec();
+    for i in (0..bytes.len()).step_by(11) {
+        let original = bytes[i];
+        for corrupt in [original ^ 0xff, 0xff, original.wrapping_add(1)] {
+            bytes[i] = corrupt;
+            let _ = crate::loader::prepare(&bytes);
+        }
+        bytes[i] = original;
+    }
+}
