@@ -385,9 +385,13 @@ impl Btf {
                 continue;
             }
             let sec_name = self.name(t.name_off)?.to_string();
+            if sec_name == ".kconfig" || sec_name == ".ksyms" {
+                // Externs, which have no ELF section: `Externs::fix_btf`.
+                continue;
+            }
             let Some(section) = obj.section_by_name(&sec_name) else {
                 return Err(btf_err(format!(
-                    "DATASEC '{sec_name}' has no ELF section of that name (extern .kconfig/.ksyms variables are not supported)"
+                    "DATASEC '{sec_name}' has no ELF section of that name"
                 )));
             };
             if t.size_or_type == 0 {
@@ -428,6 +432,167 @@ impl Btf {
             }
         }
         Ok(())
+    }
+
+    /// Like [`Btf::resolve`], but `void` (0) is an answer, not an error.
+    pub fn resolve_or_void(&self, id: u32) -> Result<u32> {
+        let mut id = id;
+        for _ in 0..32 {
+            if id == 0 {
+                return Ok(0);
+            }
+            let t = self.get(id)?;
+            match t.kind {
+                kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
+                    id = t.size_or_type
+                }
+                _ => return Ok(id),
+            }
+        }
+        Err(btf_err(format!(
+            "type {id}: modifier chain too long (a loop?)"
+        )))
+    }
+
+    /// `(encoding, bits)` of an INT: `BTF_INT_SIGNED` 1, `CHAR` 2, `BOOL` 4.
+    pub fn int_encoding(&self, id: u32) -> Result<(u32, u32)> {
+        let t = self.get(id)?;
+        if t.kind != kind::INT {
+            return Err(btf_err(format!("type {id} is not an INT")));
+        }
+        let word = u32_at(&self.raw, t.extra())?;
+        Ok(((word >> 24) & 0x0f, word & 0xff))
+    }
+
+    fn expect_kind(&self, id: u32, want: u8) -> Result<Type> {
+        let t = *self.get(id)?;
+        if t.kind != want {
+            return Err(btf_err(format!("type {id} is kind {}, not {want}", t.kind)));
+        }
+        Ok(t)
+    }
+
+    /// Sets a VAR's linkage (0 static, 1 global, 2 extern).
+    pub fn set_var_linkage(&mut self, id: u32, linkage: u32) -> Result<()> {
+        let t = self.expect_kind(id, kind::VAR)?;
+        put_u32(&mut self.raw, t.extra(), linkage);
+        Ok(())
+    }
+
+    /// Sets the type a VAR has.
+    pub fn set_var_type(&mut self, id: u32, type_id: u32) -> Result<()> {
+        let t = self.expect_kind(id, kind::VAR)?;
+        put_u32(&mut self.raw, t.pos + 8, type_id);
+        self.types[id as usize].size_or_type = type_id;
+        Ok(())
+    }
+
+    /// Sets a FUNC's linkage (0 static, 1 global, 2 extern), kept in `vlen`.
+    pub fn set_func_linkage(&mut self, id: u32, linkage: u16) -> Result<()> {
+        let t = self.expect_kind(id, kind::FUNC)?;
+        let info = u32_at(&self.raw, t.pos + 4)?;
+        put_u32(
+            &mut self.raw,
+            t.pos + 4,
+            (info & !0xffff) | u32::from(linkage),
+        );
+        self.types[id as usize].vlen = linkage;
+        Ok(())
+    }
+
+    /// Gives every unnamed parameter of FUNC `id`'s prototype the name at
+    /// `name_off`: the kernel wants named parameters of a global function.
+    pub fn name_unnamed_params(&mut self, id: u32, name_off: u32) -> Result<()> {
+        let func = self.expect_kind(id, kind::FUNC)?;
+        let proto = self.expect_kind(func.size_or_type, kind::FUNC_PROTO)?;
+        for i in 0..usize::from(proto.vlen) {
+            let p = proto.extra() + 8 * i;
+            // A trailing (void) parameter marks varargs and stays unnamed.
+            if u32_at(&self.raw, p)? == 0 && u32_at(&self.raw, p + 4)? != 0 {
+                put_u32(&mut self.raw, p, name_off);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites a DATASEC's size and its entries `(var, offset, size)`; the
+    /// number of entries stays.
+    pub fn set_datasec(&mut self, id: u32, size: u32, entries: &[(u32, u32, u32)]) -> Result<()> {
+        let t = self.expect_kind(id, kind::DATASEC)?;
+        if entries.len() != usize::from(t.vlen) {
+            return Err(btf_err(format!("DATASEC {id} has {} entries", t.vlen)));
+        }
+        put_u32(&mut self.raw, t.pos + 8, size);
+        self.types[id as usize].size_or_type = size;
+        for (i, &(var, offset, size)) in entries.iter().enumerate() {
+            let p = t.extra() + 12 * i;
+            put_u32(&mut self.raw, p, var);
+            put_u32(&mut self.raw, p + 4, offset);
+            put_u32(&mut self.raw, p + 8, size);
+        }
+        Ok(())
+    }
+
+    /// A signed INT of `size` bytes: an existing one, or one added.
+    pub fn int_type(&mut self, size: u32) -> Result<u32> {
+        let existing = (1..self.types.len() as u32).find(|&id| {
+            let t = &self.types[id as usize];
+            t.kind == kind::INT
+                && t.size_or_type == size
+                && self
+                    .int_encoding(id)
+                    .is_ok_and(|(e, bits)| e == 1 && bits == 8 * size)
+        });
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let info = u32::from(kind::INT) << 24;
+        let extra = ((1u32 << 24) | (8 * size)).to_le_bytes();
+        self.push_type(&format!("__rawbpf_s{}", 8 * size), info, size, &extra)
+    }
+
+    /// Adds a VAR named `name` of type `type_id`; returns its id.
+    pub fn push_var(&mut self, name: &str, type_id: u32, linkage: u32) -> Result<u32> {
+        let info = u32::from(kind::VAR) << 24;
+        self.push_type(name, info, type_id, &linkage.to_le_bytes())
+    }
+
+    /// Appends a type record and its name. The type section must end where
+    /// the string section starts (as clang and pahole lay them out).
+    fn push_type(&mut self, name: &str, info: u32, size_or_type: u32, extra: &[u8]) -> Result<u32> {
+        let hdr_len = u32_at(&self.raw, 4)? as usize;
+        let [type_off, type_len, str_off] = [8, 12, 16].map(|p| u32_at(&self.raw, p));
+        let (type_off, type_len, str_off) = (type_off?, type_len?, str_off?);
+        if type_off + type_len != str_off || self.str_start + self.str_len != self.raw.len() {
+            return Err(btf_err(
+                "cannot add a type: the string section does not follow the type section",
+            ));
+        }
+        let name_off = self.str_len as u32;
+        let mut record = Vec::with_capacity(12 + extra.len());
+        for word in [name_off, info, size_or_type] {
+            record.extend_from_slice(&word.to_le_bytes());
+        }
+        record.extend_from_slice(extra);
+        let pos = hdr_len + (type_off + type_len) as usize;
+        self.raw.splice(pos..pos, record.iter().copied());
+        self.raw.extend_from_slice(name.as_bytes());
+        self.raw.push(0);
+        let grow = record.len() as u32;
+        put_u32(&mut self.raw, 12, type_len + grow);
+        put_u32(&mut self.raw, 16, str_off + grow);
+        self.str_start += grow as usize;
+        self.str_len += name.len() + 1;
+        put_u32(&mut self.raw, 20, self.str_len as u32);
+        self.types.push(Type {
+            pos,
+            name_off,
+            kind: (info >> 24) as u8 & 0x1f,
+            vlen: (info & 0xffff) as u16,
+            kflag: false,
+            size_or_type,
+        });
+        Ok(self.types.len() as u32 - 1)
     }
 
     /// Reads every map definition of the `.maps` DATASEC.

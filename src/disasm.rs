@@ -187,13 +187,23 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
             .find(|&i| fake_fd(has_btf, i) == fd)
             .map(|i| p.maps[i].name.as_str())
     };
+    // Externs are resolved against this host, as `run` would resolve them.
+    let resolved = if p.externs.is_empty() {
+        crate::externs::Resolved::default()
+    } else {
+        crate::externs::resolve(&p.externs, &mut crate::externs::Host::default())?
+    };
     let mut out = String::new();
     for &entry in &obj.programs {
         let func = &obj.functions[entry];
         if opts.program.as_ref().is_some_and(|p| *p != func.name) {
             continue;
         }
-        let linked = crate::reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
+        let targets = crate::reloc::Targets {
+            map_fd: &map_fd,
+            externs: &resolved,
+        };
+        let linked = crate::reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let _ = writeln!(
             out,
             "program {} (section {}): {} instructions, {} func_info, {} line_info",

@@ -81,6 +81,8 @@ pub struct Symbol {
     pub size: u64,
     pub kind: u8,
     pub global: bool,
+    /// `STB_WEAK`: for an extern, "missing is fine, read it as zero".
+    pub weak: bool,
 }
 
 impl Symbol {
@@ -236,6 +238,7 @@ impl<'a> Object<'a> {
                 size: sym.st_size(endian),
                 kind: sym.st_type().0,
                 global: sym.st_bind() == elf::STB_GLOBAL || sym.st_bind() == elf::STB_WEAK,
+                weak: sym.st_bind() == elf::STB_WEAK,
             });
         }
         if symbols.is_empty() {

@@ -23,6 +23,8 @@ pub enum Error {
         insn: usize,
         what: String,
     },
+    /// An extern (`__kconfig`, `__ksym`) that cannot be declared or resolved.
+    Extern { name: String, what: String },
     /// A map definition the loader cannot turn into a MAP_CREATE.
     Map { map: String, what: String },
     /// A program section the loader does not know how to load.
@@ -112,6 +114,7 @@ impl fmt::Display for Error {
                     "relocation in section '{section}' at insn {insn}: {what}"
                 )
             }
+            Error::Extern { name, what } => write!(f, "extern '{name}': {what}"),
             Error::Map { map, what } => write!(f, "map '{map}': {what}"),
             Error::Program { program, what } => write!(f, "program '{program}': {what}"),
             Error::Sys { cmd, what, source } => {

@@ -159,6 +159,7 @@ fn maps(out: &mut String, p: &Prepared<'_>) {
             MapSource::Data { section, .. } => {
                 format!("global data of {}", p.object.sections[section].name)
             }
+            MapSource::Kconfig => "the .kconfig externs, resolved at load time".to_string(),
         };
         let btf = p.btf.as_ref();
         let ty = |id: u32, size: u32| match (btf, id) {

@@ -10,6 +10,9 @@
 //! 5. [`prog`]: program types from section names ([`section`]); BPF_PROG_LOAD and the verifier log.
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
 //!
+//! [`externs`] finds `__kconfig` and `__ksym` externs (after step 2) and
+//! resolves them against the running kernel for step 4.
+//!
 //! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
 //! them and the only place with `unsafe`; [`uapi`] names the kernel's numbers.
 //! [`inspect`] and [`disasm`] show what steps 1 to 4 make of an object,
@@ -23,6 +26,7 @@ pub mod cgroup;
 pub mod disasm;
 pub mod elf;
 pub mod error;
+pub mod externs;
 pub mod inspect;
 pub mod loader;
 pub mod maps;

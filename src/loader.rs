@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use crate::btf::{Btf, BtfExt};
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::externs::{self, Externs};
 use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
@@ -81,6 +82,8 @@ pub struct Prepared<'a> {
     pub btf: Option<Btf>,
     pub ext: Option<BtfExt>,
     pub maps: Vec<maps::MapSpec<'a>>,
+    /// `__kconfig` and `__ksym` externs, resolved at load time.
+    pub externs: Externs,
 }
 
 /// Parses the ELF, fixes up its BTF and plans its maps: everything before the
@@ -92,14 +95,13 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
             "no programs: no global function in an executable section other than .text".into(),
         ));
     }
-    let btf = match object.btf {
-        Some(raw) => {
-            let mut btf = Btf::parse(raw)?;
-            btf.fix_datasecs(&object)?;
-            Some(btf)
-        }
-        None => None,
-    };
+    let mut btf = object.btf.map(Btf::parse).transpose()?;
+    // Externs are declared in BTF, before the fix-ups rewrite their types.
+    let externs = Externs::collect(&object, btf.as_ref())?;
+    if let Some(btf) = &mut btf {
+        btf.fix_datasecs(&object)?;
+        externs.fix_btf(btf)?;
+    }
     let ext = match (object.btf_ext, &btf) {
         (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
         _ => None,
@@ -118,6 +120,7 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
         btf,
         ext,
         maps,
+        externs,
     })
 }
 
@@ -144,6 +147,13 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
 fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
+    // Externs only when the object has some (the seed never reads the
+    // kernel's config, BTF or kallsyms), and before any kernel object exists.
+    let resolved = if p.externs.is_empty() {
+        externs::Resolved::default()
+    } else {
+        externs::resolve(&p.externs, &mut externs::Host::default())?
+    };
 
     let btf = match &p.btf {
         Some(btf) => Some(
@@ -155,7 +165,11 @@ fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Lo
         ),
         None => None,
     };
-    let maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    let mut maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    if !resolved.kconfig.is_empty() {
+        let spec = externs::kconfig_map_spec(&resolved.kconfig);
+        maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);
+    }
     let map_fd = |source| {
         maps.iter()
             .find(|m| m.source == source)
@@ -174,7 +188,11 @@ fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Lo
             program: func.name.clone(),
             what,
         })?;
-        let linked = reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
+        let targets = reloc::Targets {
+            map_fd: &map_fd,
+            externs: &resolved,
+        };
+        let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let attach_btf_id = match &kind.attach_func {
             Some(_) => {
                 if vmlinux.is_none() {
@@ -188,7 +206,7 @@ fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Lo
             name: &func.name,
             section,
             kind: &kind,
-            linked: &linked,
+            assembled: &assembled,
             license: &obj.license,
             btf: btf.as_ref().map(|f| f.as_fd()),
             attach_btf_id,
@@ -198,7 +216,7 @@ fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Lo
             name: func.name.clone(),
             section: section.clone(),
             kind,
-            insn_count: linked.insns.len(),
+            insn_count: assembled.insns.len(),
             fd,
         });
     }

@@ -92,6 +92,8 @@ pub enum MapSource {
     Defined { section: usize, offset: u64 },
     /// The global-data section with this index.
     Data { section: usize, kind: DataKind },
+    /// The `.kconfig` map holding the object's `__kconfig` extern values.
+    Kconfig,
 }
 
 /// A map to create: the attr for BPF_MAP_CREATE and what to do after.

@@ -17,7 +17,7 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 
 use crate::btf::Btf;
 use crate::error::{Error, Result};
-use crate::reloc::Linked;
+use crate::reloc::Assembled;
 use crate::sys::{self, ProgLoad};
 
 /// `enum bpf_prog_type` values.
@@ -175,7 +175,7 @@ pub struct LoadRequest<'a> {
     pub name: &'a str,
     pub section: &'a str,
     pub kind: &'a ProgKind,
-    pub linked: &'a Linked,
+    pub assembled: &'a Assembled,
     pub license: &'a std::ffi::CStr,
     pub btf: Option<BorrowedFd<'a>>,
     pub attach_btf_id: u32,
@@ -188,9 +188,9 @@ const LOG_KEEP_LINES: usize = 40;
 
 /// Loads a program. On failure the error carries the verifier log and a hint.
 pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
-    let insns = req.linked.insn_bytes();
-    let func_info = req.linked.func_info_bytes();
-    let line_info = req.linked.line_info_bytes();
+    let insns = req.assembled.insn_bytes();
+    let func_info = req.assembled.func_info_bytes();
+    let line_info = req.assembled.line_info_bytes();
     let attr = ProgLoad {
         prog_type: req.kind.prog_type,
         expected_attach_type: req.kind.expected_attach_type,
@@ -202,6 +202,7 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         func_info: &func_info,
         line_info: &line_info,
         attach_btf_id: req.attach_btf_id,
+        fd_array: &req.assembled.fd_array,
     };
     with_kernel_log(
         || format!("program '{}' (section '{}')", req.name, req.section),

@@ -15,6 +15,15 @@ const GLOBALS: &[u8] = include_bytes!("../bpf/globals.bpf.o");
 const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
 
 /// Fake fds for relocation: 100 + the map's index in the plan.
+/// Assembles program `entry` with fake map fds and no externs.
+fn assemble(p: &rawbpf::loader::Prepared<'_>, entry: usize) -> rawbpf::Result<reloc::Assembled> {
+    let targets = reloc::Targets {
+        map_fd: &fake_fds(p),
+        externs: &Default::default(),
+    };
+    reloc::assemble(&p.object, entry, p.ext.as_ref(), &targets)
+}
+
 fn fake_fds<'a>(p: &'a rawbpf::loader::Prepared<'a>) -> impl Fn(MapSource) -> Option<i32> + 'a {
     |source| {
         p.maps
@@ -136,22 +145,28 @@ fn seed_plan_is_hmap_with_btf_and_a_frozen_rodata() {
 fn seed_relocation_patches_maps_and_appends_the_callback() {
     let p = prepare(SEED).unwrap();
     let obj = &p.object;
-    let linked = reloc::link(obj, obj.programs[0], p.ext.as_ref(), &fake_fds(&p)).unwrap();
+    let assembled = assemble(&p, obj.programs[0]).unwrap();
     let prog_len = obj.functions[obj.programs[0]].len;
     let callback = obj
         .functions
         .iter()
         .position(|f| f.name == "timer_callback")
         .unwrap();
-    assert_eq!(linked.layout, [(obj.programs[0], 0), (callback, prog_len)]);
-    assert_eq!(linked.insns.len(), prog_len + obj.functions[callback].len);
+    assert_eq!(
+        assembled.layout,
+        [(obj.programs[0], 0), (callback, prog_len)]
+    );
+    assert_eq!(
+        assembled.insns.len(),
+        prog_len + obj.functions[callback].len
+    );
 
     let mut map_loads = 0;
     let mut func_loads = 0;
-    for (i, insn) in linked.insns.iter().enumerate() {
+    for (i, insn) in assembled.insns.iter().enumerate() {
         if insn.is_map_fd_load() {
             assert_eq!(insn.imm, 100, "hmap's fd at {i}");
-            assert_eq!(linked.insns[i + 1].imm, 0);
+            assert_eq!(assembled.insns[i + 1].imm, 0);
             map_loads += 1;
         }
         if insn.is_func_load() {
@@ -167,7 +182,7 @@ fn seed_relocation_patches_maps_and_appends_the_callback() {
             assert!(i >= prog_len, "only the callback reads .rodata");
             assert_eq!(insn.imm, 101);
             assert_eq!(
-                linked.insns[i + 1].imm,
+                assembled.insns[i + 1].imm,
                 0,
                 "the format string is at offset 0"
             );
@@ -175,14 +190,14 @@ fn seed_relocation_patches_maps_and_appends_the_callback() {
     }
     assert_eq!((map_loads, func_loads), (3, 1));
     // One func_info per function, at its first instruction of the final program.
-    let offs: Vec<u32> = linked.func_info.iter().map(|f| f.insn_off).collect();
+    let offs: Vec<u32> = assembled.func_info.iter().map(|f| f.insn_off).collect();
     assert_eq!(offs, [0, prog_len as u32]);
-    assert!(!linked.line_info.is_empty());
-    assert!(linked
+    assert!(!assembled.line_info.is_empty());
+    assert!(assembled
         .line_info
         .iter()
-        .all(|l| (l.insn_off as usize) < linked.insns.len()));
-    assert!(linked
+        .all(|l| (l.insn_off as usize) < assembled.insns.len()));
+    assert!(assembled
         .line_info
         .windows(2)
         .all(|w| w[0].insn_off <= w[1].insn_off));
@@ -194,8 +209,8 @@ fn nested_subprograms_are_appended_once_each() {
     let obj = &p.object;
     assert!(obj.programs.len() >= 2, "subprog.bpf.o has two programs");
     for &entry in &obj.programs {
-        let linked = reloc::link(obj, entry, p.ext.as_ref(), &fake_fds(&p)).unwrap();
-        let mut placed: Vec<usize> = linked.layout.iter().map(|l| l.0).collect();
+        let assembled = assemble(&p, entry).unwrap();
+        let mut placed: Vec<usize> = assembled.layout.iter().map(|l| l.0).collect();
         let n = placed.len();
         placed.sort();
         placed.dedup();
@@ -206,14 +221,14 @@ fn nested_subprograms_are_appended_once_each() {
             obj.functions[entry].name
         );
         // Every bpf-to-bpf call lands on the first instruction of a placed function.
-        let starts: Vec<usize> = linked.layout.iter().map(|l| l.1).collect();
-        for (i, insn) in linked.insns.iter().enumerate() {
+        let starts: Vec<usize> = assembled.layout.iter().map(|l| l.1).collect();
+        for (i, insn) in assembled.insns.iter().enumerate() {
             if insn.is_pseudo_call() {
                 let target = (i as i64 + 1 + i64::from(insn.imm)) as usize;
                 assert!(starts.contains(&target), "call at {i} lands on {target}");
             }
         }
-        assert_eq!(linked.func_info.len(), n, "one func_info per function");
+        assert_eq!(assembled.func_info.len(), n, "one func_info per function");
     }
 }
 
@@ -221,11 +236,11 @@ fn nested_subprograms_are_appended_once_each() {
 fn callbacks_become_pseudo_func_loads() {
     let p = prepare(CALLBACK).unwrap();
     let obj = &p.object;
-    let linked = reloc::link(obj, obj.programs[0], p.ext.as_ref(), &fake_fds(&p)).unwrap();
-    let starts: Vec<usize> = linked.layout.iter().map(|l| l.1).collect();
-    let funcs: Vec<usize> = (0..linked.insns.len())
-        .filter(|&i| linked.insns[i].is_func_load())
-        .map(|i| (i as i64 + 1 + i64::from(linked.insns[i].imm)) as usize)
+    let assembled = assemble(&p, obj.programs[0]).unwrap();
+    let starts: Vec<usize> = assembled.layout.iter().map(|l| l.1).collect();
+    let funcs: Vec<usize> = (0..assembled.insns.len())
+        .filter(|&i| assembled.insns[i].is_func_load())
+        .map(|i| (i as i64 + 1 + i64::from(assembled.insns[i].imm)) as usize)
         .collect();
     assert!(!funcs.is_empty());
     assert!(funcs.iter().all(|t| starts.contains(t)));
@@ -246,8 +261,8 @@ fn globals_get_one_map_per_data_section() {
         assert!(kinds.contains(&k), "{k:?} section missing from {kinds:?}");
     }
     let obj = &p.object;
-    let linked = reloc::link(obj, obj.programs[0], p.ext.as_ref(), &fake_fds(&p)).unwrap();
-    assert!(linked.insns.iter().any(Insn::is_map_value_load));
+    let assembled = assemble(&p, obj.programs[0]).unwrap();
+    assert!(assembled.insns.iter().any(Insn::is_map_value_load));
 }
 
 #[test]
@@ -255,8 +270,8 @@ fn every_program_of_a_multi_program_object_links() {
     let p = prepare(MULTI).unwrap();
     assert!(p.object.programs.len() >= 4);
     for &entry in &p.object.programs {
-        let linked = reloc::link(&p.object, entry, p.ext.as_ref(), &fake_fds(&p)).unwrap();
-        assert!(linked
+        let assembled = assemble(&p, entry).unwrap();
+        assert!(assembled
             .insns
             .iter()
             .any(|i| i.is_map_fd_load() && i.src == pseudo::MAP_FD));

@@ -237,6 +237,11 @@ impl Insn {
         self.is_ld_imm64() && self.src == pseudo::FUNC
     }
 
+    /// ld_imm64 of a kernel variable's address by BTF id (typed ksym).
+    pub const fn is_btf_id_load(&self) -> bool {
+        self.is_ld_imm64() && self.src == pseudo::BTF_ID
+    }
+
     pub const fn is_exit(&self) -> bool {
         self.code == EXIT
     }
@@ -326,8 +331,16 @@ impl Insn {
         Insn::new(CALL, 0, pseudo::CALL, 0, rel)
     }
 
+    /// Call of the kernel function with BTF id `btf_id` in vmlinux.
     pub const fn call_kfunc(btf_id: i32) -> Insn {
-        Insn::new(CALL, 0, pseudo::KFUNC_CALL, 0, btf_id)
+        Insn::call_module_kfunc(btf_id, 0)
+    }
+
+    /// Call of a kernel function whose BTF id is in the BTF object at
+    /// `fd_array[fd_array_index]` of the load (a module's BTF); index 0 means
+    /// vmlinux. The index travels in `off`.
+    pub const fn call_module_kfunc(btf_id: i32, fd_array_index: i16) -> Insn {
+        Insn::new(CALL, 0, pseudo::KFUNC_CALL, fd_array_index, btf_id)
     }
 
     pub const fn exit() -> Insn {
@@ -353,6 +366,23 @@ impl Insn {
             dst,
             pseudo::MAP_VALUE,
             (fd as u32 as u64) | ((offset as u64) << 32),
+        )
+    }
+
+    /// `dst = value`: a plain 64-bit constant (e.g. a kernel address).
+    pub const fn ld_u64(dst: u8, value: u64) -> [Insn; 2] {
+        Insn::ld_imm64(dst, 0, value)
+    }
+
+    /// `dst = &kernel variable`, the variable named by its BTF id in vmlinux
+    /// (`btf_obj_fd` 0) or in the BTF object `btf_obj_fd` (a module's).
+    /// The kernel keeps the type, so the program may dereference it
+    /// (typed ksyms).
+    pub const fn ld_btf_id(dst: u8, btf_id: i32, btf_obj_fd: i32) -> [Insn; 2] {
+        Insn::ld_imm64(
+            dst,
+            pseudo::BTF_ID,
+            (btf_id as u32 as u64) | ((btf_obj_fd as u32 as u64) << 32),
         )
     }
 

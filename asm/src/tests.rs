@@ -524,3 +524,22 @@ fn never_panics_on_random_bytes() {
         let _ = disassemble(&raw);
     }
 }
+
+#[test]
+fn extern_constructors() {
+    // A kfunc in a module: BTF id in imm, fd_array index in off.
+    let k = Insn::call_module_kfunc(777, 2);
+    assert!(k.is_kfunc_call() && !k.is_pseudo_call() && !k.is_helper_call());
+    assert_eq!((k.imm, k.off), (777, 2));
+    assert_eq!(Insn::call_kfunc(777).off, 0);
+
+    // A typed ksym: BTF id in the first imm, the BTF object's fd in the second.
+    let [a, b] = Insn::ld_btf_id(3, 4242, 9);
+    assert!(a.is_btf_id_load() && a.is_ld_imm64_pair(&b));
+    assert_eq!((a.dst, a.imm, b.imm), (3, 4242, 9));
+
+    // A plain address: src 0, both halves of the value.
+    let [a, b] = Insn::ld_u64(1, 0xffff_ffff_8100_0000);
+    assert!(a.is_ld_imm64() && a.src == 0 && !a.is_btf_id_load());
+    assert_eq!(Insn::imm64(&a, &b), 0xffff_ffff_8100_0000);
+}

@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem::{offset_of, size_of};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 use super::{bpf, fd, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
 
@@ -161,12 +161,16 @@ struct ProgLoadAttr {
     line_info: u64,
     line_info_cnt: u32,
     attach_btf_id: u32,
+    attach_btf_obj_fd: u32,
+    core_relo_cnt: u32,
+    fd_array: u64,
 }
-layout!(ProgLoadAttr, size 112, prog_type @ 0, insn_cnt @ 4, insns @ 8, license @ 16,
+layout!(ProgLoadAttr, size 128, prog_type @ 0, insn_cnt @ 4, insns @ 8, license @ 16,
     log_level @ 24, log_size @ 28, log_buf @ 32, kern_version @ 40, prog_flags @ 44,
     prog_name @ 48, prog_ifindex @ 64, expected_attach_type @ 68, prog_btf_fd @ 72,
     func_info_rec_size @ 76, func_info @ 80, func_info_cnt @ 88, line_info_rec_size @ 92,
-    line_info @ 96, line_info_cnt @ 104, attach_btf_id @ 108);
+    line_info @ 96, line_info_cnt @ 104, attach_btf_id @ 108, attach_btf_obj_fd @ 112,
+    core_relo_cnt @ 116, fd_array @ 120);
 
 /// What BPF_PROG_LOAD needs. `insns` is the encoded instruction stream;
 /// `func_info` and `line_info` are packed kernel records (8 and 16 bytes each).
@@ -181,6 +185,9 @@ pub struct ProgLoad<'a> {
     pub func_info: &'a [u8],
     pub line_info: &'a [u8],
     pub attach_btf_id: u32,
+    /// BTF object fds that kfunc calls name by index in `off` (module
+    /// kfuncs); empty when there are none.
+    pub fd_array: &'a [RawFd],
 }
 
 /// Kernel record sizes of `struct bpf_func_info` and `struct bpf_line_info`.
@@ -225,6 +232,9 @@ pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd
             attr.line_info = ptr(p.line_info);
             attr.line_info_cnt = (p.line_info.len() / LINE_INFO_SIZE) as u32;
         }
+    }
+    if !p.fd_array.is_empty() {
+        attr.fd_array = p.fd_array.as_ptr() as usize as u64;
     }
     if let Some(log) = log {
         attr.log_level = 1;

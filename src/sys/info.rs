@@ -235,3 +235,43 @@ pub fn btf_info(btf: BorrowedFd<'_>) -> io::Result<BtfInfo> {
     obj_info(btf, &mut info)?;
     Ok(info)
 }
+
+/// BPF_BTF_GET_NEXT_ID: the next BTF object id after `start`, None at the end.
+pub fn btf_get_next_id(start: u32) -> io::Result<Option<u32>> {
+    let mut attr = GetFdByIdAttr {
+        id: start,
+        ..Default::default()
+    };
+    match bpf(Cmd::BtfGetNextId, &mut attr) {
+        Ok(_) => Ok(Some(attr.next_id)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The kernel's BTF object of module `module` (as named in
+/// /sys/kernel/btf/), found by walking every BTF id and asking its name.
+pub fn module_btf_fd(module: &str) -> io::Result<Option<OwnedFd>> {
+    let mut id = 0;
+    while let Some(next) = btf_get_next_id(id)? {
+        id = next;
+        let btf = match get_fd_by_id(IdKind::Btf, id) {
+            Ok(fd) => fd,
+            // Freed between the two calls.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut name = [0u8; 64];
+        let mut info = BtfInfo {
+            name: name.as_mut_ptr() as usize as u64,
+            name_len: name.len() as u32,
+            ..Default::default()
+        };
+        obj_info(std::os::fd::AsFd::as_fd(&btf), &mut info)?;
+        let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        if info.kernel_btf != 0 && &name[..len] == module.as_bytes() {
+            return Ok(Some(btf));
+        }
+    }
+    Ok(None)
+}

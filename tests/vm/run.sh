@@ -123,6 +123,13 @@ pack() {
 		# Keep symbols (backtraces name functions), drop DWARF (size).
 		objcopy --strip-debug "$bin" "$stage$bin"
 	done < <(cat "$WORK/tests.list"; echo "$rawbpf")
+	# Each kernel's config as /boot/config-RELEASE, where a distribution keeps
+	# it: Debian kernels have no /proc/config.gz, and the __kconfig extern
+	# tests compare what programs read with it.
+	mkdir -p "$stage/boot"
+	for k in "${KERNELS[@]}"; do
+		cp "$(dirname "$(fetch_kernel "$k")")"/config-* "$stage/boot/" 2>/dev/null || true
+	done
 	cp "$WORK/tests.list" "$stage/vmtest/tests"
 	echo "$rawbpf" >"$stage/vmtest/rawbpf"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$WORK/initramfs.cpio"

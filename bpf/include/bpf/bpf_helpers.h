@@ -26,6 +26,20 @@ struct bpf_timer;
 #define __noinline __attribute__((noinline))
 #define __weak __attribute__((weak))
 
+/* Externs the loader fills in (see src/externs.rs): values of the running
+ * kernel's configuration, and kernel symbols and functions. */
+#define __kconfig __attribute__((section(".kconfig")))
+#define __ksym __attribute__((section(".ksyms")))
+/* Whether a __weak __ksym exists in the running kernel. */
+#define bpf_ksym_exists(sym) (!!(sym))
+
+/* The type a tristate CONFIG_ extern is declared with: n 0, y 1, m 2. */
+enum libbpf_tristate {
+	TRI_NO = 0,
+	TRI_YES = 1,
+	TRI_MODULE = 2,
+};
+
 static void *(* const bpf_map_lookup_elem)(void *map, const void *key) = (void *) 1;
 static long (* const bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *) 2;
 static long (* const bpf_map_delete_elem)(void *map, const void *key) = (void *) 3;
@@ -40,6 +54,10 @@ static long (* const bpf_timer_init)(struct bpf_timer *timer, void *map, __u64 f
 static long (* const bpf_timer_set_callback)(struct bpf_timer *timer, void *callback_fn) = (void *) 170;
 static long (* const bpf_timer_start)(struct bpf_timer *timer, __u64 nsecs, __u64 flags) = (void *) 171;
 static long (* const bpf_timer_cancel)(struct bpf_timer *timer) = (void *) 172;
+static void *(* const bpf_per_cpu_ptr)(const void *percpu_ptr, __u32 cpu) = (void *) 153;
+static void *(* const bpf_this_cpu_ptr)(const void *percpu_ptr) = (void *) 154;
+struct bpf_dynptr;
+static long (* const bpf_dynptr_from_mem)(void *data, __u32 size, __u64 flags, struct bpf_dynptr *ptr) = (void *) 197;
 static long (* const bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags) = (void *) 181;
 
 /* The format string is a static array, so clang puts it in .rodata, which the

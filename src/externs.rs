@@ -1,0 +1,945 @@
+//! Extern variables and functions: values the object asks the loader for.
+//!
+//! A BPF program may declare things it does not define, and leave them to the
+//! loader (libbpf's conventions, which clang's BTF carries):
+//!
+//! - `extern int CONFIG_HZ __kconfig;`, `extern unsigned LINUX_KERNEL_VERSION
+//!   __kconfig;`: values of the running kernel's configuration. clang puts
+//!   them in a BTF DATASEC `.kconfig` that has no ELF section; the loader lays
+//!   them out in one read-only, frozen ARRAY map named `.kconfig` and points
+//!   each `ld_imm64` at its value, so the verifier reads them as constants and
+//!   prunes `if (CONFIG_X)` branches. `CONFIG_*` come from
+//!   `/boot/config-$(uname -r)`, else `/proc/config.gz`; `LINUX_*` from the
+//!   loader itself.
+//! - `extern const int bpf_prog_active __ksym;` (a *typed* ksym): a kernel
+//!   variable named in the kernel's BTF; the ld_imm64 becomes
+//!   `BPF_PSEUDO_BTF_ID` with the VAR's id in vmlinux, and the kernel knows
+//!   its type. `extern const void sym __ksym;` (*typeless*): only an address,
+//!   from `/proc/kallsyms`.
+//! - `extern void bpf_rcu_read_lock(void) __ksym;` (a kfunc): a kernel
+//!   function the kernel allows BPF to call; the call becomes
+//!   `BPF_PSEUDO_KFUNC_CALL` with the FUNC's BTF id in vmlinux.
+//!
+//! `__weak` externs may be missing: they read as zero (kconfig, ksyms) or
+//! their calls are poisoned so the verifier objects only if one is reached.
+//! A missing non-weak extern is an error naming it.
+//!
+//! [`Externs::collect`] and [`Externs::fix_btf`] are pure; [`resolve`] reads
+//! the host (config, kernel BTF, kallsyms) and only when the object has
+//! externs, so objects without externs never touch those files.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::btf::{kind, Btf};
+use crate::elf::Object;
+use crate::error::{Error, Result};
+
+mod inflate;
+#[cfg(test)]
+mod tests;
+
+pub use inflate::gunzip;
+
+/// The DATASEC names clang gives to `__kconfig` and `__ksym` externs.
+pub const KCONFIG_SEC: &str = ".kconfig";
+pub const KSYMS_SEC: &str = ".ksyms";
+
+/// The C type of a `.kconfig` extern, which decides how a config value is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KconfigType {
+    /// `bool`: y is 1, n is 0.
+    Bool,
+    /// `enum libbpf_tristate`: n 0, y 1, m 2.
+    Tristate,
+    /// `char`: the letter itself (`'y'`, `'n'`, `'m'`).
+    Char,
+    /// An integer of 1, 2, 4 or 8 bytes.
+    Int { size: u32, signed: bool },
+    /// `char[len]`: a NUL-terminated string value.
+    Str { len: u32 },
+}
+
+impl KconfigType {
+    fn size(self) -> u32 {
+        match self {
+            KconfigType::Bool | KconfigType::Char => 1,
+            KconfigType::Tristate => 4,
+            KconfigType::Int { size, .. } => size,
+            KconfigType::Str { len } => len,
+        }
+    }
+
+    fn align(self) -> u32 {
+        match self {
+            KconfigType::Str { .. } => 1,
+            other => other.size(),
+        }
+    }
+}
+
+/// The most `.kconfig` bytes an object may ask for: far more than any real
+/// set of config values (strings included), and a bound on what a bogus
+/// `char CONFIG_X[4000000000]` could make us allocate.
+pub const KCONFIG_MAX: u32 = 1 << 20;
+
+/// What kind of extern a symbol is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternKind {
+    /// A `.kconfig` value at `byte` of the `.kconfig` map's value.
+    Kconfig { ty: KconfigType, byte: u32 },
+    /// A `.ksyms` variable; `typed` when its BTF type is not `void`.
+    Ksym { typed: bool },
+    /// A `.ksyms` function (kfunc).
+    Kfunc,
+}
+
+/// One extern of the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extern {
+    pub name: String,
+    pub kind: ExternKind,
+    pub weak: bool,
+    /// The VAR or FUNC in the object's BTF.
+    pub btf_id: u32,
+}
+
+/// Every extern of an object and the layout of its `.kconfig` map.
+#[derive(Clone, Debug, Default)]
+pub struct Externs {
+    pub list: Vec<Extern>,
+    /// Size of the `.kconfig` map's value (0: no kconfig externs).
+    pub kconfig_size: u32,
+}
+
+fn extern_err(name: &str, what: impl std::fmt::Display) -> Error {
+    Error::Extern {
+        name: name.to_string(),
+        what: what.to_string(),
+    }
+}
+
+impl Externs {
+    /// Whether the object has no externs at all.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Finds every undefined global symbol and its declaration in BTF.
+    pub fn collect(obj: &Object<'_>, btf: Option<&Btf>) -> Result<Externs> {
+        let mut out = Externs::default();
+        for sym in &obj.symbols {
+            if sym.section.is_some() || !sym.global || sym.name.is_empty() {
+                continue;
+            }
+            if out.list.iter().any(|e| e.name == sym.name) {
+                continue;
+            }
+            let btf = btf.ok_or_else(|| {
+                extern_err(
+                    &sym.name,
+                    "externs are declared through BTF, but the object has no .BTF (compile with clang -g)",
+                )
+            })?;
+            let (sec, btf_id) = find_declaration(btf, &sym.name)?;
+            let decl = *btf.get(btf_id)?;
+            let kind = match (sec.as_str(), decl.kind) {
+                (KCONFIG_SEC, kind::VAR) => ExternKind::Kconfig {
+                    ty: kconfig_type(btf, &sym.name, decl.size_or_type)?,
+                    byte: 0,
+                },
+                (KSYMS_SEC, kind::VAR) => ExternKind::Ksym {
+                    typed: is_typed(btf, decl.size_or_type)?,
+                },
+                (KSYMS_SEC, kind::FUNC) => ExternKind::Kfunc,
+                (sec, _) => {
+                    return Err(extern_err(
+                        &sym.name,
+                        format!(
+                            "declared in DATASEC '{sec}', neither {KCONFIG_SEC} nor {KSYMS_SEC}"
+                        ),
+                    ))
+                }
+            };
+            out.list.push(Extern {
+                name: sym.name.clone(),
+                kind,
+                weak: sym.weak,
+                btf_id,
+            });
+        }
+        out.layout_kconfig()?;
+        Ok(out)
+    }
+
+    /// Places the kconfig externs one after the other, each aligned to its
+    /// size (libbpf's layout): their byte offsets in the `.kconfig` value.
+    fn layout_kconfig(&mut self) -> Result<()> {
+        let mut end = 0u32;
+        for e in &mut self.list {
+            if let ExternKind::Kconfig { ty, byte } = &mut e.kind {
+                let align = ty.align().max(1);
+                let placed = end
+                    .div_ceil(align)
+                    .checked_mul(align)
+                    .and_then(|at| Some((at, at.checked_add(ty.size())?)))
+                    .filter(|&(_, new_end)| new_end <= KCONFIG_MAX);
+                let (at, new_end) = placed.ok_or_else(|| {
+                    extern_err(
+                        &e.name,
+                        format!("the .kconfig values would exceed {KCONFIG_MAX} bytes"),
+                    )
+                })?;
+                (*byte, end) = (at, new_end);
+            }
+        }
+        self.kconfig_size = end;
+        Ok(())
+    }
+
+    fn by_btf_id(&self, id: u32) -> Option<&Extern> {
+        self.list.iter().find(|e| e.btf_id == id)
+    }
+
+    /// Makes the `.kconfig` and `.ksyms` DATASECs acceptable to the kernel,
+    /// which knows no extern VARs (`btf_var_check_meta`), no extern FUNCs and
+    /// no FUNC inside a DATASEC (`btf_datasec_check_meta`). As libbpf does:
+    /// `.kconfig` VARs become allocated globals at their offsets in the map;
+    /// `.ksyms` VARs become 4-byte ints and its FUNCs global functions, each
+    /// DATASEC entry then a 4-byte VAR (one shared dummy for the FUNCs).
+    pub fn fix_btf(&self, btf: &mut Btf) -> Result<()> {
+        const GLOBAL: u32 = 1;
+        for sec_name in [KCONFIG_SEC, KSYMS_SEC] {
+            let Some(sec) = btf.find(kind::DATASEC, sec_name) else {
+                continue;
+            };
+            let mut entries = btf.datasec_vars(sec)?;
+            let mut dummy = None;
+            let mut end = 0u32;
+            for (i, (var, byte, size)) in entries.iter_mut().enumerate() {
+                let t = *btf.get(*var)?;
+                if sec_name == KCONFIG_SEC {
+                    let e = self.by_btf_id(*var);
+                    let Some(ExternKind::Kconfig { ty, byte: at }) = e.map(|e| e.kind) else {
+                        // Every .kconfig VAR clang emits has its undefined symbol.
+                        return Err(Error::Btf(format!(
+                            "VAR {} in {KCONFIG_SEC} is not an extern of the object",
+                            btf.type_name(*var).unwrap_or("?")
+                        )));
+                    };
+                    btf.set_var_linkage(*var, GLOBAL)?;
+                    (*byte, *size) = (at, ty.size());
+                    continue;
+                }
+                if t.kind == kind::VAR {
+                    let int = btf.int_type(4)?;
+                    btf.set_var_type(*var, int)?;
+                    btf.set_var_linkage(*var, GLOBAL)?;
+                } else if t.kind == kind::FUNC {
+                    let d = match dummy {
+                        Some(d) => d,
+                        None => {
+                            let int = btf.int_type(4)?;
+                            let d = btf.push_var("__rawbpf_ksym_func", int, GLOBAL)?;
+                            dummy = Some(d);
+                            d
+                        }
+                    };
+                    btf.set_func_linkage(*var, GLOBAL as u16)?;
+                    btf.name_unnamed_params(*var, btf.get(d)?.name_off)?;
+                    *var = d;
+                } else {
+                    return Err(Error::Btf(format!(
+                        "entry {i} of {KSYMS_SEC} is neither a VAR nor a FUNC"
+                    )));
+                }
+                (*byte, *size) = (4 * i as u32, 4);
+                end = 4 * (i as u32 + 1);
+            }
+            let size = if sec_name == KCONFIG_SEC {
+                self.kconfig_size
+            } else {
+                end
+            };
+            entries.sort_by_key(|&(_, byte, _)| byte);
+            btf.set_datasec(sec, size, &entries)?;
+        }
+        Ok(())
+    }
+}
+
+/// The DATASEC and BTF id of the extern VAR or FUNC named `name`.
+fn find_declaration(btf: &Btf, name: &str) -> Result<(String, u32)> {
+    for sec_name in [KCONFIG_SEC, KSYMS_SEC] {
+        let Some(sec) = btf.find(kind::DATASEC, sec_name) else {
+            continue;
+        };
+        for (id, _, _) in btf.datasec_vars(sec)? {
+            if btf.type_name(id)? == name {
+                return Ok((sec_name.to_string(), id));
+            }
+        }
+    }
+    Err(extern_err(
+        name,
+        format!(
+            "undefined symbol that is neither a __kconfig nor a __ksym extern (no VAR or FUNC of that name in BTF DATASEC {KCONFIG_SEC} or {KSYMS_SEC})"
+        ),
+    ))
+}
+
+/// Whether a `.ksyms` VAR's type is more than `void` (typed ksym).
+fn is_typed(btf: &Btf, type_id: u32) -> Result<bool> {
+    if type_id == 0 {
+        return Ok(false);
+    }
+    Ok(btf.resolve_or_void(type_id)? != 0)
+}
+
+/// How a `.kconfig` VAR of BTF type `type_id` is stored (libbpf's rules).
+fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
+    let id = btf.resolve(type_id)?;
+    let t = *btf.get(id)?;
+    let bad = || {
+        extern_err(
+            name,
+            "a __kconfig extern must be bool, char, enum libbpf_tristate, an integer of 1, 2, 4 or 8 bytes, or a char array",
+        )
+    };
+    match t.kind {
+        kind::INT => {
+            let (encoding, bits) = btf.int_encoding(id)?;
+            let size = t.size_or_type;
+            if encoding & INT_BOOL != 0 && size == 1 {
+                Ok(KconfigType::Bool)
+            } else if encoding & INT_CHAR != 0 && size == 1 {
+                Ok(KconfigType::Char)
+            } else if matches!(size, 1 | 2 | 4 | 8) && bits == 8 * size {
+                Ok(KconfigType::Int {
+                    size,
+                    signed: encoding & INT_SIGNED != 0,
+                })
+            } else {
+                Err(bad())
+            }
+        }
+        kind::ENUM if t.size_or_type == 4 && btf.type_name(id)? == "libbpf_tristate" => {
+            Ok(KconfigType::Tristate)
+        }
+        kind::ARRAY => {
+            let (elem, len) = btf.array(id)?;
+            let elem = btf.resolve(elem)?;
+            let e = btf.get(elem)?;
+            if e.kind == kind::INT && e.size_or_type == 1 && len > 0 {
+                Ok(KconfigType::Str { len })
+            } else {
+                Err(bad())
+            }
+        }
+        _ => Err(bad()),
+    }
+}
+
+const INT_SIGNED: u32 = 1;
+const INT_CHAR: u32 = 2;
+const INT_BOOL: u32 = 4;
+
+// ---------------------------------------------------------------------------
+// Resolution: the kernel-facing half.
+
+/// How one extern was resolved; what the relocation step writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// A `.kconfig` value at `byte` of the `.kconfig` map's value.
+    Kconfig { byte: u32 },
+    /// A kfunc: BTF id in vmlinux (`fd_array_index` 0) or in the module BTF
+    /// at that index of the load's `fd_array`.
+    Kfunc { btf_id: u32, fd_array_index: i16 },
+    /// A typed ksym: the VAR's BTF id, in vmlinux (`btf_obj_fd` 0) or a module.
+    TypedKsym { btf_id: u32, btf_obj_fd: RawFd },
+    /// A typeless ksym's address from /proc/kallsyms.
+    Address(u64),
+    /// A weak ksym or kfunc the kernel does not have; `number` tells poisoned
+    /// calls apart.
+    Missing { number: u32 },
+}
+
+/// Every extern's resolution, and the `.kconfig` map's value.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub by_name: BTreeMap<String, Resolution>,
+    /// The `.kconfig` map's value (empty: no map).
+    pub kconfig: Vec<u8>,
+    /// BPF_PROG_LOAD's `fd_array` for module kfuncs; index 0 unused.
+    pub fd_array: Vec<RawFd>,
+    /// The module BTF objects `fd_array` and typed ksyms refer to.
+    pub module_fds: Vec<OwnedFd>,
+    /// The module of each entry of `module_fds`.
+    pub module_names: Vec<String>,
+}
+
+impl Resolved {
+    pub fn get(&self, name: &str) -> Option<&Resolution> {
+        self.by_name.get(name)
+    }
+}
+
+/// Where the host's answers come from; [`Host`] reads the real files, tests
+/// hand in their own.
+pub trait Sources {
+    /// `uname -r`.
+    fn kernel_release(&mut self) -> Result<String>;
+    /// The kernel configuration text (`CONFIG_X=y` lines).
+    fn kernel_config(&mut self) -> Result<String>;
+    /// The BTF id of the kernel VAR or FUNC `name` (`btf_kind`), if any, in
+    /// vmlinux or a module.
+    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>>;
+    /// The kernel's BTF object of a module, for `fd_array` and typed ksyms.
+    fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd>;
+    /// The address of `name` in /proc/kallsyms, if it is there.
+    fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>>;
+}
+
+/// Where a kernel type lives: its id, and the module whose BTF has it
+/// (None: vmlinux). Module type ids continue vmlinux's numbering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelBtfId {
+    pub id: u32,
+    pub module: Option<String>,
+}
+
+impl Resolved {
+    /// The `fd_array` index and fd of a module's BTF, opened once per module.
+    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<(i16, RawFd)> {
+        if let Some(i) = self.module_names.iter().position(|m| m == module) {
+            return Ok(((i + 1) as i16, self.fd_array[i + 1]));
+        }
+        let fd = sources.module_btf_fd(module)?;
+        if self.fd_array.is_empty() {
+            // Index 0 means vmlinux; the kernel never reads that slot.
+            self.fd_array.push(0);
+        }
+        let index = i16::try_from(self.fd_array.len())
+            .map_err(|_| Error::Env("too many kernel modules for fd_array".into()))?;
+        self.fd_array.push(fd.as_raw_fd());
+        self.module_names.push(module.to_string());
+        self.module_fds.push(fd);
+        Ok((index, self.fd_array[index as usize]))
+    }
+}
+
+/// Resolves every extern against `sources`.
+pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved> {
+    let mut out = Resolved {
+        kconfig: vec![0; externs.kconfig_size as usize],
+        ..Default::default()
+    };
+    let mut config: Option<Result<BTreeMap<String, String>>> = None;
+    for (number, e) in externs.list.iter().enumerate() {
+        let number = number as u32;
+        let resolution = match e.kind {
+            ExternKind::Kconfig { ty, byte } => {
+                let value = if e.name.starts_with("CONFIG_") {
+                    let config = config.get_or_insert_with(|| {
+                        sources.kernel_config().map(|text| parse_config(&text))
+                    });
+                    match config {
+                        Ok(c) => c.get(&e.name).cloned(),
+                        Err(_) if e.weak => None,
+                        Err(err) => {
+                            return Err(extern_err(
+                                &e.name,
+                                format!("no kernel configuration to read it from: {err}"),
+                            ))
+                        }
+                    }
+                } else {
+                    linux_value(&e.name, sources)?
+                };
+                match value {
+                    Some(v) => {
+                        let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
+                        store_kconfig(&e.name, ty, &v, slot)?;
+                    }
+                    None if e.weak => {}
+                    None => return Err(missing_kconfig(&e.name)),
+                }
+                Resolution::Kconfig { byte }
+            }
+            ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
+                Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
+                    btf_id: id,
+                    fd_array_index: 0,
+                },
+                Some(KernelBtfId {
+                    id,
+                    module: Some(m),
+                }) => Resolution::Kfunc {
+                    btf_id: id,
+                    fd_array_index: out.module_slot(&m, sources)?.0,
+                },
+                None if e.weak => Resolution::Missing { number },
+                None => return Err(extern_err(&e.name, KFUNC_NOT_FOUND)),
+            },
+            ExternKind::Ksym { typed: true } => match sources.kernel_btf_id(kind::VAR, &e.name)? {
+                Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
+                    btf_id: id,
+                    btf_obj_fd: 0,
+                },
+                Some(KernelBtfId {
+                    id,
+                    module: Some(m),
+                }) => Resolution::TypedKsym {
+                    btf_id: id,
+                    btf_obj_fd: out.module_slot(&m, sources)?.1,
+                },
+                None if e.weak => Resolution::Missing { number },
+                None => {
+                    return Err(extern_err(
+                        &e.name,
+                        "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
+                    ))
+                }
+            },
+            ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
+                Some(address) => Resolution::Address(address),
+                None if e.weak => Resolution::Missing { number },
+                None => {
+                    return Err(extern_err(
+                        &e.name,
+                        "kernel symbol not found in /proc/kallsyms",
+                    ))
+                }
+            },
+        };
+        out.by_name.insert(e.name.clone(), resolution);
+    }
+    Ok(out)
+}
+
+const KFUNC_NOT_FOUND: &str =
+    "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)";
+
+fn missing_kconfig(name: &str) -> Error {
+    if name.starts_with("CONFIG_") {
+        return extern_err(
+            name,
+            "not in the kernel configuration (declare it __weak to read 0 instead)",
+        );
+    }
+    extern_err(
+        name,
+        "a __kconfig extern is CONFIG_* or one of LINUX_KERNEL_VERSION, \
+         LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER",
+    )
+}
+
+/// The values libbpf provides itself, as config-style strings.
+fn linux_value(name: &str, sources: &mut dyn Sources) -> Result<Option<String>> {
+    Ok(match name {
+        "LINUX_KERNEL_VERSION" => Some(kernel_version(&sources.kernel_release()?).to_string()),
+        // bpf_get_attach_cookie() arrived in 5.15 for every program type
+        // that has it; the version says it without a probe.
+        "LINUX_HAS_BPF_COOKIE" => {
+            let has = kernel_version(&sources.kernel_release()?) >= (5 << 16) + (15 << 8);
+            Some(if has { "y" } else { "n" }.to_string())
+        }
+        // Syscalls go through wrappers (`__x64_sys_*`) when the arch's
+        // wrapper symbol of bpf() itself is there.
+        "LINUX_HAS_SYSCALL_WRAPPER" => {
+            let wrapper = format!("{}sys_bpf", syscall_prefix());
+            let has = sources.kallsyms_address(&wrapper)?.is_some();
+            Some(if has { "y" } else { "n" }.to_string())
+        }
+        _ => None,
+    })
+}
+
+fn syscall_prefix() -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        "__x64_"
+    } else if cfg!(target_arch = "aarch64") {
+        "__arm64_"
+    } else if cfg!(target_arch = "s390x") {
+        "__s390x_"
+    } else {
+        "__se_"
+    }
+}
+
+/// `KERNEL_VERSION(a, b, c)` of a release string such as "6.1.0-27-amd64",
+/// the sub-level capped at 255 as the kernel does.
+pub fn kernel_version(release: &str) -> u32 {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0).min(255),
+        parts.next().unwrap_or(0).min(255),
+        parts.next().unwrap_or(0).min(255),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+/// `CONFIG_X=value` lines into a map; "# CONFIG_X is not set" reads as n.
+pub fn parse_config(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("# ") {
+            if let Some(name) = rest.strip_suffix(" is not set") {
+                if name.starts_with("CONFIG_") {
+                    out.insert(name.to_string(), "n".to_string());
+                }
+            }
+            continue;
+        }
+        if let Some((name, value)) = line.split_once('=') {
+            if name.starts_with("CONFIG_") {
+                out.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Stores config `value` into the extern's bytes as its type wants.
+fn store_kconfig(name: &str, ty: KconfigType, value: &str, slot: &mut [u8]) -> Result<()> {
+    let tri = match value {
+        "y" => Some(1u8),
+        "n" => Some(0),
+        "m" => Some(2),
+        _ => None,
+    };
+    match ty {
+        KconfigType::Bool => match tri {
+            Some(2) => Err(extern_err(
+                name,
+                "value 'm' (a module) does not fit a bool; declare it enum libbpf_tristate",
+            )),
+            Some(v) => {
+                slot[0] = v;
+                Ok(())
+            }
+            None => Err(extern_err(name, format!("value '{value}' is not y or n"))),
+        },
+        KconfigType::Tristate => {
+            let v =
+                tri.ok_or_else(|| extern_err(name, format!("value '{value}' is not y, n or m")))?;
+            slot.copy_from_slice(&u32::from(v).to_ne_bytes());
+            Ok(())
+        }
+        KconfigType::Char => {
+            if tri.is_none() {
+                return Err(extern_err(
+                    name,
+                    format!("value '{value}' is not y, n or m"),
+                ));
+            }
+            slot[0] = value.as_bytes()[0];
+            Ok(())
+        }
+        KconfigType::Int { size, signed } => {
+            let v = parse_int(value)
+                .ok_or_else(|| extern_err(name, format!("value '{value}' is not a number")))?;
+            let bits = 8 * size;
+            let fits = if signed {
+                bits == 64 || (-(1i128 << (bits - 1))..(1i128 << (bits - 1))).contains(&v)
+            } else {
+                (0..(1i128 << bits)).contains(&v)
+                    || (bits == 64 && (-(1i128 << 63)..0).contains(&v))
+            };
+            if !fits {
+                return Err(extern_err(
+                    name,
+                    format!("value {value} does not fit {size} bytes"),
+                ));
+            }
+            slot.copy_from_slice(&(v as u64).to_ne_bytes()[..size as usize]);
+            Ok(())
+        }
+        KconfigType::Str { len } => {
+            let s = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .ok_or_else(|| extern_err(name, format!("value {value} is not a quoted string")))?;
+            // Like libbpf: a longer string is cut, and the last byte stays NUL.
+            let n = s.len().min(len as usize - 1);
+            slot[..n].copy_from_slice(&s.as_bytes()[..n]);
+            Ok(())
+        }
+    }
+}
+
+/// A config number: decimal, or hex with 0x, possibly negative.
+fn parse_int(value: &str) -> Option<i128> {
+    let (neg, digits) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    let v = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => digits.parse::<u64>().ok()?,
+    };
+    Some(if neg { -i128::from(v) } else { i128::from(v) })
+}
+
+/// The `.kconfig` map: one read-only (for programs), frozen ARRAY entry
+/// holding `value`, as libbpf creates it.
+pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
+    crate::maps::MapSpec {
+        name: KCONFIG_SEC.to_string(),
+        source: crate::maps::MapSource::Kconfig,
+        attr: crate::sys::MapCreateAttr {
+            map_type: crate::maps::MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: value.len() as u32,
+            max_entries: 1,
+            map_flags: crate::sys::MapFlags::RDONLY_PROG.bits(),
+            map_name: crate::sys::object_name(KCONFIG_SEC),
+            ..Default::default()
+        },
+        initial: Some(value),
+        freeze: true,
+        inner: None,
+        slots: Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The host's sources.
+
+/// The running kernel: uname, its config file, /sys/kernel/btf/vmlinux and
+/// /proc/kallsyms, each read at most once and only when asked.
+#[derive(Default)]
+pub struct Host {
+    vmlinux: Option<Btf>,
+    /// Module BTF blobs (name, bytes), read the first time a name is not in vmlinux.
+    modules: Option<Vec<(String, Vec<u8>)>>,
+    kallsyms: Option<String>,
+}
+
+/// Files bigger than this are not a config or kallsyms we want to hold.
+const READ_LIMIT: u64 = 64 << 20;
+
+fn read_limited(path: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(READ_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}
+
+impl Sources for Host {
+    fn kernel_release(&mut self) -> Result<String> {
+        const PATH: &str = "/proc/sys/kernel/osrelease";
+        let bytes = read_limited(PATH)?;
+        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+    }
+
+    fn kernel_config(&mut self) -> Result<String> {
+        let boot = format!("/boot/config-{}", self.kernel_release()?);
+        match read_limited(&boot) {
+            Ok(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        const GZ: &str = "/proc/config.gz";
+        let gz = read_limited(GZ).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT) => Error::Env(format!(
+                "neither {boot} nor {GZ} (CONFIG_IKCONFIG_PROC) exists"
+            )),
+            _ => e,
+        })?;
+        let text =
+            gunzip(&gz, READ_LIMIT as usize).map_err(|what| Error::Env(format!("{GZ}: {what}")))?;
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+
+    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
+        kernel_btf_id(&mut self.vmlinux, &mut self.modules, btf_kind, name)
+    }
+
+    fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd> {
+        crate::sys::module_btf_fd(module)
+            .map_err(Error::sys(
+                crate::uapi::Cmd::BtfGetNextId,
+                format!("the BTF object of module '{module}'"),
+            ))?
+            .ok_or_else(|| Error::Env(format!("module '{module}' has no BTF object in the kernel")))
+    }
+
+    fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>> {
+        if self.kallsyms.is_none() {
+            let bytes = read_limited("/proc/kallsyms")?;
+            self.kallsyms = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
+        let text = self.kallsyms.as_deref().unwrap_or_default();
+        kallsyms_lookup(text, name).map_err(|what| extern_err(name, what))
+    }
+}
+
+/// The one place that asks the kernel's BTF for an id (so a leaner reader
+/// can replace it here alone): the VAR or FUNC `name` in vmlinux, else in
+/// the first module (/sys/kernel/btf/<module>, in name order) that has it.
+fn kernel_btf_id(
+    vmlinux: &mut Option<Btf>,
+    modules: &mut Option<Vec<(String, Vec<u8>)>>,
+    btf_kind: u8,
+    name: &str,
+) -> Result<Option<KernelBtfId>> {
+    if vmlinux.is_none() {
+        *vmlinux = Some(crate::prog::vmlinux_btf()?);
+    }
+    let Some(base) = vmlinux.as_ref() else {
+        return Ok(None);
+    };
+    if let Some(id) = base.find(btf_kind, name) {
+        return Ok(Some(KernelBtfId { id, module: None }));
+    }
+    if modules.is_none() {
+        *modules = Some(read_module_btfs()?);
+    }
+    for (module, data) in modules.iter().flatten() {
+        let found = split_btf_find(data, base, btf_kind, name)
+            .map_err(|e| Error::Btf(format!("/sys/kernel/btf/{module}: {e}")))?;
+        if let Some(id) = found {
+            return Ok(Some(KernelBtfId {
+                id,
+                module: Some(module.clone()),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn read_module_btfs() -> Result<Vec<(String, Vec<u8>)>> {
+    const DIR: &str = "/sys/kernel/btf";
+    let mut names: Vec<String> = std::fs::read_dir(DIR)
+        .map_err(|e| Error::io(DIR, e))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|n| n != "vmlinux")
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| Ok((n.clone(), read_limited(&format!("{DIR}/{n}"))?)))
+        .collect()
+}
+
+/// Finds `name` of `btf_kind` in a module's *split* BTF: its types are
+/// numbered after the `base` (vmlinux) types, and a name offset below the
+/// base's string section size is a base string. Walks the records only as
+/// far as needed to step over them.
+pub fn split_btf_find(
+    data: &[u8],
+    base: &Btf,
+    btf_kind: u8,
+    name: &str,
+) -> std::result::Result<Option<u32>, String> {
+    let u32_at = |pos: usize| -> std::result::Result<u32, String> {
+        pos.checked_add(4)
+            .and_then(|end| data.get(pos..end))
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("read past the end at byte {pos}"))
+    };
+    if data.len() < 24 || data[0..2] != [0x9f, 0xeb] {
+        return Err("not little-endian BTF".into());
+    }
+    let base_bytes = base.bytes();
+    let base_str_len = u32::from_le_bytes([
+        base_bytes[20],
+        base_bytes[21],
+        base_bytes[22],
+        base_bytes[23],
+    ]);
+    let hdr = u32_at(4)? as usize;
+    let [type_off, type_len, str_off, str_len] =
+        [8, 12, 16, 20].map(|p| u32_at(p).map(|v| v as usize));
+    let (type_off, type_len, str_off, str_len) = (type_off?, type_len?, str_off?, str_len?);
+    let strings = hdr
+        .checked_add(str_off)
+        .and_then(|s| Some((s, s.checked_add(str_len)?)))
+        .and_then(|(s, e)| data.get(s..e))
+        .ok_or("string section out of bounds")?;
+    let (mut pos, end) = (hdr + type_off, hdr + type_off + type_len);
+    if end > data.len() {
+        return Err("type section out of bounds".into());
+    }
+    let mut id = base.len() as u32;
+    while pos < end {
+        let name_off = u32_at(pos)?;
+        let info = u32_at(pos + 4)?;
+        let kind = ((info >> 24) & 0x1f) as u8;
+        let vlen = (info & 0xffff) as usize;
+        let extra = match kind {
+            kind::INT | kind::VAR | kind::DECL_TAG => 4,
+            kind::ARRAY => 12,
+            kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
+            kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
+            kind::PTR
+            | kind::FWD
+            | kind::TYPEDEF
+            | kind::VOLATILE
+            | kind::CONST
+            | kind::RESTRICT
+            | kind::FUNC
+            | kind::FLOAT
+            | kind::TYPE_TAG => 0,
+            other => return Err(format!("type {id} has unknown kind {other}")),
+        };
+        if kind == btf_kind {
+            let matches = if name_off < base_str_len {
+                base.name(name_off).is_ok_and(|n| n == name)
+            } else {
+                let local = (name_off - base_str_len) as usize;
+                strings.get(local..).is_some_and(|s| {
+                    s.starts_with(name.as_bytes()) && s.get(name.len()) == Some(&0)
+                })
+            };
+            if matches {
+                return Ok(Some(id));
+            }
+        }
+        pos += 12 + extra;
+        id += 1;
+    }
+    Ok(None)
+}
+
+/// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.
+/// A name with two different addresses is ambiguous (static functions of
+/// several files); all-zero addresses mean the kernel hides them from us.
+pub fn kallsyms_lookup(text: &str, name: &str) -> std::result::Result<Option<u64>, String> {
+    let mut found: Option<u64> = None;
+    for line in text.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let (Some(addr), Some(_), Some(sym)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if sym != name {
+            continue;
+        }
+        let addr = u64::from_str_radix(addr, 16)
+            .map_err(|_| format!("bad address '{addr}' in /proc/kallsyms"))?;
+        match found {
+            Some(a) if a != addr => {
+                return Err(format!(
+                    "ambiguous: /proc/kallsyms has it at {a:#x} and at {addr:#x}"
+                ))
+            }
+            _ => found = Some(addr),
+        }
+    }
+    if found == Some(0) {
+        return Err(
+            "/proc/kallsyms shows address 0 (kptr_restrict hides addresses; run as root)".into(),
+        );
+    }
+    Ok(found)
+}
