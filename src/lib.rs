@@ -25,6 +25,7 @@ pub mod maps;
 pub mod prog;
 pub mod reloc;
 pub mod selftest;
+pub mod show;
 #[allow(unsafe_code)]
 pub mod sys;
 

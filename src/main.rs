@@ -38,6 +38,11 @@ usage:
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
       datagram now passes, and clean everything up.
+  rawbpf show [--cgroup DIR] [--pin DIR]
+      What the kernel has attached directly to the cgroup DIR (each cgroup
+      attach type: program id, name, type, link id) and what is pinned under
+      the bpffs directory DIR (a name goes under the bpffs mount). Without
+      either: the cgroup2 root and the bpffs mount.
   rawbpf selftest
       Check on the running kernel what bpf_timer_cancel is documented to
       return (and what it does beyond that), and print a table; exit status 0
@@ -158,6 +163,7 @@ fn command(args: &[String]) -> Result<(), Failure> {
         Some("detach") => detach(&args[1..]),
         Some("demo") if args.len() == 1 => demo(),
         Some("selftest") if args.len() == 1 => selftest(),
+        Some("show") => show(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     }
 }
@@ -272,6 +278,46 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     let dir = cgroup::pin_dir(&pin)?;
     let n = cgroup::detach_pinned(&dir, cgroup.as_ref())?;
     outln!("detached {n} program(s) and removed {}", dir.display());
+    Ok(())
+}
+
+fn show(args: &[String]) -> Result<(), Failure> {
+    let (mut pin, mut cg) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match (arg.as_str(), it.next()) {
+            ("--pin", Some(v)) => pin = Some(v.clone()),
+            ("--cgroup", Some(v)) => cg = Some(PathBuf::from(v)),
+            (a, _) => {
+                return Err(Usage(format!(
+                    "unexpected argument '{a}' (show takes [--cgroup DIR] [--pin DIR])"
+                ))
+                .into())
+            }
+        }
+    }
+    if pin.is_none() && cg.is_none() {
+        cg = Some(
+            cgroup::find_mount("cgroup2")?
+                .ok_or_else(|| Error::Env("no cgroup2 hierarchy is mounted".into()))?,
+        );
+        pin = cgroup::find_mount("bpf")?.map(|p| p.display().to_string());
+    }
+    if let Some(dir) = cg {
+        let attached = rawbpf::show::cgroup_attachments(&dir)?;
+        out!("{}", rawbpf::show::format_attachments(&dir, &attached));
+    }
+    if let Some(pin) = pin {
+        let dir = if pin.starts_with('/') {
+            PathBuf::from(pin)
+        } else {
+            cgroup::find_mount("bpf")?
+                .ok_or_else(|| Error::Env(format!("no bpffs is mounted to find '{pin}' in")))?
+                .join(pin)
+        };
+        let pins = rawbpf::show::pins(&dir)?;
+        out!("{}", rawbpf::show::format_pins(&dir, &pins));
+    }
     Ok(())
 }
 

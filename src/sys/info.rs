@@ -38,6 +38,20 @@ pub fn get_fd_by_id(kind: IdKind, id: u32) -> io::Result<OwnedFd> {
     owned_fd(bpf(cmd, &mut attr)?)
 }
 
+/// BPF_LINK_GET_NEXT_ID: the id of the next link after `start` (0 for the
+/// first), or None when there is none (ENOENT).
+pub fn link_get_next_id(start: u32) -> io::Result<Option<u32>> {
+    let mut attr = GetFdByIdAttr {
+        id: start,
+        ..Default::default()
+    };
+    match bpf(Cmd::LinkGetNextId, &mut attr) {
+        Ok(_) => Ok(Some(attr.next_id)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[repr(C)]
 #[derive(Default)]
 struct InfoAttr {

@@ -43,6 +43,7 @@ pub enum Cmd {
     MapFreeze = 22,
     LinkCreate = 28,
     LinkGetFdById = 30,
+    LinkGetNextId = 31,
     LinkDetach = 34,
 }
 
@@ -70,6 +71,7 @@ impl Cmd {
             Cmd::MapFreeze => "BPF_MAP_FREEZE",
             Cmd::LinkCreate => "BPF_LINK_CREATE",
             Cmd::LinkGetFdById => "BPF_LINK_GET_FD_BY_ID",
+            Cmd::LinkGetNextId => "BPF_LINK_GET_NEXT_ID",
             Cmd::LinkDetach => "BPF_LINK_DETACH",
         }
     }
