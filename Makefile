@@ -5,7 +5,7 @@ CARGO  ?= cargo
 KERNEL ?= all
 RELEASE := target/release/rawbpf
 
-.PHONY: all build static run test check fmt clippy bpf bpf-check bpf-deps vmtest
+.PHONY: all build static run test check fmt clippy bpf bpf-check bpf-deps vmtest vmtest-initramfs
 
 all: build
 
@@ -68,3 +68,8 @@ bpf-deps:
 # The test suite inside qemu on Debian kernels: KERNEL=6.1|6.12|all.
 vmtest:
 	tests/vm/run.sh $(KERNEL)
+
+# Debian's mkinitramfs with contrib/initramfs-tools on the 6.12 cloud kernel,
+# a root image whose init checks the policy held across switch_root.
+vmtest-initramfs:
+	tests/vm/initramfs.sh

@@ -12,20 +12,20 @@
 //! written to qemu's isa-debug-exit port. PID 1 must never exit (the kernel
 //! panics), so every path ends in a power-off.
 
-use std::ffi::CString;
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// qemu's `-device isa-debug-exit,iobase=0xf4`: writing N exits with 2N+1.
-const DEBUG_EXIT_PORT: u16 = 0xf4;
+use rawbpf_vm_init::{console_on_stdio, loopback_up, mount, power_off, say};
 
 fn main() {
     let started = Instant::now();
     setup();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     say(&format!("RAWBPF-VMTEST-KERNEL: {}", release.trim()));
-    say(&format!("RAWBPF-VMTEST-CPUS: {}", std::thread::available_parallelism().map_or(0, |n| n.get())));
+    say(&format!(
+        "RAWBPF-VMTEST-CPUS: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    ));
 
     let mut failed = Vec::new();
     let tests = std::fs::read_to_string("/vmtest/tests").unwrap_or_default();
@@ -43,7 +43,11 @@ fn main() {
     runs.push((rawbpf.to_string(), vec!["selftest"]));
 
     for (program, args) in &runs {
-        let name = format!("{} {}", program.rsplit('/').next().unwrap_or(program), args.join(" "));
+        let name = format!(
+            "{} {}",
+            program.rsplit('/').next().unwrap_or(program),
+            args.join(" ")
+        );
         say(&format!("RAWBPF-VMTEST-RUN: {name}"));
         let t = Instant::now();
         let status = Command::new(program)
@@ -67,32 +71,16 @@ fn main() {
         }
     }
 
-    say(&format!("RAWBPF-VMTEST-TIME: {:.1}s", started.elapsed().as_secs_f64()));
+    say(&format!(
+        "RAWBPF-VMTEST-TIME: {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
     if failed.is_empty() {
         say("RAWBPF-VMTEST-RESULT: PASS");
     } else {
         say(&format!("RAWBPF-VMTEST-RESULT: FAIL {}", failed.join("; ")));
     }
     power_off(if failed.is_empty() { 0 } else { 1 });
-}
-
-/// One line on the console, flushed (the host reads it as it comes).
-fn say(line: &str) {
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
-}
-
-fn mount(fstype: &str, target: &str) {
-    let _ = std::fs::create_dir_all(target);
-    let (Ok(source), Ok(dir)) = (CString::new(fstype), CString::new(target)) else {
-        return;
-    };
-    // SAFETY: NUL-terminated strings that outlive the call, no data argument.
-    let ret = unsafe { libc::mount(source.as_ptr(), dir.as_ptr(), source.as_ptr(), 0, std::ptr::null()) };
-    if ret != 0 {
-        say(&format!("init: mount {fstype} on {target}: {}", std::io::Error::last_os_error()));
-    }
 }
 
 fn setup() {
@@ -105,74 +93,4 @@ fn setup() {
     mount("cgroup2", "/sys/fs/cgroup");
     mount("bpf", "/sys/fs/bpf");
     loopback_up();
-}
-
-/// The kernel gives init /dev/console as stdio only if the initramfs has it;
-/// after devtmpfs is mounted it exists, so (re)open it on 0, 1 and 2.
-fn console_on_stdio() {
-    let path = c"/dev/console";
-    // SAFETY: open/dup2/close on fds this process owns.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_RDWR);
-        if fd < 0 {
-            return;
-        }
-        for target in 0..3 {
-            if fd != target {
-                libc::dup2(fd, target);
-            }
-        }
-        if fd > 2 {
-            libc::close(fd);
-        }
-    }
-}
-
-/// `ip link set lo up`: 127.0.0.1 comes with it.
-fn loopback_up() {
-    // SAFETY: a socket used only for the two ioctls on a zeroed ifreq whose
-    // name we set; closed at the end.
-    unsafe {
-        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if s < 0 {
-            say("init: no socket to bring up lo");
-            return;
-        }
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        if libc::ioctl(s, libc::SIOCGIFFLAGS as _, &mut req) == 0 {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            if libc::ioctl(s, libc::SIOCSIFFLAGS as _, &req) != 0 {
-                say(&format!("init: lo up: {}", std::io::Error::last_os_error()));
-            }
-        }
-        libc::close(s);
-    }
-}
-
-/// Reports `code` through qemu's isa-debug-exit, then powers off in case
-/// that device is missing. Never returns: PID 1 must not exit.
-fn power_off(code: u8) -> ! {
-    // The console is a serial port: the last lines (the sentinel among
-    // them) may still sit in the tty's buffer, and qemu exits the moment the
-    // port below is written. Wait until they have gone out.
-    // SAFETY: tcdrain only waits on fd 1, which setup() made the console.
-    unsafe {
-        libc::tcdrain(1);
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    // SAFETY: sync, ioperm/outb on the debug-exit port qemu provides, and
-    // reboot(2) as a fallback; nothing here touches Rust-owned memory.
-    unsafe {
-        libc::sync();
-        if libc::ioperm(u64::from(DEBUG_EXIT_PORT), 1, 1) == 0 {
-            std::arch::asm!("out dx, al", in("dx") DEBUG_EXIT_PORT, in("al") code);
-        }
-        libc::reboot(libc::RB_POWER_OFF);
-    }
-    loop {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
 }
