@@ -49,7 +49,8 @@ usage:
       only if everything documented holds.
   rawbpf help | --help | --version
 
-exit status: 0 success, 1 failure, 2 bad usage";
+exit status: 0 success, 1 failure, 2 bad usage, 3 (selftest) the kernel is
+too old to test: it has no bpf_timer helpers (Linux 5.15 or later)";
 
 /// Prints to stdout, ignoring errors: a closed stdout or a reader that went
 /// away (`rawbpf demo | head`) must not abort the process halfway, with
@@ -81,6 +82,8 @@ struct Usage(String);
 enum Failure {
     Usage(Usage),
     Run(Error),
+    /// The kernel lacks what the command tests (exit status 3).
+    TooOld(Error),
 }
 
 impl From<Error> for Failure {
@@ -179,6 +182,10 @@ fn report(result: Result<(), Failure>) -> u8 {
         Err(Failure::Run(e)) => {
             errln!("rawbpf: {e}");
             1
+        }
+        Err(Failure::TooOld(e)) => {
+            errln!("rawbpf: {e}");
+            3
         }
     }
 }
@@ -465,7 +472,13 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
 fn selftest() -> Result<(), Failure> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     outln!("bpf_timer_cancel on Linux {}", release.trim());
-    let rows = selftest::return_value_cases()?;
+    let rows = match selftest::return_value_cases() {
+        Err(e) if rawbpf::prog::lacks_bpf_timer(&e) => {
+            outln!("{}: nothing to test", rawbpf::prog::NO_BPF_TIMER);
+            return Err(Failure::TooOld(e));
+        }
+        other => other?,
+    };
     out!("{}", selftest::format_cases(&rows));
     outln!();
     let types = selftest::program_types()?;

@@ -460,6 +460,60 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),
     )
+    .map_err(|e| match e {
+        // A kernel before 5.15 may stop at something else first (a timer
+        // callback's BPF_PSEUDO_FUNC before 5.13, the syscall program type
+        // before 5.14): ask it about the helper itself.
+        Error::Rejected {
+            what, source, log, ..
+        } if calls_timer_helper(&req.linked.insns) && kernel_lacks_timer() => {
+            Error::Rejected {
+                what,
+                source,
+                log,
+                hint: Some(NO_BPF_TIMER),
+            }
+        }
+        e => e,
+    })
+}
+
+/// Whether a program calls one of the bpf_timer_* helpers.
+fn calls_timer_helper(insns: &[rawbpf_asm::Insn]) -> bool {
+    insns
+        .iter()
+        .any(|i| i.is_helper_call() && (BPF_TIMER_INIT..=BPF_TIMER_CANCEL).contains(&i.imm))
+}
+
+/// Loads `call bpf_timer_init; exit` as a socket filter (a type every kernel
+/// has, so the verifier gets to the call): a kernel without bpf_timer
+/// rejects the helper id itself ("invalid func unknown#169"); one with it
+/// complains about something else.
+fn kernel_lacks_timer() -> bool {
+    let insns = rawbpf_asm::encode(&[
+        rawbpf_asm::Insn::call_helper(BPF_TIMER_INIT),
+        rawbpf_asm::Insn::exit(),
+    ]);
+    let attr = ProgLoad {
+        prog_type: pt::SOCKET_FILTER,
+        expected_attach_type: 0,
+        name: "timer_probe",
+        insns: &insns,
+        license: c"GPL",
+        flags: ProgFlags::empty(),
+        btf: None,
+        func_info: &[],
+        line_info: &[],
+        attach_btf_id: 0,
+    };
+    let mut log = vec![0u8; 4096];
+    match sys::prog_load(&attr, Some(&mut log)) {
+        Ok(_) => false,
+        Err(_) => {
+            let len = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            calls_missing_timer_helper(&String::from_utf8_lossy(&log[..len]))
+        }
+    }
 }
 
 /// The one place of the retry policy for loads the kernel may refuse with an
@@ -522,8 +576,35 @@ pub fn rejected(what: String, source: std::io::Error, log: &[u8]) -> Error {
     }
 }
 
+/// `BPF_FUNC_timer_init` and `BPF_FUNC_timer_cancel`, the first and last
+/// bpf_timer helper ids (Linux 5.15).
+const BPF_TIMER_INIT: i32 = 169;
+const BPF_TIMER_CANCEL: i32 = 172;
+
+/// The hint for a program that calls a bpf_timer helper on a kernel without them.
+pub const NO_BPF_TIMER: &str =
+    "this kernel has no bpf_timer helpers (bpf_timer needs Linux 5.15 or later)";
+
+/// Whether `e` is a rejection because the kernel has no bpf_timer helpers.
+pub fn lacks_bpf_timer(e: &Error) -> bool {
+    matches!(e, Error::Rejected { hint: Some(h), .. } if *h == NO_BPF_TIMER)
+}
+
+/// Whether the verifier refused a bpf_timer_* helper (ids 169 to 172,
+/// `bpf_timer_init` to `bpf_timer_cancel`) as one it does not know: a
+/// kernel before 5.15 says "invalid func unknown#169".
+fn calls_missing_timer_helper(log: &str) -> bool {
+    log.split("func unknown#").skip(1).any(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        matches!(digits.parse::<u32>(), Ok(169..=172))
+    })
+}
+
 /// A one-line hint for the commonest verifier messages.
 fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
+    if calls_missing_timer_helper(log) {
+        return Some(NO_BPF_TIMER);
+    }
     const HINTS: &[(&str, &str)] = &[
         ("has to have BTF in order to use bpf_timer", "a map holding struct bpf_timer needs BTF: compile with clang -g and keep .BTF"),
         ("callback function not static", "make the callback a static function"),
@@ -614,5 +695,8 @@ mod tests {
             .unwrap()
             .contains("NULL"));
         assert_eq!(hint("something new", &err), None);
+        let old_kernel = "14: (85) call unknown#169\ninvalid func unknown#169\n";
+        assert_eq!(hint(old_kernel, &err), Some(NO_BPF_TIMER));
+        assert_eq!(hint("invalid func unknown#168\n", &err), None);
     }
 }

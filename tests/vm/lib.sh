@@ -158,19 +158,20 @@ kapt_setup() {
 	fi
 }
 
-# The newest linux-image-<version>-cloud-amd64-unsigned for a major.minor,
-# from the suite that kernel comes from.
-kernel_package() {
-	local want=$1 suite
-	suite=$(kernel_suite "$want")
+# The linux-image-<version>-cloud-amd64-unsigned packages for a
+# major.minor, newest first, from the suite that kernel comes from.
+kernel_packages() {
+	local want=$1
 	kapt_setup
 	apt-cache "${KAPT_OPTS[@]}" search --names-only "^linux-image-${want//./\\.}[.-].*-cloud-amd64-unsigned\$" |
-		awk '{print $1}' | sort -V | tail -n 1
+		awk '{print $1}' | sort -rV
 }
 
 # Prints the path of the unpacked vmlinuz for a kernel, fetching it once.
 # The package is unpacked whole under $WORK/kernel-$1: boot/ (vmlinuz,
-# config) and lib/modules/ (or usr/lib/modules/).
+# config) and lib/modules/ (or usr/lib/modules/). A mirror can list a
+# package it no longer has (old suites' security updates): then the next
+# newest is taken.
 fetch_kernel() {
 	local want=$1 dir="$WORK/kernel-$1"
 	local image
@@ -179,14 +180,18 @@ fetch_kernel() {
 		echo "$image"
 		return
 	fi
-	local pkg
 	kapt_setup # here, not only in the subshell below: download needs KAPT_OPTS
-	pkg=$(kernel_package "$want")
-	[ -n "$pkg" ] || { log "no linux-image-$want cloud package in $(kernel_suite "$want")"; exit 1; }
-	log "fetching $pkg from $(kernel_suite "$want")"
+	local pkg got=
 	mkdir -p "$WORK/debs" "$dir"
-	(cd "$WORK/debs" && apt-get "${KAPT_OPTS[@]}" download "$pkg" >&2)
-	dpkg-deb -x "$WORK"/debs/"$pkg"_*.deb "$dir"
+	for pkg in $(kernel_packages "$want"); do
+		log "fetching $pkg from $(kernel_suite "$want")"
+		if (cd "$WORK/debs" && apt-get "${KAPT_OPTS[@]}" download "$pkg" >&2); then
+			got=$pkg
+			break
+		fi
+	done
+	[ -n "$got" ] || { log "no linux-image-$want cloud package could be fetched from $(kernel_suite "$want")"; exit 1; }
+	dpkg-deb -x "$WORK"/debs/"$got"_*.deb "$dir"
 	ls "$dir"/boot/vmlinuz-* | head -n 1
 }
 
