@@ -43,6 +43,7 @@ test:
 		exit 1; \
 	fi
 	$(CARGO) test --workspace
+	$(CARGO) build --lib --no-default-features
 
 fmt:
 	$(CARGO) fmt --all --check

@@ -28,6 +28,9 @@ fn attach_and_pin(object: &str, cgroup_dir: &str, pin_dir: &str) -> rawbpf::Resu
     let cgroup = Cgroup::open(cgroup_dir)?;
     let mut links = cgroup::attach_all(&loaded, &cgroup, AttachMode::Link)?;
     cgroup::pin_all(&loaded, &mut links, &cgroup::pin_dir(pin_dir)?)?;
-    println!("{} program(s) attached to {cgroup_dir}, pinned under {pin_dir}", links.len());
+    println!(
+        "{} program(s) attached to {cgroup_dir}, pinned under {pin_dir}",
+        links.len()
+    );
     Ok(())
 }

@@ -24,6 +24,7 @@ pub mod loader;
 pub mod maps;
 pub mod prog;
 pub mod reloc;
+#[cfg(feature = "selftest")]
 pub mod selftest;
 pub mod show;
 #[allow(unsafe_code)]

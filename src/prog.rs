@@ -466,14 +466,12 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         // before 5.14): ask it about the helper itself.
         Error::Rejected {
             what, source, log, ..
-        } if calls_timer_helper(&req.linked.insns) && kernel_lacks_timer() => {
-            Error::Rejected {
-                what,
-                source,
-                log,
-                hint: Some(NO_BPF_TIMER),
-            }
-        }
+        } if calls_timer_helper(&req.linked.insns) && kernel_lacks_timer() => Error::Rejected {
+            what,
+            source,
+            log,
+            hint: Some(NO_BPF_TIMER),
+        },
         e => e,
     })
 }

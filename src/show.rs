@@ -144,11 +144,17 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
     let fd = sys::open(path_str(dir)?, libc::O_RDONLY | libc::O_DIRECTORY)
         .map_err(|e| Error::io(dir.display(), e))?;
     let mut out = Vec::new();
+    let mut refused = None;
+    let mut answered = false;
     for &attach_type in at::CGROUP {
         let (flags, ids) = match sys::prog_query(fd.as_fd(), attach_type) {
             Ok(r) => r,
-            // An attach type this kernel does not have yet.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
+            // An attach type this kernel does not have yet (unless it
+            // refuses every one: then the query itself is wrong, below).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                refused.get_or_insert((attach_type, e));
+                continue;
+            }
             Err(source) => {
                 return Err(Error::Sys {
                     call: "BPF_PROG_QUERY",
@@ -161,6 +167,7 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
                 })
             }
         };
+        answered = true;
         for prog_id in ids {
             let (prog_name, prog_type) = match prog_by_id(prog_id) {
                 Some(info) => (c_name(&info.name), info.prog_type),
@@ -176,6 +183,17 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
                 link_id: None,
             });
         }
+    }
+    if let (false, Some((attach_type, source))) = (answered, refused) {
+        return Err(Error::Sys {
+            call: "BPF_PROG_QUERY",
+            what: format!(
+                "cgroup {}, {} (and every other cgroup attach type)",
+                dir.display(),
+                cgroup_attach_name(attach_type)
+            ),
+            source,
+        });
     }
     if !out.is_empty() {
         find_links(cgroup_id, &mut out)?;

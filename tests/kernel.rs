@@ -438,7 +438,10 @@ fn demo_survives_closed_stdio_no_dev_null_and_a_vanished_reader() {
             "{stderr}"
         );
         assert_eq!(demo_cgroups(), [] as [String; 0], "no demo cgroup left");
-        assert!(not_applicable_without_timers("the demo", rawbpf::SEED_OBJECT));
+        assert!(not_applicable_without_timers(
+            "the demo",
+            rawbpf::SEED_OBJECT
+        ));
         return;
     }
     // An initramfs tool may start with stdio closed.

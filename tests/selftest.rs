@@ -190,7 +190,10 @@ fn selftest_command_reports_and_exits_zero() {
             .filter(|e| e.file_name().to_string_lossy().starts_with("rawbpf"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
-        assert!(not_applicable_without_timers("the selftest command", selftest::TIMER_CASES));
+        assert!(not_applicable_without_timers(
+            "the selftest command",
+            selftest::TIMER_CASES
+        ));
         return;
     }
     assert!(

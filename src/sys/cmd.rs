@@ -15,6 +15,10 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
+    /// Explicit zero: a kernel that ends the command at `btf_log_level`
+    /// (5.10) refuses non-zero bytes after it, and implicit padding is not
+    /// guaranteed to be zero.
+    _pad: u32,
 }
 layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
 
@@ -398,6 +402,9 @@ struct ProgQueryAttr {
     attach_flags: u32,
     prog_ids: u64,
     prog_cnt: u32,
+    /// Explicit zero: 5.10 ends the command at `prog_cnt` and refuses
+    /// (EINVAL) non-zero bytes after it; implicit padding may hold garbage.
+    _pad: u32,
 }
 layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
     attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);

@@ -137,7 +137,8 @@ impl PolicyArg {
         }
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("rawbpf-test-{}-{n}.bpf.o", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("rawbpf-test-{}-{n}.bpf.o", std::process::id()));
         std::fs::write(&path, DROP_EGRESS).expect("write the test object");
         PolicyArg(Some(path))
     }
