@@ -16,29 +16,54 @@ pub enum Error {
     Btf(String),
     /// An instruction or relocation cannot be resolved.
     Reloc {
+        /// The code section.
         section: String,
+        /// The instruction's index in it.
         insn: usize,
+        /// What is wrong.
         what: String,
     },
     /// A map definition the loader cannot turn into a MAP_CREATE.
-    Map { map: String, what: String },
+    Map {
+        /// The map's name.
+        map: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A program section the loader does not know how to load.
-    Program { program: String, what: String },
+    Program {
+        /// The program's name.
+        program: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A bpf() or other system call failed.
     Sys {
+        /// The command or call (`BPF_MAP_CREATE`, ...).
         call: &'static str,
+        /// What it was called on.
         what: String,
+        /// The errno.
         source: io::Error,
     },
     /// The kernel refused the object's BTF or a program; `log` is its explanation.
     Rejected {
+        /// What was refused.
         what: String,
+        /// The errno.
         source: io::Error,
+        /// The end of the verifier's (or BTF checker's) log.
         log: String,
+        /// A one-line hint for a known message.
         hint: Option<&'static str>,
     },
     /// A file-system or mount problem (cgroup2, bpffs, pins).
-    Io { path: String, source: io::Error },
+    Io {
+        /// The path or operation.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
     /// The environment is not usable (not root, no cgroup2, ...).
     Env(String),
 }

@@ -15,6 +15,7 @@
 //! `rawbpf-asm` crate.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod btf;
 pub mod cgroup;

@@ -23,27 +23,49 @@ use bitflags::bitflags;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Cmd {
+    /// `BPF_MAP_CREATE`.
     MapCreate = 0,
+    /// `BPF_MAP_LOOKUP_ELEM`.
     MapLookupElem = 1,
+    /// `BPF_MAP_UPDATE_ELEM`.
     MapUpdateElem = 2,
+    /// `BPF_MAP_DELETE_ELEM`.
     MapDeleteElem = 3,
+    /// `BPF_MAP_GET_NEXT_KEY`.
     MapGetNextKey = 4,
+    /// `BPF_PROG_LOAD`.
     ProgLoad = 5,
+    /// `BPF_OBJ_PIN`.
     ObjPin = 6,
+    /// `BPF_OBJ_GET`.
     ObjGet = 7,
+    /// `BPF_PROG_ATTACH`.
     ProgAttach = 8,
+    /// `BPF_PROG_DETACH`.
     ProgDetach = 9,
+    /// `BPF_PROG_TEST_RUN`.
     ProgTestRun = 10,
+    /// `BPF_PROG_GET_FD_BY_ID`.
     ProgGetFdById = 13,
+    /// `BPF_MAP_GET_FD_BY_ID`.
     MapGetFdById = 14,
+    /// `BPF_OBJ_GET_INFO_BY_FD`.
     ObjGetInfoByFd = 15,
+    /// `BPF_PROG_QUERY`.
     ProgQuery = 16,
+    /// `BPF_BTF_LOAD`.
     BtfLoad = 18,
+    /// `BPF_BTF_GET_FD_BY_ID`.
     BtfGetFdById = 19,
+    /// `BPF_MAP_FREEZE`.
     MapFreeze = 22,
+    /// `BPF_LINK_CREATE`.
     LinkCreate = 28,
+    /// `BPF_LINK_GET_FD_BY_ID`.
     LinkGetFdById = 30,
+    /// `BPF_LINK_GET_NEXT_ID`.
     LinkGetNextId = 31,
+    /// `BPF_LINK_DETACH`.
     LinkDetach = 34,
 }
 
@@ -161,12 +183,17 @@ bitflags! {
     /// `map_flags` of BPF_MAP_CREATE.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct MapFlags: u32 {
+        /// `BPF_F_NO_PREALLOC`: allocate hash entries on demand.
         const NO_PREALLOC = 1 << 0;
+        /// `BPF_F_RDONLY`: user space may only read.
         const RDONLY = 1 << 3;
+        /// `BPF_F_WRONLY`: user space may only write.
         const WRONLY = 1 << 4;
         /// Programs may only read the map (a `.rodata` section).
         const RDONLY_PROG = 1 << 7;
+        /// `BPF_F_WRONLY_PROG`: programs may only write.
         const WRONLY_PROG = 1 << 8;
+        /// `BPF_F_MMAPABLE`: an ARRAY user space can mmap.
         const MMAPABLE = 1 << 10;
         const _ = !0;
     }
@@ -176,8 +203,11 @@ bitflags! {
     /// `prog_flags` of BPF_PROG_LOAD.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ProgFlags: u32 {
+        /// `BPF_F_STRICT_ALIGNMENT`.
         const STRICT_ALIGNMENT = 1 << 0;
+        /// `BPF_F_SLEEPABLE`: the program may sleep (`.s` sections).
         const SLEEPABLE = 1 << 4;
+        /// `BPF_F_XDP_HAS_FRAGS`: the XDP program handles multi-buffer packets.
         const XDP_HAS_FRAGS = 1 << 5;
         const _ = !0;
     }
@@ -187,8 +217,11 @@ bitflags! {
     /// `attach_flags` of BPF_PROG_ATTACH for cgroups.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct AttachFlags: u32 {
+        /// `BPF_F_ALLOW_OVERRIDE`: a descendant cgroup may override this program.
         const ALLOW_OVERRIDE = 1 << 0;
+        /// `BPF_F_ALLOW_MULTI`: several programs per cgroup and attach type.
         const ALLOW_MULTI = 1 << 1;
+        /// `BPF_F_REPLACE`: replace a given program.
         const REPLACE = 1 << 2;
         const _ = !0;
     }
@@ -198,7 +231,9 @@ bitflags! {
     /// `file_flags` of BPF_OBJ_GET.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ObjGetFlags: u32 {
+        /// `BPF_F_RDONLY`: open for reading only.
         const RDONLY = 1 << 3;
+        /// `BPF_F_WRONLY`: open for writing only.
         const WRONLY = 1 << 4;
         const _ = !0;
     }

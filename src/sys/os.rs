@@ -81,8 +81,11 @@ pub enum SendOutcome {
 /// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
 #[derive(Clone, Debug)]
 pub struct Probe {
+    /// Where to send one UDP datagram.
     pub udp: std::net::SocketAddr,
+    /// Where to also open a TCP connection, if anywhere.
     pub tcp: Option<std::net::SocketAddr>,
+    /// Whether to also open, write and rename a file (for LSM and sysctl hooks).
     pub touch_files: bool,
 }
 
