@@ -66,7 +66,7 @@ bpf-deps:
 		[ -e /usr/include/x86_64-linux-gnu/gnu/stubs-32.h ] || { \
 		apt-get update && apt-get install -y --no-install-recommends clang llvm libc6-dev-i386; }
 
-# The test suite inside qemu on Debian kernels: KERNEL=6.1|6.12|all.
+# The test suite inside qemu on Debian kernels: KERNEL=5.10|6.1|6.12|all.
 vmtest:
 	tests/vm/run.sh $(KERNEL)
 

@@ -4,8 +4,9 @@
 # 1. Debian's own mkinitramfs (initramfs-tools, busybox, the distribution's
 #    /init) builds an image for the Debian 6.12 cloud kernel with
 #    contrib/initramfs-tools' hook and boot script installed and configured
-#    to attach the seed (embedded in a static rawbpf) to the root cgroup,
-#    pinned at /sys/fs/bpf/rawbpf. No kernel is installed on the host: the
+#    to attach the seed (bpf/timer_cancel.bpf.o, which the hook copies into
+#    the image beside a static rawbpf) to the root cgroup, pinned at
+#    /sys/fs/bpf/rawbpf. No kernel is installed on the host: the
 #    kernel package is only unpacked under target/vmtest, and mkinitramfs
 #    runs in a private mount namespace where that package's /lib/modules
 #    and /boot are bind-mounted over the host's.
@@ -55,7 +56,7 @@ confdir() {
 	# $CONFDIR/rawbpf.conf first.
 	cat >"$conf/rawbpf.conf" <<-EOF
 		RAWBPF_BINARY=$RAWBPF_STATIC
-		RAWBPF_OBJECT=
+		RAWBPF_OBJECT=$ROOT/bpf/timer_cancel.bpf.o
 		RAWBPF_CGROUP=/
 		RAWBPF_PIN=/sys/fs/bpf/rawbpf
 		RAWBPF_ON_FAILURE=panic
@@ -104,7 +105,7 @@ main() {
 	# The hook and the boot script are in the image.
 	local listing f
 	listing=$(lsinitramfs "$STAGE/initrd.img")
-	for f in usr/sbin/rawbpf etc/rawbpf/initramfs.conf scripts/init-top/rawbpf; do
+	for f in usr/sbin/rawbpf etc/rawbpf/initramfs.conf etc/rawbpf/object.bpf.o scripts/init-top/rawbpf; do
 		grep -qx "$f\|${f#usr/}" <<<"$listing" || { log "mkinitramfs left $f out of the image"; exit 1; }
 	done
 	make_root "$STAGE/root.img"

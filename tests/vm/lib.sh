@@ -181,14 +181,22 @@ fetch_kernel() {
 		return
 	fi
 	kapt_setup # here, not only in the subshell below: download needs KAPT_OPTS
-	local pkg got=
+	local pkg got= attempt
 	mkdir -p "$WORK/debs" "$dir"
-	for pkg in $(kernel_packages "$want"); do
-		log "fetching $pkg from $(kernel_suite "$want")"
-		if (cd "$WORK/debs" && apt-get "${KAPT_OPTS[@]}" download "$pkg" >&2); then
-			got=$pkg
-			break
+	for attempt in cached fresh; do
+		if [ "$attempt" = fresh ]; then
+			# The lists may be older than the mirror: update them once.
+			rm -f "$KAPT_DIR/updated"
+			KAPT_DIR=
+			kapt_setup
 		fi
+		for pkg in $(kernel_packages "$want"); do
+			log "fetching $pkg from $(kernel_suite "$want")"
+			if (cd "$WORK/debs" && apt-get "${KAPT_OPTS[@]}" download "$pkg" >&2); then
+				got=$pkg
+				break 2
+			fi
+		done
 	done
 	[ -n "$got" ] || { log "no linux-image-$want cloud package could be fetched from $(kernel_suite "$want")"; exit 1; }
 	dpkg-deb -x "$WORK"/debs/"$got"_*.deb "$dir"
