@@ -70,6 +70,10 @@ run_kernel() {
 	local took=$((SECONDS - start))
 	local release
 	release=$(sed -n 's/^RAWBPF-VMTEST-KERNEL: //p' "$log" | tr -d '\r' | head -n 1)
+	# Tests that do not apply to this kernel say so (and check why).
+	local na
+	na=$(grep -ac 'NOT APPLICABLE:' "$log" || true)
+	[ "$na" = 0 ] || verdict="$verdict ($na not applicable)"
 	SUMMARY+=("$(printf '%-6s %-28s %-40s boot-to-result %ss' "$want" "${release:-?}" "$verdict" "$took")")
 	return "$rc"
 }
