@@ -5,7 +5,7 @@ CARGO  ?= cargo
 KERNEL ?= all
 RELEASE := target/release/rawbpf
 
-.PHONY: all build static run test check fmt clippy bpf bpf-check bpf-deps vmtest
+.PHONY: all build static run test check fmt clippy bpf bpf-check bpf-deps vmtest vmtest-initramfs
 
 all: build
 
@@ -43,6 +43,7 @@ test:
 		exit 1; \
 	fi
 	$(CARGO) test --workspace
+	$(CARGO) build --lib --no-default-features
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -65,6 +66,11 @@ bpf-deps:
 		[ -e /usr/include/x86_64-linux-gnu/gnu/stubs-32.h ] || { \
 		apt-get update && apt-get install -y --no-install-recommends clang llvm libc6-dev-i386; }
 
-# The test suite inside qemu on Debian kernels: KERNEL=6.1|6.12|all.
+# The test suite inside qemu on Debian kernels: KERNEL=5.10|6.1|6.12|all.
 vmtest:
 	tests/vm/run.sh $(KERNEL)
+
+# Debian's mkinitramfs with contrib/initramfs-tools on the 6.12 cloud kernel,
+# a root image whose init checks the policy held across switch_root.
+vmtest-initramfs:
+	tests/vm/initramfs.sh

@@ -26,24 +26,43 @@ const HEADER_LEN: usize = 24;
 
 /// BTF kinds (`BTF_KIND_*` in include/uapi/linux/btf.h).
 pub mod kind {
+    /// `BTF_KIND_INT`.
     pub const INT: u8 = 1;
+    /// `BTF_KIND_PTR`.
     pub const PTR: u8 = 2;
+    /// `BTF_KIND_ARRAY`.
     pub const ARRAY: u8 = 3;
+    /// `BTF_KIND_STRUCT`.
     pub const STRUCT: u8 = 4;
+    /// `BTF_KIND_UNION`.
     pub const UNION: u8 = 5;
+    /// `BTF_KIND_ENUM`.
     pub const ENUM: u8 = 6;
+    /// `BTF_KIND_FWD`.
     pub const FWD: u8 = 7;
+    /// `BTF_KIND_TYPEDEF`.
     pub const TYPEDEF: u8 = 8;
+    /// `BTF_KIND_VOLATILE`.
     pub const VOLATILE: u8 = 9;
+    /// `BTF_KIND_CONST`.
     pub const CONST: u8 = 10;
+    /// `BTF_KIND_RESTRICT`.
     pub const RESTRICT: u8 = 11;
+    /// `BTF_KIND_FUNC`.
     pub const FUNC: u8 = 12;
+    /// `BTF_KIND_FUNC_PROTO`.
     pub const FUNC_PROTO: u8 = 13;
+    /// `BTF_KIND_VAR`.
     pub const VAR: u8 = 14;
+    /// `BTF_KIND_DATASEC`.
     pub const DATASEC: u8 = 15;
+    /// `BTF_KIND_FLOAT`.
     pub const FLOAT: u8 = 16;
+    /// `BTF_KIND_DECL_TAG`.
     pub const DECL_TAG: u8 = 17;
+    /// `BTF_KIND_TYPE_TAG`.
     pub const TYPE_TAG: u8 = 18;
+    /// `BTF_KIND_ENUM64`.
     pub const ENUM64: u8 = 19;
 }
 
@@ -72,9 +91,13 @@ fn put_u32(data: &mut [u8], pos: usize, value: u32) {
 pub struct Type {
     /// Byte offset of the record in the blob.
     pub pos: usize,
+    /// Offset of the type's name in the string section (0: anonymous).
     pub name_off: u32,
+    /// The `BTF_KIND_*` of the type (see [`kind`]).
     pub kind: u8,
+    /// How many members, parameters, enumerators or variables follow the header.
     pub vlen: u16,
+    /// The header's kind flag (bitfield members, a forward union, ...).
     pub kflag: bool,
     /// `size` for sized kinds, `type` for the rest.
     pub size_or_type: u32,
@@ -100,16 +123,25 @@ pub struct Btf {
 /// A map definition read from `.maps` BTF.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BtfMapDef {
+    /// The map's name (its variable in `.maps`).
     pub name: String,
+    /// `type`: the map type (`enum bpf_map_type`).
     pub map_type: u32,
+    /// `key_size`, or the size of `key`'s type.
     pub key_size: u32,
+    /// `value_size`, or the size of `value`'s type.
     pub value_size: u32,
+    /// `max_entries`.
     pub max_entries: u32,
+    /// `map_flags`.
     pub map_flags: u32,
+    /// The NUMA node to allocate on (`numa_node`; used with BPF_F_NUMA_NODE).
     pub numa_node: u32,
+    /// `pinning`: LIBBPF_PIN_BY_NAME (1) or none (0).
     pub pinning: u32,
     /// BTF ids of the key and value types, 0 when only a size was given.
     pub key_type_id: u32,
+    /// The value's (see `key_type_id`).
     pub value_type_id: u32,
     /// `map_extra` (bloom filters: the number of hash functions).
     pub map_extra: u64,
@@ -743,23 +775,31 @@ fn strip_prefix(e: Error) -> String {
 /// A `struct bpf_func_info` record, with the offset still in bytes of its ELF section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FuncInfo {
+    /// The instruction the record is for (an index into the program).
     pub insn_off: u32,
+    /// The BTF id of the function's FUNC type.
     pub type_id: u32,
 }
 
 /// A `struct bpf_line_info` record, with the offset still in bytes of its ELF section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineInfo {
+    /// The instruction the record is for (an index into the program).
     pub insn_off: u32,
+    /// Offset of the source file name in the string section.
     pub file_name_off: u32,
+    /// Offset of the source line's text in the string section.
     pub line_off: u32,
+    /// Line number (upper 22 bits) and column (lower 10 bits).
     pub line_col: u32,
 }
 
 /// The parsed `.BTF.ext`: func_info and line_info per ELF section name.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
+    /// Function records per section name.
     pub func_info: BTreeMap<String, Vec<FuncInfo>>,
+    /// Line records per section name.
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
     /// Number of CO-RE relocation records (not supported yet).
     pub core_relo_count: usize,

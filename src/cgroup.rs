@@ -159,10 +159,12 @@ impl Cgroup {
         }
     }
 
+    /// The cgroup's directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The open directory, the target of attach and query calls.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -229,7 +231,9 @@ pub enum AttachMode {
 /// its fd, a legacy attachment by BPF_PROG_DETACH) unless it was pinned.
 #[derive(Debug)]
 pub struct Attachment {
+    /// The attached program's name.
     pub program: String,
+    /// The attach type (`enum bpf_attach_type`) it was attached with.
     pub attach_type: u32,
     kind: AttachKind,
 }
@@ -360,7 +364,9 @@ pub fn open_pinned(path: &Path) -> Result<OwnedFd> {
 
 /// Pin names inside a pin directory.
 pub const LINK_PREFIX: &str = "link_";
+/// Prefix of a pinned program (a legacy attachment).
 pub const PROG_PREFIX: &str = "prog_";
+/// Prefix of a pinned map.
 pub const MAP_PREFIX: &str = "map_";
 
 /// Resolves a `--pin` argument: absolute paths are used as given and must be

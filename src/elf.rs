@@ -26,6 +26,7 @@ const EM_BPF: u16 = 247;
 
 /// The relocation types clang emits for BPF code (llvm's ELFRelocs/BPF.def).
 pub const R_BPF_64_64: u32 = 1;
+/// `R_BPF_64_32`: a call or callback reference to a function (a 32-bit instruction offset).
 pub const R_BPF_64_32: u32 = 10;
 
 /// What a section is to the loader.
@@ -61,11 +62,15 @@ pub enum DataKind {
 /// One ELF section with what the loader needs of it.
 #[derive(Debug)]
 pub struct Section<'a> {
+    /// The section's index in the ELF file.
     pub index: usize,
+    /// The section's name.
     pub name: String,
+    /// What the loader makes of it.
     pub kind: SectionKind,
     /// File contents; empty for `.bss` (SHT_NOBITS).
     pub data: &'a [u8],
+    /// Its size in bytes (for `.bss` too, which has no file contents).
     pub size: u64,
     /// Decoded instructions, for Program and Text sections.
     pub insns: Vec<Insn>,
@@ -74,18 +79,24 @@ pub struct Section<'a> {
 /// A symbol from `.symtab`.
 #[derive(Clone, Debug)]
 pub struct Symbol {
+    /// The symbol's name.
     pub name: String,
     /// The section it is defined in (None for undefined, absolute, common).
     pub section: Option<usize>,
+    /// The symbol's value: its offset in its section.
     pub value: u64,
+    /// The symbol's size.
     pub size: u64,
+    /// Its type (`STT_*`).
     pub kind: u8,
+    /// Whether it is global (a BPF program, a global function).
     pub global: bool,
     /// `STB_WEAK`: for an extern, "missing is fine, read it as zero".
     pub weak: bool,
 }
 
 impl Symbol {
+    /// Whether this is a section symbol (STT_SECTION).
     pub fn is_section(&self) -> bool {
         self.kind == elf::STT_SECTION.0
     }
@@ -94,12 +105,15 @@ impl Symbol {
 /// A FUNC symbol in an executable section: a program or a subprogram.
 #[derive(Clone, Debug)]
 pub struct Function {
+    /// The function's name.
     pub name: String,
+    /// The index of its section.
     pub section: usize,
     /// First instruction, as an index into the section.
     pub start: usize,
     /// Length in instruction slots.
     pub len: usize,
+    /// Whether it is global: a program outside `.text`, a global function in it.
     pub global: bool,
 }
 
@@ -108,6 +122,7 @@ pub struct Function {
 pub struct Reloc {
     /// Index into [`Object::symbols`].
     pub symbol: usize,
+    /// The relocation type (`R_BPF_*`).
     pub r_type: u32,
 }
 
@@ -124,28 +139,38 @@ pub struct MapReloc {
 /// A map's place in `.maps` or `maps`, named by its symbol.
 #[derive(Clone, Debug)]
 pub struct MapSymbol {
+    /// The map's name.
     pub name: String,
+    /// The index of the section it is defined in.
     pub section: usize,
+    /// Its offset there.
     pub offset: u64,
+    /// The size of its definition.
     pub size: u64,
 }
 
 /// A parsed BPF object.
 #[derive(Debug)]
 pub struct Object<'a> {
+    /// The sections the loader cares about.
     pub sections: Vec<Section<'a>>,
+    /// The symbol table.
     pub symbols: Vec<Symbol>,
     /// Every function of every executable section, sorted by (section, start).
     pub functions: Vec<Function>,
     /// Indexes into `functions` of the entry points (global functions outside `.text`).
     pub programs: Vec<usize>,
+    /// The maps defined in `.maps` and `maps`.
     pub maps: Vec<MapSymbol>,
     /// Relocations of code sections, keyed by (section, byte offset).
     pub relocs: BTreeMap<(usize, u64), Reloc>,
     /// Relocations of `.maps`: map-in-map and program-array initialisers.
     pub map_relocs: Vec<MapReloc>,
+    /// The `license` section's string.
     pub license: CString,
+    /// The `.BTF` section, if any.
     pub btf: Option<&'a [u8]>,
+    /// The `.BTF.ext` section, if any.
     pub btf_ext: Option<&'a [u8]>,
 }
 

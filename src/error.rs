@@ -19,34 +19,69 @@ pub enum Error {
     Btf(String),
     /// An instruction or relocation cannot be resolved.
     Reloc {
+        /// The code section.
         section: String,
+        /// The instruction's index in it.
         insn: usize,
+        /// What is wrong.
         what: String,
     },
     /// An extern (`__kconfig`, `__ksym`) that cannot be declared or resolved.
-    Extern { name: String, what: String },
+    Extern {
+        /// The extern's name.
+        name: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A map definition the loader cannot turn into a MAP_CREATE.
-    Map { map: String, what: String },
+    Map {
+        /// The map's name.
+        map: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A program section the loader does not know how to load.
-    Program { program: String, what: String },
+    Program {
+        /// The program's name.
+        program: String,
+        /// What is wrong.
+        what: String,
+    },
     /// A bpf() command failed; `what` names the object it was for.
     Sys {
+        /// The command.
         cmd: Cmd,
+        /// What it was called on.
         what: String,
+        /// The errno.
         source: io::Error,
     },
     /// A system call other than bpf() failed on something that is not a path
     /// (a socket, a signal mask, a mount); `what` names the call and object.
-    Os { what: String, source: io::Error },
+    Os {
+        /// The call and the object it acted on.
+        what: String,
+        /// The error.
+        source: io::Error,
+    },
     /// The kernel refused the object's BTF or a program; `log` is its explanation.
     Rejected {
+        /// What was refused.
         what: String,
+        /// The errno.
         source: io::Error,
+        /// The end of the verifier's (or BTF checker's) log.
         log: String,
+        /// A one-line hint for a known message.
         hint: Option<&'static str>,
     },
     /// A file-system problem at `path` (cgroup2, bpffs, pins, an object file).
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
     /// The environment is not usable (not root, no cgroup2, ...).
     Env(String),
 }

@@ -19,6 +19,7 @@
 //! without a kernel. Instruction encoding lives in the `rawbpf-asm` crate.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod btf;
 pub mod btf_c;
@@ -33,7 +34,9 @@ pub mod maps;
 pub mod prog;
 pub mod reloc;
 pub mod section;
+#[cfg(feature = "selftest")]
 pub mod selftest;
+pub mod show;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod uapi;

@@ -28,9 +28,11 @@ pub struct Program {
     pub name: String,
     /// The ELF section, e.g. `cgroup_skb/egress`.
     pub section: String,
+    /// Program type, attach type and flags, from the section name.
     pub kind: ProgKind,
     /// Instructions handed to the kernel, subprograms included.
     pub insn_count: usize,
+    /// The loaded program.
     pub fd: OwnedFd,
 }
 
@@ -58,8 +60,11 @@ impl Program {
 /// objects not pinned or attached through a kept link are then freed.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The object's BTF as loaded into the kernel, if it had any.
     pub btf: Option<OwnedFd>,
+    /// The maps, created and initialised.
     pub maps: Vec<Map>,
+    /// The programs, loaded.
     pub programs: Vec<Program>,
 }
 
@@ -78,9 +83,13 @@ impl Loaded {
 /// What the kernel-free half of the pipeline makes of an object.
 #[derive(Debug)]
 pub struct Prepared<'a> {
+    /// The parsed ELF object.
     pub object: Object<'a>,
+    /// Its `.BTF`, parsed and fixed up.
     pub btf: Option<Btf>,
+    /// Its `.BTF.ext`, parsed.
     pub ext: Option<BtfExt>,
+    /// The maps to create.
     pub maps: Vec<maps::MapSpec<'a>>,
     /// `__kconfig` and `__ksym` externs, resolved at load time.
     pub externs: Externs,

@@ -41,6 +41,11 @@ usage:
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
       datagram now passes, and clean everything up.
+  rawbpf show [--cgroup DIR] [--pin DIR]
+      What the kernel has attached directly to the cgroup DIR (each cgroup
+      attach type: program id, name, type, link id) and what is pinned under
+      the bpffs directory DIR (a name goes under the bpffs mount). Without
+      either: the cgroup2 root and the bpffs mount.
   rawbpf selftest [--trace]
       Check on the running kernel what bpf_timer_cancel is documented to
       return (and what it does beyond that), and print a table; exit status 0
@@ -59,7 +64,8 @@ usage:
       No kernel and no root needed.
   rawbpf help | --help | --version
 
-exit status: 0 success, 1 failure, 2 bad usage";
+exit status: 0 success, 1 failure, 2 bad usage, 3 (selftest) the kernel is
+too old to test: it has no bpf_timer helpers (Linux 5.15 or later)";
 
 /// Prints to stdout, ignoring errors: a closed stdout or a reader that went
 /// away (`rawbpf demo | head`) must not abort the process halfway, with
@@ -91,6 +97,8 @@ struct Usage(String);
 enum Failure {
     Usage(Usage),
     Run(Error),
+    /// The kernel lacks what the command tests (exit status 3).
+    TooOld(Error),
 }
 
 impl From<Error> for Failure {
@@ -194,6 +202,7 @@ fn command(args: &[String]) -> Result<(), Failure> {
             }
             _ => Err(Usage("inspect takes one OBJECT".into()).into()),
         },
+        Some("show") => show(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     }
 }
@@ -209,6 +218,10 @@ fn report(result: Result<(), Failure>) -> u8 {
         Err(Failure::Run(e)) => {
             errln!("rawbpf: {e}");
             1
+        }
+        Err(Failure::TooOld(e)) => {
+            errln!("rawbpf: {e}");
+            3
         }
     }
 }
@@ -305,6 +318,46 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     let dir = cgroup::pin_dir(&pin)?;
     let n = cgroup::detach_pinned(&dir, cgroup.as_ref())?;
     outln!("detached {n} program(s) and removed {}", dir.display());
+    Ok(())
+}
+
+fn show(args: &[String]) -> Result<(), Failure> {
+    let (mut pin, mut cg) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match (arg.as_str(), it.next()) {
+            ("--pin", Some(v)) => pin = Some(v.clone()),
+            ("--cgroup", Some(v)) => cg = Some(PathBuf::from(v)),
+            (a, _) => {
+                return Err(Usage(format!(
+                    "unexpected argument '{a}' (show takes [--cgroup DIR] [--pin DIR])"
+                ))
+                .into())
+            }
+        }
+    }
+    if pin.is_none() && cg.is_none() {
+        cg = Some(
+            cgroup::find_mount("cgroup2")?
+                .ok_or_else(|| Error::Env("no cgroup2 hierarchy is mounted".into()))?,
+        );
+        pin = cgroup::find_mount("bpf")?.map(|p| p.display().to_string());
+    }
+    if let Some(dir) = cg {
+        let attached = rawbpf::show::cgroup_attachments(&dir)?;
+        out!("{}", rawbpf::show::format_attachments(&dir, &attached));
+    }
+    if let Some(pin) = pin {
+        let dir = if pin.starts_with('/') {
+            PathBuf::from(pin)
+        } else {
+            cgroup::find_mount("bpf")?
+                .ok_or_else(|| Error::Env(format!("no bpffs is mounted to find '{pin}' in")))?
+                .join(pin)
+        };
+        let pins = rawbpf::show::pins(&dir)?;
+        out!("{}", rawbpf::show::format_pins(&dir, &pins));
+    }
     Ok(())
 }
 
@@ -484,7 +537,13 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
 fn selftest() -> Result<(), Failure> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     outln!("bpf_timer_cancel on Linux {}", release.trim());
-    let rows = selftest::return_value_cases()?;
+    let rows = match selftest::return_value_cases() {
+        Err(e) if rawbpf::prog::lacks_bpf_timer(&e) => {
+            outln!("{}: nothing to test", rawbpf::prog::NO_BPF_TIMER);
+            return Err(Failure::TooOld(e));
+        }
+        other => other?,
+    };
     out!("{}", selftest::format_cases(&rows));
     outln!();
     let types = selftest::program_types()?;

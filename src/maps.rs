@@ -89,9 +89,19 @@ pub struct Slot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapSource {
     /// A definition at `offset` in `.maps` or `maps` (section index `section`).
-    Defined { section: usize, offset: u64 },
+    Defined {
+        /// The section's index.
+        section: usize,
+        /// The definition's offset in it.
+        offset: u64,
+    },
     /// The global-data section with this index.
-    Data { section: usize, kind: DataKind },
+    Data {
+        /// The section's index.
+        section: usize,
+        /// `.data`, `.rodata` or `.bss`.
+        kind: DataKind,
+    },
     /// The `.kconfig` map holding the object's `__kconfig` extern values.
     Kconfig,
 }
@@ -99,8 +109,11 @@ pub enum MapSource {
 /// A map to create: the attr for BPF_MAP_CREATE and what to do after.
 #[derive(Clone, Debug)]
 pub struct MapSpec<'a> {
+    /// The map's name.
     pub name: String,
+    /// Where in the object it comes from.
     pub source: MapSource,
+    /// What BPF_MAP_CREATE is given.
     pub attr: MapCreateAttr,
     /// Written to key 0 after creation (the bytes of `.data`/`.rodata`).
     pub initial: Option<&'a [u8]>,
@@ -116,13 +129,21 @@ pub struct MapSpec<'a> {
 /// A map the kernel created for this object.
 #[derive(Debug)]
 pub struct Map {
+    /// The map's name as in the object (the kernel keeps 15 bytes of it).
     pub name: String,
+    /// Where in the object it comes from.
     pub source: MapSource,
+    /// `map_type` for BPF_MAP_CREATE.
     pub map_type: u32,
+    /// `key_size` for BPF_MAP_CREATE.
     pub key_size: u32,
+    /// `value_size` for BPF_MAP_CREATE.
     pub value_size: u32,
+    /// `max_entries` for BPF_MAP_CREATE.
     pub max_entries: u32,
+    /// The map's `map_flags`.
     pub flags: MapFlags,
+    /// The map.
     pub fd: OwnedFd,
 }
 

@@ -22,82 +22,149 @@ use crate::sys::{self, ProgLoad};
 
 /// `enum bpf_prog_type` values.
 pub mod prog_type {
+    /// `BPF_PROG_TYPE_SOCKET_FILTER`.
     pub const SOCKET_FILTER: u32 = 1;
+    /// `BPF_PROG_TYPE_KPROBE`.
     pub const KPROBE: u32 = 2;
+    /// `BPF_PROG_TYPE_SCHED_CLS`.
     pub const SCHED_CLS: u32 = 3;
+    /// `BPF_PROG_TYPE_SCHED_ACT`.
     pub const SCHED_ACT: u32 = 4;
+    /// `BPF_PROG_TYPE_TRACEPOINT`.
     pub const TRACEPOINT: u32 = 5;
+    /// `BPF_PROG_TYPE_XDP`.
     pub const XDP: u32 = 6;
+    /// `BPF_PROG_TYPE_PERF_EVENT`.
     pub const PERF_EVENT: u32 = 7;
+    /// `BPF_PROG_TYPE_CGROUP_SKB`.
     pub const CGROUP_SKB: u32 = 8;
+    /// `BPF_PROG_TYPE_CGROUP_SOCK`.
     pub const CGROUP_SOCK: u32 = 9;
+    /// `BPF_PROG_TYPE_LWT_IN`.
     pub const LWT_IN: u32 = 10;
+    /// `BPF_PROG_TYPE_LWT_OUT`.
     pub const LWT_OUT: u32 = 11;
+    /// `BPF_PROG_TYPE_LWT_XMIT`.
     pub const LWT_XMIT: u32 = 12;
+    /// `BPF_PROG_TYPE_SOCK_OPS`.
     pub const SOCK_OPS: u32 = 13;
+    /// `BPF_PROG_TYPE_SK_SKB`.
     pub const SK_SKB: u32 = 14;
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE`.
     pub const CGROUP_DEVICE: u32 = 15;
+    /// `BPF_PROG_TYPE_SK_MSG`.
     pub const SK_MSG: u32 = 16;
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT`.
     pub const RAW_TRACEPOINT: u32 = 17;
+    /// `BPF_PROG_TYPE_CGROUP_SOCK_ADDR`.
     pub const CGROUP_SOCK_ADDR: u32 = 18;
+    /// `BPF_PROG_TYPE_LWT_SEG6LOCAL`.
     pub const LWT_SEG6LOCAL: u32 = 19;
     pub const LIRC_MODE2: u32 = 20;
+    /// `BPF_PROG_TYPE_SK_REUSEPORT`.
     pub const SK_REUSEPORT: u32 = 21;
+    /// `BPF_PROG_TYPE_FLOW_DISSECTOR`.
     pub const FLOW_DISSECTOR: u32 = 22;
+    /// `BPF_PROG_TYPE_CGROUP_SYSCTL`.
     pub const CGROUP_SYSCTL: u32 = 23;
     pub const RAW_TRACEPOINT_WRITABLE: u32 = 24;
+    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`.
     pub const CGROUP_SOCKOPT: u32 = 25;
+    /// `BPF_PROG_TYPE_TRACING`.
     pub const TRACING: u32 = 26;
     pub const STRUCT_OPS: u32 = 27;
     pub const EXT: u32 = 28;
+    /// `BPF_PROG_TYPE_LSM`.
     pub const LSM: u32 = 29;
+    /// `BPF_PROG_TYPE_SK_LOOKUP`.
     pub const SK_LOOKUP: u32 = 30;
+    /// `BPF_PROG_TYPE_SYSCALL`.
     pub const SYSCALL: u32 = 31;
     pub const NETFILTER: u32 = 32;
 }
 
 /// `enum bpf_attach_type` values.
 pub mod attach_type {
+    /// `BPF_CGROUP_INET_INGRESS`.
     pub const CGROUP_INET_INGRESS: u32 = 0;
+    /// `BPF_CGROUP_INET_EGRESS`.
     pub const CGROUP_INET_EGRESS: u32 = 1;
+    /// `BPF_CGROUP_INET_SOCK_CREATE`.
     pub const CGROUP_INET_SOCK_CREATE: u32 = 2;
+    /// `BPF_CGROUP_SOCK_OPS`.
     pub const CGROUP_SOCK_OPS: u32 = 3;
+    /// `BPF_SK_SKB_STREAM_PARSER`.
     pub const SK_SKB_STREAM_PARSER: u32 = 4;
+    /// `BPF_SK_SKB_STREAM_VERDICT`.
     pub const SK_SKB_STREAM_VERDICT: u32 = 5;
+    /// `BPF_CGROUP_DEVICE`.
     pub const CGROUP_DEVICE: u32 = 6;
+    /// `BPF_SK_MSG_VERDICT`.
     pub const SK_MSG_VERDICT: u32 = 7;
+    /// `BPF_CGROUP_INET4_BIND`.
     pub const CGROUP_INET4_BIND: u32 = 8;
+    /// `BPF_CGROUP_INET6_BIND`.
     pub const CGROUP_INET6_BIND: u32 = 9;
+    /// `BPF_CGROUP_INET4_CONNECT`.
     pub const CGROUP_INET4_CONNECT: u32 = 10;
+    /// `BPF_CGROUP_INET6_CONNECT`.
     pub const CGROUP_INET6_CONNECT: u32 = 11;
+    /// `BPF_CGROUP_INET4_POST_BIND`.
     pub const CGROUP_INET4_POST_BIND: u32 = 12;
+    /// `BPF_CGROUP_INET6_POST_BIND`.
     pub const CGROUP_INET6_POST_BIND: u32 = 13;
+    /// `BPF_CGROUP_UDP4_SENDMSG`.
     pub const CGROUP_UDP4_SENDMSG: u32 = 14;
+    /// `BPF_CGROUP_UDP6_SENDMSG`.
     pub const CGROUP_UDP6_SENDMSG: u32 = 15;
     pub const LIRC_MODE2: u32 = 16;
+    /// `BPF_FLOW_DISSECTOR`.
     pub const FLOW_DISSECTOR: u32 = 17;
+    /// `BPF_CGROUP_SYSCTL`.
     pub const CGROUP_SYSCTL: u32 = 18;
+    /// `BPF_CGROUP_UDP4_RECVMSG`.
     pub const CGROUP_UDP4_RECVMSG: u32 = 19;
+    /// `BPF_CGROUP_UDP6_RECVMSG`.
     pub const CGROUP_UDP6_RECVMSG: u32 = 20;
+    /// `BPF_CGROUP_GETSOCKOPT`.
     pub const CGROUP_GETSOCKOPT: u32 = 21;
+    /// `BPF_CGROUP_SETSOCKOPT`.
     pub const CGROUP_SETSOCKOPT: u32 = 22;
+    /// `BPF_TRACE_RAW_TP`.
     pub const TRACE_RAW_TP: u32 = 23;
+    /// `BPF_TRACE_FENTRY`.
     pub const TRACE_FENTRY: u32 = 24;
+    /// `BPF_TRACE_FEXIT`.
     pub const TRACE_FEXIT: u32 = 25;
+    /// `BPF_MODIFY_RETURN`.
     pub const MODIFY_RETURN: u32 = 26;
+    /// `BPF_LSM_MAC`.
     pub const LSM_MAC: u32 = 27;
+    /// `BPF_TRACE_ITER`.
     pub const TRACE_ITER: u32 = 28;
+    /// `BPF_CGROUP_INET4_GETPEERNAME`.
     pub const CGROUP_INET4_GETPEERNAME: u32 = 29;
+    /// `BPF_CGROUP_INET6_GETPEERNAME`.
     pub const CGROUP_INET6_GETPEERNAME: u32 = 30;
+    /// `BPF_CGROUP_INET4_GETSOCKNAME`.
     pub const CGROUP_INET4_GETSOCKNAME: u32 = 31;
+    /// `BPF_CGROUP_INET6_GETSOCKNAME`.
     pub const CGROUP_INET6_GETSOCKNAME: u32 = 32;
+    /// `BPF_XDP_DEVMAP`.
     pub const XDP_DEVMAP: u32 = 33;
+    /// `BPF_CGROUP_INET_SOCK_RELEASE`.
     pub const CGROUP_INET_SOCK_RELEASE: u32 = 34;
+    /// `BPF_XDP_CPUMAP`.
     pub const XDP_CPUMAP: u32 = 35;
+    /// `BPF_SK_LOOKUP`.
     pub const SK_LOOKUP: u32 = 36;
+    /// `BPF_XDP`.
     pub const XDP: u32 = 37;
+    /// `BPF_SK_SKB_VERDICT`.
     pub const SK_SKB_VERDICT: u32 = 38;
+    /// `BPF_SK_REUSEPORT_SELECT`.
     pub const SK_REUSEPORT_SELECT: u32 = 39;
+    /// `BPF_SK_REUSEPORT_SELECT_OR_MIGRATE`.
     pub const SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = 40;
     pub const TRACE_KPROBE_MULTI: u32 = 42;
     pub const LSM_CGROUP: u32 = 43;
@@ -172,12 +239,19 @@ pub fn attach_btf_id(vmlinux: &Btf, kind: &ProgKind) -> Result<u32> {
 
 /// Everything needed to load one program.
 pub struct LoadRequest<'a> {
+    /// The program's name (its function).
     pub name: &'a str,
+    /// The section it came from, for messages.
     pub section: &'a str,
+    /// Program type, attach type and flags.
     pub kind: &'a ProgKind,
+    /// The relocated instructions with their func and line info.
     pub assembled: &'a Assembled,
+    /// The object's license.
     pub license: &'a std::ffi::CStr,
+    /// The loaded BTF the func and line info refer to.
     pub btf: Option<BorrowedFd<'a>>,
+    /// The kernel BTF id of the attach target (tracing, LSM), else 0.
     pub attach_btf_id: u32,
 }
 
@@ -208,6 +282,59 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),
     )
+    .map_err(|e| match e {
+        // A kernel before 5.15 may stop at something else first (a timer
+        // callback's BPF_PSEUDO_FUNC before 5.13, the syscall program type
+        // before 5.14): ask it about the helper itself.
+        Error::Rejected {
+            what, source, log, ..
+        } if calls_timer_helper(&req.assembled.insns) && kernel_lacks_timer() => Error::Rejected {
+            what,
+            source,
+            log,
+            hint: Some(NO_BPF_TIMER),
+        },
+        e => e,
+    })
+}
+
+/// Whether a program calls one of the bpf_timer_* helpers.
+fn calls_timer_helper(insns: &[rawbpf_asm::Insn]) -> bool {
+    insns
+        .iter()
+        .any(|i| i.is_helper_call() && (BPF_TIMER_INIT..=BPF_TIMER_CANCEL).contains(&i.imm))
+}
+
+/// Loads `call bpf_timer_init; exit` as a socket filter (a type every kernel
+/// has, so the verifier gets to the call): a kernel without bpf_timer
+/// rejects the helper id itself ("invalid func unknown#169"); one with it
+/// complains about something else.
+fn kernel_lacks_timer() -> bool {
+    let insns = rawbpf_asm::encode(&[
+        rawbpf_asm::Insn::call_helper(BPF_TIMER_INIT),
+        rawbpf_asm::Insn::exit(),
+    ]);
+    let attr = ProgLoad {
+        prog_type: prog_type::SOCKET_FILTER,
+        expected_attach_type: 0,
+        name: "timer_probe",
+        insns: &insns,
+        license: c"GPL",
+        flags: sys::ProgFlags::empty(),
+        btf: None,
+        func_info: &[],
+        line_info: &[],
+        attach_btf_id: 0,
+        fd_array: &[],
+    };
+    let mut log = vec![0u8; 4096];
+    match sys::prog_load(&attr, Some(&mut log)) {
+        Ok(_) => false,
+        Err(_) => {
+            let len = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            calls_missing_timer_helper(&String::from_utf8_lossy(&log[..len]))
+        }
+    }
 }
 
 /// The one place of the retry policy for loads the kernel may refuse with an
@@ -270,8 +397,35 @@ pub fn rejected(what: String, source: std::io::Error, log: &[u8]) -> Error {
     }
 }
 
+/// `BPF_FUNC_timer_init` and `BPF_FUNC_timer_cancel`, the first and last
+/// bpf_timer helper ids (Linux 5.15).
+const BPF_TIMER_INIT: i32 = 169;
+const BPF_TIMER_CANCEL: i32 = 172;
+
+/// The hint for a program that calls a bpf_timer helper on a kernel without them.
+pub const NO_BPF_TIMER: &str =
+    "this kernel has no bpf_timer helpers (bpf_timer needs Linux 5.15 or later)";
+
+/// Whether `e` is a rejection because the kernel has no bpf_timer helpers.
+pub fn lacks_bpf_timer(e: &Error) -> bool {
+    matches!(e, Error::Rejected { hint: Some(h), .. } if *h == NO_BPF_TIMER)
+}
+
+/// Whether the verifier refused a bpf_timer_* helper (ids 169 to 172,
+/// `bpf_timer_init` to `bpf_timer_cancel`) as one it does not know: a
+/// kernel before 5.15 says "invalid func unknown#169".
+fn calls_missing_timer_helper(log: &str) -> bool {
+    log.split("func unknown#").skip(1).any(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        matches!(digits.parse::<u32>(), Ok(169..=172))
+    })
+}
+
 /// A one-line hint for the commonest verifier messages.
 fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
+    if calls_missing_timer_helper(log) {
+        return Some(NO_BPF_TIMER);
+    }
     const HINTS: &[(&str, &str)] = &[
         ("has to have BTF in order to use bpf_timer", "a map holding struct bpf_timer needs BTF: compile with clang -g and keep .BTF"),
         ("callback function not static", "make the callback a static function"),
@@ -316,5 +470,8 @@ mod tests {
             .unwrap()
             .contains("NULL"));
         assert_eq!(hint("something new", &err), None);
+        let old_kernel = "14: (85) call unknown#169\ninvalid func unknown#169\n";
+        assert_eq!(hint(old_kernel, &err), Some(NO_BPF_TIMER));
+        assert_eq!(hint("invalid func unknown#168\n", &err), None);
     }
 }

@@ -62,9 +62,11 @@ use crate::maps::MapSource;
 /// A program ready for BPF_PROG_LOAD: its functions assembled into one array.
 #[derive(Clone, Debug, Default)]
 pub struct Assembled {
+    /// The program with its subprograms appended, every reference patched.
     pub insns: Vec<Insn>,
     /// `insn_off` is a slot index into `insns`.
     pub func_info: Vec<FuncInfo>,
+    /// Line records; `insn_off` is an instruction index into `insns`.
     pub line_info: Vec<LineInfo>,
     /// The functions placed, as (index into `Object::functions`, first slot).
     pub layout: Vec<(usize, usize)>,

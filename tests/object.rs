@@ -299,6 +299,7 @@ const ALL: &[(&str, &[u8])] = &[
     ("bad_callback", include_bytes!("../bpf/bad_callback.bpf.o")),
     ("bad_verifier", include_bytes!("../bpf/bad_verifier.bpf.o")),
     ("no_btf", include_bytes!("../bpf/no_btf.bpf.o")),
+    ("drop_egress", include_bytes!("../bpf/drop_egress.bpf.o")),
     ("timer_cases", rawbpf::selftest::TIMER_CASES),
     ("timer_types", rawbpf::selftest::TIMER_TYPES),
 ];

@@ -33,8 +33,11 @@ const CALLBACK_WAIT: Duration = Duration::from_secs(3);
 /// `struct result` of bpf/timer_cases.bpf.c.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Record {
+    /// Return values of the helper calls, in order.
     pub ret: [i64; 6],
+    /// Timestamps (bpf_ktime_get_ns) the case took.
     pub t: [u64; 4],
+    /// Non-zero once the case (and its callbacks) finished.
     pub done: u64,
 }
 
@@ -62,11 +65,15 @@ impl Record {
 /// One row of the conformance table.
 #[derive(Clone, Debug)]
 pub struct CaseResult {
+    /// What the case does.
     pub case: &'static str,
     /// Whether the helper's documentation states this result.
     pub documented: bool,
+    /// What the documentation (or the kernel source) says it returns.
     pub expected: String,
+    /// What the running kernel returned.
     pub observed: String,
+    /// Whether they agree.
     pub verdict: Verdict,
 }
 

@@ -28,7 +28,9 @@ use crate::uapi::Errno;
 /// The outcome of one check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The kernel did what is expected.
     Pass,
+    /// It did not.
     Fail,
     /// Not run on this kernel or machine, with the reason.
     NotApplicable(String),

@@ -101,20 +101,28 @@ const fn spec(
 /// What happened at one step (load, test run, attach).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// The step succeeded.
     Done,
+    /// The step does not apply, and why.
     NotApplicable(String),
+    /// The step failed, and how.
     Failed(String),
 }
 
 /// One program type's line.
 #[derive(Clone, Debug)]
 pub struct TypeResult {
+    /// The program type's name.
     pub prog_type: &'static str,
+    /// Loading a program of this type that uses a timer.
     pub loaded: Step,
+    /// Running it with BPF_PROG_TEST_RUN.
     pub test_run: Step,
+    /// Attaching it and making it run on real events.
     pub attached: Step,
     /// init, set_callback, start, cancel as last recorded, and the run count.
     pub values: Option<([i64; 4], u64)>,
+    /// The row's verdict.
     pub verdict: Verdict,
 }
 

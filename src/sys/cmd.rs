@@ -15,6 +15,10 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
+    /// Explicit zero: a kernel that ends the command at `btf_log_level`
+    /// (5.10) refuses non-zero bytes after it, and implicit padding is not
+    /// guaranteed to be zero.
+    _pad: u32,
 }
 layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
 
@@ -40,17 +44,29 @@ pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MapCreateAttr {
+    /// `map_type` of BPF_MAP_CREATE.
     pub map_type: u32,
+    /// `key_size` of BPF_MAP_CREATE.
     pub key_size: u32,
+    /// `value_size` of BPF_MAP_CREATE.
     pub value_size: u32,
+    /// `max_entries` of BPF_MAP_CREATE.
     pub max_entries: u32,
+    /// `map_flags` of BPF_MAP_CREATE.
     pub map_flags: u32,
+    /// `inner_map_fd` of BPF_MAP_CREATE.
     pub inner_map_fd: u32,
+    /// `numa_node` of BPF_MAP_CREATE.
     pub numa_node: u32,
+    /// `map_name` of BPF_MAP_CREATE.
     pub map_name: [u8; 16],
+    /// `map_ifindex` of BPF_MAP_CREATE.
     pub map_ifindex: u32,
+    /// `btf_fd` of BPF_MAP_CREATE.
     pub btf_fd: u32,
+    /// `btf_key_type_id` of BPF_MAP_CREATE.
     pub btf_key_type_id: u32,
+    /// `btf_value_type_id` of BPF_MAP_CREATE.
     pub btf_value_type_id: u32,
     /// Only for struct_ops maps, which rawbpf does not create; always 0.
     pub btf_vmlinux_value_type_id: u32,
@@ -175,15 +191,25 @@ layout!(ProgLoadAttr, size 128, prog_type @ 0, insn_cnt @ 4, insns @ 8, license 
 /// What BPF_PROG_LOAD needs. `insns` is the encoded instruction stream;
 /// `func_info` and `line_info` are packed kernel records (8 and 16 bytes each).
 pub struct ProgLoad<'a> {
+    /// `prog_type`.
     pub prog_type: u32,
+    /// `expected_attach_type`.
     pub expected_attach_type: u32,
+    /// The program's name (copied with [`object_name`]).
     pub name: &'a str,
+    /// The encoded instructions.
     pub insns: &'a [u8],
+    /// The license string.
     pub license: &'a CStr,
+    /// `prog_flags`.
     pub flags: ProgFlags,
+    /// The BTF that `func_info` and `line_info` refer to (`prog_btf_fd`).
     pub btf: Option<BorrowedFd<'a>>,
+    /// Packed `struct bpf_func_info` records.
     pub func_info: &'a [u8],
+    /// Packed `struct bpf_line_info` records.
     pub line_info: &'a [u8],
+    /// `attach_btf_id`: the kernel BTF id of the attach target, or 0.
     pub attach_btf_id: u32,
     /// BTF object fds that kfunc calls name by index in `off` (module
     /// kfuncs); empty when there are none.
@@ -192,6 +218,7 @@ pub struct ProgLoad<'a> {
 
 /// Kernel record sizes of `struct bpf_func_info` and `struct bpf_line_info`.
 pub const FUNC_INFO_SIZE: usize = 8;
+/// Size of `struct bpf_line_info`.
 pub const LINE_INFO_SIZE: usize = 16;
 
 /// Copies an object name into the kernel's 16-byte, NUL-terminated field,
@@ -413,6 +440,9 @@ struct ProgQueryAttr {
     attach_flags: u32,
     prog_ids: u64,
     prog_cnt: u32,
+    /// Explicit zero: 5.10 ends the command at `prog_cnt` and refuses
+    /// (EINVAL) non-zero bytes after it; implicit padding may hold garbage.
+    _pad: u32,
 }
 layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
     attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);

@@ -9,9 +9,13 @@ use super::{bpf, fd, owned_fd, ptr_mut, Cmd};
 /// Kinds of kernel object that have a global id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdKind {
+    /// Programs.
     Prog,
+    /// Maps.
     Map,
+    /// BTF objects.
     Btf,
+    /// BPF links.
     Link,
 }
 
@@ -36,6 +40,20 @@ pub fn get_fd_by_id(kind: IdKind, id: u32) -> io::Result<OwnedFd> {
         ..Default::default()
     };
     owned_fd(bpf(cmd, &mut attr)?)
+}
+
+/// BPF_LINK_GET_NEXT_ID: the id of the next link after `start` (0 for the
+/// first), or None when there is none (ENOENT).
+pub fn link_get_next_id(start: u32) -> io::Result<Option<u32>> {
+    let mut attr = GetFdByIdAttr {
+        id: start,
+        ..Default::default()
+    };
+    match bpf(Cmd::LinkGetNextId, &mut attr) {
+        Ok(_) => Ok(Some(attr.next_id)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[repr(C)]
@@ -63,44 +81,83 @@ fn obj_info<T: Info>(obj: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProgInfo {
+    /// `bpf_prog_info.prog_type`.
     pub prog_type: u32,
+    /// `bpf_prog_info.id`.
     pub id: u32,
+    /// `bpf_prog_info.tag`.
     pub tag: [u8; 8],
+    /// `bpf_prog_info.jited_prog_len`.
     pub jited_prog_len: u32,
+    /// `bpf_prog_info.xlated_prog_len`.
     pub xlated_prog_len: u32,
+    /// `bpf_prog_info.jited_prog_insns`.
     pub jited_prog_insns: u64,
+    /// `bpf_prog_info.xlated_prog_insns`.
     pub xlated_prog_insns: u64,
+    /// `bpf_prog_info.load_time`.
     pub load_time: u64,
+    /// `bpf_prog_info.created_by_uid`.
     pub created_by_uid: u32,
+    /// `bpf_prog_info.nr_map_ids`.
     pub nr_map_ids: u32,
+    /// `bpf_prog_info.map_ids`.
     pub map_ids: u64,
+    /// `bpf_prog_info.name`.
     pub name: [u8; 16],
+    /// `bpf_prog_info.ifindex`.
     pub ifindex: u32,
+    /// `bpf_prog_info.gpl_compatible`.
     pub gpl_compatible: u32,
+    /// `bpf_prog_info.netns_dev`.
     pub netns_dev: u64,
+    /// `bpf_prog_info.netns_ino`.
     pub netns_ino: u64,
+    /// `bpf_prog_info.nr_jited_ksyms`.
     pub nr_jited_ksyms: u32,
+    /// `bpf_prog_info.nr_jited_func_lens`.
     pub nr_jited_func_lens: u32,
+    /// `bpf_prog_info.jited_ksyms`.
     pub jited_ksyms: u64,
+    /// `bpf_prog_info.jited_func_lens`.
     pub jited_func_lens: u64,
+    /// `bpf_prog_info.btf_id`.
     pub btf_id: u32,
+    /// `bpf_prog_info.func_info_rec_size`.
     pub func_info_rec_size: u32,
+    /// `bpf_prog_info.func_info`.
     pub func_info: u64,
+    /// `bpf_prog_info.nr_func_info`.
     pub nr_func_info: u32,
+    /// `bpf_prog_info.nr_line_info`.
     pub nr_line_info: u32,
+    /// `bpf_prog_info.line_info`.
     pub line_info: u64,
+    /// `bpf_prog_info.jited_line_info`.
     pub jited_line_info: u64,
+    /// `bpf_prog_info.nr_jited_line_info`.
     pub nr_jited_line_info: u32,
+    /// `bpf_prog_info.line_info_rec_size`.
     pub line_info_rec_size: u32,
+    /// `bpf_prog_info.jited_line_info_rec_size`.
     pub jited_line_info_rec_size: u32,
+    /// `bpf_prog_info.nr_prog_tags`.
     pub nr_prog_tags: u32,
+    /// `bpf_prog_info.prog_tags`.
     pub prog_tags: u64,
+    /// `bpf_prog_info.run_time_ns`.
     pub run_time_ns: u64,
+    /// `bpf_prog_info.run_cnt`.
     pub run_cnt: u64,
+    /// `bpf_prog_info.recursion_misses`.
     pub recursion_misses: u64,
+    /// `bpf_prog_info.verified_insns`.
     pub verified_insns: u32,
+    /// `bpf_prog_info.attach_btf_obj_id`.
     pub attach_btf_obj_id: u32,
+    /// `bpf_prog_info.attach_btf_id`.
     pub attach_btf_id: u32,
+    /// Padding, zero.
     pub _pad: u32,
 }
 layout!(ProgInfo, size 232, id @ 4, tag @ 8, xlated_prog_len @ 20, nr_map_ids @ 52,
@@ -126,21 +183,37 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(ProgInfo, Vec<u32>)> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MapInfo {
+    /// `bpf_map_info.map_type`.
     pub map_type: u32,
+    /// `bpf_map_info.id`.
     pub id: u32,
+    /// `bpf_map_info.key_size`.
     pub key_size: u32,
+    /// `bpf_map_info.value_size`.
     pub value_size: u32,
+    /// `bpf_map_info.max_entries`.
     pub max_entries: u32,
+    /// `bpf_map_info.map_flags`.
     pub map_flags: u32,
+    /// `bpf_map_info.name`.
     pub name: [u8; 16],
+    /// `bpf_map_info.ifindex`.
     pub ifindex: u32,
+    /// `bpf_map_info.btf_vmlinux_value_type_id`.
     pub btf_vmlinux_value_type_id: u32,
+    /// `bpf_map_info.netns_dev`.
     pub netns_dev: u64,
+    /// `bpf_map_info.netns_ino`.
     pub netns_ino: u64,
+    /// `bpf_map_info.btf_id`.
     pub btf_id: u32,
+    /// `bpf_map_info.btf_key_type_id`.
     pub btf_key_type_id: u32,
+    /// `bpf_map_info.btf_value_type_id`.
     pub btf_value_type_id: u32,
+    /// Padding, zero.
     pub _pad: u32,
+    /// `bpf_map_info.map_extra`.
     pub map_extra: u64,
 }
 layout!(MapInfo, size 88, map_type @ 0, id @ 4, max_entries @ 16, map_flags @ 20,
@@ -159,10 +232,15 @@ pub fn map_info(map: BorrowedFd<'_>) -> io::Result<MapInfo> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinkInfo {
+    /// `bpf_link_info.link_type`.
     pub link_type: u32,
+    /// `bpf_link_info.id`.
     pub id: u32,
+    /// `bpf_link_info.prog_id`.
     pub prog_id: u32,
+    /// Padding, zero.
     pub _pad: u32,
+    /// The link-type-specific union, as raw words (read by the methods below).
     pub target: [u32; 8],
 }
 layout!(LinkInfo, size 48, link_type @ 0, id @ 4, prog_id @ 8, target @ 16);
@@ -219,11 +297,17 @@ pub fn link_info(link: BorrowedFd<'_>) -> io::Result<LinkInfo> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BtfInfo {
+    /// `bpf_btf_info.btf`.
     pub btf: u64,
+    /// `bpf_btf_info.btf_size`.
     pub btf_size: u32,
+    /// `bpf_btf_info.id`.
     pub id: u32,
+    /// `bpf_btf_info.name`.
     pub name: u64,
+    /// `bpf_btf_info.name_len`.
     pub name_len: u32,
+    /// `bpf_btf_info.kernel_btf`.
     pub kernel_btf: u32,
 }
 layout!(BtfInfo, size 32, btf @ 0, btf_size @ 8, id @ 12, name @ 16, kernel_btf @ 28);

@@ -109,12 +109,17 @@ bitflags! {
     /// `map_flags` of BPF_MAP_CREATE.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct MapFlags: u32 {
+        /// `BPF_F_NO_PREALLOC`: allocate hash entries on demand.
         const NO_PREALLOC = 1 << 0;
+        /// `BPF_F_RDONLY`: user space may only read.
         const RDONLY = 1 << 3;
+        /// `BPF_F_WRONLY`: user space may only write.
         const WRONLY = 1 << 4;
         /// Programs may only read the map (a `.rodata` section).
         const RDONLY_PROG = 1 << 7;
+        /// `BPF_F_WRONLY_PROG`: programs may only write.
         const WRONLY_PROG = 1 << 8;
+        /// `BPF_F_MMAPABLE`: an ARRAY user space can mmap.
         const MMAPABLE = 1 << 10;
         const _ = !0;
     }
@@ -124,8 +129,11 @@ bitflags! {
     /// `prog_flags` of BPF_PROG_LOAD.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ProgFlags: u32 {
+        /// `BPF_F_STRICT_ALIGNMENT`.
         const STRICT_ALIGNMENT = 1 << 0;
+        /// `BPF_F_SLEEPABLE`: the program may sleep (`.s` sections).
         const SLEEPABLE = 1 << 4;
+        /// `BPF_F_XDP_HAS_FRAGS`: the XDP program handles multi-buffer packets.
         const XDP_HAS_FRAGS = 1 << 5;
         const _ = !0;
     }
@@ -135,8 +143,11 @@ bitflags! {
     /// `attach_flags` of BPF_PROG_ATTACH for cgroups.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct AttachFlags: u32 {
+        /// `BPF_F_ALLOW_OVERRIDE`: a descendant cgroup may override this program.
         const ALLOW_OVERRIDE = 1 << 0;
+        /// `BPF_F_ALLOW_MULTI`: several programs per cgroup and attach type.
         const ALLOW_MULTI = 1 << 1;
+        /// `BPF_F_REPLACE`: replace a given program.
         const REPLACE = 1 << 2;
         const _ = !0;
     }
@@ -146,7 +157,9 @@ bitflags! {
     /// `file_flags` of BPF_OBJ_GET.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ObjGetFlags: u32 {
+        /// `BPF_F_RDONLY`: open for reading only.
         const RDONLY = 1 << 3;
+        /// `BPF_F_WRONLY`: open for writing only.
         const WRONLY = 1 << 4;
         const _ = !0;
     }

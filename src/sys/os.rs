@@ -51,6 +51,21 @@ pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
     owned_fd(ret as i64)
 }
 
+/// statfs(2)'s `f_type` of the file system holding `path`
+/// (CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, ...).
+pub fn fs_magic(path: &str) -> io::Result<u64> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call; `buf` is a
+    // zeroed statfs the kernel fills in.
+    unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        if libc::statfs(c.as_ptr(), &mut buf) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(buf.f_type as u64)
+    }
+}
+
 /// How a datagram sent from inside a cgroup fared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
@@ -66,8 +81,11 @@ pub enum SendOutcome {
 /// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
 #[derive(Clone, Debug)]
 pub struct Probe {
+    /// Where to send one UDP datagram.
     pub udp: std::net::SocketAddr,
+    /// Where to also open a TCP connection, if anywhere.
     pub tcp: Option<std::net::SocketAddr>,
+    /// Whether to also open, write and rename a file (for LSM and sysctl hooks).
     pub touch_files: bool,
 }
 

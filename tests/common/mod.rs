@@ -106,3 +106,82 @@ pub fn udp_packet() -> Vec<u8> {
 pub fn rawbpf_bin() -> &'static str {
     env!("CARGO_BIN_EXE_rawbpf")
 }
+
+/// The seed's timer-free twin: the same program (bpf_prog1, cgroup_skb/egress,
+/// drops every packet) and map (hmap) names, for kernels before 5.15.
+pub const DROP_EGRESS: &[u8] = include_bytes!("../../bpf/drop_egress.bpf.o");
+
+/// Whether the running kernel has the bpf_timer helpers (Linux 5.15).
+pub fn kernel_has_bpf_timer() -> bool {
+    rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 15))
+}
+
+/// The object the attach, pin and detach tests use: the seed where the
+/// kernel has bpf_timer, its timer-free twin where it has not (5.10).
+pub fn policy_object() -> &'static [u8] {
+    if kernel_has_bpf_timer() {
+        rawbpf::SEED_OBJECT
+    } else {
+        DROP_EGRESS
+    }
+}
+
+/// [`policy_object`] for `rawbpf run`: no argument where that is the
+/// embedded seed, else a file holding the twin, removed on drop.
+pub struct PolicyArg(Option<PathBuf>);
+
+impl PolicyArg {
+    pub fn new() -> PolicyArg {
+        if kernel_has_bpf_timer() {
+            return PolicyArg(None);
+        }
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("rawbpf-test-{}-{n}.bpf.o", std::process::id()));
+        std::fs::write(&path, DROP_EGRESS).expect("write the test object");
+        PolicyArg(Some(path))
+    }
+
+    /// The arguments to put after `run`.
+    pub fn args(&self) -> Vec<&str> {
+        self.0.iter().map(|p| p.to_str().unwrap()).collect()
+    }
+}
+
+impl Drop for PolicyArg {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// For a test that needs bpf_timer: on a kernel without it, asserts that
+/// loading `object` fails with exactly the message for that, reports the
+/// test as not applicable on stderr (past the harness's capture, so it shows
+/// in the run's output) and returns true: the caller returns. On a kernel
+/// with bpf_timer it returns false and the test runs.
+pub fn not_applicable_without_timers(test: &str, object: &[u8]) -> bool {
+    if kernel_has_bpf_timer() {
+        return false;
+    }
+    require_root();
+    let err = match rawbpf::load(object) {
+        Ok(_) => panic!("{test}: a bpf_timer object loaded on a kernel before 5.15"),
+        Err(e) => e,
+    };
+    assert!(rawbpf::prog::lacks_bpf_timer(&err), "{test}: {err}");
+    assert!(
+        err.to_string().ends_with(
+            "\nhint: this kernel has no bpf_timer helpers (bpf_timer needs Linux 5.15 or later)"
+        ),
+        "{test}: {err}"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOT APPLICABLE: {test}: needs bpf_timer (Linux 5.15); checked that loading fails with the message saying so"
+    );
+    true
+}
