@@ -15,7 +15,7 @@
 //!
 //! Everything is bounds-checked: bogus offsets give [`Error::Btf`], never a panic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::elf::Object;
 use crate::error::{Error, Result};
@@ -45,6 +45,12 @@ pub mod kind {
     pub const TYPE_TAG: u8 = 18;
     pub const ENUM64: u8 = 19;
 }
+
+/// How deep any walk over BTF types goes (modifier chains, arrays of
+/// arrays) before it calls the types a loop: every walk is bounded, so a
+/// hostile blob cannot overflow the stack or spin. The kernel's own limit
+/// for modifier chains is 32 (`MAX_RESOLVE_DEPTH` in kernel/bpf/btf.c).
+pub const MAX_DEPTH: usize = 32;
 
 /// `BTF_VAR_STATIC`: a static variable, which libbpf and we leave as clang wrote it.
 const VAR_STATIC: u32 = 0;
@@ -256,7 +262,7 @@ impl Btf {
 
     /// Skips typedefs and qualifiers (const, volatile, restrict, type tags).
     pub fn resolve(&self, mut id: u32) -> Result<u32> {
-        for _ in 0..32 {
+        for _ in 0..MAX_DEPTH {
             let t = self.get(id)?;
             match t.kind {
                 kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
@@ -270,27 +276,42 @@ impl Btf {
         )))
     }
 
-    /// The size in bytes of a value of type `id`.
+    /// The size in bytes of a value of type `id`. Iterative: an array of
+    /// arrays multiplies its way down, at most [`MAX_DEPTH`] levels, so a
+    /// hostile ARRAY whose element is itself is an error, not a stack overflow.
     pub fn size_of(&self, id: u32) -> Result<u32> {
-        let id = self.resolve(id)?;
-        let t = self.get(id)?;
-        match t.kind {
-            kind::INT
-            | kind::STRUCT
-            | kind::UNION
-            | kind::ENUM
-            | kind::ENUM64
-            | kind::FLOAT
-            | kind::DATASEC => Ok(t.size_or_type),
-            kind::PTR => Ok(8),
-            kind::ARRAY => {
-                let (elem, nelems) = self.array(id)?;
-                self.size_of(elem)?
-                    .checked_mul(nelems)
-                    .ok_or_else(|| btf_err(format!("array type {id} is too large")))
-            }
-            k => Err(btf_err(format!("type {id} (kind {k}) has no size"))),
+        let start = id;
+        let mut id = id;
+        let mut factor: u32 = 1;
+        for _ in 0..MAX_DEPTH {
+            id = self.resolve(id)?;
+            let t = self.get(id)?;
+            let size = match t.kind {
+                kind::INT
+                | kind::STRUCT
+                | kind::UNION
+                | kind::ENUM
+                | kind::ENUM64
+                | kind::FLOAT
+                | kind::DATASEC => t.size_or_type,
+                kind::PTR => 8,
+                kind::ARRAY => {
+                    let (elem, nelems) = self.array(id)?;
+                    factor = factor
+                        .checked_mul(nelems)
+                        .ok_or_else(|| btf_err(format!("array type {start} is too large")))?;
+                    id = elem;
+                    continue;
+                }
+                k => return Err(btf_err(format!("type {id} (kind {k}) has no size"))),
+            };
+            return size
+                .checked_mul(factor)
+                .ok_or_else(|| btf_err(format!("array type {start} is too large")));
         }
+        Err(btf_err(format!(
+            "type {start}: arrays nested deeper than {MAX_DEPTH} levels (a loop?)"
+        )))
     }
 
     /// `(element type, number of elements)` of an ARRAY.
@@ -361,6 +382,16 @@ impl Btf {
     /// sorts the entries by offset as the kernel requires
     /// (`btf_datasec_check_meta`).
     pub fn fix_datasecs(&mut self, obj: &Object<'_>) -> Result<()> {
+        // Global symbols by (section, name), built once: a lookup per VAR
+        // keeps the fix-up linear in the number of globals.
+        let mut globals: HashMap<(usize, &str), u64> = HashMap::new();
+        for sym in obj.symbols.iter().filter(|s| s.global) {
+            if let Some(section) = sym.section {
+                globals
+                    .entry((section, sym.name.as_str()))
+                    .or_insert(sym.value);
+            }
+        }
         for id in 1..self.types.len() as u32 {
             let t = self.types[id as usize];
             if t.kind != kind::DATASEC {
@@ -389,17 +420,14 @@ impl Btf {
                     continue;
                 }
                 let var_name = self.name(v.name_off)?;
-                let sym = obj
-                    .symbols
-                    .iter()
-                    .find(|s| s.global && s.section == Some(section.index) && s.name == var_name)
+                let value = *globals
+                    .get(&(section.index, var_name))
                     .ok_or_else(|| {
                         btf_err(format!(
                             "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
                         ))
                     })?;
-                *offset =
-                    u32::try_from(sym.value).map_err(|_| btf_err("symbol offset too large"))?;
+                *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
             }
             vars.sort_by_key(|&(_, offset, _)| offset);
             for (i, (var, offset, size)) in vars.into_iter().enumerate() {
@@ -539,29 +567,63 @@ impl BtfExt {
                 .ok_or_else(|| ext_err(format!("block {off}+{len} lies outside the section")))
         };
         let mut ext = BtfExt::default();
-        for (sec, rec) in info_blocks(block(field(8)?, field(12)?)?, 8, btf)? {
-            ext.func_info.entry(sec).or_default().push(FuncInfo {
-                insn_off: u32_at(rec, 0)?,
-                type_id: u32_at(rec, 4)?,
-            });
+        // Keys are copies of section names, which may overlap in the string
+        // section: cap their total so memory stays linear in the input.
+        let budget = data.len().saturating_mul(16).saturating_add(64 * 1024);
+        let mut spent = 0usize;
+        let mut key = |sec: &str| -> Result<String> {
+            spent = spent.saturating_add(sec.len());
+            if spent > budget {
+                return Err(ext_err(format!(
+                    "section names take more than {budget} bytes (16 per byte of .BTF.ext)"
+                )));
+            }
+            Ok(sec.to_string())
+        };
+        for (sec, recs) in info_blocks(block(field(8)?, field(12)?)?, 8, btf)? {
+            if recs.is_empty() {
+                continue;
+            }
+            let out = ext.func_info.entry(key(sec)?).or_default();
+            for rec in recs {
+                out.push(FuncInfo {
+                    insn_off: u32_at(rec, 0)?,
+                    type_id: u32_at(rec, 4)?,
+                });
+            }
         }
-        for (sec, rec) in info_blocks(block(field(16)?, field(20)?)?, 16, btf)? {
-            ext.line_info.entry(sec).or_default().push(LineInfo {
-                insn_off: u32_at(rec, 0)?,
-                file_name_off: u32_at(rec, 4)?,
-                line_off: u32_at(rec, 8)?,
-                line_col: u32_at(rec, 12)?,
-            });
+        for (sec, recs) in info_blocks(block(field(16)?, field(20)?)?, 16, btf)? {
+            if recs.is_empty() {
+                continue;
+            }
+            let out = ext.line_info.entry(key(sec)?).or_default();
+            for rec in recs {
+                out.push(LineInfo {
+                    insn_off: u32_at(rec, 0)?,
+                    file_name_off: u32_at(rec, 4)?,
+                    line_off: u32_at(rec, 8)?,
+                    line_col: u32_at(rec, 12)?,
+                });
+            }
         }
         let core = block(field(24)?, field(28)?)?;
-        ext.core_relo_count = info_blocks(core, 16, btf)?.len();
+        ext.core_relo_count = info_blocks(core, 16, btf)?
+            .iter()
+            .map(|(_, recs)| recs.len())
+            .sum();
         Ok(ext)
     }
 }
 
 /// Splits one info block (`u32 rec_size`, then per section `{sec_name_off,
-/// num_info, records}`) into `(section name, record)` pairs.
-fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(String, &'d [u8])>> {
+/// num_info, records}`) into `(section name, its records)`. Names are
+/// borrowed and each record is one slice, so memory stays linear in the
+/// block's size whatever the counts and names say.
+fn info_blocks<'d, 'b>(
+    data: &'d [u8],
+    min_rec: usize,
+    btf: &'b Btf,
+) -> Result<Vec<(&'b str, Vec<&'d [u8]>)>> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
@@ -574,7 +636,7 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
     let mut out = Vec::new();
     let mut pos = 4;
     while pos < data.len() {
-        let sec = btf.name(u32_at(data, pos)?)?.to_string();
+        let sec = btf.name(u32_at(data, pos)?)?;
         let count = u32_at(data, pos + 4)? as usize;
         pos += 8;
         let len = count
@@ -585,11 +647,7 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
                     ".BTF.ext: {count} records for '{sec}' run past the block"
                 ))
             })?;
-        out.extend(
-            data[pos..pos + len]
-                .chunks_exact(rec_size)
-                .map(|r| (sec.clone(), r)),
-        );
+        out.push((sec, data[pos..pos + len].chunks_exact(rec_size).collect()));
         pos += len;
     }
     Ok(out)

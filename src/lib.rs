@@ -9,12 +9,15 @@
 //! 4. [`reloc`]: one flat instruction array per program, with fds and offsets patched in.
 //! 5. [`prog`]: program types from section names; BPF_PROG_LOAD and the verifier log.
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
+//! 7. [`pins`]: checked pin directories, the record of what `run --pin` left, `detach`.
 //!
 //! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
 //! them and the only place with `unsafe`. Instruction encoding lives in the
 //! `rawbpf-asm` crate.
 
 #![deny(unsafe_code)]
+// Every `unsafe` block (all in sys/) says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod btf;
 pub mod cgroup;
@@ -22,6 +25,7 @@ pub mod elf;
 pub mod error;
 pub mod loader;
 pub mod maps;
+pub mod pins;
 pub mod prog;
 pub mod reloc;
 pub mod selftest;

@@ -121,6 +121,53 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
     })
 }
 
+/// The largest object file rawbpf reads. Real BPF objects are kilobytes to
+/// a few megabytes; the cap keeps a wrong path (a disk image, /dev/zero)
+/// from costing unbounded memory.
+pub const MAX_OBJECT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Reads a BPF object file: a regular file of at most [`MAX_OBJECT_SIZE`]
+/// bytes. Opened non-blocking, so a FIFO or device is refused at once
+/// instead of blocking or growing without end.
+pub fn read_object(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| Error::io(path.display(), e);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::Env(format!(
+            "{}: not a regular file (a BPF object is a file clang wrote)",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_OBJECT_SIZE {
+        return Err(Error::Env(format!(
+            "{}: {} bytes is larger than rawbpf's object size cap of {} MiB",
+            path.display(),
+            meta.len(),
+            MAX_OBJECT_SIZE >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while read: never read past the cap.
+    file.take(MAX_OBJECT_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_OBJECT_SIZE {
+        return Err(Error::Env(format!(
+            "{}: grew past rawbpf's object size cap of {} MiB while being read",
+            path.display(),
+            MAX_OBJECT_SIZE >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Loads every map and program of a BPF ELF object into the kernel.
 pub fn load(bytes: &[u8]) -> Result<Loaded> {
     load_selected(bytes, &|_| true)

@@ -558,3 +558,76 @@ pub fn reuseport_udp_socket(addr: std::net::SocketAddr) -> io::Result<std::net::
     }
     Ok(sock.into())
 }
+
+/// `f_type` of a bpffs (`BPF_FS_MAGIC` in include/uapi/linux/magic.h).
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// `f_type` of a cgroup v2 mount (`CGROUP2_SUPER_MAGIC`).
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// The file-system type (`f_type` of statfs(2)) that `path` resolves to.
+pub fn fs_type(path: &str) -> io::Result<i64> {
+    let c = cstring(path)?;
+    // SAFETY: statfs is plain data, all-zero is valid; `c` is NUL-terminated
+    // and both outlive the call, which only writes `buf`.
+    let (ret, buf) = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        (libc::statfs(c.as_ptr(), &mut buf), buf)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf.f_type as i64)
+}
+
+/// The file-system type of what `fd` refers to (fstatfs(2)).
+pub fn fd_fs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: as in `fs_type`; `fd` is open for the duration of the call.
+    let (ret, buf) = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        (libc::fstatfs(fd.as_raw_fd(), &mut buf), buf)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buf.f_type as i64)
+}
+
+/// The signal that asked the process to stop (0: none yet), set by
+/// [`install_stop_handlers`]' handler.
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn record_stop(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Makes `signals` (SIGINT, SIGTERM, SIGHUP) record themselves instead of
+/// killing the process, without SA_RESTART: a blocking call they interrupt
+/// returns EINTR, and the verifier, which checks for pending signals, stops
+/// a long verification with EAGAIN. The caller polls [`stop_signal`] and
+/// cleans up.
+pub fn install_stop_handlers(signals: &[i32]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: sigaction is plain data initialised field by field; the
+        // handler only does an atomic store, which is async-signal-safe.
+        let ret = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = record_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut act.sa_mask);
+            act.sa_flags = 0;
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The stop signal received since [`install_stop_handlers`], if any.
+pub fn stop_signal() -> Option<i32> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
