@@ -628,6 +628,48 @@ mod tests {
     }
 
     #[test]
+    fn a_program_over_the_instruction_limit_is_verified_at_most_twice() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let err = with_kernel_log(
+            || "program 'big'".into(),
+            |log| {
+                calls.set(calls.get() + 1);
+                match log {
+                    None => Err(std::io::Error::from_raw_os_error(libc::E2BIG)),
+                    Some(buf) => {
+                        // A rolling log that overflowed: its end, and ENOSPC.
+                        let text = b"...\nBPF program is too large. Processed 1000001 insn\n";
+                        buf[..text.len()].copy_from_slice(text);
+                        Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+                    }
+                }
+            },
+        )
+        .unwrap_err();
+        assert_eq!(calls.get(), 2, "one try without a log, one with");
+        assert_eq!(err.raw_os_error(), Some(libc::E2BIG), "the first answer");
+        let text = err.to_string();
+        assert!(text.contains("too large"), "{text}");
+        assert!(text.contains("longer than the 4 MiB buffer"), "{text}");
+    }
+
+    #[test]
+    fn a_cut_log_says_how_many_lines_it_kept_and_shows_the_end() {
+        let log: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let err = rejected(
+            "program 'p'".into(),
+            std::io::Error::from_raw_os_error(libc::EACCES),
+            log.as_bytes(),
+            false,
+        );
+        let text = err.to_string();
+        assert!(text.contains("[... 60 earlier lines"), "{text}");
+        assert!(text.contains("line 99"), "{text}");
+        assert!(!text.contains("longer than"), "{text}");
+    }
+
+    #[test]
     fn hints_name_the_fix() {
         let err = std::io::Error::from_raw_os_error(libc::EINVAL);
         assert!(
