@@ -204,15 +204,15 @@ pub fn planned_names(
 /// Refuses, before anything is loaded, a pin directory that already holds
 /// a rawbpf record or any of the names `run` would create.
 pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
-    if !dir.exists {
-        let mut seen = std::collections::HashSet::new();
-        for (name, _) in names {
-            if !seen.insert(name) {
-                return Err(refuse(format!(
-                    "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
-                )));
-            }
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in names {
+        if !seen.insert(name) {
+            return Err(refuse(format!(
+                "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
+            )));
         }
+    }
+    if !dir.exists {
         return Ok(());
     }
     for name in std::iter::once(RECORD).chain(names.iter().map(|(n, _)| n.as_str())) {

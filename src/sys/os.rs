@@ -631,3 +631,33 @@ pub fn stop_signal() -> Option<i32> {
         sig => Some(sig),
     }
 }
+
+/// umount2(path, MNT_DETACH): for tests inside a private mount namespace.
+pub fn unmount_lazy(path: &str) -> io::Result<()> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A bind mount of `source` at `target` (tests in a private mount namespace).
+pub fn bind_mount(source: &str, target: &str) -> io::Result<()> {
+    let (s, t) = (cstring(source)?, cstring(target)?);
+    // SAFETY: both strings are NUL-terminated and live across the call; a
+    // null type and data are allowed for MS_BIND.
+    let ret = unsafe {
+        libc::mount(
+            s.as_ptr(),
+            t.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
