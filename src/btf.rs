@@ -432,13 +432,11 @@ impl Btf {
                     continue;
                 }
                 let var_name = self.name(v.name_off)?;
-                let value = *globals
-                    .get(&(section.index, var_name))
-                    .ok_or_else(|| {
-                        btf_err(format!(
-                            "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
-                        ))
-                    })?;
+                let value = *globals.get(&(section.index, var_name)).ok_or_else(|| {
+                    btf_err(format!(
+                        "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
+                    ))
+                })?;
                 *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
             }
             vars.sort_by_key(|&(_, offset, _)| offset);
@@ -614,6 +612,9 @@ impl BtfExt {
     }
 }
 
+/// One section's records of an info block: its name and each record.
+type InfoSection<'b, 'd> = (&'b str, Vec<&'d [u8]>);
+
 /// Splits one info block (`u32 rec_size`, then per section `{sec_name_off,
 /// num_info, records}`) into `(section name, its records)`. Names are
 /// borrowed and each record is one slice, so memory stays linear in the
@@ -622,7 +623,7 @@ fn info_blocks<'d, 'b>(
     data: &'d [u8],
     min_rec: usize,
     btf: &'b Btf,
-) -> Result<Vec<(&'b str, Vec<&'d [u8]>)>> {
+) -> Result<Vec<InfoSection<'b, 'd>>> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
@@ -780,7 +781,7 @@ mod bounds_tests {
 
     #[test]
     fn sixty_thousand_globals_are_fixed_up_fast() {
-        use crate::elf::{Section, SectionKind, Symbol, DataKind};
+        use crate::elf::{DataKind, Section, SectionKind, Symbol};
         let n = 60_000u32;
         // Strings: "\0.data\0" then "vN\0" per variable.
         let mut strings = b"\0.data\0".to_vec();

@@ -170,10 +170,7 @@ fn command(args: &[String]) -> Result<(), Failure> {
 fn no_arguments(command: &str, rest: &[String]) -> Result<(), Failure> {
     match rest.first() {
         None => Ok(()),
-        Some(extra) => Err(Usage(format!(
-            "'{command}' takes no arguments (got '{extra}')"
-        ))
-        .into()),
+        Some(extra) => Err(Usage(format!("'{command}' takes no arguments (got '{extra}')")).into()),
     }
 }
 
@@ -374,8 +371,7 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     }
     let pin = pin.ok_or_else(|| Usage("detach needs --pin DIR".into()))?;
     let dir = pins::resolve_pin_dir(&pin, || {
-        cgroup::find_mount("bpf")?
-            .ok_or_else(|| Error::Env("no bpf file system is mounted".into()))
+        cgroup::find_mount("bpf")?.ok_or_else(|| Error::Env("no bpf file system is mounted".into()))
     })?;
     let cgroup = cg.map(Cgroup::open).transpose()?;
     let report = pins::detach(&dir, cgroup.as_ref())?;

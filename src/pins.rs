@@ -148,7 +148,11 @@ pub fn resolve_pin_dir(arg: &str, root: impl FnOnce() -> Result<PathBuf>) -> Res
     let on = if resolved.exists {
         resolved.path.clone()
     } else {
-        resolved.path.parent().unwrap_or(Path::new("/")).to_path_buf()
+        resolved
+            .path
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .to_path_buf()
     };
     if !is_bpffs(&on)? {
         return Err(refuse(format!(
@@ -171,7 +175,11 @@ fn is_mount_root(dir: &Path) -> Result<bool> {
     let Some(parent) = dir.parent() else {
         return Ok(true);
     };
-    let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).map_err(|e| Error::io(p.display(), e));
+    let dev = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(|e| Error::io(p.display(), e))
+    };
     Ok(dev(dir)? != dev(parent)?)
 }
 
@@ -377,17 +385,13 @@ fn pin_everything(
     let all: Vec<Vec<u8>> = [head, idrec].into_iter().chain(entries).collect();
     let record = create_record(all.len() as u32)?;
     for (i, v) in all.iter().enumerate() {
-        sys::map_update_elem(
-            record.as_fd(),
-            &(i as u32).to_ne_bytes(),
-            v,
-            sys::BPF_ANY,
-        )
-        .map_err(|source| Error::Sys {
-            call: "BPF_MAP_UPDATE_ELEM",
-            what: format!("rawbpf's pin record, entry {i}"),
-            source,
-        })?;
+        sys::map_update_elem(record.as_fd(), &(i as u32).to_ne_bytes(), v, sys::BPF_ANY).map_err(
+            |source| Error::Sys {
+                call: "BPF_MAP_UPDATE_ELEM",
+                what: format!("rawbpf's pin record, entry {i}"),
+                source,
+            },
+        )?;
     }
     pin(record.as_fd(), RECORD)
 }
@@ -549,15 +553,18 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
     for (name, kind, attach_type) in &record.pins {
         let path = dir.path.join(name);
         if fs::symlink_metadata(&path).is_err() {
-            report.notes.push(format!("{}: already gone", path.display()));
+            report
+                .notes
+                .push(format!("{}: already gone", path.display()));
             continue;
         }
         let fd = match cgroup::open_pinned(&path) {
             Ok(fd) => fd,
             Err(e) => {
-                report
-                    .notes
-                    .push(format!("{}: left alone: not a bpf object ({e})", path.display()));
+                report.notes.push(format!(
+                    "{}: left alone: not a bpf object ({e})",
+                    path.display()
+                ));
                 continue;
             }
         };
@@ -631,17 +638,17 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
             left.join(", ")
         ));
     }
-    if record.cgroup_created && !record.cgroup_path.is_empty() {
-        if cgroup_id(recorded).ok() == Some(record.cgroup_id) {
-            match fs::remove_dir(recorded) {
-                Ok(()) => report
-                    .notes
-                    .push(format!("removed the cgroup {}", recorded.display())),
-                Err(e) => report.notes.push(format!(
-                    "kept the cgroup {}: {e}",
-                    recorded.display()
-                )),
-            }
+    if record.cgroup_created
+        && !record.cgroup_path.is_empty()
+        && cgroup_id(recorded).ok() == Some(record.cgroup_id)
+    {
+        match fs::remove_dir(recorded) {
+            Ok(()) => report
+                .notes
+                .push(format!("removed the cgroup {}", recorded.display())),
+            Err(e) => report
+                .notes
+                .push(format!("kept the cgroup {}: {e}", recorded.display())),
         }
     }
     Ok(report)

@@ -83,7 +83,11 @@ fn object_must_be_a_regular_file_of_bounded_size() {
     f.set_len(rawbpf::loader::MAX_OBJECT_SIZE + 1).unwrap();
     let o = rawbpf(&["run", big.to_str().unwrap()]);
     let _ = std::fs::remove_file(&big);
-    assert!(text(&o).contains("object size cap of 64 MiB"), "{}", text(&o));
+    assert!(
+        text(&o).contains("object size cap of 64 MiB"),
+        "{}",
+        text(&o)
+    );
     assert!(start.elapsed() < Duration::from_secs(10));
 }
 
@@ -100,7 +104,11 @@ fn messages_name_the_real_cause() {
         text(&o)
     );
     let o = rawbpf(&["selftest", "x"]);
-    assert!(text(&o).contains("'selftest' takes no arguments"), "{}", text(&o));
+    assert!(
+        text(&o).contains("'selftest' takes no arguments"),
+        "{}",
+        text(&o)
+    );
     // A directory that is not cgroup v2 (this one is wherever temp is).
     let tmp = std::env::temp_dir();
     let o = rawbpf(&["run", "--cgroup", tmp.to_str().unwrap()]);
@@ -128,7 +136,11 @@ fn a_bad_pin_directory_is_refused_before_any_bpf_call() {
         bad.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("not on a bpf file system"), "{}", text(&o));
+    assert!(
+        text(&o).contains("not on a bpf file system"),
+        "{}",
+        text(&o)
+    );
     assert!(
         o.stdout.is_empty(),
         "nothing was loaded or attached: {}",
@@ -154,7 +166,10 @@ fn a_failed_second_attach_undoes_the_first() {
         .iter()
         .filter(|p| p.kind.attaches_to_cgroup())
         .collect();
-    assert!(cgroup_progs.len() >= 2, "multi.bpf.o has two cgroup programs");
+    assert!(
+        cgroup_progs.len() >= 2,
+        "multi.bpf.o has two cgroup programs"
+    );
     let second = cgroup_progs[1];
     // A program of our own (a copy of the second) attached exclusively
     // (no flags) where rawbpf's second program goes.
@@ -339,7 +354,8 @@ fn all_mounts(fstype: &str) -> Vec<String> {
         .lines()
         .filter_map(|l| {
             let (left, right) = l.split_once(" - ")?;
-            (right.split(' ').next() == Some(fstype)).then(|| left.split(' ').nth(4).unwrap().to_string())
+            (right.split(' ').next() == Some(fstype))
+                .then(|| left.split(' ').nth(4).unwrap().to_string())
         })
         .collect()
 }
@@ -379,7 +395,10 @@ fn in_private_mount_namespace() {
             let _ = sys::unmount_lazy(&m);
         }
     }
-    assert!(all_mounts("bpf").is_empty(), "a host bpffs is still visible");
+    assert!(
+        all_mounts("bpf").is_empty(),
+        "a host bpffs is still visible"
+    );
     sys::mount_fs("tmpfs", s(&scratch)).unwrap();
     let bpf = scratch.join("bpf");
     let plain = scratch.join("plain");
@@ -393,8 +412,14 @@ fn in_private_mount_namespace() {
     pin_foreign_map(&bpf.join("norecord").join("link_x"));
 
     let untouched = || {
-        assert!(plain.join("keep.txt").exists(), "a file outside bpffs survived");
-        assert!(bpf.join("foreign").exists(), "a foreign pin at the root survived");
+        assert!(
+            plain.join("keep.txt").exists(),
+            "a file outside bpffs survived"
+        );
+        assert!(
+            bpf.join("foreign").exists(),
+            "a foreign pin at the root survived"
+        );
         assert!(bpf.join("norecord/link_x").exists());
         assert!(common::exists(IdKind::Map, foreign_root));
     };
@@ -437,13 +462,21 @@ fn in_private_mount_namespace() {
     for p in ["count_socket", "count_tc", "count_xdp"] {
         assert!(mine.join(format!("prog_{p}")).exists(), "{p}: {}", text(&o));
     }
-    assert!(text(&o).contains("pinned the programs not attached"), "{}", text(&o));
+    assert!(
+        text(&o).contains("pinned the programs not attached"),
+        "{}",
+        text(&o)
+    );
     let ids = attached(&cg);
     assert_eq!(ids.len(), 2, "both cgroup programs attached");
     pin_foreign_map(&mine.join("extra"));
     let o = rawbpf(&["detach", "--pin", s(&mine)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("rawbpf did not pin: extra"), "{}", text(&o));
+    assert!(
+        text(&o).contains("rawbpf did not pin: extra"),
+        "{}",
+        text(&o)
+    );
     assert!(mine.join("extra").exists());
     assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
     assert!(attached(&cg).is_empty());
@@ -461,7 +494,11 @@ fn in_private_mount_namespace() {
     pin_foreign_map(&k.join("link_bpf_prog1"));
     let o = rawbpf(&["detach", "--pin", s(&k)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("left alone: it is anon_inode:bpf-map"), "{}", text(&o));
+    assert!(
+        text(&o).contains("left alone: it is anon_inode:bpf-map"),
+        "{}",
+        text(&o)
+    );
     assert!(k.join("link_bpf_prog1").exists());
     std::fs::remove_file(k.join("link_bpf_prog1")).unwrap();
     std::fs::remove_dir(&k).unwrap();
@@ -474,7 +511,14 @@ fn in_private_mount_namespace() {
 
     // Legacy attachments: the record says where; a wrong --cgroup is refused.
     let l = bpf.join("l");
-    let o = rawbpf(&["run", "--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&l)]);
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&l),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     let ids = cg.query(EGRESS).unwrap().1;
     assert_eq!(ids.len(), 1);
@@ -512,7 +556,10 @@ fn in_private_mount_namespace() {
     assert!(o.status.success(), "{}", text(&o));
     let root = cgroup::cgroup2_root().unwrap();
     assert_eq!(root, Path::new(cgroup::PRIVATE_CGROUP2));
-    assert_eq!(all_mounts("cgroup2"), vec![cgroup::PRIVATE_CGROUP2.to_string()]);
+    assert_eq!(
+        all_mounts("cgroup2"),
+        vec![cgroup::PRIVATE_CGROUP2.to_string()]
+    );
     let after: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();

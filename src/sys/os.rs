@@ -576,6 +576,8 @@ pub fn fs_type(path: &str) -> io::Result<i64> {
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
+    // glibc's f_type is signed, musl's unsigned: one type for both.
+    #[allow(clippy::unnecessary_cast)]
     Ok(buf.f_type as i64)
 }
 
@@ -589,6 +591,8 @@ pub fn fd_fs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
+    // glibc's f_type is signed, musl's unsigned: one type for both.
+    #[allow(clippy::unnecessary_cast)]
     Ok(buf.f_type as i64)
 }
 
