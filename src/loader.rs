@@ -175,6 +175,20 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
 
 /// Loads every map, and the programs whose function name `select` accepts.
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
+    load_inner(bytes, select, None)
+}
+
+/// Loads everything, reusing the maps pinned by name (LIBBPF_PIN_BY_NAME)
+/// in `pin_dir` where a compatible one is there (see `pins::create_maps`).
+pub fn load_pinned(bytes: &[u8], pin_dir: Option<&std::path::Path>) -> Result<Loaded> {
+    load_inner(bytes, &|_| true, pin_dir)
+}
+
+fn load_inner(
+    bytes: &[u8],
+    select: &dyn Fn(&str) -> bool,
+    pin_dir: Option<&std::path::Path>,
+) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
 
@@ -188,7 +202,8 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
         ),
         None => None,
     };
-    let maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    let maps = crate::pins::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), pin_dir)
+        .map_err(explain_eperm)?;
     let map_fd = |source| {
         maps.iter()
             .find(|m| m.source == source)

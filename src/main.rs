@@ -251,7 +251,11 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let pin_dir = match &args.pin {
         Some(pin) => {
             let dir = pins::resolve_pin_dir(pin, cgroup::bpffs_root)?;
-            let maps: Vec<String> = prepared.maps.iter().map(|m| m.name.clone()).collect();
+            let maps: Vec<(String, bool)> = prepared
+                .maps
+                .iter()
+                .map(|m| (m.name.clone(), m.pin_by_name))
+                .collect();
             let attached: Vec<(String, bool)> = programs
                 .iter()
                 .filter(|(_, cg)| *cg)
@@ -267,6 +271,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    let by_name: Vec<String> = prepared
+        .maps
+        .iter()
+        .filter(|m| m.pin_by_name)
+        .map(|m| m.name.clone())
+        .collect();
     drop(prepared);
     let cgroup = match (&args.cgroup, needs_cgroup) {
         (_, false) => None,
@@ -279,7 +289,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if args.verbose {
         sys::start_call_log();
     }
-    let loaded = rawbpf::load(&bytes)?;
+    let reuse_from = pin_dir.as_ref().filter(|d| d.exists).map(|d| d.path.as_path());
+    let loaded = rawbpf::loader::load_pinned(&bytes, reuse_from)?;
     check_stop()?;
     let attachments = match &cgroup {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
@@ -331,6 +342,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     }
 
     // 3b. Without --pin: stay until a stop signal, then undo everything.
+    if !by_name.is_empty() {
+        outln!(
+            "maps asking to be pinned by name (LIBBPF_PIN_BY_NAME) are not pinned without --pin: {}",
+            by_name.join(", ")
+        );
+    }
     if !unattached.is_empty() {
         outln!(
             "loaded but not attached (they go when rawbpf exits; --pin DIR keeps them): {}",

@@ -43,7 +43,13 @@ pub struct MapSpec<'a> {
     pub initial: Option<&'a [u8]>,
     /// Freeze after writing (`.rodata`).
     pub freeze: bool,
+    /// `__uint(pinning, LIBBPF_PIN_BY_NAME)`: reuse or create a pin named
+    /// after the map in the pin directory (see `pins::create_maps`).
+    pub pin_by_name: bool,
 }
+
+/// `LIBBPF_PIN_BY_NAME`, the value of a map definition's `pinning` member.
+pub const PIN_BY_NAME: u32 = 1;
 
 /// A map the kernel created for this object.
 #[derive(Debug)]
@@ -56,6 +62,8 @@ pub struct Map {
     pub max_entries: u32,
     pub flags: MapFlags,
     pub fd: OwnedFd,
+    /// Asked to be pinned by name (LIBBPF_PIN_BY_NAME).
+    pub pin_by_name: bool,
 }
 
 fn map_err(map: &str, what: impl std::fmt::Display) -> Error {
@@ -83,6 +91,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             map_name: sys::object_name(&sym.name),
             ..Default::default()
         };
+        let mut pin_by_name = false;
         if section.kind == SectionKind::LegacyMaps {
             // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
             let field = |i: usize| -> Result<u32> {
@@ -123,6 +132,16 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             attr.numa_node = def.numa_node;
             attr.btf_key_type_id = def.key_type_id;
             attr.btf_value_type_id = def.value_type_id;
+            pin_by_name = match def.pinning {
+                0 => false,
+                PIN_BY_NAME => true,
+                other => {
+                    return Err(map_err(
+                        &sym.name,
+                        format!("pinning {other} is unknown (0 = none, 1 = LIBBPF_PIN_BY_NAME)"),
+                    ))
+                }
+            };
         }
         specs.push(MapSpec {
             name: sym.name.clone(),
@@ -130,6 +149,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             attr,
             initial: None,
             freeze: false,
+            pin_by_name,
         });
     }
 
@@ -163,6 +183,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             // .rodata is always written, so it can always be frozen.
             initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data),
             freeze: kind == DataKind::Rodata,
+            pin_by_name: false,
         });
     }
     Ok(specs)
@@ -200,6 +221,7 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
             max_entries: attr.max_entries,
             flags: MapFlags::from_bits_retain(attr.map_flags),
             fd,
+            pin_by_name: spec.pin_by_name,
         };
         if let Some(bytes) = spec.initial {
             // .rodata's size may exceed its file bytes only for NOBITS, which

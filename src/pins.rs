@@ -23,6 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::cgroup::{self, Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::loader::Loaded;
+use crate::maps::{Map, MapSpec};
 use crate::sys::{self, MapCreateAttr};
 
 /// The record's pin name.
@@ -44,6 +45,9 @@ pub enum PinKind {
     Map = 3,
     /// A program loaded but not attached (`prog_NAME`).
     Program = 4,
+    /// A map pinned by name (`NAME`, LIBBPF_PIN_BY_NAME): shared with
+    /// other loaders, so `detach` leaves it.
+    ByName = 5,
 }
 
 impl PinKind {
@@ -53,6 +57,7 @@ impl PinKind {
             2 => PinKind::Legacy,
             3 => PinKind::Map,
             4 => PinKind::Program,
+            5 => PinKind::ByName,
             _ => return None,
         })
     }
@@ -62,7 +67,7 @@ impl PinKind {
         match self {
             PinKind::Link => "anon_inode:bpf-link",
             PinKind::Legacy | PinKind::Program => "anon_inode:bpf-prog",
-            PinKind::Map => "anon_inode:bpf-map",
+            PinKind::Map | PinKind::ByName => "anon_inode:bpf-map",
         }
     }
 }
@@ -184,14 +189,18 @@ fn is_mount_root(dir: &Path) -> Result<bool> {
 }
 
 /// The pin names `run` creates for `loaded` with these attachments.
+/// `maps` are (name, pinned by name).
 pub fn planned_names(
-    maps: &[String],
+    maps: &[(String, bool)],
     attached: &[(String, bool)],
     unattached: &[String],
 ) -> Vec<(String, PinKind)> {
     let mut out: Vec<(String, PinKind)> = maps
         .iter()
-        .map(|m| (cgroup::pin_name(cgroup::MAP_PREFIX, m), PinKind::Map))
+        .map(|(m, by_name)| match by_name {
+            true => (by_name_pin(m), PinKind::ByName),
+            false => (cgroup::pin_name(cgroup::MAP_PREFIX, m), PinKind::Map),
+        })
         .collect();
     for (prog, link) in attached {
         out.push(if *link {
@@ -223,7 +232,9 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
     if !dir.exists {
         return Ok(());
     }
-    for name in std::iter::once(RECORD).chain(names.iter().map(|(n, _)| n.as_str())) {
+    // A pin by name may exist: it is reused (or refused if incompatible).
+    let made_here = names.iter().filter(|(_, k)| *k != PinKind::ByName);
+    for name in std::iter::once(RECORD).chain(made_here.map(|(n, _)| n.as_str())) {
         let p = dir.path.join(name);
         if fs::symlink_metadata(&p).is_ok() {
             return Err(refuse(format!(
@@ -336,6 +347,14 @@ fn pin_everything(
     let mut entries = Vec::new();
     let attached: Vec<&str> = attachments.iter().map(|a| a.program.as_str()).collect();
     for map in &loaded.maps {
+        if map.pin_by_name {
+            let name = by_name_pin(&map.name);
+            entries.push(put_entry(PinKind::ByName as u32, 0, 0, &name)?);
+            if !is_pinned_here(&dir.path.join(&name), map.fd.as_fd())? {
+                pin(map.fd.as_fd(), &name)?;
+            }
+            continue;
+        }
         let name = cgroup::pin_name(cgroup::MAP_PREFIX, &map.name);
         entries.push(put_entry(PinKind::Map as u32, 0, 0, &name)?);
         pin(map.fd.as_fd(), &name)?;
@@ -409,6 +428,95 @@ fn create_record(entries: u32) -> Result<OwnedFd> {
         call: "BPF_MAP_CREATE",
         what: "rawbpf's pin record".into(),
         source,
+    })
+}
+
+/// The pin name of a map pinned by name: the map's name, as libbpf does
+/// (characters bpffs refuses become `_`).
+pub fn by_name_pin(map: &str) -> String {
+    cgroup::pin_name("", map)
+}
+
+/// Whether `path` is a pin of the very map `fd` refers to (same id).
+fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(false);
+    }
+    let pinned = cgroup::open_pinned(path)?;
+    let id = |fd: BorrowedFd<'_>| {
+        sys::map_info(fd).map(|i| i.id).map_err(|source| Error::Sys {
+            call: "BPF_OBJ_GET_INFO_BY_FD",
+            what: path.display().to_string(),
+            source,
+        })
+    };
+    Ok(id(pinned.as_fd())? == id(fd)?)
+}
+
+/// Creates the maps of `specs` (see `maps::create`), except that a map
+/// asking for LIBBPF_PIN_BY_NAME whose pin `DIR/NAME` exists reuses the
+/// pinned map, if it is compatible: same type, key and value sizes,
+/// entries and flags, as libbpf requires. An incompatible one is an error
+/// naming the difference, never silently replaced.
+pub fn create_maps(
+    specs: &[MapSpec<'_>],
+    btf: Option<BorrowedFd<'_>>,
+    dir: Option<&Path>,
+) -> Result<Vec<Map>> {
+    let mut out = Vec::with_capacity(specs.len());
+    for spec in specs {
+        if let (true, Some(dir)) = (spec.pin_by_name, dir) {
+            let path = dir.join(by_name_pin(&spec.name));
+            if fs::symlink_metadata(&path).is_ok() {
+                out.push(reuse(spec, &path)?);
+                continue;
+            }
+        }
+        out.extend(crate::maps::create(std::slice::from_ref(spec), btf)?);
+    }
+    Ok(out)
+}
+
+fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
+    let bad = |what: String| Error::Map {
+        map: spec.name.clone(),
+        what: format!("{} (LIBBPF_PIN_BY_NAME): {what}", path.display()),
+    };
+    let fd = cgroup::open_pinned(path)?;
+    let kind = fd_kind(fd.as_fd())?;
+    if kind != PinKind::Map.inode_name() {
+        return Err(bad(format!("it is {kind}, not a map")));
+    }
+    let info = sys::map_info(fd.as_fd()).map_err(|e| bad(e.to_string()))?;
+    let a = &spec.attr;
+    let mut diff = Vec::new();
+    for (what, pinned, wanted) in [
+        ("type", info.map_type, a.map_type),
+        ("key size", info.key_size, a.key_size),
+        ("value size", info.value_size, a.value_size),
+        ("max entries", info.max_entries, a.max_entries),
+        ("flags", info.map_flags, a.map_flags),
+    ] {
+        if pinned != wanted {
+            diff.push(format!("{what} {pinned}, the object's {wanted}"));
+        }
+    }
+    if !diff.is_empty() {
+        return Err(bad(format!(
+            "the pinned map is incompatible: {}; remove the pin or rename the map",
+            diff.join(", ")
+        )));
+    }
+    Ok(Map {
+        name: spec.name.clone(),
+        source: spec.source,
+        map_type: info.map_type,
+        key_size: info.key_size,
+        value_size: info.value_size,
+        max_entries: info.max_entries,
+        flags: sys::MapFlags::from_bits_retain(info.map_flags),
+        fd,
+        pin_by_name: true,
     })
 }
 
@@ -612,6 +720,13 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
                         cg.path().display()
                     ));
                 }
+            }
+            PinKind::ByName => {
+                report.notes.push(format!(
+                    "kept {}: pinned by name (LIBBPF_PIN_BY_NAME), to be shared",
+                    path.display()
+                ));
+                continue;
             }
             PinKind::Map | PinKind::Program => {}
         }

@@ -20,6 +20,7 @@ use rawbpf::sys::{self, AttachFlags, IdKind};
 const MULTI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/multi.bpf.o");
 const SLOW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/slow_verify.bpf.o");
 const SYSCALL_ONLY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/timer_cases.bpf.o");
+const BY_NAME: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bpf/pin_by_name.bpf.o");
 const EGRESS: u32 = rawbpf::prog::attach_type::CGROUP_INET_EGRESS;
 
 fn rawbpf(args: &[&str]) -> Output {
@@ -341,6 +342,7 @@ fn path_safety_in_private_mount_namespace() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("1 passed"), "the namespace half ran: {out}");
+    assert!(out.contains("namespace checks: all done"), "{out}");
     assert!(attached(&cg).is_empty() && attached(&cg2).is_empty());
 }
 
@@ -365,10 +367,14 @@ fn s(p: &Path) -> &str {
 }
 
 fn pin_foreign_map(path: &Path) -> u32 {
+    pin_array(path, 4)
+}
+
+fn pin_array(path: &Path, value_size: u32) -> u32 {
     let attr = sys::MapCreateAttr {
         map_type: rawbpf::maps::MAP_TYPE_ARRAY,
         key_size: 4,
-        value_size: 4,
+        value_size,
         max_entries: 1,
         map_name: sys::object_name("foreign"),
         ..Default::default()
@@ -534,6 +540,50 @@ fn in_private_mount_namespace() {
     assert!(gone_soon(IdKind::Prog, ids[0]));
     assert!(!l.exists());
 
+    // LIBBPF_PIN_BY_NAME: a compatible pin is reused, an incompatible one
+    // refused before anything is attached, a missing one created; detach
+    // keeps them (they are there to be shared).
+    let p = bpf.join("p");
+    std::fs::create_dir(&p).unwrap();
+    let shared = pin_array(&p.join("shared_counts"), 8);
+    let o = rawbpf(&["run", BY_NAME, "--cgroup", s(cg.path()), "--pin", s(&p)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = cg.query(EGRESS).unwrap().1;
+    let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
+    let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
+    drop(prog);
+    assert!(maps.contains(&shared), "reused map {shared}: {maps:?}");
+    let o = rawbpf(&["detach", "--pin", s(&p)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
+    assert!(p.join("shared_counts").exists());
+    assert!(attached(&cg).is_empty());
+    std::fs::remove_file(p.join("shared_counts")).unwrap();
+
+    pin_array(&p.join("shared_counts"), 16);
+    let o = rawbpf(&["run", BY_NAME, "--cgroup", s(cg.path()), "--pin", s(&p)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("incompatible: value size 16, the object's 8"),
+        "{}",
+        text(&o)
+    );
+    assert!(attached(&cg).is_empty());
+    assert!(!p.join("rawbpf_run").exists());
+    std::fs::remove_file(p.join("shared_counts")).unwrap();
+    std::fs::remove_dir(&p).unwrap();
+
+    let r = bpf.join("r");
+    let o = rawbpf(&["run", BY_NAME, "--cgroup", s(cg.path()), "--pin", s(&r)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(r.join("shared_counts").exists());
+    let o = rawbpf(&["detach", "--pin", s(&r)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(r.join("shared_counts").exists(), "kept for sharing");
+    assert!(attached(&cg).is_empty());
+    std::fs::remove_file(r.join("shared_counts")).unwrap();
+    std::fs::remove_dir(&r).unwrap();
+
     // Where the test cgroup is, relative to the cgroup2 root.
     let host_root = cgroup::cgroup2_root().unwrap();
     let rel = cg.path().strip_prefix(&host_root).unwrap().to_path_buf();
@@ -583,6 +633,7 @@ fn in_private_mount_namespace() {
     assert!(text(&o).contains("removed the cgroup"), "{}", text(&o));
     assert!(!view.join("rawbpf").exists());
     untouched();
+    println!("namespace checks: all done");
 }
 
 #[test]
