@@ -289,7 +289,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if args.verbose {
         sys::start_call_log();
     }
-    let reuse_from = pin_dir.as_ref().filter(|d| d.exists).map(|d| d.path.as_path());
+    let reuse_from = pin_dir
+        .as_ref()
+        .filter(|d| d.exists)
+        .map(|d| d.path.as_path());
     let loaded = rawbpf::loader::load_pinned(&bytes, reuse_from)?;
     check_stop()?;
     let attachments = match &cgroup {

@@ -444,11 +444,13 @@ fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
     }
     let pinned = cgroup::open_pinned(path)?;
     let id = |fd: BorrowedFd<'_>| {
-        sys::map_info(fd).map(|i| i.id).map_err(|source| Error::Sys {
-            call: "BPF_OBJ_GET_INFO_BY_FD",
-            what: path.display().to_string(),
-            source,
-        })
+        sys::map_info(fd)
+            .map(|i| i.id)
+            .map_err(|source| Error::Sys {
+                call: "BPF_OBJ_GET_INFO_BY_FD",
+                what: path.display().to_string(),
+                source,
+            })
     };
     Ok(id(pinned.as_fd())? == id(fd)?)
 }
