@@ -174,6 +174,31 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup whose id is `id`, found through the cgroup2 mount even if
+    /// it was moved; None if no cgroup has that id any more.
+    pub fn by_id(id: u64) -> Result<Option<Cgroup>> {
+        let Some(root) = find_mount("cgroup2")? else {
+            return Ok(None);
+        };
+        let root_fd = sys::open(path_str(&root)?, libc::O_RDONLY | libc::O_DIRECTORY)
+            .map_err(|e| Error::io(root.display(), e))?;
+        let fd = match sys::open_cgroup_by_id(root_fd.as_fd(), id) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ESTALE | libc::ENOENT)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(Error::io(format!("cgroup id {id}"), e)),
+        };
+        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let path =
+            fs::read_link(&link).unwrap_or_else(|_| PathBuf::from(format!("cgroup id {id}")));
+        Ok(Some(Cgroup {
+            path,
+            fd,
+            created: false,
+        }))
+    }
+
     /// Creates `name` under the cgroup2 root, or opens it if it exists
     /// (then it is not removed on drop).
     pub fn create(name: &str) -> Result<Cgroup> {

@@ -650,12 +650,25 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
                 own = cg;
                 Some(&own)
             }
-            Ok(_) | Err(_) => {
-                return Err(refuse(format!(
-                    "the cgroup the programs were attached to ({}, id {}) is not at that path any more; give its new path with --cgroup",
-                    record.cgroup_path, record.cgroup_id
-                )))
-            }
+            // Moved or removed: find it by its id.
+            _ => match Cgroup::by_id(record.cgroup_id)? {
+                Some(cg) => {
+                    report.notes.push(format!(
+                        "the cgroup {} is now at {}",
+                        record.cgroup_path,
+                        cg.path().display()
+                    ));
+                    own = cg;
+                    Some(&own)
+                }
+                None => {
+                    report.notes.push(format!(
+                        "the cgroup {} (id {}) is gone, and its programs were detached with it",
+                        record.cgroup_path, record.cgroup_id
+                    ));
+                    None
+                }
+            },
         },
         None => None,
     };
@@ -698,7 +711,10 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
             }
             PinKind::Legacy => {
                 let Some(cg) = cgroup else {
-                    return Err(refuse("a legacy attachment without its cgroup".into()));
+                    // Its cgroup is gone (noted above): nothing is attached.
+                    drop(fd);
+                    fs::remove_file(&path).map_err(|e| Error::io(path.display(), e))?;
+                    continue;
                 };
                 let (info, _) = sys::prog_info(fd.as_fd()).map_err(|source| Error::Sys {
                     call: "BPF_OBJ_GET_INFO_BY_FD",

@@ -540,6 +540,58 @@ fn in_private_mount_namespace() {
     assert!(gone_soon(IdKind::Prog, ids[0]));
     assert!(!l.exists());
 
+    // The cgroup of a legacy attachment was removed: detach says its
+    // programs went with it (cgroup v2 refuses renames; a cgroup reached
+    // by another mount is found by its id, see `Cgroup::by_id`).
+    let sub = cg.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let m = bpf.join("m");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(&sub),
+        "--pin",
+        s(&m),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let subcg = Cgroup::open(&sub).unwrap();
+    let id = subcg.query(EGRESS).unwrap().1[0];
+    drop(subcg);
+    std::fs::remove_dir(&sub).unwrap();
+    let o = rawbpf(&["detach", "--pin", s(&m)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is gone"), "{}", text(&o));
+    assert!(!m.exists());
+    assert!(gone_soon(IdKind::Prog, id));
+
+    // A pin that fails after a legacy attach (the bpffs is read-only now):
+    // the attachment is undone and the directory left as it was.
+    let e = bpf.join("e");
+    std::fs::create_dir(&e).unwrap();
+    let remount = |opt: &str| {
+        let st = Command::new("mount")
+            .args(["-o", opt, s(&bpf)])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount -o {opt}");
+    };
+    remount("remount,ro");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&e),
+    ]);
+    remount("remount,rw");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("BPF_OBJ_PIN"), "{}", text(&o));
+    assert!(attached(&cg).is_empty(), "the legacy attachment was undone");
+    assert_eq!(std::fs::read_dir(&e).unwrap().count(), 0);
+    std::fs::remove_dir(&e).unwrap();
+
     // LIBBPF_PIN_BY_NAME: a compatible pin is reused, an incompatible one
     // refused before anything is attached, a missing one created; detach
     // keeps them (they are there to be shared).
@@ -591,6 +643,16 @@ fn in_private_mount_namespace() {
     // No cgroup2 mounted (a cgroup v1 system): a run that needs no cgroup
     // mounts nothing; one that needs it mounts at a private path, never
     // over /sys/fs/cgroup, whose listing stays the same.
+    let v = bpf.join("v");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&v),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
     for m in all_mounts("cgroup2") {
         sys::unmount_lazy(&m).unwrap();
     }
@@ -606,6 +668,17 @@ fn in_private_mount_namespace() {
     assert!(o.status.success(), "{}", text(&o));
     let root = cgroup::cgroup2_root().unwrap();
     assert_eq!(root, Path::new(cgroup::PRIVATE_CGROUP2));
+    // The recorded path of `v`'s cgroup is gone with its mount: detach
+    // finds the cgroup by its id under the new mount.
+    let o = rawbpf(&["detach", "--pin", s(&v)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("is now at /run/rawbpf/cgroup2/"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
+    assert!(attached(&cg).is_empty());
     assert_eq!(
         all_mounts("cgroup2"),
         vec![cgroup::PRIVATE_CGROUP2.to_string()]

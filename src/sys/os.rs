@@ -665,3 +665,38 @@ pub fn bind_mount(source: &str, target: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `FILEID_KERNFS`: the file-handle type of cgroup v2 directories, whose
+/// handle is the 8-byte cgroup id (include/linux/exportfs.h).
+const FILEID_KERNFS: i32 = 0xfe;
+
+#[repr(C)]
+struct CgroupHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
+
+/// Opens the cgroup v2 directory whose cgroup id is `id`, wherever it is now
+/// (open_by_handle_at with the cgroup id as the handle). `mount` is any fd on
+/// the cgroup2 mount. ESTALE: no cgroup has that id any more.
+pub fn open_cgroup_by_id(mount: BorrowedFd<'_>, id: u64) -> io::Result<OwnedFd> {
+    let mut handle = CgroupHandle {
+        handle_bytes: 8,
+        handle_type: FILEID_KERNFS,
+        id,
+    };
+    // SAFETY: `handle` has the layout of struct file_handle with 8 bytes of
+    // f_handle and lives across the call; the kernel only reads it.
+    let ret = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            &mut handle as *mut CgroupHandle as *mut libc::file_handle,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(ret as i64)
+}
