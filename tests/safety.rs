@@ -3,7 +3,7 @@
 //! nothing attached or loaded, and detach finds its programs without help.
 //!
 //! Path tests run in a private mount namespace (the test binary re-runs
-//! itself under `unshare --mount`) on a fresh bpffs and tmpfs; the real
+//! itself in one) on a fresh bpffs and tmpfs; the real
 //! /sys/fs/bpf is unmounted there first, so nothing here can reach it.
 
 mod common;
@@ -61,6 +61,28 @@ fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSt
     }
 }
 
+/// Waits (bounded) until process `pid` catches `sig`: rawbpf has installed
+/// its stop handlers (SigCgt in /proc/PID/status).
+fn wait_for_handlers(pid: u32, sig: i32) {
+    let start = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (sig - 1)) != 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "rawbpf never caught signal {sig}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 // ------------------------------------------------------------ arguments
 
 #[test]
@@ -73,7 +95,7 @@ fn object_must_be_a_regular_file_of_bounded_size() {
     let dir = std::env::temp_dir().join(format!("rawbpf-fifo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("fifo");
-    let _ = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    sys::mkfifo(s(&fifo)).unwrap();
     let o = rawbpf(&["run", fifo.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(text(&o).contains("not a regular file"), "{}", text(&o));
@@ -207,6 +229,7 @@ fn a_stop_signal_interrupts_a_long_verification() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    wait_for_handlers(child.id(), libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(300));
     let sent = Instant::now();
     sys::send_signal(child.id(), libc::SIGTERM).unwrap();
@@ -310,8 +333,8 @@ fn a_stop_signal_during_demo_removes_its_cgroup() {
 
 // ------------------------------------------------- private mount namespace
 
-/// Runs [`in_private_mount_namespace`] in a new mount namespace (util-linux
-/// `unshare`, mounts made private), with a test cgroup it may use.
+/// Runs [`in_private_mount_namespace`] in a new mount namespace (made in
+/// the child before exec, mounts private), with test cgroups it may use.
 #[test]
 fn path_safety_in_private_mount_namespace() {
     require_root();
@@ -319,9 +342,9 @@ fn path_safety_in_private_mount_namespace() {
     let cg2 = test_cgroup();
     let scratch = std::env::temp_dir().join(format!("rawbpf-ns-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
-    let o = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "--"])
-        .arg(std::env::current_exe().unwrap())
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    sys::private_mount_ns_on_exec(&mut cmd);
+    let o = cmd
         .args([
             "--ignored",
             "--exact",
@@ -337,7 +360,7 @@ fn path_safety_in_private_mount_namespace() {
         .env("RAWBPF_NS_CGROUP", cg.path())
         .env("RAWBPF_NS_CGROUP2", cg2.path())
         .output()
-        .expect("unshare (util-linux) runs the namespace half");
+        .expect("the namespace half runs");
     let _ = std::fs::remove_dir(&scratch);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
@@ -569,14 +592,7 @@ fn in_private_mount_namespace() {
     // the attachment is undone and the directory left as it was.
     let e = bpf.join("e");
     std::fs::create_dir(&e).unwrap();
-    let remount = |opt: &str| {
-        let st = Command::new("mount")
-            .args(["-o", opt, s(&bpf)])
-            .status()
-            .unwrap();
-        assert!(st.success(), "mount -o {opt}");
-    };
-    remount("remount,ro");
+    sys::remount(s(&bpf), true).unwrap();
     let o = rawbpf(&[
         "run",
         "--legacy-attach",
@@ -585,7 +601,7 @@ fn in_private_mount_namespace() {
         "--pin",
         s(&e),
     ]);
-    remount("remount,rw");
+    sys::remount(s(&bpf), false).unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("BPF_OBJ_PIN"), "{}", text(&o));
     assert!(attached(&cg).is_empty(), "the legacy attachment was undone");
@@ -656,6 +672,7 @@ fn in_private_mount_namespace() {
     for m in all_mounts("cgroup2") {
         sys::unmount_lazy(&m).unwrap();
     }
+    std::fs::create_dir_all("/run").unwrap();
     sys::mount_fs("tmpfs", "/run").unwrap();
     let before: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
         .map(|d| d.flatten().map(|e| e.file_name()).collect())

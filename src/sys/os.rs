@@ -700,3 +700,60 @@ pub fn open_cgroup_by_id(mount: BorrowedFd<'_>, id: u64) -> io::Result<OwnedFd> 
     }
     owned_fd(ret as i64)
 }
+
+/// Makes `cmd` start its program in a mount namespace of its own whose
+/// mounts are all private, so nothing mounted or unmounted in it reaches
+/// the machine's (the path-safety tests).
+pub fn private_mount_ns_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // unshare and mount, async-signal-safe system calls, on a static string.
+    unsafe {
+        cmd.pre_exec(|| {
+            let root = c"/";
+            if libc::unshare(libc::CLONE_NEWNS) < 0
+                || libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Remounts the file system mounted at `path` read-only or read-write.
+pub fn remount(path: &str, read_only: bool) -> io::Result<()> {
+    let c = cstring(path)?;
+    let flags = libc::MS_REMOUNT | if read_only { libc::MS_RDONLY } else { 0 };
+    // SAFETY: `c` is NUL-terminated and outlives the call; a remount takes
+    // no source, type or data.
+    let ret = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// mkfifo(3) with mode 0600.
+pub fn mkfifo(path: &str) -> io::Result<()> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
