@@ -9,7 +9,11 @@
 //! need a user reference to) is pinned in a bpffs mount.
 //!
 //! Mount points are found in /proc/self/mountinfo; an early-boot environment
-//! may have neither cgroup2 nor bpffs mounted, so we mount them if needed.
+//! may have neither cgroup2 nor bpffs mounted, so we mount them if needed,
+//! where the mount hides nothing: cgroup2 at a private directory of our own
+//! (never over /sys/fs/cgroup, where a cgroup v1 system keeps its
+//! hierarchies), bpffs only on an empty directory. Pin directories and what
+//! `detach` may touch are in [`crate::pins`].
 
 use std::ffi::CString;
 use std::fs;
