@@ -299,7 +299,8 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
         None => Vec::new(),
     };
-    check_stop()?;
+    // From here a stop signal is the normal end of a run without --pin
+    // (detach and exit 0), and ends a run with --pin before it pins.
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_call_log();
     out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));

@@ -465,18 +465,25 @@ pub fn create_maps(
     btf: Option<BorrowedFd<'_>>,
     dir: Option<&Path>,
 ) -> Result<Vec<Map>> {
-    let mut out = Vec::with_capacity(specs.len());
+    let mut reused = Vec::new();
+    let mut fresh = Vec::new();
     for spec in specs {
         if let (true, Some(dir)) = (spec.pin_by_name, dir) {
             let path = dir.join(by_name_pin(&spec.name));
             if fs::symlink_metadata(&path).is_ok() {
-                out.push(reuse(spec, &path)?);
+                reused.push(reuse(spec, &path)?);
                 continue;
             }
         }
-        out.extend(crate::maps::create(std::slice::from_ref(spec), btf)?);
+        fresh.push(spec.clone());
     }
-    Ok(out)
+    if reused.is_empty() {
+        // The common case: the maps step exactly as without pins.
+        return crate::maps::create(specs, btf);
+    }
+    let mut maps = crate::maps::create(&fresh, btf)?;
+    maps.extend(reused);
+    Ok(maps)
 }
 
 fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
@@ -754,12 +761,25 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
     let rec = dir.path.join(RECORD);
     fs::remove_file(&rec).map_err(|e| Error::io(rec.display(), e))?;
 
+    let shared: Vec<&str> = record
+        .pins
+        .iter()
+        .filter(|(_, k, _)| *k == PinKind::ByName)
+        .map(|(n, _, _)| n.as_str())
+        .collect();
     let left: Vec<String> = fs::read_dir(&dir.path)
         .map_err(|e| Error::io(dir.path.display(), e))?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !shared.contains(&n.as_str()))
         .collect();
-    if left.is_empty() {
+    let shared_left = shared.iter().any(|n| dir.path.join(n).exists());
+    if left.is_empty() && shared_left {
+        report.notes.push(format!(
+            "kept {}: it holds the maps pinned by name",
+            dir.path.display()
+        ));
+    } else if left.is_empty() {
         fs::remove_dir(&dir.path).map_err(|e| Error::io(dir.path.display(), e))?;
         report.notes.push(format!("removed {}", dir.path.display()));
     } else {
