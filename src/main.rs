@@ -283,6 +283,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         (Some(dir), true) => Some(Cgroup::open(dir)?),
         (None, true) => Some(Cgroup::create("rawbpf")?),
     };
+    if let (Some(_), Some(cg)) = (&pin_dir, &cgroup) {
+        pins::check_cgroup_path(cg.path())?;
+    }
     check_stop()?;
 
     // 2. Load and attach.

@@ -223,6 +223,13 @@ pub fn planned_names(
 pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (name, _) in names {
+        // NAME_MAX, which bpffs enforces; the record holds the same.
+        if name.len() > 255 {
+            return Err(refuse(format!(
+                "cannot pin {}...: a pin name is at most 255 bytes",
+                &name[..name.char_indices().nth(40).map_or(name.len(), |(i, _)| i)]
+            )));
+        }
         if !seen.insert(name) {
             return Err(refuse(format!(
                 "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
@@ -242,6 +249,17 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
                 p.display()
             )));
         }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is loaded, a cgroup path too long for the record.
+pub fn check_cgroup_path(path: &Path) -> Result<()> {
+    if path.as_os_str().len() > TEXT_MAX {
+        return Err(refuse(format!(
+            "the cgroup path {} is longer than {TEXT_MAX} bytes, more than rawbpf's pin record holds",
+            path.display()
+        )));
     }
     Ok(())
 }
