@@ -1,6 +1,6 @@
 //! Embedding rawbpf as a library: load an object, attach its cgroup
 //! programs through BPF links, pin the links and maps so they outlive this
-//! process — what `rawbpf run OBJECT --cgroup DIR --pin DIR` does, in six
+//! process — what `rawbpf run OBJECT --cgroup DIR --pin DIR` does, in a few
 //! library calls. `rawbpf show` lists the result, `rawbpf detach --pin DIR`
 //! undoes it.
 //!
@@ -9,6 +9,7 @@
 //! ```
 
 use rawbpf::cgroup::{self, AttachMode, Cgroup};
+use rawbpf::pins::{self, CgroupRecord};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,14 +24,17 @@ fn main() {
 }
 
 fn attach_and_pin(object: &str, cgroup_dir: &str, pin_dir: &str) -> rawbpf::Result<()> {
-    let bytes = std::fs::read(object).map_err(|e| rawbpf::Error::io(object, e))?;
+    let bytes = rawbpf::loader::read_object(object.as_ref())?;
+    let dir = pins::resolve_pin_dir(pin_dir, cgroup::bpffs_root)?;
     let loaded = rawbpf::load(&bytes)?;
     let cgroup = Cgroup::open(cgroup_dir)?;
-    let mut links = cgroup::attach_all(&loaded, &cgroup, AttachMode::Link)?;
-    cgroup::pin_all(&loaded, &mut links, &cgroup::pin_dir(pin_dir)?)?;
-    println!(
-        "{} program(s) attached to {cgroup_dir}, pinned under {pin_dir}",
-        links.len()
-    );
+    let links = cgroup::attach_all(&loaded, &cgroup, AttachMode::Link)?;
+    let attached = links.len();
+    let record = CgroupRecord {
+        cgroup: &cgroup,
+        created: false,
+    };
+    pins::pin_run(&dir, &loaded, links, Some(record))?;
+    println!("{attached} program(s) attached to {cgroup_dir}, pinned under {pin_dir}");
     Ok(())
 }

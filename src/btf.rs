@@ -15,7 +15,7 @@
 //!
 //! Everything is bounds-checked: bogus offsets give [`Error::Btf`], never a panic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::elf::Object;
 use crate::error::{Error, Result};
@@ -65,6 +65,16 @@ pub mod kind {
     /// `BTF_KIND_ENUM64`.
     pub const ENUM64: u8 = 19;
 }
+
+/// How deep any walk over BTF types goes (modifier chains, arrays of
+/// arrays) before it calls the types a loop: every walk is bounded, so a
+/// hostile blob cannot overflow the stack or spin. The kernel's own limit
+/// for modifier chains is 32 (`MAX_RESOLVE_DEPTH` in kernel/bpf/btf.c).
+pub const MAX_DEPTH: usize = 32;
+
+/// The longest name rawbpf reads from BTF. The kernel's own limit for
+/// identifiers is KSYM_NAME_LEN (512); section names are shorter still.
+pub const MAX_NAME_LEN: usize = 1024;
 
 /// `BTF_VAR_STATIC`: a static variable, which libbpf and we leave as clang wrote it.
 const VAR_STATIC: u32 = 0;
@@ -277,7 +287,10 @@ impl Btf {
         self.types.len() <= 1
     }
 
-    /// The string at `off` in the string section.
+    /// The string at `off` in the string section: a name, so at most
+    /// [`MAX_NAME_LEN`] bytes are looked at. Without that bound a hostile
+    /// blob whose names all point into one long string makes every lookup
+    /// cost its length, and a walk over the types quadratic.
     pub fn name(&self, off: u32) -> Result<&str> {
         let off = off as usize;
         if off >= self.str_len {
@@ -285,8 +298,13 @@ impl Btf {
                 "string offset {off} is past the string section"
             )));
         }
-        let bytes = &self.raw[self.str_start + off..self.str_start + self.str_len];
-        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        let end = self.str_len.min(off.saturating_add(MAX_NAME_LEN + 1));
+        let bytes = &self.raw[self.str_start + off..self.str_start + end];
+        let Some(len) = bytes.iter().position(|&b| b == 0) else {
+            return Err(btf_err(format!(
+                "the name at string offset {off} is longer than {MAX_NAME_LEN} bytes"
+            )));
+        };
         std::str::from_utf8(&bytes[..len])
             .map_err(|_| btf_err(format!("string at {off} is not UTF-8")))
     }
@@ -306,7 +324,7 @@ impl Btf {
 
     /// Skips typedefs and qualifiers (const, volatile, restrict, type tags).
     pub fn resolve(&self, mut id: u32) -> Result<u32> {
-        for _ in 0..32 {
+        for _ in 0..MAX_DEPTH {
             let t = self.get(id)?;
             match t.kind {
                 kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
@@ -320,27 +338,42 @@ impl Btf {
         )))
     }
 
-    /// The size in bytes of a value of type `id`.
+    /// The size in bytes of a value of type `id`. Iterative: an array of
+    /// arrays multiplies its way down, at most [`MAX_DEPTH`] levels, so a
+    /// hostile ARRAY whose element is itself is an error, not a stack overflow.
     pub fn size_of(&self, id: u32) -> Result<u32> {
-        let id = self.resolve(id)?;
-        let t = self.get(id)?;
-        match t.kind {
-            kind::INT
-            | kind::STRUCT
-            | kind::UNION
-            | kind::ENUM
-            | kind::ENUM64
-            | kind::FLOAT
-            | kind::DATASEC => Ok(t.size_or_type),
-            kind::PTR => Ok(8),
-            kind::ARRAY => {
-                let (elem, nelems) = self.array(id)?;
-                self.size_of(elem)?
-                    .checked_mul(nelems)
-                    .ok_or_else(|| btf_err(format!("array type {id} is too large")))
-            }
-            k => Err(btf_err(format!("type {id} (kind {k}) has no size"))),
+        let start = id;
+        let mut id = id;
+        let mut factor: u32 = 1;
+        for _ in 0..MAX_DEPTH {
+            id = self.resolve(id)?;
+            let t = self.get(id)?;
+            let size = match t.kind {
+                kind::INT
+                | kind::STRUCT
+                | kind::UNION
+                | kind::ENUM
+                | kind::ENUM64
+                | kind::FLOAT
+                | kind::DATASEC => t.size_or_type,
+                kind::PTR => 8,
+                kind::ARRAY => {
+                    let (elem, nelems) = self.array(id)?;
+                    factor = factor
+                        .checked_mul(nelems)
+                        .ok_or_else(|| btf_err(format!("array type {start} is too large")))?;
+                    id = elem;
+                    continue;
+                }
+                k => return Err(btf_err(format!("type {id} (kind {k}) has no size"))),
+            };
+            return size
+                .checked_mul(factor)
+                .ok_or_else(|| btf_err(format!("array type {start} is too large")));
         }
+        Err(btf_err(format!(
+            "type {start}: arrays nested deeper than {MAX_DEPTH} levels (a loop?)"
+        )))
     }
 
     /// `(element type, number of elements)` of an ARRAY.
@@ -411,6 +444,16 @@ impl Btf {
     /// sorts the entries by offset as the kernel requires
     /// (`btf_datasec_check_meta`).
     pub fn fix_datasecs(&mut self, obj: &Object<'_>) -> Result<()> {
+        // Global symbols by (section, name), built once: a lookup per VAR
+        // keeps the fix-up linear in the number of globals.
+        let mut globals: HashMap<(usize, &str), u64> = HashMap::new();
+        for sym in obj.symbols.iter().filter(|s| s.global) {
+            if let Some(section) = sym.section {
+                globals
+                    .entry((section, sym.name.as_str()))
+                    .or_insert(sym.value);
+            }
+        }
         for id in 1..self.types.len() as u32 {
             let t = self.types[id as usize];
             if t.kind != kind::DATASEC {
@@ -443,17 +486,12 @@ impl Btf {
                     continue;
                 }
                 let var_name = self.name(v.name_off)?;
-                let sym = obj
-                    .symbols
-                    .iter()
-                    .find(|s| s.global && s.section == Some(section.index) && s.name == var_name)
-                    .ok_or_else(|| {
-                        btf_err(format!(
-                            "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
-                        ))
-                    })?;
-                *offset =
-                    u32::try_from(sym.value).map_err(|_| btf_err("symbol offset too large"))?;
+                let value = *globals.get(&(section.index, var_name)).ok_or_else(|| {
+                    btf_err(format!(
+                        "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
+                    ))
+                })?;
+                *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
             }
             vars.sort_by_key(|&(_, offset, _)| offset);
             for (i, (var, offset, size)) in vars.into_iter().enumerate() {
@@ -831,29 +869,53 @@ impl BtfExt {
                 .ok_or_else(|| ext_err(format!("block {off}+{len} lies outside the section")))
         };
         let mut ext = BtfExt::default();
-        for (sec, rec) in info_blocks(block(field(8)?, field(12)?)?, 8, btf)? {
-            ext.func_info.entry(sec).or_default().push(FuncInfo {
-                insn_off: u32_at(rec, 0)?,
-                type_id: u32_at(rec, 4)?,
-            });
+        for (sec, recs) in info_blocks(block(field(8)?, field(12)?)?, 8, btf)? {
+            if recs.is_empty() {
+                continue;
+            }
+            let out = ext.func_info.entry(sec.to_string()).or_default();
+            for rec in recs {
+                out.push(FuncInfo {
+                    insn_off: u32_at(rec, 0)?,
+                    type_id: u32_at(rec, 4)?,
+                });
+            }
         }
-        for (sec, rec) in info_blocks(block(field(16)?, field(20)?)?, 16, btf)? {
-            ext.line_info.entry(sec).or_default().push(LineInfo {
-                insn_off: u32_at(rec, 0)?,
-                file_name_off: u32_at(rec, 4)?,
-                line_off: u32_at(rec, 8)?,
-                line_col: u32_at(rec, 12)?,
-            });
+        for (sec, recs) in info_blocks(block(field(16)?, field(20)?)?, 16, btf)? {
+            if recs.is_empty() {
+                continue;
+            }
+            let out = ext.line_info.entry(sec.to_string()).or_default();
+            for rec in recs {
+                out.push(LineInfo {
+                    insn_off: u32_at(rec, 0)?,
+                    file_name_off: u32_at(rec, 4)?,
+                    line_off: u32_at(rec, 8)?,
+                    line_col: u32_at(rec, 12)?,
+                });
+            }
         }
         let core = block(field(24)?, field(28)?)?;
-        ext.core_relo_count = info_blocks(core, 16, btf)?.len();
+        ext.core_relo_count = info_blocks(core, 16, btf)?
+            .iter()
+            .map(|(_, recs)| recs.len())
+            .sum();
         Ok(ext)
     }
 }
 
+/// One section's records of an info block: its name and each record.
+type InfoSection<'b, 'd> = (&'b str, Vec<&'d [u8]>);
+
 /// Splits one info block (`u32 rec_size`, then per section `{sec_name_off,
-/// num_info, records}`) into `(section name, record)` pairs.
-fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(String, &'d [u8])>> {
+/// num_info, records}`) into `(section name, its records)`. Names are
+/// borrowed and each record is one slice, so memory stays linear in the
+/// block's size whatever the counts and names say.
+fn info_blocks<'d, 'b>(
+    data: &'d [u8],
+    min_rec: usize,
+    btf: &'b Btf,
+) -> Result<Vec<InfoSection<'b, 'd>>> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
@@ -865,8 +927,19 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
     }
     let mut out = Vec::new();
     let mut pos = 4;
+    // Section names may overlap in the string section, so reading and
+    // copying them could cost far more than the block's own bytes: cap
+    // their total length, generously, to keep time and memory linear.
+    let budget = data.len().saturating_mul(16).saturating_add(64 * 1024);
+    let mut spent = 0usize;
     while pos < data.len() {
-        let sec = btf.name(u32_at(data, pos)?)?.to_string();
+        let sec = btf.name(u32_at(data, pos)?)?;
+        spent = spent.saturating_add(sec.len() + 1);
+        if spent > budget {
+            return Err(btf_err(format!(
+                ".BTF.ext: section names take more than {budget} bytes (16 per byte of the block)"
+            )));
+        }
         let count = u32_at(data, pos + 4)? as usize;
         pos += 8;
         let len = count
@@ -877,11 +950,7 @@ fn info_blocks<'d>(data: &'d [u8], min_rec: usize, btf: &Btf) -> Result<Vec<(Str
                     ".BTF.ext: {count} records for '{sec}' run past the block"
                 ))
             })?;
-        out.extend(
-            data[pos..pos + len]
-                .chunks_exact(rec_size)
-                .map(|r| (sec.clone(), r)),
-        );
+        out.push((sec, data[pos..pos + len].chunks_exact(rec_size).collect()));
         pos += len;
     }
     Ok(out)
@@ -1078,5 +1147,182 @@ mod map_values_tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("inner map cannot itself hold"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    //! Hostile inputs built by hand: each must give an error (or succeed)
+    //! in bounded time and memory, never overflow the stack.
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A BTF blob from raw type records and a string section.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let type_len = (types.len() * 4) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&MAGIC.to_le_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        for t in types {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        b.extend_from_slice(strings);
+        b
+    }
+
+    fn info(kind: u8, vlen: u32) -> u32 {
+        (u32::from(kind) << 24) | vlen
+    }
+
+    #[test]
+    fn an_array_of_itself_is_an_error_not_a_stack_overflow() {
+        // 1: int; 2: array of 2 (itself), indexed by 1.
+        let types = [
+            0,
+            info(kind::INT, 0),
+            4,
+            32,
+            0,
+            info(kind::ARRAY, 0),
+            0,
+            2,
+            1,
+            1,
+        ];
+        let btf = Btf::parse(&blob(&types, b"\0")).unwrap();
+        let err = btf.size_of(2).unwrap_err().to_string();
+        assert!(err.contains("deeper than"), "{err}");
+        // A cycle through a modifier and an array: const -> array -> const.
+        let types = [
+            0,
+            info(kind::INT, 0),
+            4,
+            32,
+            0,
+            info(kind::CONST, 0),
+            3,
+            0,
+            info(kind::ARRAY, 0),
+            0,
+            2,
+            1,
+            7,
+        ];
+        let btf = Btf::parse(&blob(&types, b"\0")).unwrap();
+        assert!(btf.size_of(2).is_err());
+        assert!(btf.size_of(3).is_err());
+    }
+
+    #[test]
+    fn overlapping_section_names_in_btf_ext_stay_linear() {
+        // A 1 KiB name, and 100,000 func_info blocks each naming a
+        // suffix of it: copying each name would take ~50 MB per 1.6 MB.
+        let mut strings = vec![b'a'; MAX_NAME_LEN];
+        strings.insert(0, 0);
+        strings.push(0);
+        let btf = Btf::parse(&blob(&[], &strings)).unwrap();
+        let mut func = 8u32.to_le_bytes().to_vec();
+        for i in 0..100_000u32 {
+            func.extend_from_slice(&(1 + i % 16).to_le_bytes());
+            func.extend_from_slice(&1u32.to_le_bytes());
+            func.extend_from_slice(&[0; 8]);
+        }
+        let mut ext = Vec::new();
+        ext.extend_from_slice(&MAGIC.to_le_bytes());
+        ext.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, func.len() as u32, 0, 0] {
+            ext.extend_from_slice(&v.to_le_bytes());
+        }
+        ext.extend_from_slice(&func);
+        let start = Instant::now();
+        let err = BtfExt::parse(&ext, &btf).unwrap_err().to_string();
+        assert!(err.contains("section names take more than"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn many_records_for_one_section_parse_in_linear_time() {
+        let btf = Btf::parse(&blob(&[], b"\0prog\0")).unwrap();
+        let n = 250_000u32;
+        let mut func = 8u32.to_le_bytes().to_vec();
+        func.extend_from_slice(&1u32.to_le_bytes());
+        func.extend_from_slice(&n.to_le_bytes());
+        for i in 0..n {
+            func.extend_from_slice(&(i * 8).to_le_bytes());
+            func.extend_from_slice(&1u32.to_le_bytes());
+        }
+        let mut ext = Vec::new();
+        ext.extend_from_slice(&MAGIC.to_le_bytes());
+        ext.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, func.len() as u32, 0, 0] {
+            ext.extend_from_slice(&v.to_le_bytes());
+        }
+        ext.extend_from_slice(&func);
+        let parsed = BtfExt::parse(&ext, &btf).unwrap();
+        assert_eq!(parsed.func_info["prog"].len(), n as usize);
+    }
+
+    #[test]
+    fn sixty_thousand_globals_are_fixed_up_fast() {
+        use crate::elf::{DataKind, Section, SectionKind, Symbol};
+        let n = 60_000u32;
+        // Strings: "\0.data\0" then "vN\0" per variable.
+        let mut strings = b"\0.data\0".to_vec();
+        let mut name_offs = Vec::new();
+        for i in 0..n {
+            name_offs.push(strings.len() as u32);
+            strings.extend_from_slice(format!("v{i}\0").as_bytes());
+        }
+        // 1: int; 2..=n+1: global VARs; n+2: DATASEC .data.
+        let mut types = vec![0, info(kind::INT, 0), 4, 32];
+        for &off in &name_offs {
+            types.extend_from_slice(&[off, info(kind::VAR, 0), 1, 1]);
+        }
+        types.extend_from_slice(&[1, info(kind::DATASEC, n), 0]);
+        for i in 0..n {
+            types.extend_from_slice(&[2 + i, 0, 4]);
+        }
+        let mut btf = Btf::parse(&blob(&types, &strings)).unwrap();
+        let symbols = (0..n)
+            .map(|i| Symbol {
+                name: format!("v{i}"),
+                section: Some(1),
+                value: u64::from(n - 1 - i) * 4,
+                size: 4,
+                kind: 1,
+                global: true,
+                weak: false,
+            })
+            .collect();
+        let obj = Object {
+            sections: vec![Section {
+                index: 1,
+                name: ".data".into(),
+                kind: SectionKind::Data(DataKind::Data),
+                data: &[],
+                size: u64::from(n) * 4,
+                insns: Vec::new(),
+            }],
+            symbols,
+            functions: Vec::new(),
+            programs: Vec::new(),
+            maps: Vec::new(),
+            relocs: Default::default(),
+            map_relocs: Vec::new(),
+            license: Default::default(),
+            btf: None,
+            btf_ext: None,
+        };
+        let start = Instant::now();
+        btf.fix_datasecs(&obj).unwrap();
+        let took = start.elapsed();
+        // Sorted by offset: the last variable comes first.
+        let vars = btf.datasec_vars(n + 2).unwrap();
+        assert_eq!(vars[0], (n + 1, 0, 4));
+        assert_eq!(vars[(n - 1) as usize], (2, (n - 1) * 4, 4));
+        assert!(took < Duration::from_secs(2), "fix-up took {took:?}");
     }
 }

@@ -9,7 +9,11 @@
 //! need a user reference to) is pinned in a bpffs mount.
 //!
 //! Mount points are found in /proc/self/mountinfo; an early-boot environment
-//! may have neither cgroup2 nor bpffs mounted, so we mount them if needed.
+//! may have neither cgroup2 nor bpffs mounted, so we mount them if needed,
+//! where the mount hides nothing: cgroup2 at a private directory of our own
+//! (never over /sys/fs/cgroup, where a cgroup v1 system keeps its
+//! hierarchies), bpffs only on an empty directory. Pin directories and what
+//! `detach` may touch are in [`crate::pins`].
 
 use std::ffi::CString;
 use std::fs;
@@ -66,13 +70,20 @@ fn unescape_mount_path(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Finds a mount of `fstype`, or mounts one at the first usable candidate.
+/// Finds a mount of `fstype`, or mounts one at the first usable candidate:
+/// a directory that is empty (or made here), so the mount hides nothing.
 fn find_or_mount(fstype: &str, candidates: &[&str]) -> Result<PathBuf> {
     if let Some(point) = find_mount(fstype)? {
         return Ok(point);
     }
     let mut last = None;
     for dir in candidates {
+        if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+            last = Some(Error::Env(format!(
+                "{dir} is not empty: mounting {fstype} there would hide what it holds"
+            )));
+            continue;
+        }
         if let Err(e) = fs::create_dir_all(dir) {
             last = Some(Error::io(dir, e));
             continue;
@@ -85,9 +96,15 @@ fn find_or_mount(fstype: &str, candidates: &[&str]) -> Result<PathBuf> {
     Err(last.unwrap_or_else(|| Error::Env(format!("no {fstype} mount and nowhere to mount one"))))
 }
 
-/// The root of the cgroup v2 hierarchy, mounted if there is none.
+/// Where rawbpf mounts cgroup2 when nothing has: a private directory it
+/// creates. Never /sys/fs/cgroup, where a cgroup v1 system keeps its
+/// hierarchies (a mount there would hide them all).
+pub const PRIVATE_CGROUP2: &str = "/run/rawbpf/cgroup2";
+
+/// The root of the cgroup v2 hierarchy, mounted (at [`PRIVATE_CGROUP2`]) if
+/// there is none.
 pub fn cgroup2_root() -> Result<PathBuf> {
-    find_or_mount("cgroup2", &["/sys/fs/cgroup", "/run/rawbpf/cgroup2"]).map_err(|e| {
+    find_or_mount("cgroup2", &[PRIVATE_CGROUP2]).map_err(|e| {
         Error::Env(format!(
             "no cgroup v2 hierarchy, and mounting one failed: {e}"
         ))
@@ -108,6 +125,21 @@ pub struct Cgroup {
     created: bool,
 }
 
+/// A name for the file systems a wrong `--cgroup` is commonly on.
+fn fs_name(magic: i64) -> String {
+    match magic {
+        0x0027_e0eb => "cgroup v1".into(),
+        0x0102_1994 => "tmpfs".into(),
+        0x6265_6572 => "sysfs".into(),
+        0xef53 => "ext4".into(),
+        0x9123_683e => "btrfs".into(),
+        0x5846_5342 => "xfs".into(),
+        0x9fa0 => "proc".into(),
+        sys::BPF_FS_MAGIC => "bpffs".into(),
+        m => format!("type {m:#x}"),
+    }
+}
+
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 fn path_str(path: &Path) -> Result<&str> {
@@ -116,16 +148,60 @@ fn path_str(path: &Path) -> Result<&str> {
 }
 
 impl Cgroup {
-    /// Opens an existing cgroup directory.
+    /// Opens an existing cgroup directory; it must be on a cgroup v2 mount
+    /// (statfs says `CGROUP2_SUPER_MAGIC`): attaching needs one.
     pub fn open(path: impl AsRef<Path>) -> Result<Cgroup> {
         let path = path.as_ref().to_path_buf();
+        if path.as_os_str().is_empty() {
+            return Err(Error::Env(
+                "the cgroup path is empty: give a directory of the cgroup v2 hierarchy".into(),
+            ));
+        }
         let fd = sys::open(path_str(&path)?, libc::O_RDONLY | libc::O_DIRECTORY)
             .map_err(|e| Error::io(&path, e))?;
+        let fs = sys::fd_fs_type(fd.as_fd()).map_err(|e| Error::io(&path, e))?;
+        if fs != sys::CGROUP2_SUPER_MAGIC {
+            let root = find_mount("cgroup2")
+                .ok()
+                .flatten()
+                .map(|r| format!(" (cgroup2 is mounted at {})", r.display()))
+                .unwrap_or_default();
+            return Err(Error::Env(format!(
+                "{} is not a cgroup v2 directory (its file system is {}){root}",
+                path.display(),
+                fs_name(fs)
+            )));
+        }
         Ok(Cgroup {
             path,
             fd,
             created: false,
         })
+    }
+
+    /// The cgroup whose id is `id`, found through the cgroup2 mount even if
+    /// it was moved; None if no cgroup has that id any more.
+    pub fn by_id(id: u64) -> Result<Option<Cgroup>> {
+        let Some(root) = find_mount("cgroup2")? else {
+            return Ok(None);
+        };
+        let root_fd = sys::open(path_str(&root)?, libc::O_RDONLY | libc::O_DIRECTORY)
+            .map_err(|e| Error::io(&root, e))?;
+        let fd = match sys::open_cgroup_by_id(root_fd.as_fd(), id) {
+            Ok(fd) => fd,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ESTALE | libc::ENOENT)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(Error::io(format!("cgroup id {id}"), e)),
+        };
+        let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let path =
+            fs::read_link(&link).unwrap_or_else(|_| PathBuf::from(format!("cgroup id {id}")));
+        Ok(Some(Cgroup {
+            path,
+            fd,
+            created: false,
+        }))
     }
 
     /// Creates `name` under the cgroup2 root, or opens it if it exists
@@ -270,11 +346,11 @@ pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attac
                 sys::LinkTarget::Fd(cgroup.fd()),
                 attach_type,
             )
-            .map_err(Error::sys(Cmd::LinkCreate, what))?,
+            .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
         ),
         AttachMode::Legacy(flags) => {
             sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
-                .map_err(Error::sys(Cmd::ProgAttach, what))?;
+                .map_err(|e| attach_error(Cmd::ProgAttach, what, e, cgroup, attach_type, mode))?;
             AttachKind::Legacy {
                 prog: dup(prog.fd.as_fd())?,
                 cgroup: dup(cgroup.fd())?,
@@ -286,6 +362,58 @@ pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attac
         attach_type,
         kind,
     })
+}
+
+/// EPERM from an attach as root means a conflict with what is attached
+/// already (a program attached without BPF_F_ALLOW_MULTI, or with
+/// BPF_F_ALLOW_OVERRIDE against a multi attachment): say that, with what
+/// BPF_PROG_QUERY shows, instead of "Operation not permitted".
+fn attach_error(
+    cmd: Cmd,
+    what: String,
+    e: io::Error,
+    cgroup: &Cgroup,
+    attach_type: u32,
+    mode: AttachMode,
+) -> Error {
+    if e.raw_os_error() != Some(libc::EPERM) || sys::geteuid() != 0 {
+        return Error::Sys {
+            cmd,
+            what,
+            source: e,
+        };
+    }
+    let present = match cgroup.query(attach_type) {
+        Ok((flags, ids)) if !ids.is_empty() => {
+            let how = if flags.contains(AttachFlags::ALLOW_MULTI) {
+                "BPF_F_ALLOW_MULTI"
+            } else if flags.contains(AttachFlags::ALLOW_OVERRIDE) {
+                "BPF_F_ALLOW_OVERRIDE"
+            } else {
+                "no flags (exclusive)"
+            };
+            format!(
+                "program id(s) {ids:?} are attached there for attach type {} with {how}",
+                AttachType(attach_type)
+            )
+        }
+        _ => format!(
+            "a program attached for attach type {} here or in a parent cgroup does not allow another",
+            AttachType(attach_type)
+        ),
+    };
+    let mine = match mode {
+        AttachMode::Link => "a BPF link (which attaches as BPF_F_ALLOW_MULTI)".to_string(),
+        AttachMode::Legacy(f) if f.contains(AttachFlags::ALLOW_MULTI) => {
+            "--legacy-attach=multi".to_string()
+        }
+        AttachMode::Legacy(_) => "--legacy-attach=override".to_string(),
+    };
+    Error::Env(format!(
+        "{} ({what}): attach mode conflict: {present}, and rawbpf attached with {mine}. \
+         Detach the other program, or attach in a mode it allows (both multi, or both override)",
+        cmd.name()
+    ))
 }
 
 /// Attaches every cgroup program of `loaded` to `cgroup`.
@@ -305,6 +433,19 @@ impl Attachment {
             AttachKind::Link(fd) => Some(fd.as_fd()),
             _ => None,
         }
+    }
+
+    /// The program fd of a legacy attachment.
+    pub fn program_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.kind {
+            AttachKind::Legacy { prog, .. } => Some(prog.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// Leaves the attachment in place when this handle goes (it was pinned).
+    pub fn keep(mut self) {
+        self.kind = AttachKind::Released;
     }
 
     /// Detaches now, reporting errors (drop detaches silently).
@@ -369,25 +510,6 @@ pub const PROG_PREFIX: &str = "prog_";
 /// Prefix of a pinned map.
 pub const MAP_PREFIX: &str = "map_";
 
-/// Resolves a `--pin` argument: absolute paths are used as given and must be
-/// on bpffs; a bare name goes under the bpffs mount.
-pub fn pin_dir(arg: &str) -> Result<PathBuf> {
-    let root = bpffs_root()?;
-    let dir = if arg.starts_with('/') {
-        PathBuf::from(arg)
-    } else {
-        root.join(arg)
-    };
-    if !dir.starts_with(&root) {
-        return Err(Error::Env(format!(
-            "pin directory {} is not inside the bpffs mount {}",
-            dir.display(),
-            root.display()
-        )));
-    }
-    Ok(dir)
-}
-
 /// A pin's file name: bpffs refuses names with a dot (`bpf_lookup` in
 /// kernel/bpf/inode.c), so `.rodata` is pinned as `map__rodata`.
 pub fn pin_name(prefix: &str, name: &str) -> String {
@@ -402,83 +524,6 @@ pub fn pin_name(prefix: &str, name: &str) -> String {
         })
         .collect();
     format!("{prefix}{safe}")
-}
-
-/// Pins the maps of `loaded` and the given attachments under `dir`
-/// (created; it must not exist yet).
-pub fn pin_all(loaded: &Loaded, attachments: &mut [Attachment], dir: &Path) -> Result<()> {
-    fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let result = (|| {
-        for map in &loaded.maps {
-            pin(map.fd.as_fd(), &dir.join(pin_name(MAP_PREFIX, &map.name)))?;
-        }
-        for a in attachments.iter_mut() {
-            let prefix = if a.link().is_some() {
-                LINK_PREFIX
-            } else {
-                PROG_PREFIX
-            };
-            a.pin(&dir.join(pin_name(prefix, &a.program)))?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        // Leave nothing half-pinned behind.
-        let _ = remove_pins(dir);
-    }
-    result
-}
-
-fn remove_pins(dir: &Path) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-    }
-    fs::remove_dir(dir).map_err(|e| Error::io(dir, e))
-}
-
-/// Undoes `run --pin`: detaches each pinned link (and each pinned legacy
-/// program from `cgroup`, where it is found attached by BPF_PROG_QUERY), then
-/// removes the pins and the directory. Returns how many attachments it
-/// detached.
-pub fn detach_pinned(dir: &Path, cgroup: Option<&Cgroup>) -> Result<usize> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut detached = 0;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if name.starts_with(LINK_PREFIX) {
-            let link = open_pinned(&path)?;
-            sys::link_detach(link.as_fd())
-                .map_err(Error::sys(Cmd::LinkDetach, path.display().to_string()))?;
-            detached += 1;
-        } else if name.starts_with(PROG_PREFIX) {
-            let cgroup = cgroup.ok_or_else(|| {
-                Error::Env(format!(
-                    "{} was attached with --legacy-attach: say which --cgroup to detach it from",
-                    path.display()
-                ))
-            })?;
-            let prog = open_pinned(&path)?;
-            let (info, _) = sys::prog_info(prog.as_fd())
-                .map_err(Error::sys(Cmd::ObjGetInfoByFd, path.display().to_string()))?;
-            for &attach_type in crate::prog::attach_type::CGROUP {
-                let attached = cgroup
-                    .query(attach_type)
-                    .map(|(_, ids)| ids.contains(&info.id))
-                    .unwrap_or(false);
-                if attached {
-                    sys::prog_detach(prog.as_fd(), cgroup.fd(), attach_type)
-                        .map_err(Error::sys(Cmd::ProgDetach, path.display().to_string()))?;
-                    detached += 1;
-                }
-            }
-        }
-    }
-    remove_pins(dir)?;
-    Ok(detached)
 }
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ pub enum Error {
     },
     /// The environment is not usable (not root, no cgroup2, ...).
     Env(String),
+    /// SIGINT, SIGTERM or SIGHUP arrived before the work was done; what was
+    /// done so far is undone on the way out.
+    Interrupted { signal: i32 },
 }
 
 /// The crate's result type.
@@ -174,6 +177,11 @@ impl fmt::Display for Error {
             }
             Error::Io { path, source } => write!(f, "{}: {}", path.display(), Reason(source)),
             Error::Env(what) => f.write_str(what),
+            Error::Interrupted { signal } => write!(
+                f,
+                "interrupted by {} before finishing; everything done so far is undone",
+                signal_name(*signal)
+            ),
         }
     }
 }
@@ -189,6 +197,16 @@ impl fmt::Display for Reason<'_> {
             Some(name) => write!(f, "{name}: {}", self.0),
             None => write!(f, "{}", self.0),
         }
+    }
+}
+
+/// The name of a stop signal, for messages.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        libc::SIGHUP => "SIGHUP".into(),
+        n => format!("signal {n}"),
     }
 }
 

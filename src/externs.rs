@@ -706,6 +706,7 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
         freeze: true,
         inner: None,
         slots: Vec::new(),
+        pin_by_name: false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! 4. [`reloc`]: one flat instruction array per program, with fds and offsets patched in.
 //! 5. [`prog`]: program types from section names ([`section`]); BPF_PROG_LOAD and the verifier log.
 //! 6. [`cgroup`]: cgroup2 and bpffs mounts, attach, pin, detach.
+//! 7. [`pins`]: checked pin directories, the record of what `run --pin` left, `detach`.
 //!
 //! [`externs`] finds `__kconfig` and `__ksym` externs (after step 2) and
 //! resolves them against the running kernel for step 4.
@@ -20,6 +21,8 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// Every `unsafe` block (all in sys/) says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod btf;
 pub mod btf_c;
@@ -31,6 +34,7 @@ pub mod externs;
 pub mod inspect;
 pub mod loader;
 pub mod maps;
+pub mod pins;
 pub mod prog;
 pub mod reloc;
 pub mod section;

@@ -133,6 +133,53 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
     })
 }
 
+/// The largest object file rawbpf reads. Real BPF objects are kilobytes to
+/// a few megabytes; the cap keeps a wrong path (a disk image, /dev/zero)
+/// from costing unbounded memory.
+pub const MAX_OBJECT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Reads a BPF object file: a regular file of at most [`MAX_OBJECT_SIZE`]
+/// bytes. Opened non-blocking, so a FIFO or device is refused at once
+/// instead of blocking or growing without end.
+pub fn read_object(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| Error::io(path, e);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::Env(format!(
+            "{}: not a regular file (a BPF object is a file clang wrote)",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_OBJECT_SIZE {
+        return Err(Error::Env(format!(
+            "{}: {} bytes is larger than rawbpf's object size cap of {} MiB",
+            path.display(),
+            meta.len(),
+            MAX_OBJECT_SIZE >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The file may grow while read: never read past the cap.
+    file.take(MAX_OBJECT_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_OBJECT_SIZE {
+        return Err(Error::Env(format!(
+            "{}: grew past rawbpf's object size cap of {} MiB while being read",
+            path.display(),
+            MAX_OBJECT_SIZE >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Loads every map and program of a BPF ELF object into the kernel, except
 /// programs whose section starts with `?` (not loaded by default, as with
 /// libbpf; see [`load_also`]).
@@ -143,17 +190,33 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
 /// As [`load`], and also the `?`-sections' programs whose function names
 /// are in `names`.
 pub fn load_also(bytes: &[u8], names: &[&str]) -> Result<Loaded> {
-    load_programs(bytes, &|name, autoload| autoload || names.contains(&name))
+    load_programs(
+        bytes,
+        &|name, autoload| autoload || names.contains(&name),
+        None,
+    )
 }
 
 /// Loads every map, and the programs whose function name `select` accepts,
 /// whether their section has a `?` or not.
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
-    load_programs(bytes, &|name, _| select(name))
+    load_programs(bytes, &|name, _| select(name), None)
 }
 
-/// Loads every map, and the programs `select(function name, autoload)` accepts.
-fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Loaded> {
+/// Loads what [`load`] loads, reusing the maps pinned by name
+/// (LIBBPF_PIN_BY_NAME) in `pin_dir` where a compatible one is there (see
+/// `pins::create_maps`).
+pub fn load_pinned(bytes: &[u8], pin_dir: Option<&std::path::Path>) -> Result<Loaded> {
+    load_programs(bytes, &|_, autoload| autoload, pin_dir)
+}
+
+/// Loads every map, and the programs `select(function name, autoload)`
+/// accepts; maps pinned by name are reused from `pin_dir`.
+fn load_programs(
+    bytes: &[u8],
+    select: &dyn Fn(&str, bool) -> bool,
+    pin_dir: Option<&std::path::Path>,
+) -> Result<Loaded> {
     let p = prepare(bytes)?;
     let obj = &p.object;
     // Externs only when the object has some (the seed never reads the
@@ -174,7 +237,8 @@ fn load_programs(bytes: &[u8], select: &dyn Fn(&str, bool) -> bool) -> Result<Lo
         ),
         None => None,
     };
-    let mut maps = maps::create(&p.maps, btf.as_ref().map(|f| f.as_fd())).map_err(explain_eperm)?;
+    let mut maps = crate::pins::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), pin_dir)
+        .map_err(explain_eperm)?;
     if !resolved.kconfig.is_empty() {
         let spec = externs::kconfig_map_spec(&resolved.kconfig);
         maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);

@@ -6,6 +6,7 @@
 
 #![no_main]
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 use std::ffi::OsString;
 use std::net::{SocketAddr, UdpSocket};
@@ -16,7 +17,7 @@ use std::time::Duration;
 use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
 use rawbpf::sys::{self, AttachFlags, SendOutcome};
 use rawbpf::uapi::{AttachType, MapType, ProgType};
-use rawbpf::{selftest, Error, Loaded};
+use rawbpf::{pins, selftest, Error, Loaded};
 
 const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
@@ -26,17 +27,20 @@ usage:
       Load every map and program of OBJECT (default: the embedded seed, the
       bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
       a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
-      attached until SIGINT or SIGTERM, then detaches and cleans up. With --pin
-      DIR (inside bpffs, or a name under it) it pins the links and maps there
-      and exits; `rawbpf detach --pin DIR` undoes that.
+      attached until SIGINT, SIGTERM or SIGHUP, then detaches and cleans up.
+      With --pin DIR (a directory inside a bpffs, or a name under its mount)
+      it pins the links, maps and programs not attached there and exits;
+      `rawbpf detach --pin DIR` undoes that. Any failure or stop signal
+      before the end undoes everything the run did.
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
       --verbose        list the bpf() commands that loaded and attached it
       --trace          print every bpf() call on stderr as it happens: the
                        command, its decoded fields, the result or errno, time
   rawbpf detach --pin DIR [--cgroup DIR] [--trace]
-      Detach and unpin what `run --pin DIR` left (--cgroup is needed for
-      programs attached with --legacy-attach).
+      Detach and unpin what `run --pin DIR` left, as its record there says;
+      anything else in DIR is left alone. --cgroup is only needed if the
+      cgroup moved, and must be the one the programs are attached to.
   rawbpf demo [--trace]
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
@@ -132,8 +136,8 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
                 .ok_or_else(|| Usage(format!("{name} needs a value")))
         };
         match arg.as_str() {
-            "--cgroup" => out.cgroup = Some(value("--cgroup")?.into()),
-            "--pin" => out.pin = Some(value("--pin")?),
+            "--cgroup" => out.cgroup = Some(non_empty("--cgroup", value("--cgroup")?)?.into()),
+            "--pin" => out.pin = Some(non_empty("--pin", value("--pin")?)?),
             "--legacy-attach" | "--legacy-attach=multi" => {
                 out.legacy = Some(AttachFlags::ALLOW_MULTI)
             }
@@ -192,8 +196,8 @@ fn command(args: &[String]) -> Result<(), Failure> {
         }
         Some("run") => parse_run(&args[1..]).map_err(Failure::from).and_then(run),
         Some("detach") => detach(&args[1..]),
-        Some("demo") if args.len() == 1 => demo(),
-        Some("selftest") if args.len() == 1 => selftest(),
+        Some("demo") => no_arguments("demo", &args[1..]).and_then(|()| demo()),
+        Some("selftest") => no_arguments("selftest", &args[1..]).and_then(|()| selftest()),
         Some("disasm") => disasm(&args[1..]),
         Some("inspect") => match &args[1..] {
             [object] => {
@@ -204,6 +208,24 @@ fn command(args: &[String]) -> Result<(), Failure> {
         },
         Some("show") => show(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
+    }
+}
+
+/// Refuses arguments to a subcommand that takes none.
+fn no_arguments(command: &str, rest: &[String]) -> Result<(), Failure> {
+    match rest.first() {
+        None => Ok(()),
+        Some(extra) => Err(Usage(format!("'{command}' takes no arguments (got '{extra}')")).into()),
+    }
+}
+
+/// A `--cgroup` or `--pin` value must not be empty: an empty path would
+/// otherwise resolve to some directory nobody meant.
+fn non_empty(option: &str, value: String) -> Result<String, Usage> {
+    if value.is_empty() {
+        Err(Usage(format!("{option} is empty: give a directory")))
+    } else {
+        Ok(value)
     }
 }
 
@@ -226,40 +248,111 @@ fn report(result: Result<(), Failure>) -> u8 {
     }
 }
 
-fn load_object(path: Option<&PathBuf>) -> Result<Loaded, Error> {
-    match path {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            rawbpf::load(&bytes)
-        }
-        None => rawbpf::load(rawbpf::SEED_OBJECT),
+/// The signals that stop `run` and `demo`: each cleans up and exits.
+const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Ends the current step if a stop signal arrived; returning drops (and so
+/// undoes) everything done so far.
+fn check_stop() -> Result<(), Error> {
+    match sys::stop_signal() {
+        Some(signal) => Err(Error::Interrupted { signal }),
+        None => Ok(()),
     }
 }
 
+/// What `run` will do with each program of the object, known before any
+/// bpf() call: (function name, attaches to a cgroup).
+fn plan_programs(p: &rawbpf::loader::Prepared<'_>) -> Vec<(String, bool)> {
+    p.object
+        .programs
+        .iter()
+        .filter_map(|&e| p.object.functions.get(e))
+        .map(|f| {
+            let cgroup = p
+                .object
+                .sections
+                .get(f.section)
+                .and_then(|s| rawbpf::prog::ProgKind::from_section(&s.name))
+                .is_some_and(|k| k.attaches_to_cgroup());
+            (f.name.clone(), cgroup)
+        })
+        .collect()
+}
+
 fn run(args: RunArgs) -> Result<(), Failure> {
-    // Block SIGINT/SIGTERM first so they wake us up in `wait` instead of
-    // killing the process with programs attached.
-    let signals = sys::block_signals(&[libc::SIGINT, libc::SIGTERM])
-        .map_err(|e| Error::os("sigprocmask", e))?;
-    if args.verbose {
-        sys::start_call_log();
-    }
-    let loaded = load_object(args.object.as_ref())?;
-    // Only programs that attach to a cgroup need one.
-    let needs_cgroup = loaded.programs.iter().any(|p| p.kind.attaches_to_cgroup());
+    // From here SIGINT, SIGTERM and SIGHUP are noted instead of killing the
+    // process; each step below checks, and returning undoes what was done.
+    sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::os("sigaction", e))?;
+
+    // 1. Every argument is checked before the first bpf() call: the object
+    // (read and parsed), the pin directory, the cgroup.
+    let bytes: std::borrow::Cow<'_, [u8]> = match &args.object {
+        Some(path) => rawbpf::loader::read_object(path)?.into(),
+        None => rawbpf::SEED_OBJECT.into(),
+    };
+    let prepared = rawbpf::loader::prepare(&bytes)?;
+    let programs = plan_programs(&prepared);
+    let needs_cgroup = programs.iter().any(|(_, cg)| *cg);
+    let mode = match args.legacy {
+        Some(flags) => AttachMode::Legacy(flags),
+        None => AttachMode::Link,
+    };
+    let pin_dir = match &args.pin {
+        Some(pin) => {
+            let dir = pins::resolve_pin_dir(pin, cgroup::bpffs_root)?;
+            let maps: Vec<(String, bool)> = prepared
+                .maps
+                .iter()
+                .map(|m| (m.name.clone(), m.pin_by_name))
+                .collect();
+            let attached: Vec<(String, bool)> = programs
+                .iter()
+                .filter(|(_, cg)| *cg)
+                .map(|(n, _)| (n.clone(), mode == AttachMode::Link))
+                .collect();
+            let unattached: Vec<String> = programs
+                .iter()
+                .filter(|(_, cg)| !*cg)
+                .map(|(n, _)| n.clone())
+                .collect();
+            pins::check_free(&dir, &pins::planned_names(&maps, &attached, &unattached))?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let by_name: Vec<String> = prepared
+        .maps
+        .iter()
+        .filter(|m| m.pin_by_name)
+        .map(|m| m.name.clone())
+        .collect();
+    drop(prepared);
     let cgroup = match (&args.cgroup, needs_cgroup) {
         (_, false) => None,
         (Some(dir), true) => Some(Cgroup::open(dir)?),
         (None, true) => Some(Cgroup::create("rawbpf")?),
     };
-    let mode = match args.legacy {
-        Some(flags) => AttachMode::Legacy(flags),
-        None => AttachMode::Link,
-    };
-    let mut attachments = match &cgroup {
+    if let (Some(_), Some(cg)) = (&pin_dir, &cgroup) {
+        pins::check_cgroup_path(cg.path())?;
+    }
+    check_stop()?;
+
+    // 2. Load and attach.
+    if args.verbose {
+        sys::start_call_log();
+    }
+    let reuse_from = pin_dir
+        .as_ref()
+        .filter(|d| d.exists)
+        .map(|d| d.path.as_path());
+    let loaded = rawbpf::loader::load_pinned(&bytes, reuse_from)?;
+    check_stop()?;
+    let attachments = match &cgroup {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
         None => Vec::new(),
     };
+    // From here a stop signal is the normal end of a run without --pin
+    // (detach and exit 0), and ends a run with --pin before it pins.
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_call_log();
     out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
@@ -271,13 +364,31 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             names.join(", ")
         );
     }
-    if let Some(pin) = &args.pin {
-        let dir = cgroup::pin_dir(pin)?;
-        cgroup::pin_all(&loaded, &mut attachments, &dir)?;
+    let unattached: Vec<&str> = loaded
+        .programs
+        .iter()
+        .filter(|p| !attachments.iter().any(|a| a.program == p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+
+    // 3a. With --pin: pin everything, all or nothing, and exit.
+    if let Some(dir) = &pin_dir {
+        check_stop()?;
+        let record = cgroup.as_ref().map(|cg| pins::CgroupRecord {
+            cgroup: cg,
+            created: cg.removes_on_drop(),
+        });
+        pins::pin_run(dir, &loaded, attachments, record)?;
+        if !unattached.is_empty() {
+            outln!(
+                "pinned the programs not attached as prog_NAME: {}",
+                unattached.join(", ")
+            );
+        }
         outln!(
             "pinned under {}; undo with: rawbpf detach --pin {}",
-            dir.display(),
-            dir.display()
+            dir.path.display(),
+            dir.path.display()
         );
         // The cgroup stays: the pinned programs are attached to it.
         if let Some(cg) = cgroup {
@@ -285,16 +396,34 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
+
+    // 3b. Without --pin: stay until a stop signal, then undo everything.
+    if !by_name.is_empty() {
+        outln!(
+            "maps asking to be pinned by name (LIBBPF_PIN_BY_NAME) are not pinned without --pin: {}",
+            by_name.join(", ")
+        );
+    }
+    if !unattached.is_empty() {
+        outln!(
+            "loaded but not attached (they go when rawbpf exits; --pin DIR keeps them): {}",
+            unattached.join(", ")
+        );
+    }
     if attachments.is_empty() {
         outln!("loaded (no cgroup programs to attach); press Ctrl-C (or send SIGTERM) to unload and exit");
     } else {
         outln!("attached; press Ctrl-C (or send SIGTERM) to detach and exit");
     }
-    let sig = signals.wait().map_err(|e| Error::os("sigwaitinfo", e))?;
+    let signals = sys::block_signals(&STOP_SIGNALS).map_err(|e| Error::os("sigprocmask", e))?;
+    let sig = match sys::stop_signal() {
+        Some(sig) => sig,
+        None => signals.wait().map_err(|e| Error::os("sigwaitinfo", e))?,
+    };
     for a in attachments {
         a.detach()?;
     }
-    outln!("signal {sig}: detached");
+    outln!("{}: detached", rawbpf::error::signal_name(sig));
     Ok(())
 }
 
@@ -303,8 +432,8 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match (arg.as_str(), it.next()) {
-            ("--pin", Some(v)) => pin = Some(v.clone()),
-            ("--cgroup", Some(v)) => cg = Some(v.clone()),
+            ("--pin", Some(v)) => pin = Some(non_empty("--pin", v.clone())?),
+            ("--cgroup", Some(v)) => cg = Some(non_empty("--cgroup", v.clone())?),
             (a, _) => {
                 return Err(Usage(format!(
                     "unexpected argument '{a}' (detach takes --pin DIR [--cgroup DIR])"
@@ -314,10 +443,19 @@ fn detach(args: &[String]) -> Result<(), Failure> {
         }
     }
     let pin = pin.ok_or_else(|| Usage("detach needs --pin DIR".into()))?;
+    let dir = pins::resolve_pin_dir(&pin, || {
+        cgroup::find_mount("bpf")?.ok_or_else(|| Error::Env("no bpf file system is mounted".into()))
+    })?;
     let cgroup = cg.map(Cgroup::open).transpose()?;
-    let dir = cgroup::pin_dir(&pin)?;
-    let n = cgroup::detach_pinned(&dir, cgroup.as_ref())?;
-    outln!("detached {n} program(s) and removed {}", dir.display());
+    let report = pins::detach(&dir, cgroup.as_ref())?;
+    for note in &report.notes {
+        outln!("{note}");
+    }
+    outln!(
+        "detached {} program(s) pinned under {}",
+        report.detached,
+        dir.path.display()
+    );
     Ok(())
 }
 
@@ -430,8 +568,9 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
     out
 }
 
+/// An object file, read with the loader's checks (a regular file, capped).
 fn read_object(path: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    rawbpf::loader::read_object(std::path::Path::new(path))
 }
 
 /// `rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]`.
@@ -461,8 +600,12 @@ fn disasm(args: &[String]) -> Result<(), Failure> {
 
 /// The main job in one shot (`make run`).
 fn demo() -> Result<(), Failure> {
+    // A stop signal ends the demo at the next step; returning removes its
+    // cgroup and unloads everything.
+    sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::io("sigaction", e))?;
     let loaded = rawbpf::load(rawbpf::SEED_OBJECT)?;
     let cgroup = Cgroup::create_unique("rawbpf-demo")?;
+    check_stop()?;
     let receiver =
         UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::os("UDP socket on 127.0.0.1", e))?;
     receiver
@@ -476,6 +619,7 @@ fn demo() -> Result<(), Failure> {
         .program("bpf_prog1")
         .ok_or_else(|| Error::Env("the embedded seed has no program bpf_prog1".into()))?;
     let attachment = cgroup::attach(prog, &cgroup, AttachMode::Link)?;
+    check_stop()?;
     out!(
         "{}",
         describe(&loaded, std::slice::from_ref(&attachment), Some(&cgroup))
@@ -488,6 +632,7 @@ fn demo() -> Result<(), Failure> {
 
     let attached = cgroup.send_udp(dst)?;
     let got_attached = receive(&receiver);
+    check_stop()?;
     outln!(
         "send from inside the cgroup while attached: {}",
         outcome(attached, got_attached)
@@ -495,6 +640,7 @@ fn demo() -> Result<(), Failure> {
     attachment.detach()?;
     let detached = cgroup.send_udp(dst)?;
     let got_detached = receive(&receiver);
+    check_stop()?;
     outln!(
         "send from inside the cgroup after detach:   {}",
         outcome(detached, got_detached)

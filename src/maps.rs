@@ -124,7 +124,13 @@ pub struct MapSpec<'a> {
     pub inner: Option<MapCreateAttr>,
     /// Slots written in the object's `values` initialiser.
     pub slots: Vec<Slot>,
+    /// `__uint(pinning, LIBBPF_PIN_BY_NAME)`: reuse or create a pin named
+    /// after the map in the pin directory (see `pins::create_maps`).
+    pub pin_by_name: bool,
 }
+
+/// `LIBBPF_PIN_BY_NAME`, the value of a map definition's `pinning` member.
+pub const PIN_BY_NAME: u32 = 1;
 
 /// A map the kernel created for this object.
 #[derive(Debug)]
@@ -145,6 +151,8 @@ pub struct Map {
     pub flags: MapFlags,
     /// The map.
     pub fd: OwnedFd,
+    /// Asked to be pinned by name (LIBBPF_PIN_BY_NAME).
+    pub pin_by_name: bool,
 }
 
 fn map_err(map: &str, what: impl std::fmt::Display) -> Error {
@@ -174,6 +182,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         };
         let mut inner_attr = None;
         let mut slots = Vec::new();
+        let mut pin_by_name = false;
         if section.kind == SectionKind::LegacyMaps {
             // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
             let field = |i: usize| -> Result<u32> {
@@ -231,6 +240,16 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
                 _ => {}
             }
             slots = plan_slots(obj, sym, def)?;
+            pin_by_name = match def.pinning {
+                0 => false,
+                PIN_BY_NAME => true,
+                other => {
+                    return Err(map_err(
+                        &sym.name,
+                        format!("pinning {other} is unknown (0 = none, 1 = LIBBPF_PIN_BY_NAME)"),
+                    ))
+                }
+            };
         }
         specs.push(MapSpec {
             name: sym.name.clone(),
@@ -240,6 +259,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             freeze: false,
             inner: inner_attr,
             slots,
+            pin_by_name,
         });
     }
 
@@ -280,6 +300,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             freeze: kind == DataKind::Rodata,
             inner: None,
             slots: Vec::new(),
+            pin_by_name: false,
         });
     }
     for spec in &specs {
@@ -458,6 +479,7 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
             max_entries: attr.max_entries,
             flags: MapFlags::from_bits_retain(attr.map_flags),
             fd,
+            pin_by_name: spec.pin_by_name,
         };
         if let Some(bytes) = spec.initial {
             // .rodata's size may exceed its file bytes only for NOBITS, which

@@ -10,8 +10,9 @@
 //! its BTF id in the kernel's own BTF (`/sys/kernel/btf/vmlinux`), which is
 //! read only when such a program is present.
 //!
-//! Policy for loading lives here and only here: retry on EAGAIN, and on any
-//! other failure load once more with a log buffer to show the verifier's words.
+//! Policy for loading lives here and only here: retry on EAGAIN (unless a
+//! stop signal caused it), and on any other failure load once more, and only
+//! once, with a log buffer to show the verifier's words.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
@@ -255,10 +256,14 @@ pub struct LoadRequest<'a> {
     pub attach_btf_id: u32,
 }
 
-const LOG_START: usize = 64 * 1024;
-const LOG_MAX: usize = 4 * 1024 * 1024;
+/// The log buffer of the one logged retry. Since Linux 6.4 a log that
+/// overflows keeps its end (a rolling log, where the verifier's reason is);
+/// older kernels keep its beginning.
+const LOG_SIZE: usize = 4 * 1024 * 1024;
 /// How much of a kernel log an error keeps: its end, where the reason is.
 const LOG_KEEP_LINES: usize = 40;
+/// How often a load refused with EAGAIN (no stop signal pending) is retried.
+const EAGAIN_TRIES: usize = 5;
 
 /// Loads a program. On failure the error carries the verifier log and a hint.
 pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
@@ -337,17 +342,28 @@ fn kernel_lacks_timer() -> bool {
     }
 }
 
+/// Stops when SIGINT, SIGTERM or SIGHUP arrived (see `sys::install_stop_handlers`).
+fn check_stop() -> Result<()> {
+    match sys::stop_signal() {
+        Some(signal) => Err(Error::Interrupted { signal }),
+        None => Ok(()),
+    }
+}
+
 /// The one place of the retry policy for loads the kernel may refuse with an
-/// explanation (programs and BTF): try without a log (cheaper), retry on
-/// EAGAIN, and on failure load again with a log, growing it until the whole
-/// explanation fits, so the error can carry the kernel's own words.
+/// explanation (programs and BTF). Try without a log (cheaper); retry on
+/// EAGAIN, which the verifier also returns when a signal interrupts it, so
+/// a stop signal ends the load instead. On failure verify once more with a
+/// 4 MiB log and report the kernel's words: a program is verified at most
+/// twice, even one that hits the verifier's instruction limit, whose log
+/// overflows any buffer.
 pub fn with_kernel_log(
     what: impl Fn() -> String,
     load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
 ) -> Result<OwnedFd> {
     let mut first = None;
-    // The verifier may return EAGAIN when interrupted by a signal.
-    for _ in 0..5 {
+    for _ in 0..EAGAIN_TRIES {
+        check_stop()?;
         match load(None) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
@@ -357,38 +373,47 @@ pub fn with_kernel_log(
             }
         }
     }
-    let mut size = LOG_START;
-    loop {
-        let mut log = vec![0u8; size];
-        match load(Some(&mut log)) {
-            Ok(fd) => return Ok(fd),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && size < LOG_MAX => size *= 4,
-            Err(e) => {
-                // Report the kernel's first answer: the logged retry may only
-                // add EAGAIN, or ENOSPC when even the largest log was too small.
-                return Err(rejected(what(), first.unwrap_or(e), &log));
-            }
+    check_stop()?;
+    // Zeroed lazily by the allocator: only the pages the kernel writes cost.
+    let mut log = vec![0u8; LOG_SIZE];
+    match load(Some(&mut log)) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            check_stop()?;
+            let cut = e.raw_os_error() == Some(libc::ENOSPC);
+            // Report the kernel's first answer: the logged retry may only
+            // add EAGAIN, or ENOSPC when the log did not fit.
+            Err(rejected(what(), first.unwrap_or(e), &log, cut))
         }
     }
 }
 
 /// Builds an [`Error::Rejected`] from a kernel log buffer, keeping the
 /// log's last lines (a verifier log can run to megabytes; the reason is at
-/// the end).
-pub fn rejected(what: String, source: std::io::Error, log: &[u8]) -> Error {
+/// the end). `cut` says the kernel's log did not fit in the buffer, so the
+/// buffer holds only part of it.
+pub fn rejected(what: String, source: std::io::Error, log: &[u8], cut: bool) -> Error {
     let len = log.iter().position(|&b| b == 0).unwrap_or(log.len());
     let full = String::from_utf8_lossy(&log[..len]);
     let hint = hint(&full, &source);
     let lines: Vec<&str> = full.lines().collect();
-    let log = if lines.len() > LOG_KEEP_LINES {
-        format!(
-            "[... {} earlier lines ...]\n{}",
+    let mut log = String::new();
+    if cut {
+        log += &format!(
+            "[... the kernel's log was longer than the {} MiB buffer; {} lines of it were kept ...]\n",
+            LOG_SIZE >> 20,
+            lines.len()
+        );
+    }
+    if lines.len() > LOG_KEEP_LINES {
+        log += &format!(
+            "[... {} earlier lines of the kept log not shown ...]\n{}",
             lines.len() - LOG_KEEP_LINES,
             lines[lines.len() - LOG_KEEP_LINES..].join("\n")
-        )
+        );
     } else {
-        full.into_owned()
-    };
+        log += &full;
+    }
     Error::Rejected {
         what,
         source,
@@ -457,6 +482,48 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_over_the_instruction_limit_is_verified_at_most_twice() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let err = with_kernel_log(
+            || "program 'big'".into(),
+            |log| {
+                calls.set(calls.get() + 1);
+                match log {
+                    None => Err(std::io::Error::from_raw_os_error(libc::E2BIG)),
+                    Some(buf) => {
+                        // A rolling log that overflowed: its end, and ENOSPC.
+                        let text = b"...\nBPF program is too large. Processed 1000001 insn\n";
+                        buf[..text.len()].copy_from_slice(text);
+                        Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+                    }
+                }
+            },
+        )
+        .unwrap_err();
+        assert_eq!(calls.get(), 2, "one try without a log, one with");
+        assert_eq!(err.raw_os_error(), Some(libc::E2BIG), "the first answer");
+        let text = err.to_string();
+        assert!(text.contains("too large"), "{text}");
+        assert!(text.contains("longer than the 4 MiB buffer"), "{text}");
+    }
+
+    #[test]
+    fn a_cut_log_says_how_many_lines_it_kept_and_shows_the_end() {
+        let log: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let err = rejected(
+            "program 'p'".into(),
+            std::io::Error::from_raw_os_error(libc::EACCES),
+            log.as_bytes(),
+            false,
+        );
+        let text = err.to_string();
+        assert!(text.contains("[... 60 earlier lines"), "{text}");
+        assert!(text.contains("line 99"), "{text}");
+        assert!(!text.contains("longer than"), "{text}");
+    }
 
     #[test]
     fn hints_name_the_fix() {

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroup::open_pinned;
 use crate::error::{Error, Result};
-use crate::uapi::Cmd;
 use crate::prog::attach_type as at;
 use crate::sys::{self, AttachFlags, IdKind};
+use crate::uapi::Cmd;
 
 /// `CGROUP2_SUPER_MAGIC` (include/uapi/linux/magic.h).
 pub const CGROUP2_MAGIC: u64 = 0x6367_7270;
@@ -211,7 +211,7 @@ fn prog_by_id(id: u32) -> Option<sys::ProgInfo> {
 fn find_links(cgroup_id: u64, attached: &mut [Attached]) -> Result<()> {
     let mut id = 0;
     for _ in 0..MAX_LINKS {
-        id = match sys::link_get_next_id(id) {
+        id = match sys::next_id(sys::IdKind::Link, id) {
             Ok(Some(next)) => next,
             Ok(None) => break,
             Err(source) => {
@@ -325,9 +325,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<Pinned>) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
-        let file_type = entry
-            .file_type()
-            .map_err(|e| Error::io(&path, e))?;
+        let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if file_type.is_dir() {
             if depth + 1 >= MAX_DEPTH {
                 return Err(Error::Env(format!(

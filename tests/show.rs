@@ -78,10 +78,14 @@ fn show_lists_pins_with_kind_id_and_name() {
     let cg = test_cgroup();
     let pins = PinDir::new("show");
     let loaded = rawbpf::load(policy_object()).unwrap();
-    let mut attachments = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
+    let attachments = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
     let link_id = sys::link_info(attachments[0].link().unwrap()).unwrap().id;
     let prog_id = loaded.program("bpf_prog1").unwrap().info().unwrap().0.id;
-    cgroup::pin_all(&loaded, &mut attachments, pins.path()).unwrap();
+    let dir = rawbpf::pins::PinDir {
+        path: pins.path().to_path_buf(),
+        exists: false,
+    };
+    rawbpf::pins::pin_run(&dir, &loaded, attachments, None).unwrap();
     // A program pinned in a subdirectory is found too.
     let sub = pins.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
@@ -94,7 +98,8 @@ fn show_lists_pins_with_kind_id_and_name() {
             .find(|p| p.path == pins.path().join(rel))
             .unwrap_or_else(|| panic!("no {rel} in {got:?}"))
     };
-    assert_eq!(got.len(), loaded.maps.len() + 2, "{got:?}");
+    // The maps, the link, the program in sub/ and run's record.
+    assert_eq!(got.len(), loaded.maps.len() + 3, "{got:?}");
     let link = find("link_bpf_prog1");
     assert_eq!(
         (

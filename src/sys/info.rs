@@ -42,18 +42,35 @@ pub fn get_fd_by_id(kind: IdKind, id: u32) -> io::Result<OwnedFd> {
     owned_fd(bpf(cmd, &mut attr)?)
 }
 
-/// BPF_LINK_GET_NEXT_ID: the id of the next link after `start` (0 for the
-/// first), or None when there is none (ENOENT).
-pub fn link_get_next_id(start: u32) -> io::Result<Option<u32>> {
+/// BPF_{PROG,MAP,BTF,LINK}_GET_NEXT_ID: the smallest id of that kind
+/// greater than `after`, or None at the end of the list.
+pub fn next_id(kind: IdKind, after: u32) -> io::Result<Option<u32>> {
+    let cmd = match kind {
+        IdKind::Prog => Cmd::ProgGetNextId,
+        IdKind::Map => Cmd::MapGetNextId,
+        IdKind::Btf => Cmd::BtfGetNextId,
+        IdKind::Link => Cmd::LinkGetNextId,
+    };
     let mut attr = GetFdByIdAttr {
-        id: start,
+        id: after,
         ..Default::default()
     };
-    match bpf(Cmd::LinkGetNextId, &mut attr) {
+    match bpf(cmd, &mut attr) {
         Ok(_) => Ok(Some(attr.next_id)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Every id of `kind` the kernel holds now, in increasing order.
+pub fn all_ids(kind: IdKind) -> io::Result<Vec<u32>> {
+    let mut ids = Vec::new();
+    let mut last = 0;
+    while let Some(id) = next_id(kind, last)? {
+        ids.push(id);
+        last = id;
+    }
+    Ok(ids)
 }
 
 #[repr(C)]

@@ -576,3 +576,202 @@ pub fn reuseport_udp_socket(addr: std::net::SocketAddr) -> io::Result<std::net::
     }
     Ok(sock.into())
 }
+
+/// `f_type` of a bpffs (`BPF_FS_MAGIC` in include/uapi/linux/magic.h).
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// `f_type` of a cgroup v2 mount (`CGROUP2_SUPER_MAGIC`).
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// The file-system type (`f_type` of statfs(2)) that `path` resolves to.
+pub fn fs_type(path: &str) -> io::Result<i64> {
+    let c = cstring(path)?;
+    // SAFETY: statfs is plain data, all-zero is valid; `c` is NUL-terminated
+    // and both outlive the call, which only writes `buf`.
+    let (ret, buf) = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        (libc::statfs(c.as_ptr(), &mut buf), buf)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // glibc's f_type is signed, musl's unsigned: one type for both.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(buf.f_type as i64)
+}
+
+/// The file-system type of what `fd` refers to (fstatfs(2)).
+pub fn fd_fs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    // SAFETY: as in `fs_type`; `fd` is open for the duration of the call.
+    let (ret, buf) = unsafe {
+        let mut buf: libc::statfs = std::mem::zeroed();
+        (libc::fstatfs(fd.as_raw_fd(), &mut buf), buf)
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // glibc's f_type is signed, musl's unsigned: one type for both.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(buf.f_type as i64)
+}
+
+/// The signal that asked the process to stop (0: none yet), set by
+/// [`install_stop_handlers`]' handler.
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn record_stop(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Makes `signals` (SIGINT, SIGTERM, SIGHUP) record themselves instead of
+/// killing the process, without SA_RESTART: a blocking call they interrupt
+/// returns EINTR, and the verifier, which checks for pending signals, stops
+/// a long verification with EAGAIN. The caller polls [`stop_signal`] and
+/// cleans up.
+pub fn install_stop_handlers(signals: &[i32]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: sigaction is plain data initialised field by field; the
+        // handler only does an atomic store, which is async-signal-safe.
+        let ret = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = record_stop as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut act.sa_mask);
+            act.sa_flags = 0;
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The stop signal received since [`install_stop_handlers`], if any.
+pub fn stop_signal() -> Option<i32> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        sig => Some(sig),
+    }
+}
+
+/// umount2(path, MNT_DETACH): for tests inside a private mount namespace.
+pub fn unmount_lazy(path: &str) -> io::Result<()> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A bind mount of `source` at `target` (tests in a private mount namespace).
+pub fn bind_mount(source: &str, target: &str) -> io::Result<()> {
+    let (s, t) = (cstring(source)?, cstring(target)?);
+    // SAFETY: both strings are NUL-terminated and live across the call; a
+    // null type and data are allowed for MS_BIND.
+    let ret = unsafe {
+        libc::mount(
+            s.as_ptr(),
+            t.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `FILEID_KERNFS`: the file-handle type of cgroup v2 directories, whose
+/// handle is the 8-byte cgroup id (include/linux/exportfs.h).
+const FILEID_KERNFS: i32 = 0xfe;
+
+#[repr(C)]
+struct CgroupHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    id: u64,
+}
+
+/// Opens the cgroup v2 directory whose cgroup id is `id`, wherever it is now
+/// (open_by_handle_at with the cgroup id as the handle). `mount` is any fd on
+/// the cgroup2 mount. ESTALE: no cgroup has that id any more.
+pub fn open_cgroup_by_id(mount: BorrowedFd<'_>, id: u64) -> io::Result<OwnedFd> {
+    let mut handle = CgroupHandle {
+        handle_bytes: 8,
+        handle_type: FILEID_KERNFS,
+        id,
+    };
+    // SAFETY: `handle` has the layout of struct file_handle with 8 bytes of
+    // f_handle and lives across the call; the kernel only reads it.
+    let ret = unsafe {
+        libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            &mut handle as *mut CgroupHandle as *mut libc::file_handle,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(ret as i64)
+}
+
+/// Makes `cmd` start its program in a mount namespace of its own whose
+/// mounts are all private, so nothing mounted or unmounted in it reaches
+/// the machine's (the path-safety tests).
+pub fn private_mount_ns_on_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // unshare and mount, async-signal-safe system calls, on a static string.
+    unsafe {
+        cmd.pre_exec(|| {
+            let root = c"/";
+            if libc::unshare(libc::CLONE_NEWNS) < 0
+                || libc::mount(
+                    std::ptr::null(),
+                    root.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Remounts the file system mounted at `path` read-only or read-write.
+pub fn remount(path: &str, read_only: bool) -> io::Result<()> {
+    let c = cstring(path)?;
+    let flags = libc::MS_REMOUNT | if read_only { libc::MS_RDONLY } else { 0 };
+    // SAFETY: `c` is NUL-terminated and outlives the call; a remount takes
+    // no source, type or data.
+    let ret = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// mkfifo(3) with mode 0600.
+pub fn mkfifo(path: &str) -> io::Result<()> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

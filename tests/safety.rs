@@ -1,0 +1,798 @@
+//! What rawbpf promises, checked against the kernel: it never acts on paths
+//! outside a pin directory it made, a failure or a stop signal leaves
+//! nothing attached or loaded, and detach finds its programs without help.
+//!
+//! Path tests run in a private mount namespace (the test binary re-runs
+//! itself in one) on a fresh bpffs and tmpfs; the real
+//! /sys/fs/bpf is unmounted there first, so nothing here can reach it.
+
+mod common;
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{gone_soon, rawbpf_bin, require_root, test_cgroup};
+use rawbpf::cgroup::{self, AttachMode, Cgroup};
+use rawbpf::sys::{self, AttachFlags, IdKind};
+
+/// A test object written to a file for the rawbpf binary (the objects are
+/// embedded: the VM has no checkout); removed on drop.
+struct TempObject(PathBuf);
+
+impl TempObject {
+    fn new(name: &str, bytes: &[u8]) -> TempObject {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("rawbpf-safety-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempObject(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempObject {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
+const SLOW: &[u8] = include_bytes!("../bpf/slow_verify.bpf.o");
+const SYSCALL_ONLY: &[u8] = include_bytes!("../bpf/timer_cases.bpf.o");
+const BY_NAME: &[u8] = include_bytes!("../bpf/pin_by_name.bpf.o");
+const EGRESS: u32 = rawbpf::prog::attach_type::CGROUP_INET_EGRESS;
+
+fn rawbpf(args: &[&str]) -> Output {
+    Command::new(rawbpf_bin())
+        .args(args)
+        .output()
+        .expect("run rawbpf")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every program id attached to `cg` for any cgroup attach type.
+fn attached(cg: &Cgroup) -> Vec<u32> {
+    rawbpf::prog::attach_type::CGROUP
+        .iter()
+        .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
+        .collect()
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("rawbpf did not exit within {limit:?} of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (bounded) until process `pid` catches `sig`: rawbpf has installed
+/// its stop handlers (SigCgt in /proc/PID/status).
+fn wait_for_handlers(pid: u32, sig: i32) {
+    let start = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (sig - 1)) != 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "rawbpf never caught signal {sig}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ------------------------------------------------------------ arguments
+
+#[test]
+fn object_must_be_a_regular_file_of_bounded_size() {
+    let start = Instant::now();
+    let o = rawbpf(&["run", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not a regular file"), "{}", text(&o));
+
+    let dir = std::env::temp_dir().join(format!("rawbpf-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    sys::mkfifo(s(&fifo)).unwrap();
+    let o = rawbpf(&["run", fifo.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(text(&o).contains("not a regular file"), "{}", text(&o));
+
+    // A sparse file just over the cap: refused by its size, not read.
+    let big = std::env::temp_dir().join(format!("rawbpf-big-{}", std::process::id()));
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(rawbpf::loader::MAX_OBJECT_SIZE + 1).unwrap();
+    let o = rawbpf(&["run", big.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&big);
+    assert!(
+        text(&o).contains("object size cap of 64 MiB"),
+        "{}",
+        text(&o)
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn messages_name_the_real_cause() {
+    let o = rawbpf(&["run", "--cgroup", ""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--cgroup is empty"), "{}", text(&o));
+    let o = rawbpf(&["demo", "extra"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("'demo' takes no arguments (got 'extra')"),
+        "{}",
+        text(&o)
+    );
+    let o = rawbpf(&["selftest", "x"]);
+    assert!(
+        text(&o).contains("'selftest' takes no arguments"),
+        "{}",
+        text(&o)
+    );
+    // A directory that is not cgroup v2 (this one is wherever temp is).
+    let tmp = std::env::temp_dir();
+    let o = rawbpf(&["run", "--cgroup", tmp.to_str().unwrap()]);
+    assert!(
+        text(&o).contains("is not a cgroup v2 directory"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A bad --pin is refused before anything is loaded or attached: nothing
+/// was described (that happens after attaching) and the cgroup is empty.
+#[test]
+fn a_bad_pin_directory_is_refused_before_any_bpf_call() {
+    require_root();
+    let cg = test_cgroup();
+    let tmp = std::env::temp_dir();
+    let bad = tmp.join("rawbpf-not-bpffs");
+    let o = rawbpf(&[
+        "run",
+        "--verbose",
+        "--cgroup",
+        cg.path().to_str().unwrap(),
+        "--pin",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("not on a bpf file system"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "nothing was loaded or attached: {}",
+        text(&o)
+    );
+    assert!(attached(&cg).is_empty());
+    assert!(!bad.exists());
+}
+
+// ------------------------------------------------------------ orphans
+
+/// The second program's attach fails (an exclusive program holds its hook):
+/// the first one, already attached, is detached again and its program is
+/// gone from the kernel; the message names the conflict.
+#[test]
+fn a_failed_second_attach_undoes_the_first() {
+    require_root();
+    let cg = test_cgroup();
+    let multi = TempObject::new("multi.bpf.o", MULTI);
+    let plan = rawbpf::load(MULTI).unwrap();
+    let cgroup_progs: Vec<_> = plan
+        .programs
+        .iter()
+        .filter(|p| p.kind.attaches_to_cgroup())
+        .collect();
+    assert!(
+        cgroup_progs.len() >= 2,
+        "multi.bpf.o has two cgroup programs"
+    );
+    let second = cgroup_progs[1];
+    // A program of our own (a copy of the second) attached exclusively
+    // (no flags) where rawbpf's second program goes.
+    let at = second.kind.expected_attach_type;
+    let fprog_load = second.fd.as_fd();
+    sys::prog_attach(fprog_load, cg.fd(), at, AttachFlags::empty()).unwrap();
+    let first_type = cgroup_progs[0].kind.expected_attach_type;
+    drop(cgroup_progs);
+
+    for mode in [&[][..], &["--legacy-attach"][..]] {
+        let mut args = vec!["run", multi.path(), "--cgroup", cg.path().to_str().unwrap()];
+        args.extend_from_slice(mode);
+        let o = rawbpf(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains("attach mode conflict"), "{}", text(&o));
+        assert!(
+            cg.query(first_type).unwrap().1.is_empty(),
+            "the first program was detached again ({mode:?})"
+        );
+        assert_eq!(cg.query(at).unwrap().1.len(), 1, "only the foreign one");
+    }
+    sys::prog_detach(fprog_load, cg.fd(), at).unwrap();
+    assert!(attached(&cg).is_empty());
+}
+
+/// A stop signal during a long verification ends it at once; nothing stays.
+#[test]
+fn a_stop_signal_interrupts_a_long_verification() {
+    require_root();
+    let cg = test_cgroup();
+    let slow = TempObject::new("slow_verify.bpf.o", SLOW);
+    let mut child = Command::new(rawbpf_bin())
+        .args(["run", slow.path(), "--cgroup", cg.path().to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_handlers(child.id(), libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    sys::send_signal(child.id(), libc::SIGTERM).unwrap();
+    let status = wait_with_timeout(&mut child, Duration::from_secs(5));
+    let took = sent.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    // A full verification takes about 3 s here; the signal ends it.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(attached(&cg).is_empty());
+}
+
+/// SIGINT, SIGTERM and SIGHUP at different moments of `run`: whenever they
+/// come, rawbpf exits and leaves nothing attached to the cgroup.
+#[test]
+fn stop_signals_at_any_moment_leave_nothing_attached() {
+    require_root();
+    let cg = test_cgroup();
+    let path = cg.path().to_str().unwrap().to_string();
+    for (i, delay_ms) in [0u64, 1, 3, 6, 10, 20, 40, 80, 200].into_iter().enumerate() {
+        let sig = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP][i % 3];
+        for legacy in [false, true] {
+            let mut args = vec!["run", "--cgroup", &path];
+            if legacy {
+                args.push("--legacy-attach");
+            }
+            let mut child = Command::new(rawbpf_bin())
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            sys::send_signal(child.id(), sig).unwrap();
+            let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+            // Killed before the handlers were installed, interrupted (1), or
+            // detached after attaching (0): never anything left behind.
+            assert!(
+                status.code().is_none() || matches!(status.code(), Some(0 | 1)),
+                "{status:?}"
+            );
+            assert!(
+                attached(&cg).is_empty(),
+                "signal {sig} after {delay_ms} ms (legacy {legacy}) left {:?}",
+                attached(&cg)
+            );
+        }
+    }
+}
+
+/// SIGHUP after a legacy attachment is in place detaches it.
+#[test]
+fn sighup_after_a_legacy_attach_detaches() {
+    require_root();
+    let cg = test_cgroup();
+    let mut child = Command::new(rawbpf_bin())
+        .args([
+            "run",
+            "--legacy-attach",
+            "--cgroup",
+            cg.path().to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while cg.query(EGRESS).unwrap().1.is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "never attached");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let id = cg.query(EGRESS).unwrap().1[0];
+    sys::send_signal(child.id(), libc::SIGHUP).unwrap();
+    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(attached(&cg).is_empty());
+    assert!(gone_soon(IdKind::Prog, id), "program {id} is unloaded");
+}
+
+/// SIGINT during `demo` removes its cgroup, whenever it comes.
+#[test]
+fn a_stop_signal_during_demo_removes_its_cgroup() {
+    require_root();
+    let root = cgroup::cgroup2_root().unwrap();
+    for delay_ms in [0u64, 2, 5, 10, 30, 100, 300] {
+        let mut child = Command::new(rawbpf_bin())
+            .arg("demo")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        sys::send_signal(child.id(), libc::SIGINT).unwrap();
+        wait_with_timeout(&mut child, Duration::from_secs(10));
+        let dir = root.join(format!("rawbpf-demo-{}-0", child.id()));
+        assert!(!dir.exists(), "{} left after {delay_ms} ms", dir.display());
+    }
+}
+
+// ------------------------------------------------- private mount namespace
+
+/// Runs [`in_private_mount_namespace`] in a new mount namespace (made in
+/// the child before exec, mounts private), with test cgroups it may use.
+#[test]
+fn path_safety_in_private_mount_namespace() {
+    require_root();
+    let cg = test_cgroup();
+    let cg2 = test_cgroup();
+    let scratch = std::env::temp_dir().join(format!("rawbpf-ns-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    sys::private_mount_ns_on_exec(&mut cmd);
+    let o = cmd
+        .args([
+            "--ignored",
+            "--exact",
+            "in_private_mount_namespace",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RAWBPF_NS_SCRATCH", &scratch)
+        .env(
+            "RAWBPF_NS_HOST",
+            std::fs::read_link("/proc/self/ns/mnt").unwrap(),
+        )
+        .env("RAWBPF_NS_CGROUP", cg.path())
+        .env("RAWBPF_NS_CGROUP2", cg2.path())
+        .output()
+        .expect("the namespace half runs");
+    let _ = std::fs::remove_dir(&scratch);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("1 passed"), "the namespace half ran: {out}");
+    assert!(out.contains("namespace checks: all done"), "{out}");
+    assert!(attached(&cg).is_empty() && attached(&cg2).is_empty());
+}
+
+fn ns_env(name: &str) -> PathBuf {
+    PathBuf::from(std::env::var_os(name).expect("set by path_safety_in_private_mount_namespace"))
+}
+
+fn all_mounts(fstype: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split(' ').next() == Some(fstype))
+                .then(|| left.split(' ').nth(4).unwrap().to_string())
+        })
+        .collect()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn pin_foreign_map(path: &Path) -> u32 {
+    pin_array(path, 4)
+}
+
+fn pin_array(path: &Path, value_size: u32) -> u32 {
+    let attr = sys::MapCreateAttr {
+        map_type: rawbpf::maps::MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size,
+        max_entries: 1,
+        map_name: sys::object_name("foreign"),
+        ..Default::default()
+    };
+    let fd = sys::map_create(&attr).unwrap();
+    cgroup::pin(fd.as_fd(), path).unwrap();
+    sys::map_info(fd.as_fd()).unwrap().id
+}
+
+#[test]
+#[ignore = "runs inside the mount namespace of path_safety_in_private_mount_namespace"]
+fn in_private_mount_namespace() {
+    // Refuse to run anywhere but in a mount namespace of our own.
+    let ours = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let host = ns_env("RAWBPF_NS_HOST");
+    assert_ne!(ours, host, "not in a private mount namespace");
+    let scratch = ns_env("RAWBPF_NS_SCRATCH");
+    let cg = Cgroup::open(ns_env("RAWBPF_NS_CGROUP")).unwrap();
+    let cg2 = Cgroup::open(ns_env("RAWBPF_NS_CGROUP2")).unwrap();
+
+    let multi = TempObject::new("multi.bpf.o", MULTI);
+    let by_name = TempObject::new("pin_by_name.bpf.o", BY_NAME);
+    let syscall_only = TempObject::new("timer_cases.bpf.o", SYSCALL_ONLY);
+
+    // Hide every bpffs of the host; everything below is on fresh mounts.
+    for _ in 0..16 {
+        for m in all_mounts("bpf") {
+            let _ = sys::unmount_lazy(&m);
+        }
+    }
+    assert!(
+        all_mounts("bpf").is_empty(),
+        "a host bpffs is still visible"
+    );
+    sys::mount_fs("tmpfs", s(&scratch)).unwrap();
+    let bpf = scratch.join("bpf");
+    let plain = scratch.join("plain");
+    std::fs::create_dir(&bpf).unwrap();
+    std::fs::create_dir(&plain).unwrap();
+    sys::mount_fs("bpf", s(&bpf)).unwrap();
+    std::fs::write(plain.join("keep.txt"), "mine").unwrap();
+    let foreign_root = pin_foreign_map(&bpf.join("foreign"));
+    std::os::unix::fs::symlink(&plain, bpf.join("evil")).unwrap();
+    std::fs::create_dir(bpf.join("norecord")).unwrap();
+    pin_foreign_map(&bpf.join("norecord").join("link_x"));
+
+    let untouched = || {
+        assert!(
+            plain.join("keep.txt").exists(),
+            "a file outside bpffs survived"
+        );
+        assert!(
+            bpf.join("foreign").exists(),
+            "a foreign pin at the root survived"
+        );
+        assert!(bpf.join("norecord/link_x").exists());
+        assert!(common::exists(IdKind::Map, foreign_root));
+    };
+
+    // Paths that resolve to something that is not a pin directory of ours.
+    let sub = bpf.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for (arg, why) in [
+        ("".to_string(), "--pin is empty"),
+        (s(&bpf).to_string(), "root of a bpf file system"),
+        (".".to_string(), "root of a bpf file system"),
+        (format!("{}/sub/..", s(&bpf)), "'..' is not allowed"),
+        (format!("{}/sub/../..", s(&bpf)), "'..' is not allowed"),
+        (s(&plain).to_string(), "not on a bpf file system"),
+        (format!("{}/evil", s(&bpf)), "not on a bpf file system"),
+        (format!("{}/norecord", s(&bpf)), "no rawbpf_run record"),
+        ("norecord".to_string(), "no rawbpf_run record"),
+        ("/".to_string(), "not on a bpf file system"),
+    ] {
+        let o = rawbpf(&["detach", "--pin", &arg]);
+        assert!(!o.status.success(), "detach --pin '{arg}': {}", text(&o));
+        assert!(text(&o).contains(why), "detach --pin '{arg}': {}", text(&o));
+        untouched();
+        if why.contains("no rawbpf_run record") {
+            // A directory on bpffs without a record is fine for run.
+            continue;
+        }
+        let o = rawbpf(&["run", "--cgroup", s(cg.path()), "--pin", &arg]);
+        assert!(!o.status.success(), "run --pin '{arg}': {}", text(&o));
+        assert!(o.stdout.is_empty(), "refused before loading: {}", text(&o));
+        untouched();
+    }
+    assert!(attached(&cg).is_empty());
+
+    // run --pin, then a foreign pin beside rawbpf's: detach keeps it.
+    let mine = bpf.join("mine");
+    let o = rawbpf(&[
+        "run",
+        multi.path(),
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&mine),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Item 6 of issue 7: the programs not attached are pinned too.
+    for p in ["count_socket", "count_tc", "count_xdp"] {
+        assert!(mine.join(format!("prog_{p}")).exists(), "{p}: {}", text(&o));
+    }
+    assert!(
+        text(&o).contains("pinned the programs not attached"),
+        "{}",
+        text(&o)
+    );
+    let ids = attached(&cg);
+    assert_eq!(ids.len(), 2, "both cgroup programs attached");
+    pin_foreign_map(&mine.join("extra"));
+    let o = rawbpf(&["detach", "--pin", s(&mine)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("rawbpf did not pin: extra"),
+        "{}",
+        text(&o)
+    );
+    assert!(mine.join("extra").exists());
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+    assert!(attached(&cg).is_empty());
+    for id in ids {
+        assert!(gone_soon(IdKind::Prog, id), "program {id} unloaded");
+    }
+    std::fs::remove_file(mine.join("extra")).unwrap();
+    std::fs::remove_dir(&mine).unwrap();
+
+    // An entry replaced by another kind of object is left alone.
+    let k = bpf.join("k");
+    let o = rawbpf(&["run", "--cgroup", s(cg.path()), "--pin", s(&k)]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::rename(k.join("link_bpf_prog1"), bpf.join("saved_link")).unwrap();
+    pin_foreign_map(&k.join("link_bpf_prog1"));
+    let o = rawbpf(&["detach", "--pin", s(&k)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("left alone: it is anon_inode:bpf-map"),
+        "{}",
+        text(&o)
+    );
+    assert!(k.join("link_bpf_prog1").exists());
+    std::fs::remove_file(k.join("link_bpf_prog1")).unwrap();
+    std::fs::remove_dir(&k).unwrap();
+    std::fs::remove_file(bpf.join("saved_link")).unwrap();
+    let start = Instant::now();
+    while !attached(&cg).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(attached(&cg).is_empty(), "the last link reference went");
+
+    // Legacy attachments: the record says where; a wrong --cgroup is refused.
+    let l = bpf.join("l");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&l),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = cg.query(EGRESS).unwrap().1;
+    assert_eq!(ids.len(), 1);
+    let o = rawbpf(&["detach", "--pin", s(&l), "--cgroup", s(cg2.path())]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is not the cgroup these programs were attached to"));
+    assert_eq!(cg.query(EGRESS).unwrap().1, ids, "still attached");
+    assert!(l.join("rawbpf_run").exists(), "nothing was touched");
+    let o = rawbpf(&["detach", "--pin", s(&l)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
+    assert!(cg.query(EGRESS).unwrap().1.is_empty());
+    assert!(gone_soon(IdKind::Prog, ids[0]));
+    assert!(!l.exists());
+
+    // The cgroup of a legacy attachment was removed: detach says its
+    // programs went with it (cgroup v2 refuses renames; a cgroup reached
+    // by another mount is found by its id, see `Cgroup::by_id`).
+    let sub = cg.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let m = bpf.join("m");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(&sub),
+        "--pin",
+        s(&m),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let subcg = Cgroup::open(&sub).unwrap();
+    let id = subcg.query(EGRESS).unwrap().1[0];
+    drop(subcg);
+    std::fs::remove_dir(&sub).unwrap();
+    let o = rawbpf(&["detach", "--pin", s(&m)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("is gone"), "{}", text(&o));
+    assert!(!m.exists());
+    assert!(gone_soon(IdKind::Prog, id));
+
+    // A pin that fails after a legacy attach (the bpffs is read-only now):
+    // the attachment is undone and the directory left as it was.
+    let e = bpf.join("e");
+    std::fs::create_dir(&e).unwrap();
+    sys::remount(s(&bpf), true).unwrap();
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&e),
+    ]);
+    sys::remount(s(&bpf), false).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("BPF_OBJ_PIN"), "{}", text(&o));
+    assert!(attached(&cg).is_empty(), "the legacy attachment was undone");
+    assert_eq!(std::fs::read_dir(&e).unwrap().count(), 0);
+    std::fs::remove_dir(&e).unwrap();
+
+    // LIBBPF_PIN_BY_NAME: a compatible pin is reused, an incompatible one
+    // refused before anything is attached, a missing one created; detach
+    // keeps them (they are there to be shared).
+    let p = bpf.join("p");
+    std::fs::create_dir(&p).unwrap();
+    let shared = pin_array(&p.join("shared_counts"), 8);
+    let o = rawbpf(&[
+        "run",
+        by_name.path(),
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&p),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ids = cg.query(EGRESS).unwrap().1;
+    let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
+    let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
+    drop(prog);
+    assert!(maps.contains(&shared), "reused map {shared}: {maps:?}");
+    let o = rawbpf(&["detach", "--pin", s(&p)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
+    assert!(p.join("shared_counts").exists());
+    assert!(attached(&cg).is_empty());
+    std::fs::remove_file(p.join("shared_counts")).unwrap();
+
+    pin_array(&p.join("shared_counts"), 16);
+    let o = rawbpf(&[
+        "run",
+        by_name.path(),
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&p),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("incompatible: value size 16, the object's 8"),
+        "{}",
+        text(&o)
+    );
+    assert!(attached(&cg).is_empty());
+    assert!(!p.join("rawbpf_run").exists());
+    std::fs::remove_file(p.join("shared_counts")).unwrap();
+    std::fs::remove_dir(&p).unwrap();
+
+    let r = bpf.join("r");
+    let o = rawbpf(&[
+        "run",
+        by_name.path(),
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&r),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(r.join("shared_counts").exists());
+    let o = rawbpf(&["detach", "--pin", s(&r)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(r.join("shared_counts").exists(), "kept for sharing");
+    assert!(attached(&cg).is_empty());
+    std::fs::remove_file(r.join("shared_counts")).unwrap();
+    std::fs::remove_dir(&r).unwrap();
+
+    // Where the test cgroup is, relative to the cgroup2 root.
+    let host_root = cgroup::cgroup2_root().unwrap();
+    let rel = cg.path().strip_prefix(&host_root).unwrap().to_path_buf();
+
+    // No cgroup2 mounted (a cgroup v1 system): a run that needs no cgroup
+    // mounts nothing; one that needs it mounts at a private path, never
+    // over /sys/fs/cgroup, whose listing stays the same.
+    let v = bpf.join("v");
+    let o = rawbpf(&[
+        "run",
+        "--legacy-attach",
+        "--cgroup",
+        s(cg.path()),
+        "--pin",
+        s(&v),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for m in all_mounts("cgroup2") {
+        sys::unmount_lazy(&m).unwrap();
+    }
+    std::fs::create_dir_all("/run").unwrap();
+    sys::mount_fs("tmpfs", "/run").unwrap();
+    let before: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let n = bpf.join("n");
+    let o = rawbpf(&["run", syscall_only.path(), "--pin", s(&n)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(all_mounts("cgroup2").is_empty(), "mounted only when needed");
+    let o = rawbpf(&["detach", "--pin", s(&n)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let root = cgroup::cgroup2_root().unwrap();
+    assert_eq!(root, Path::new(cgroup::PRIVATE_CGROUP2));
+    // The recorded path of `v`'s cgroup is gone with its mount: detach
+    // finds the cgroup by its id under the new mount.
+    let o = rawbpf(&["detach", "--pin", s(&v)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("is now at /run/rawbpf/cgroup2/"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
+    assert!(attached(&cg).is_empty());
+    assert_eq!(
+        all_mounts("cgroup2"),
+        vec![cgroup::PRIVATE_CGROUP2.to_string()]
+    );
+    let after: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(before, after, "/sys/fs/cgroup is not hidden");
+
+    // The default cgroup: with the test cgroup as the only cgroup2 "root"
+    // visible, run makes `rawbpf` inside it, and detach removes it again.
+    let view = Path::new("/run/cg2");
+    std::fs::create_dir(view).unwrap();
+    let inside = Path::new(cgroup::PRIVATE_CGROUP2).join(&rel);
+    sys::bind_mount(s(&inside), s(view))
+        .unwrap_or_else(|e| panic!("bind mount of {}: {e}", inside.display()));
+    sys::unmount_lazy(cgroup::PRIVATE_CGROUP2).unwrap();
+    assert_eq!(all_mounts("cgroup2"), vec!["/run/cg2".to_string()]);
+    let d = bpf.join("d");
+    let o = rawbpf(&["run", "--pin", s(&d)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(view.join("rawbpf").is_dir(), "{}", text(&o));
+    let o = rawbpf(&["detach", "--pin", s(&d)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("removed the cgroup"), "{}", text(&o));
+    assert!(!view.join("rawbpf").exists());
+    untouched();
+    println!("namespace checks: all done");
+}
+
+#[test]
+fn legacy_attach_modes_do_not_leak_between_tests() {
+    // A sanity check of the helpers above: attach and detach by hand.
+    require_root();
+    let cg = test_cgroup();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let prog = loaded.program("bpf_prog1").unwrap();
+    let a = cgroup::attach(prog, &cg, AttachMode::Legacy(AttachFlags::ALLOW_MULTI)).unwrap();
+    assert_eq!(attached(&cg).len(), 1);
+    a.detach().unwrap();
+    assert!(attached(&cg).is_empty());
+}
