@@ -9,10 +9,13 @@
 //! load leaves nothing behind in the kernel.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 use crate::btf::{Btf, BtfExt};
+use crate::core::{self, BtfSource};
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::kernel_btf::{self, KernelBtf};
 use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
@@ -104,14 +107,6 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
         (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
         _ => None,
     };
-    if let Some(ext) = &ext {
-        if ext.core_relo_count > 0 {
-            return Err(Error::Btf(format!(
-                "the object has {} CO-RE relocations, which rawbpf does not support yet",
-                ext.core_relo_count
-            )));
-        }
-    }
     let maps = maps::plan(&object, btf.as_ref())?;
     Ok(Prepared {
         object,
@@ -128,7 +123,52 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
 
 /// Loads every map, and the programs whose function name `select` accepts.
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
-    let p = prepare(bytes)?;
+    load_with(bytes, select, None)
+}
+
+/// Like [`load_selected`], with CO-RE relocations resolved against the
+/// whole-kernel BTF file `target_btf` (another kernel's) instead of the
+/// running kernel's `/sys/kernel/btf/vmlinux`.
+pub fn load_with(
+    bytes: &[u8],
+    select: &dyn Fn(&str) -> bool,
+    target_btf: Option<&Path>,
+) -> Result<Loaded> {
+    let mut p = prepare(bytes)?;
+    // The kernel's types, read only for CO-RE relocations (before any
+    // bpf() call, so a failure leaves nothing behind) and attach targets.
+    let core_names = match (&p.btf, &p.ext) {
+        (Some(btf), Some(ext)) => core::wanted_names(btf, ext.core_relos.values().flatten())?,
+        _ => Vec::new(),
+    };
+    let attach_names: Vec<String> = p
+        .object
+        .programs
+        .iter()
+        .filter(|&&e| select(&p.object.functions[e].name))
+        .filter_map(|&e| {
+            let section = &p.object.sections[p.object.functions[e].section].name;
+            ProgKind::from_section(section)?.attach_func
+        })
+        .collect();
+    let mut vmlinux = None;
+    if !core_names.is_empty() {
+        let target = match target_btf {
+            Some(path) => KernelBtf::open(path, &core_names)?,
+            None => {
+                let mut wanted = core_names.clone();
+                wanted.extend(attach_names.iter().cloned());
+                KernelBtf::vmlinux(&wanted)?
+            }
+        };
+        apply_core(&mut p, &target, &core_names)?;
+        if target_btf.is_none() {
+            vmlinux = Some(target);
+        }
+    }
+    if vmlinux.is_none() && !attach_names.is_empty() {
+        vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
+    }
     let obj = &p.object;
 
     let btf = match &p.btf {
@@ -148,7 +188,6 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             .map(|m| std::os::fd::AsRawFd::as_raw_fd(&m.fd))
     };
 
-    let mut vmlinux = None;
     let mut programs = Vec::with_capacity(obj.programs.len());
     for &entry in obj
         .programs
@@ -162,14 +201,9 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
             what: format!("section '{section}' does not name a program type rawbpf knows"),
         })?;
         let linked = reloc::link(obj, entry, p.ext.as_ref(), &map_fd)?;
-        let attach_btf_id = match &kind.attach_func {
-            Some(target) => {
-                if vmlinux.is_none() {
-                    vmlinux = Some(prog::vmlinux_btf()?);
-                }
-                prog::attach_btf_id(vmlinux.as_ref().expect("just set"), target)?
-            }
-            None => 0,
+        let attach_btf_id = match (&kind.attach_func, &vmlinux) {
+            (Some(target), Some(vmlinux)) => kernel_btf::func_id(vmlinux, target)?,
+            _ => 0,
         };
         let fd = prog::load(&LoadRequest {
             name: &func.name,
@@ -194,6 +228,33 @@ pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Load
         maps,
         programs,
     })
+}
+
+/// Applies the object's CO-RE relocations, section by section, against
+/// `target` (and, for names it lacks, the running kernel's modules).
+fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Result<()> {
+    let (Some(btf), Some(ext)) = (&p.btf, &p.ext) else {
+        return Ok(());
+    };
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| target.candidates(n).is_ok_and(|c| c.is_empty()))
+        .cloned()
+        .collect();
+    let modules = target.modules(&missing)?;
+    let mut targets: Vec<&dyn BtfSource> = vec![target];
+    targets.extend(modules.iter().map(|m| m as &dyn BtfSource));
+    for (section, relos) in &ext.core_relos {
+        let Some(sec) = p.object.sections.iter_mut().find(|s| &s.name == section) else {
+            return Err(Error::Reloc {
+                section: section.clone(),
+                insn: 0,
+                what: "CO-RE relocations for a section the object does not have".into(),
+            });
+        };
+        core::relocate_section(section, &mut sec.insns, relos, btf, &targets)?;
+    }
+    Ok(())
 }
 
 /// EPERM from bpf() as a non-root user means "not allowed", not "bad object".

@@ -14,7 +14,6 @@
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use crate::btf::{kind, Btf};
 use crate::error::{Error, Result};
 use crate::reloc::Linked;
 use crate::sys::{self, ProgFlags, ProgLoad};
@@ -404,23 +403,6 @@ impl ProgKind {
                 | pt::SOCK_OPS
         ) && attach_type::CGROUP.contains(&self.expected_attach_type)
     }
-}
-
-/// The kernel's own BTF, read once when a program needs an attach target.
-pub fn vmlinux_btf() -> Result<Btf> {
-    const PATH: &str = "/sys/kernel/btf/vmlinux";
-    let bytes = std::fs::read(PATH).map_err(|e| Error::io(PATH, e))?;
-    Btf::parse(&bytes)
-}
-
-/// The BTF id of kernel function `name` in `vmlinux`.
-pub fn attach_btf_id(vmlinux: &Btf, name: &str) -> Result<u32> {
-    vmlinux
-        .find(kind::FUNC, name)
-        .ok_or_else(|| Error::Program {
-            program: name.to_string(),
-            what: format!("kernel function '{name}' is not in /sys/kernel/btf/vmlinux"),
-        })
 }
 
 /// Everything needed to load one program.

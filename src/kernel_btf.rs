@@ -1,0 +1,588 @@
+//! The kernel's own BTF, read lean: only the names an object asks for.
+//!
+//! `/sys/kernel/btf/vmlinux` describes every type of the running kernel:
+//! about 5 MB and 100,000+ types. libbpf reads it whole and indexes every
+//! type, which is most of its start-up time and memory. A loader needs far
+//! less: the few types its CO-RE relocations start from (found by name),
+//! what those types' members point to (found by id), and the functions its
+//! programs attach to. So this reader
+//!
+//! 1. reads the header and streams the string section in small chunks,
+//!    noting the offsets of the strings whose essential name (see
+//!    [`crate::core`]) is one of the wanted names;
+//! 2. streams the type section once, keeping for every type only the file
+//!    offset of its record (4 bytes a type; the BTF id is the position) and,
+//!    for types whose name offset was noted, the id as a candidate;
+//! 3. afterwards reads single records and strings with `pread` on demand,
+//!    with a small cache.
+//!
+//! A kernel module's BTF (`/sys/kernel/btf/<module>`) is *split* BTF: its
+//! type ids continue after vmlinux's last id and its string offsets after
+//! vmlinux's string section, so a module view looks up low ids and offsets
+//! in vmlinux and the rest in the module file. Modules are read only when
+//! vmlinux has no candidate for a name (as libbpf does), and never when the
+//! target is a BTF file given with `--btf`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::btf::{extra_len, kind};
+use crate::core::{essential_name, BtfSource, TypeRec};
+use crate::error::{Error, Result};
+
+/// The running kernel's BTF.
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+/// Where the kernel publishes its BTF and its modules'.
+pub const BTF_DIR: &str = "/sys/kernel/btf";
+
+/// Size of the chunks the sections are streamed in.
+const CHUNK: usize = 64 * 1024;
+/// Longest string looked up on demand (kernel symbol names are far shorter).
+const MAX_STR: usize = 4096;
+
+/// One BTF file: vmlinux (or a `--btf` file), or a module's split BTF.
+#[derive(Debug)]
+struct Part {
+    file: File,
+    label: String,
+    /// The first type id this file defines (1 for vmlinux).
+    first_id: u32,
+    /// String offsets below this are the base's (0 for vmlinux).
+    str_base: u32,
+    str_pos: u64,
+    str_len: u32,
+    type_pos: u64,
+    /// Offset in the type section of each type record this file defines, in id order.
+    index: Vec<u32>,
+}
+
+/// Candidates found while streaming: (index into the wanted names, type id).
+type Cands = Vec<(u32, u32)>;
+
+impl Part {
+    /// Reads the header, then streams strings and types once (see the module doc).
+    fn open(path: &Path, label: String, base: Option<&Part>, wanted: &[String]) -> Result<(Part, Cands)> {
+        let file = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+        let bad = |what: String| Error::Btf(format!("{}: {what}", path.display()));
+        let mut hdr = [0u8; 24];
+        file.read_exact_at(&mut hdr, 0)
+            .map_err(|e| Error::io(path.display(), e))?;
+        let u32_at = |p: usize| u32::from_le_bytes([hdr[p], hdr[p + 1], hdr[p + 2], hdr[p + 3]]);
+        if u16::from_le_bytes([hdr[0], hdr[1]]) != 0xeb9f || hdr[2] != 1 {
+            return Err(bad("not little-endian BTF version 1".into()));
+        }
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io(path.display(), e))?
+            .len();
+        let (hdr_len, type_off, type_len, str_off, str_len) =
+            (u32_at(4), u32_at(8), u32_at(12), u32_at(16), u32_at(20));
+        let within = |off: u32, len: u32| {
+            u64::from(hdr_len) + u64::from(off) + u64::from(len) <= file_len
+        };
+        if hdr_len < 24 || !within(type_off, type_len) || !within(str_off, str_len) || str_len == 0
+        {
+            return Err(bad("header sections lie outside the file".into()));
+        }
+        let (first_id, str_base) = match base {
+            Some(b) => (b.first_id + b.index.len() as u32, b.str_base + b.str_len),
+            None => (1, 0),
+        };
+        let mut part = Part {
+            file,
+            label,
+            first_id,
+            str_base,
+            str_pos: u64::from(hdr_len) + u64::from(str_off),
+            str_len,
+            type_pos: u64::from(hdr_len) + u64::from(type_off),
+            index: Vec::new(),
+        };
+        let wanted_offs = part.scan_strings(wanted).map_err(bad)?;
+        let cands = part.scan_types(type_len, &wanted_offs).map_err(bad)?;
+        Ok((part, cands))
+    }
+
+    /// Pass 1: offsets (as type records name them) of the strings whose
+    /// essential name is wanted, sorted, with the wanted name's index.
+    fn scan_strings(&self, wanted: &[String]) -> std::result::Result<Vec<(u32, u32)>, String> {
+        let mut found = Vec::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        // A cheap first filter: the first bytes wanted names start with.
+        let mut first = [false; 256];
+        for w in wanted {
+            if let Some(&b) = w.as_bytes().first() {
+                first[usize::from(b)] = true;
+            }
+        }
+        let mut buf = Vec::with_capacity(CHUNK);
+        let mut chunk = vec![0u8; CHUNK];
+        // Offset (within the section) of buf[0].
+        let mut buf_off: u32 = 0;
+        let mut read: u32 = 0;
+        while read < self.str_len {
+            let n = CHUNK.min((self.str_len - read) as usize);
+            self.file
+                .read_exact_at(&mut chunk[..n], self.str_pos + u64::from(read))
+                .map_err(|e| format!("reading strings: {e}"))?;
+            read += n as u32;
+            buf.extend_from_slice(&chunk[..n]);
+            let mut start = 0;
+            while let Some(len) = buf[start..].iter().position(|&b| b == 0) {
+                let s = &buf[start..start + len];
+                if s.first().is_some_and(|&b| first[usize::from(b)]) {
+                    if let Ok(s) = std::str::from_utf8(s) {
+                        let e = essential_name(s);
+                        if let Ok(w) = wanted.binary_search_by(|w| w.as_str().cmp(e)) {
+                            found.push((self.str_base + buf_off + start as u32, w as u32));
+                        }
+                    }
+                }
+                start += len + 1;
+            }
+            buf.drain(..start);
+            buf_off += start as u32;
+            if buf.len() > MAX_STR * 16 {
+                return Err(format!("a string at offset {buf_off} has no end"));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Pass 2: the record offset of every type, and the wanted ones.
+    fn scan_types(&mut self, len: u32, wanted_offs: &[(u32, u32)]) -> std::result::Result<Cands, String> {
+        let pos = self.type_pos;
+        let mut cands = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut chunk = vec![0u8; CHUNK];
+        let mut buf_off: u32 = 0; // offset in the section of buf[0]
+        let mut read: u32 = 0;
+        loop {
+            // Parse every whole record in buf.
+            let mut p = 0usize;
+            while buf.len() - p >= 12 {
+                let word = |q: usize| u32::from_le_bytes([buf[q], buf[q + 1], buf[q + 2], buf[q + 3]]);
+                let (name_off, info) = (word(p), word(p + 4));
+                let k = ((info >> 24) & 0x1f) as u8;
+                let extra = extra_len(k, (info & 0xffff) as u16).ok_or_else(|| {
+                    format!(
+                        "type {} has unknown kind {k}",
+                        self.first_id as usize + self.index.len()
+                    )
+                })?;
+                if buf.len() - p < 12 + extra {
+                    break;
+                }
+                let id = self.first_id + self.index.len() as u32;
+                self.index.push(buf_off + p as u32);
+                if name_off != 0 {
+                    if let Ok(w) = wanted_offs.binary_search_by_key(&name_off, |&(o, _)| o) {
+                        cands.push((wanted_offs[w].1, id));
+                    }
+                }
+                p += 12 + extra;
+            }
+            buf.drain(..p);
+            buf_off += p as u32;
+            if read >= len {
+                break;
+            }
+            let n = CHUNK.min((len - read) as usize);
+            self.file
+                .read_exact_at(&mut chunk[..n], pos + u64::from(read))
+                .map_err(|e| format!("reading types: {e}"))?;
+            read += n as u32;
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        if !buf.is_empty() {
+            return Err("the last type runs past the type section".into());
+        }
+        self.index.shrink_to_fit();
+        Ok(cands)
+    }
+
+    /// Whether this file defines type `id`.
+    fn has(&self, id: u32) -> bool {
+        id >= self.first_id && ((id - self.first_id) as usize) < self.index.len()
+    }
+
+    /// Reads type record `id` (which this file defines).
+    fn read_type(&self, id: u32) -> Result<TypeRec> {
+        let bad = |what: String| Error::Btf(format!("{}: type {id}: {what}", self.label));
+        let off = *self
+            .index
+            .get((id - self.first_id) as usize)
+            .ok_or_else(|| bad("does not exist".into()))?;
+        let pos = self.type_pos + u64::from(off);
+        let mut hdr = [0u8; 12];
+        self.file
+            .read_exact_at(&mut hdr, pos)
+            .map_err(|e| bad(e.to_string()))?;
+        let word = |q: usize| u32::from_le_bytes([hdr[q], hdr[q + 1], hdr[q + 2], hdr[q + 3]]);
+        let info = word(4);
+        let mut t = TypeRec {
+            kind: ((info >> 24) & 0x1f) as u8,
+            name_off: word(0),
+            vlen: (info & 0xffff) as u16,
+            kflag: info >> 31 == 1,
+            size_or_type: word(8),
+            extra: Vec::new(),
+        };
+        let n = extra_len(t.kind, t.vlen).ok_or_else(|| bad(format!("unknown kind {}", t.kind)))?;
+        t.extra = vec![0; n];
+        self.file
+            .read_exact_at(&mut t.extra, pos + 12)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(t)
+    }
+
+    /// Reads the string at `off` (an offset this file defines).
+    fn read_string(&self, off: u32) -> Result<String> {
+        let bad = |what: &str| Error::Btf(format!("{}: string {off}: {what}", self.label));
+        let rel = off - self.str_base;
+        if rel >= self.str_len {
+            return Err(bad("past the string section"));
+        }
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        let mut at = rel;
+        while at < self.str_len && out.len() < MAX_STR {
+            let n = buf.len().min((self.str_len - at) as usize);
+            self.file
+                .read_exact_at(&mut buf[..n], self.str_pos + u64::from(at))
+                .map_err(|e| bad(&e.to_string()))?;
+            if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..end]);
+                return String::from_utf8(out).map_err(|_| bad("not UTF-8"));
+            }
+            out.extend_from_slice(&buf[..n]);
+            at += n as u32;
+        }
+        Err(bad("no terminating NUL"))
+    }
+}
+
+/// Caches of what was read on demand (the same members and names are asked
+/// for again for every relocation into a struct).
+#[derive(Debug, Default)]
+struct Cache {
+    types: BTreeMap<u32, TypeRec>,
+    strings: BTreeMap<u32, String>,
+}
+
+/// A kernel BTF (vmlinux, or a whole-kernel BTF file), indexed for the
+/// wanted names only.
+#[derive(Debug)]
+pub struct KernelBtf {
+    part: Part,
+    /// The wanted essential names, sorted.
+    wanted: Vec<String>,
+    cands: Cands,
+    cache: RefCell<Cache>,
+    /// Whether this is the running kernel's (so modules may be searched).
+    running: bool,
+}
+
+impl KernelBtf {
+    /// The running kernel's BTF, indexed for `wanted` essential names.
+    pub fn vmlinux(wanted: &[String]) -> Result<KernelBtf> {
+        let mut k = KernelBtf::open(Path::new(VMLINUX), wanted)?;
+        k.running = true;
+        Ok(k)
+    }
+
+    /// A whole-kernel BTF file (e.g. another kernel's vmlinux BTF, for
+    /// `run --btf FILE`), indexed for `wanted` essential names.
+    pub fn open(path: &Path, wanted: &[String]) -> Result<KernelBtf> {
+        let mut wanted = wanted.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let label = match path.to_str() {
+            Some(VMLINUX) => "vmlinux".to_string(),
+            _ => path.display().to_string(),
+        };
+        let (part, cands) = Part::open(path, label, None, &wanted)?;
+        Ok(KernelBtf {
+            part,
+            wanted,
+            cands,
+            cache: RefCell::default(),
+            running: false,
+        })
+    }
+
+    /// Number of type ids, `void` included.
+    pub fn len(&self) -> usize {
+        self.part.index.len() + 1
+    }
+
+    /// Whether the BTF has no types besides `void`.
+    pub fn is_empty(&self) -> bool {
+        self.part.index.is_empty()
+    }
+
+    /// The id of the type of `kind` named exactly `name` (which must have
+    /// been among the wanted names), e.g. a FUNC to attach to.
+    pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
+        find_in(self, &self.wanted, &self.cands, kind, name)
+    }
+
+    /// The split BTF of every loaded module that has a candidate for one of
+    /// `wanted`. Empty unless this is the running kernel's BTF.
+    pub fn modules(&self, wanted: &[String]) -> Result<Vec<ModuleBtf<'_>>> {
+        let mut out = Vec::new();
+        if !self.running || wanted.is_empty() {
+            return Ok(out);
+        }
+        let mut wanted = wanted.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let dir = std::fs::read_dir(BTF_DIR).map_err(|e| Error::io(BTF_DIR, e))?;
+        let mut names: Vec<String> = dir
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n != "vmlinux")
+            .collect();
+        names.sort();
+        for name in names {
+            let path = Path::new(BTF_DIR).join(&name);
+            let (part, cands) = Part::open(&path, name.clone(), Some(&self.part), &wanted)?;
+            if !cands.is_empty() {
+                out.push(ModuleBtf {
+                    base: self,
+                    name,
+                    part,
+                    wanted: wanted.clone(),
+                    cands,
+                    cache: RefCell::default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn type_cached(&self, id: u32) -> Result<TypeRec> {
+        if id == 0 {
+            return Ok(TypeRec::default());
+        }
+        if let Some(t) = self.cache.borrow().types.get(&id) {
+            return Ok(t.clone());
+        }
+        let t = self.part.read_type(id)?;
+        self.cache.borrow_mut().types.insert(id, t.clone());
+        Ok(t)
+    }
+
+    fn string_cached(&self, off: u32) -> Result<String> {
+        if off == 0 {
+            return Ok(String::new());
+        }
+        if let Some(s) = self.cache.borrow().strings.get(&off) {
+            return Ok(s.clone());
+        }
+        let s = self.part.read_string(off)?;
+        self.cache.borrow_mut().strings.insert(off, s.clone());
+        Ok(s)
+    }
+}
+
+fn cands_for(wanted: &[String], cands: &Cands, essential: &str) -> Vec<u32> {
+    match wanted.binary_search_by(|w| w.as_str().cmp(essential)) {
+        Ok(w) => cands
+            .iter()
+            .filter(|&&(c, _)| c == w as u32)
+            .map(|&(_, id)| id)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn find_in(
+    src: &dyn BtfSource,
+    wanted: &[String],
+    cands: &Cands,
+    kind: u8,
+    name: &str,
+) -> Result<Option<u32>> {
+    for id in cands_for(wanted, cands, essential_name(name)) {
+        let t = src.type_rec(id)?;
+        if t.kind == kind && src.string(t.name_off)? == name {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+impl BtfSource for KernelBtf {
+    fn type_rec(&self, id: u32) -> Result<TypeRec> {
+        self.type_cached(id)
+    }
+
+    fn string(&self, off: u32) -> Result<String> {
+        self.string_cached(off)
+    }
+
+    fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
+        Ok(cands_for(&self.wanted, &self.cands, essential))
+    }
+
+    fn label(&self) -> String {
+        self.part.label.clone()
+    }
+}
+
+/// A module's split BTF on top of vmlinux's.
+#[derive(Debug)]
+pub struct ModuleBtf<'a> {
+    base: &'a KernelBtf,
+    /// The module's name (the file name under /sys/kernel/btf).
+    pub name: String,
+    part: Part,
+    wanted: Vec<String>,
+    cands: Cands,
+    cache: RefCell<Cache>,
+}
+
+impl ModuleBtf<'_> {
+    /// The id of the module's type of `kind` named exactly `name`.
+    pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
+        find_in(self, &self.wanted, &self.cands, kind, name)
+    }
+}
+
+impl BtfSource for ModuleBtf<'_> {
+    fn type_rec(&self, id: u32) -> Result<TypeRec> {
+        if !self.part.has(id) {
+            return self.base.type_rec(id);
+        }
+        if let Some(t) = self.cache.borrow().types.get(&id) {
+            return Ok(t.clone());
+        }
+        let t = self.part.read_type(id)?;
+        self.cache.borrow_mut().types.insert(id, t.clone());
+        Ok(t)
+    }
+
+    fn string(&self, off: u32) -> Result<String> {
+        if off < self.part.str_base {
+            return self.base.string(off);
+        }
+        if let Some(s) = self.cache.borrow().strings.get(&off) {
+            return Ok(s.clone());
+        }
+        let s = self.part.read_string(off)?;
+        self.cache.borrow_mut().strings.insert(off, s.clone());
+        Ok(s)
+    }
+
+    fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
+        Ok(cands_for(&self.wanted, &self.cands, essential))
+    }
+
+    fn label(&self) -> String {
+        format!("module {}", self.name)
+    }
+}
+
+/// A FUNC or VAR of the running kernel, as the externs and attach steps need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelSymbol {
+    pub name: String,
+    /// Its BTF id (in vmlinux, or in the module's split BTF).
+    pub btf_id: u32,
+    /// `btf::kind::FUNC` or `btf::kind::VAR`.
+    pub kind: u8,
+    /// The module whose BTF defines it (its name under /sys/kernel/btf), or
+    /// `None` for vmlinux. Loading needs that module BTF object's fd, which
+    /// the caller finds by name among the kernel's BTF objects.
+    pub module: Option<String>,
+}
+
+/// Looks up FUNCs or VARs (`kind`) by exact name in the running kernel's BTF,
+/// vmlinux first, then modules; one answer per name, `None` where absent.
+pub fn find_symbols(names: &[&str], kind: u8) -> Result<Vec<Option<KernelSymbol>>> {
+    let wanted: Vec<String> = names.iter().map(|n| essential_name(n).to_string()).collect();
+    let vmlinux = KernelBtf::vmlinux(&wanted)?;
+    let mut out = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
+    for name in names {
+        let found = vmlinux.find(kind, name)?;
+        if found.is_none() {
+            missing.push(essential_name(name).to_string());
+        }
+        out.push(found.map(|btf_id| KernelSymbol {
+            name: name.to_string(),
+            btf_id,
+            kind,
+            module: None,
+        }));
+    }
+    if missing.is_empty() {
+        return Ok(out);
+    }
+    let modules = vmlinux.modules(&missing)?;
+    for (slot, name) in out.iter_mut().zip(names) {
+        if slot.is_some() {
+            continue;
+        }
+        for m in &modules {
+            if let Some(btf_id) = m.find(kind, name)? {
+                *slot = Some(KernelSymbol {
+                    name: name.to_string(),
+                    btf_id,
+                    kind,
+                    module: Some(m.name.clone()),
+                });
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The BTF id of kernel function `name` (an fentry/lsm attach target) in vmlinux.
+pub fn func_id(vmlinux: &KernelBtf, name: &str) -> Result<u32> {
+    vmlinux.find(kind::FUNC, name)?.ok_or_else(|| Error::Program {
+        program: name.to_string(),
+        what: format!("kernel function '{name}' is not in {}", vmlinux.part.label),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads the running kernel's BTF for a few names and checks it against
+    /// a full parse (skipped where the kernel has no BTF).
+    #[test]
+    fn lean_reader_agrees_with_full_parse() {
+        let Ok(bytes) = std::fs::read(VMLINUX) else {
+            eprintln!("no {VMLINUX}: lean reader test not run");
+            return;
+        };
+        let full = crate::btf::Btf::parse(&bytes).unwrap();
+        let wanted = ["sk_buff".to_string(), "bpf_lsm_file_open".to_string()];
+        let k = KernelBtf::vmlinux(&wanted).unwrap();
+        assert_eq!(k.len(), full.len());
+        let sk = k.find(kind::STRUCT, "sk_buff").unwrap().unwrap();
+        assert_eq!(Some(sk), full.find(kind::STRUCT, "sk_buff"));
+        let a = k.type_rec(sk).unwrap();
+        let b = <crate::btf::Btf as BtfSource>::type_rec(&full, sk).unwrap();
+        assert_eq!((a.vlen, a.size_or_type, &a.extra), (b.vlen, b.size_or_type, &b.extra));
+        assert_eq!(
+            k.find(kind::FUNC, "bpf_lsm_file_open").unwrap(),
+            full.find(kind::FUNC, "bpf_lsm_file_open")
+        );
+        assert_eq!(k.find(kind::STRUCT, "no_such_type").unwrap(), None);
+        // The last type and a member name read on demand agree too.
+        let last = full.len() as u32 - 1;
+        let (x, y) = (k.type_rec(last).unwrap(), <crate::btf::Btf as BtfSource>::type_rec(&full, last).unwrap());
+        assert_eq!((x.kind, x.name_off, x.extra), (y.kind, y.name_off, y.extra));
+        assert_eq!(k.string(x.name_off).unwrap(), full.name(y.name_off).unwrap());
+    }
+}
