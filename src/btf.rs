@@ -98,6 +98,7 @@ pub struct Btf {
 
 /// How many bytes of kind-specific data follow a type's 12-byte header, or
 /// `None` for a kind this code does not know.
+#[inline]
 pub fn extra_len(kind: u8, vlen: u16) -> Option<usize> {
     let vlen = usize::from(vlen);
     Some(match kind {

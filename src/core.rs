@@ -327,7 +327,10 @@ fn size_of(src: &dyn BtfSource, id: u32) -> Result<u64> {
         };
         return Ok(mult.saturating_mul(size));
     }
-    Err(Error::Btf(format!("{}: array nesting too deep", src.label())))
+    Err(Error::Btf(format!(
+        "{}: array nesting too deep",
+        src.label()
+    )))
 }
 
 fn name_of(src: &dyn BtfSource, t: &TypeRec) -> Result<String> {
@@ -491,7 +494,14 @@ fn types_match(
                     let tm = member(&t, j)?;
                     if target.string(tm.name_off)? == name {
                         found = lm.bit_size == tm.bit_size
-                            && types_match(local, lm.type_id, target, tm.type_id, false, depth + 1)?;
+                            && types_match(
+                                local,
+                                lm.type_id,
+                                target,
+                                tm.type_id,
+                                false,
+                                depth + 1,
+                            )?;
                         break;
                     }
                 }
@@ -501,14 +511,28 @@ fn types_match(
             }
             true
         }
-        kind::PTR => types_match(local, l.size_or_type, target, t.size_or_type, true, depth + 1)?,
+        kind::PTR => types_match(
+            local,
+            l.size_or_type,
+            target,
+            t.size_or_type,
+            true,
+            depth + 1,
+        )?,
         kind::ARRAY => {
             let ((le, ln), (te, tn)) = (array(&l)?, array(&t)?);
             ln == tn && types_match(local, le, target, te, behind_ptr, depth + 1)?
         }
         kind::FUNC_PROTO => {
             if l.vlen != t.vlen
-                || !types_match(local, l.size_or_type, target, t.size_or_type, behind_ptr, depth + 1)?
+                || !types_match(
+                    local,
+                    l.size_or_type,
+                    target,
+                    t.size_or_type,
+                    behind_ptr,
+                    depth + 1,
+                )?
             {
                 return Ok(false);
             }
@@ -1093,7 +1117,12 @@ fn patch(insns: &mut [Insn], i: usize, o: &Outcome) -> std::result::Result<(), S
             insns[i].imm = o.target as u32 as i32;
             insns[i + 1].imm = (o.target >> 32) as u32 as i32;
         }
-        _ => return Err(format!("instruction code {:#04x} cannot be relocated", insn.code)),
+        _ => {
+            return Err(format!(
+                "instruction code {:#04x} cannot be relocated",
+                insn.code
+            ))
+        }
     }
     Ok(())
 }

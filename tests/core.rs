@@ -46,8 +46,7 @@ fn field(btf: &Btf, id: u32, name: &str) -> Option<(u32, u32, u32)> {
             return Some((bit_off, bit_size, ty));
         }
         let inner = btf.resolve(ty).unwrap();
-        if mname.is_empty() && matches!(btf.get(inner).unwrap().kind, kind::STRUCT | kind::UNION)
-        {
+        if mname.is_empty() && matches!(btf.get(inner).unwrap().kind, kind::STRUCT | kind::UNION) {
             if let Some((off, size, ty)) = field(btf, inner, name) {
                 return Some((bit_off + off, size, ty));
             }
@@ -107,7 +106,10 @@ fn core_object_relocates_to_the_running_kernels_types() {
     // right, must give exactly the field's bits.
     let (off, size) = (g("pkt_type_off"), g("pkt_type_size"));
     let (lshift, rshift) = (g("pkt_type_lshift"), g("pkt_type_rshift"));
-    assert!([1, 2, 4, 8].contains(&size) && off % size == 0, "{off} {size}");
+    assert!(
+        [1, 2, 4, 8].contains(&size) && off % size == 0,
+        "{off} {size}"
+    );
     let start = u64::from(pkt_bit_off) - off * 8;
     assert!(u64::from(pkt_bit_off) >= off * 8 && start + 3 <= size * 8);
     let container: u64 = 0b101 << start;
@@ -127,17 +129,18 @@ fn core_object_relocates_to_the_running_kernels_types() {
 
     // Enumerators: the kernel's values, not the object's made-up 1000 and 1001.
     let reason = |n| enum_value(&k, "skb_drop_reason", n).unwrap();
-    assert_eq!(
-        g("not_specified"),
-        reason("SKB_DROP_REASON_NOT_SPECIFIED")
-    );
+    assert_eq!(g("not_specified"), reason("SKB_DROP_REASON_NOT_SPECIFIED"));
     assert_eq!(g("no_socket"), reason("SKB_DROP_REASON_NO_SOCKET"));
     assert_eq!(g("not_specified_exists"), 1);
     assert_eq!(g("no_reason_exists"), 0);
 
     // Real context loads through the relocated flavour of __sk_buff: len
     // moved from offset 4 to 0, mark narrowed from 64 to 32 bits.
-    assert_eq!(g("ctx_len"), (packet.len() - 14) as u64, "skb->len of the test packet");
+    assert_eq!(
+        g("ctx_len"),
+        (packet.len() - 14) as u64,
+        "skb->len of the test packet"
+    );
     assert_eq!(g("ctx_len_mine"), g("ctx_len"));
     assert_eq!(g("ctx_mark_mine"), 0x0123_4567);
     assert_eq!(g("ctx_unreached"), 7, "the poisoned load is dead code");
