@@ -31,6 +31,8 @@ usage:
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
       --verbose        list the bpf() commands that loaded and attached it
+      --btf FILE       resolve CO-RE relocations against FILE (another
+                       kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux
   rawbpf detach --pin DIR [--cgroup DIR]
       Detach and unpin what `run --pin DIR` left (--cgroup is needed for
       programs attached with --legacy-attach).
@@ -97,6 +99,7 @@ struct RunArgs {
     pin: Option<String>,
     legacy: Option<AttachFlags>,
     verbose: bool,
+    btf: Option<PathBuf>,
 }
 
 fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
@@ -116,6 +119,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
             }
             "--legacy-attach=override" => out.legacy = Some(AttachFlags::ALLOW_OVERRIDE),
             "--verbose" | "-v" => out.verbose = true,
+            "--btf" => out.btf = Some(value("--btf")?.into()),
             a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'"))),
             a if out.object.is_none() => out.object = Some(a.into()),
             a => return Err(Usage(format!("unexpected argument '{a}'"))),
@@ -177,14 +181,14 @@ fn report(result: Result<(), Failure>) -> u8 {
     }
 }
 
-fn load_object(path: Option<&PathBuf>) -> Result<Loaded, Error> {
+fn load_object(path: Option<&PathBuf>, btf: Option<&PathBuf>) -> Result<Loaded, Error> {
     match path {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| Error::Io {
                 path: path.display().to_string(),
                 source: e,
             })?;
-            rawbpf::load(&bytes)
+            rawbpf::loader::load_with(&bytes, &|_| true, btf.map(PathBuf::as_path))
         }
         None => rawbpf::load(rawbpf::SEED_OBJECT),
     }
@@ -198,7 +202,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     if args.verbose {
         sys::start_call_log();
     }
-    let loaded = load_object(args.object.as_ref())?;
+    let loaded = load_object(args.object.as_ref(), args.btf.as_ref())?;
     // Only programs that attach to a cgroup need one.
     let needs_cgroup = loaded.programs.iter().any(|p| p.kind.attaches_to_cgroup());
     let cgroup = match (&args.cgroup, needs_cgroup) {

@@ -191,3 +191,22 @@ fn a_btf_file_that_is_not_btf_is_an_error_before_any_bpf_call() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(err.to_string().contains("not little-endian BTF"), "{err}");
 }
+
+#[test]
+fn run_with_a_missing_btf_file_names_it_and_loads_nothing() {
+    require_root();
+    let dir = std::env::temp_dir().join(format!("rawbpf-core-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let object = dir.join("core.bpf.o");
+    std::fs::write(&object, CORE).unwrap();
+    let out = std::process::Command::new(rawbpf_bin())
+        .arg("run")
+        .arg(&object)
+        .args(["--btf", "/nonexistent/vmlinux.btf"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/nonexistent/vmlinux.btf"), "{stderr}");
+}
