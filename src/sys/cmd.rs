@@ -15,6 +15,10 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
+    /// The struct's tail padding, named so it is zeroed: kernels before 6.4
+    /// end BPF_BTF_LOAD at btf_log_level and answer EINVAL to any non-zero
+    /// byte after it (padding would otherwise be whatever was on the stack).
+    _zero: u32,
 }
 layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
 
@@ -398,6 +402,8 @@ struct ProgQueryAttr {
     attach_flags: u32,
     prog_ids: u64,
     prog_cnt: u32,
+    /// Tail padding, named so it is zeroed (see BtfLoadAttr).
+    _zero: u32,
 }
 layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
     attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);
