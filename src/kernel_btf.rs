@@ -55,6 +55,7 @@ struct Part {
     str_pos: u64,
     str_len: u32,
     type_pos: u64,
+    type_len: u32,
     /// Offset in the type section of each type record this file defines, in id order.
     index: Vec<u32>,
 }
@@ -103,6 +104,7 @@ impl Part {
             str_pos: u64::from(hdr_len) + u64::from(str_off),
             str_len,
             type_pos: u64::from(hdr_len) + u64::from(type_off),
+            type_len,
             index: Vec::new(),
         };
         let wanted_offs = part.scan_strings(wanted).map_err(bad)?;
@@ -262,19 +264,21 @@ impl Part {
         id >= self.first_id && ((id - self.first_id) as usize) < self.index.len()
     }
 
-    /// Reads type record `id` (which this file defines).
+    /// Reads type record `id` (which this file defines) with one `pread`:
+    /// it ends where the next record starts.
     fn read_type(&self, id: u32) -> Result<TypeRec> {
         let bad = |what: String| Error::Btf(format!("{}: type {id}: {what}", self.label));
+        let i = id.wrapping_sub(self.first_id) as usize;
         let off = *self
             .index
-            .get((id - self.first_id) as usize)
+            .get(i)
             .ok_or_else(|| bad("does not exist".into()))?;
-        let pos = self.type_pos + u64::from(off);
-        let mut hdr = [0u8; 12];
+        let end = self.index.get(i + 1).copied().unwrap_or(self.type_len);
+        let mut rec = vec![0u8; end.saturating_sub(off).max(12) as usize];
         self.file
-            .read_exact_at(&mut hdr, pos)
+            .read_exact_at(&mut rec, self.type_pos + u64::from(off))
             .map_err(|e| bad(e.to_string()))?;
-        let word = |q: usize| u32::from_le_bytes([hdr[q], hdr[q + 1], hdr[q + 2], hdr[q + 3]]);
+        let word = |q: usize| u32::from_le_bytes([rec[q], rec[q + 1], rec[q + 2], rec[q + 3]]);
         let info = word(4);
         let mut t = TypeRec {
             kind: ((info >> 24) & 0x1f) as u8,
@@ -285,10 +289,10 @@ impl Part {
             extra: Vec::new(),
         };
         let n = extra_len(t.kind, t.vlen).ok_or_else(|| bad(format!("unknown kind {}", t.kind)))?;
-        t.extra = vec![0; n];
-        self.file
-            .read_exact_at(&mut t.extra, pos + 12)
-            .map_err(|e| bad(e.to_string()))?;
+        t.extra = rec
+            .get(12..12 + n)
+            .ok_or_else(|| bad("record is cut short".into()))?
+            .to_vec();
         Ok(t)
     }
 
