@@ -561,7 +561,8 @@ pub const CORE_RELO_KIND_MAX: u32 = 12;
 pub struct BtfExt {
     pub func_info: BTreeMap<String, Vec<FuncInfo>>,
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
-    pub core_relos: BTreeMap<String, Vec<CoreRelo>>,
+    /// Per section, in the order the sections first appear.
+    pub core_relos: Vec<(String, Vec<CoreRelo>)>,
 }
 
 impl BtfExt {
@@ -613,7 +614,10 @@ impl BtfExt {
                     insn_off / 8
                 ))
             })?;
-            ext.core_relos.entry(sec).or_default().push(relo);
+            match ext.core_relos.iter_mut().find(|(s, _)| *s == sec) {
+                Some((_, relos)) => relos.push(relo),
+                None => ext.core_relos.push((sec, vec![relo])),
+            }
         }
         Ok(ext)
     }

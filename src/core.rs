@@ -208,6 +208,7 @@ pub fn essential_name(name: &str) -> &str {
     name
 }
 
+#[inline(never)]
 fn u32_in(extra: &[u8], pos: usize) -> Result<u32> {
     extra
         .get(pos..pos + 4)
@@ -225,6 +226,7 @@ struct Member {
     bit_size: u32,
 }
 
+#[inline(never)]
 fn member(t: &TypeRec, i: u32) -> Result<Member> {
     let p = 12 * i as usize;
     let off = u32_in(&t.extra, p + 8)?;
@@ -237,11 +239,13 @@ fn member(t: &TypeRec, i: u32) -> Result<Member> {
 }
 
 /// `(element type, number of elements)` of an ARRAY.
+#[inline(never)]
 fn array(t: &TypeRec) -> Result<(u32, u32)> {
     Ok((u32_in(&t.extra, 0)?, u32_in(&t.extra, 8)?))
 }
 
 /// `(name offset, value)` of enumerator `i` of an ENUM or ENUM64.
+#[inline(never)]
 fn enumerator(t: &TypeRec, i: u32) -> Result<(u32, u64)> {
     if t.kind == kind::ENUM64 {
         let p = 12 * i as usize;
@@ -261,6 +265,7 @@ fn enumerator(t: &TypeRec, i: u32) -> Result<(u32, u64)> {
 }
 
 /// INT encoding bits: (signed, bit offset) from the 4 bytes after the header.
+#[inline(never)]
 fn int_info(t: &TypeRec) -> Result<(bool, u32)> {
     let v = u32_in(&t.extra, 0)?;
     Ok((v >> 24 & 1 == 1, v >> 16 & 0xff))
@@ -281,6 +286,7 @@ fn kinds_compat(l: u8, t: u8) -> bool {
 }
 
 /// Skips const/volatile/restrict/type tags and typedefs.
+#[inline(never)]
 fn skip_mods(src: &dyn BtfSource, mut id: u32) -> Result<(u32, TypeRec)> {
     for _ in 0..MAX_DEPTH {
         let t = src.type_rec(id)?;
@@ -298,6 +304,7 @@ fn skip_mods(src: &dyn BtfSource, mut id: u32) -> Result<(u32, TypeRec)> {
 }
 
 /// The size in bytes of a value of type `id`.
+#[inline(never)]
 fn size_of(src: &dyn BtfSource, id: u32) -> Result<u64> {
     let mut id = id;
     let mut mult: u64 = 1;
@@ -333,6 +340,7 @@ fn size_of(src: &dyn BtfSource, id: u32) -> Result<u64> {
     )))
 }
 
+#[inline(never)]
 fn name_of(src: &dyn BtfSource, t: &TypeRec) -> Result<String> {
     src.string(t.name_off)
 }
@@ -342,6 +350,7 @@ fn name_of(src: &dyn BtfSource, t: &TypeRec) -> Result<String> {
 
 /// Field compatibility (libbpf's `bpf_core_fields_are_compat`): may a local
 /// field of type `lid` be read from a target field of type `tid`?
+#[inline(never)]
 fn fields_compat(
     local: &dyn BtfSource,
     lid: u32,
@@ -380,6 +389,7 @@ fn fields_compat(
 /// Type compatibility (libbpf's `bpf_core_types_are_compat`), used for the
 /// TYPE_* kinds: kinds agree, pointers and arrays recursively, function
 /// prototypes parameter by parameter; names of the root were already matched.
+#[inline(never)]
 fn types_compat(
     local: &dyn BtfSource,
     lid: u32,
@@ -425,6 +435,7 @@ fn types_compat(
 /// names agree, every local member or enumerator exists in the target with
 /// a matching type, integers agree in size and signedness, arrays in length.
 /// Behind a pointer, structs and unions only need the same name.
+#[inline(never)]
 fn types_match(
     local: &dyn BtfSource,
     lid: u32,
@@ -583,6 +594,7 @@ struct Spec {
     enumval: Option<(String, u64)>,
 }
 
+#[inline(never)]
 fn parse_access(access: &str) -> Result<Vec<u32>> {
     access
         .split(':')
@@ -602,6 +614,7 @@ fn is_enumval_kind(k: u32) -> bool {
 }
 
 /// Resolves the local access string (libbpf's `bpf_core_parse_spec`).
+#[inline(never)]
 fn local_spec(local: &Btf, r: &CoreRelo) -> Result<Spec> {
     let idx = parse_access(&r.access)?;
     let bad = |what: String| Error::Btf(format!("access string {:?}: {what}", r.access));
@@ -681,6 +694,7 @@ fn local_spec(local: &Btf, r: &CoreRelo) -> Result<Spec> {
 
 /// Finds member `name` in target composite `id`, looking inside anonymous
 /// struct/union members; returns its bit offset (from `id`) and member.
+#[inline(never)]
 fn find_member(
     target: &dyn BtfSource,
     id: u32,
@@ -710,6 +724,7 @@ fn find_member(
 
 /// Replays a local spec on target candidate `root` (libbpf's
 /// `bpf_core_spec_match`); `None` if it does not fit.
+#[inline(never)]
 fn match_spec(
     local: &Btf,
     ls: &Spec,
@@ -808,6 +823,7 @@ struct Value {
 
 /// libbpf's `bpf_core_calc_field_relo`, `_type_relo` and `_enumval_relo`
 /// for a spec that exists.
+#[inline(never)]
 fn value_of(src: &dyn BtfSource, s: &Spec, k: u32) -> Result<Value> {
     let mut v = Value {
         validate: true,
@@ -910,6 +926,7 @@ pub struct Outcome {
 
 /// Finds candidates for a relocation and computes its outcome
 /// (libbpf's `bpf_core_calc_relo_insn`).
+#[inline(never)]
 pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<Outcome> {
     let ls = local_spec(local, r)?;
     let lv = value_of(local, &ls, r.kind)?;
@@ -935,7 +952,7 @@ pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<O
     }
     // Candidates come from the first target (vmlinux) if it has any of the
     // right kind; otherwise from all the others (modules), as in libbpf.
-    let mut matched: Option<(Spec, Value, String, usize)> = None;
+    let mut matched: Option<(Spec, Value, u32, usize)> = None;
     for (ti, target) in targets.iter().enumerate() {
         let mut found_any = false;
         for cand in target.candidates(essential)? {
@@ -948,22 +965,18 @@ pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<O
                 continue;
             };
             let tv = value_of(*target, &ts, r.kind)?;
-            let what = format!(
-                "{} {} ({} id {cand})",
-                kind_name(t.kind),
-                target.string(t.name_off)?,
-                target.label()
-            );
             match &matched {
-                None => matched = Some((ts, tv, what, ti)),
-                Some((ms, mv, mwhat, _)) => {
+                None => matched = Some((ts, tv, cand, ti)),
+                Some((ms, mv, mcand, mti)) => {
                     if mv.val != tv.val || (is_field_kind(r.kind) && ms.bit_offset != ts.bit_offset)
                     {
                         return Err(Error::Btf(format!(
-                            "ambiguous CO-RE relocation {} of {root_name:?} access {:?}: candidates {mwhat} gives {} but {what} gives {}",
+                            "ambiguous CO-RE relocation {} of {root_name:?} access {:?}: candidates {} gives {} but {} gives {}",
                             relo::name(r.kind),
                             r.access,
+                            describe(targets[*mti], *mcand),
                             mv.val,
+                            describe(*target, cand),
                             tv.val
                         )));
                     }
@@ -974,7 +987,7 @@ pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<O
             break;
         }
     }
-    let Some((_, tv, what, ti)) = matched else {
+    let Some((_, tv, cand, ti)) = matched else {
         // Nothing fits: existence kinds say 0; type size 0; the rest poison.
         let (target, poison) = match r.kind {
             relo::FIELD_EXISTS
@@ -1002,7 +1015,7 @@ pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<O
         validate: lv.validate,
         new_mem_size: None,
         bad_mem_size: false,
-        matched: what,
+        matched: describe(targets[ti], cand),
     };
     if let (Some((lsz, lty)), Some((tsz, tty))) = (lv.mem, tv.mem) {
         if lsz != tsz {
@@ -1019,6 +1032,16 @@ pub fn decide(local: &Btf, r: &CoreRelo, targets: &[&dyn BtfSource]) -> Result<O
         }
     }
     Ok(out)
+}
+
+/// "struct sk_buff (vmlinux id 4242)", for messages.
+#[inline(never)]
+fn describe(target: &dyn BtfSource, id: u32) -> String {
+    let (k, name) = match target.type_rec(id) {
+        Ok(t) => (t.kind, target.string(t.name_off).unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    };
+    format!("{} {name} ({} id {id})", kind_name(k), target.label())
 }
 
 fn kind_name(k: u8) -> &'static str {
@@ -1053,6 +1076,7 @@ fn size_code(n: u64) -> Option<u8> {
 
 /// Replaces the instruction at `i` (both slots of an ld_imm64) by a call of
 /// the poison helper.
+#[inline(never)]
 fn poison(insns: &mut [Insn], i: usize) {
     if insns[i].is_ld_imm64() && i + 1 < insns.len() {
         insns[i + 1] = Insn::call_helper(POISON_HELPER);
@@ -1061,6 +1085,7 @@ fn poison(insns: &mut [Insn], i: usize) {
 }
 
 /// Writes an outcome into instruction `i` (libbpf's `bpf_core_patch_insn`).
+#[inline(never)]
 fn patch(insns: &mut [Insn], i: usize, o: &Outcome) -> std::result::Result<(), String> {
     if o.poison {
         poison(insns, i);
@@ -1204,14 +1229,20 @@ pub fn wanted_names<'r>(
 ) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for r in relos.filter(|r| r.kind != relo::TYPE_ID_LOCAL) {
-        let name = essential_name(local.type_name(r.type_id)?).to_string();
+        let name = essential_name(local.type_name(r.type_id)?);
         if !name.is_empty() {
-            names.push(name);
+            insert_sorted(&mut names, name);
         }
     }
-    names.sort();
-    names.dedup();
     Ok(names)
+}
+
+/// Adds `name` to the sorted, duplicate-free `names` (a few dozen at most:
+/// cheaper in code than a general sort).
+pub fn insert_sorted(names: &mut Vec<String>, name: &str) {
+    if let Err(at) = names.binary_search_by(|n| n.as_str().cmp(name)) {
+        names.insert(at, name.to_string());
+    }
 }
 
 #[cfg(test)]

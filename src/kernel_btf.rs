@@ -24,13 +24,12 @@
 //! target is a BTF file given with `--btf`.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::btf::{extra_len, kind};
-use crate::core::{essential_name, BtfSource, TypeRec};
+use crate::core::{essential_name, insert_sorted, BtfSource, TypeRec};
 use crate::error::{Error, Result};
 
 /// The running kernel's BTF.
@@ -134,29 +133,8 @@ impl Part {
                 r.1 = i as u32 + 1;
             }
         }
-        // Does the string at data[pos] (which ends with a NUL within data)
-        // have a wanted essential name?
         let check = |data: &[u8], pos: usize, base: u32, found: &mut Vec<(u32, u32)>| {
-            let (lo, hi) = range[usize::from(data[pos])];
-            for (w, name) in wanted[lo as usize..hi as usize].iter().enumerate() {
-                let name = name.as_bytes();
-                let end = pos + name.len();
-                if data.get(pos..end) != Some(name) {
-                    continue;
-                }
-                let hit = match data.get(end) {
-                    Some(0) => true,
-                    // A flavour ("name___x"): the whole string's essential name.
-                    Some(b'_') => std::ffi::CStr::from_bytes_until_nul(&data[pos..])
-                        .ok()
-                        .and_then(|s| std::str::from_utf8(s.to_bytes()).ok())
-                        .is_some_and(|s| essential_name(s).len() == name.len()),
-                    _ => false,
-                };
-                if hit {
-                    found.push((base + pos as u32, lo + w as u32));
-                }
-            }
+            check_string(data, pos, base, &range, wanted, found)
         };
         // buf[..carry] is an unfinished string from the previous chunk.
         let mut buf = vec![0u8; CHUNK + MAX_STR];
@@ -322,12 +300,78 @@ impl Part {
     }
 }
 
+/// Whether the string at `data[pos]` (which ends with a NUL inside `data`)
+/// has a wanted essential name; if so its offset (`base + pos`) and the
+/// name's index are pushed to `found`. `range` is explained in `scan_strings`.
+#[inline(never)]
+fn check_string(
+    data: &[u8],
+    pos: usize,
+    base: u32,
+    range: &[(u32, u32); 256],
+    wanted: &[String],
+    found: &mut Vec<(u32, u32)>,
+) {
+    let (lo, hi) = range[usize::from(data[pos])];
+    for (w, name) in wanted[lo as usize..hi as usize].iter().enumerate() {
+        let name = name.as_bytes();
+        let end = pos + name.len();
+        if data.get(pos..end) != Some(name) {
+            continue;
+        }
+        let hit = match data.get(end) {
+            Some(0) => true,
+            // A flavour ("name___x"): the whole string's essential name.
+            Some(b'_') => std::ffi::CStr::from_bytes_until_nul(&data[pos..])
+                .ok()
+                .and_then(|s| std::str::from_utf8(s.to_bytes()).ok())
+                .is_some_and(|s| essential_name(s).len() == name.len()),
+            _ => false,
+        };
+        if hit {
+            found.push((base + pos as u32, lo + w as u32));
+        }
+    }
+}
+
 /// Caches of what was read on demand (the same members and names are asked
-/// for again for every relocation into a struct).
+/// for again for every relocation into a struct): sorted by id or offset.
 #[derive(Debug, Default)]
 struct Cache {
-    types: BTreeMap<u32, TypeRec>,
-    strings: BTreeMap<u32, String>,
+    types: Vec<(u32, TypeRec)>,
+    strings: Vec<(u32, String)>,
+}
+
+impl Cache {
+    /// The cached record of type `id`, read by `read` on first use.
+    fn ty(
+        cell: &RefCell<Cache>,
+        id: u32,
+        read: impl FnOnce() -> Result<TypeRec>,
+    ) -> Result<TypeRec> {
+        let at = match cell.borrow().types.binary_search_by_key(&id, |e| e.0) {
+            Ok(i) => return Ok(cell.borrow().types[i].1.clone()),
+            Err(at) => at,
+        };
+        let t = read()?;
+        cell.borrow_mut().types.insert(at, (id, t.clone()));
+        Ok(t)
+    }
+
+    /// The cached string at `off`, read by `read` on first use.
+    fn string(
+        cell: &RefCell<Cache>,
+        off: u32,
+        read: impl FnOnce() -> Result<String>,
+    ) -> Result<String> {
+        let at = match cell.borrow().strings.binary_search_by_key(&off, |e| e.0) {
+            Ok(i) => return Ok(cell.borrow().strings[i].1.clone()),
+            Err(at) => at,
+        };
+        let s = read()?;
+        cell.borrow_mut().strings.insert(at, (off, s.clone()));
+        Ok(s)
+    }
 }
 
 /// A kernel BTF (vmlinux, or a whole-kernel BTF file), indexed for the
@@ -354,9 +398,11 @@ impl KernelBtf {
     /// A whole-kernel BTF file (e.g. another kernel's vmlinux BTF, for
     /// `run --btf FILE`), indexed for `wanted` essential names.
     pub fn open(path: &Path, wanted: &[String]) -> Result<KernelBtf> {
-        let mut wanted = wanted.to_vec();
-        wanted.sort();
-        wanted.dedup();
+        let mut sorted = Vec::new();
+        for w in wanted {
+            insert_sorted(&mut sorted, w);
+        }
+        let wanted = sorted;
         let label = match path.to_str() {
             Some(VMLINUX) => "vmlinux".to_string(),
             _ => path.display().to_string(),
@@ -394,16 +440,21 @@ impl KernelBtf {
         if !self.running || wanted.is_empty() {
             return Ok(out);
         }
-        let mut wanted = wanted.to_vec();
-        wanted.sort();
-        wanted.dedup();
+        let mut sorted = Vec::new();
+        for w in wanted {
+            insert_sorted(&mut sorted, w);
+        }
+        let wanted = sorted;
         let dir = std::fs::read_dir(BTF_DIR).map_err(|e| Error::io(BTF_DIR, e))?;
-        let mut names: Vec<String> = dir
+        let mut names = Vec::new();
+        for name in dir
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n != "vmlinux")
-            .collect();
-        names.sort();
+        {
+            if name != "vmlinux" {
+                insert_sorted(&mut names, &name);
+            }
+        }
         for name in names {
             let path = Path::new(BTF_DIR).join(&name);
             let (part, cands) = Part::open(&path, name.clone(), Some(&self.part), &wanted)?;
@@ -425,24 +476,14 @@ impl KernelBtf {
         if id == 0 {
             return Ok(TypeRec::default());
         }
-        if let Some(t) = self.cache.borrow().types.get(&id) {
-            return Ok(t.clone());
-        }
-        let t = self.part.read_type(id)?;
-        self.cache.borrow_mut().types.insert(id, t.clone());
-        Ok(t)
+        Cache::ty(&self.cache, id, || self.part.read_type(id))
     }
 
     fn string_cached(&self, off: u32) -> Result<String> {
         if off == 0 {
             return Ok(String::new());
         }
-        if let Some(s) = self.cache.borrow().strings.get(&off) {
-            return Ok(s.clone());
-        }
-        let s = self.part.read_string(off)?;
-        self.cache.borrow_mut().strings.insert(off, s.clone());
-        Ok(s)
+        Cache::string(&self.cache, off, || self.part.read_string(off))
     }
 }
 
@@ -515,24 +556,14 @@ impl BtfSource for ModuleBtf<'_> {
         if !self.part.has(id) {
             return self.base.type_rec(id);
         }
-        if let Some(t) = self.cache.borrow().types.get(&id) {
-            return Ok(t.clone());
-        }
-        let t = self.part.read_type(id)?;
-        self.cache.borrow_mut().types.insert(id, t.clone());
-        Ok(t)
+        Cache::ty(&self.cache, id, || self.part.read_type(id))
     }
 
     fn string(&self, off: u32) -> Result<String> {
         if off < self.part.str_base {
             return self.base.string(off);
         }
-        if let Some(s) = self.cache.borrow().strings.get(&off) {
-            return Ok(s.clone());
-        }
-        let s = self.part.read_string(off)?;
-        self.cache.borrow_mut().strings.insert(off, s.clone());
-        Ok(s)
+        Cache::string(&self.cache, off, || self.part.read_string(off))
     }
 
     fn candidates(&self, essential: &str) -> Result<Vec<u32>> {

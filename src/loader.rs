@@ -138,7 +138,9 @@ pub fn load_with(
     // The kernel's types, read only for CO-RE relocations (before any
     // bpf() call, so a failure leaves nothing behind) and attach targets.
     let core_names = match (&p.btf, &p.ext) {
-        (Some(btf), Some(ext)) => core::wanted_names(btf, ext.core_relos.values().flatten())?,
+        (Some(btf), Some(ext)) => {
+            core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))?
+        }
         _ => Vec::new(),
     };
     let attach_names: Vec<String> = p

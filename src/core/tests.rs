@@ -593,7 +593,10 @@ fn malformed_core_relo_records_are_typed_errors() {
     let access = b.s("0:1");
     let ext = ext_with(&mut b, [16, 1, access, 0]);
     let parsed = BtfExt::parse(&ext, &b.btf()).unwrap();
-    assert_eq!(parsed.core_relos["sec"], [relo_at(2, 1, "0:1", 0)]);
+    assert_eq!(
+        parsed.core_relos,
+        [("sec".to_string(), vec![relo_at(2, 1, "0:1", 0)])]
+    );
 }
 
 #[test]
