@@ -386,61 +386,25 @@ fn fields_compat(
     Ok(false)
 }
 
-/// Type compatibility (libbpf's `bpf_core_types_are_compat`), used for the
-/// TYPE_* kinds: kinds agree, pointers and arrays recursively, function
-/// prototypes parameter by parameter; names of the root were already matched.
-#[inline(never)]
-fn types_compat(
-    local: &dyn BtfSource,
-    lid: u32,
-    target: &dyn BtfSource,
-    tid: u32,
-    depth: u32,
-) -> Result<bool> {
-    if depth > MAX_DEPTH {
-        return Ok(false);
-    }
-    let (_, l) = skip_mods(local, lid)?;
-    let (_, t) = skip_mods(target, tid)?;
-    if !kinds_compat(l.kind, t.kind) {
-        return Ok(false);
-    }
-    Ok(match l.kind {
-        0 | kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FWD | kind::FLOAT => {
-            true
-        }
-        kind::INT => int_info(&l)?.1 == 0 && int_info(&t)?.1 == 0,
-        kind::PTR => types_compat(local, l.size_or_type, target, t.size_or_type, depth + 1)?,
-        kind::ARRAY => types_compat(local, array(&l)?.0, target, array(&t)?.0, depth + 1)?,
-        kind::FUNC_PROTO => {
-            if l.vlen != t.vlen
-                || !types_compat(local, l.size_or_type, target, t.size_or_type, depth + 1)?
-            {
-                return Ok(false);
-            }
-            for i in 0..u32::from(l.vlen) {
-                let lp = u32_in(&l.extra, 8 * i as usize + 4)?;
-                let tp = u32_in(&t.extra, 8 * i as usize + 4)?;
-                if !types_compat(local, lp, target, tp, depth + 1)? {
-                    return Ok(false);
-                }
-            }
-            true
-        }
-        _ => false,
-    })
-}
-
-/// The stricter TYPE_MATCHES relation (libbpf's `bpf_core_types_match`):
-/// names agree, every local member or enumerator exists in the target with
-/// a matching type, integers agree in size and signedness, arrays in length.
-/// Behind a pointer, structs and unions only need the same name.
+/// The two type relations of the TYPE_* kinds, in one walk.
+///
+/// Loose (`strict == false`, libbpf's `bpf_core_types_are_compat`, for
+/// TYPE_EXISTS, TYPE_SIZE, TYPE_ID_TARGET): kinds agree (the root's name was
+/// already matched), integers are not old-style bitfields, pointers and
+/// arrays compare what they point to or hold, function prototypes parameter
+/// by parameter.
+///
+/// Strict (TYPE_MATCHES, libbpf's `bpf_core_types_match`): names agree
+/// too, every local member or enumerator exists in the target with a
+/// matching type, integers agree in size and signedness, arrays in length;
+/// behind a pointer, structs and unions only need the same name.
 #[inline(never)]
 fn types_match(
     local: &dyn BtfSource,
     lid: u32,
     target: &dyn BtfSource,
     tid: u32,
+    strict: bool,
     behind_ptr: bool,
     depth: u32,
 ) -> Result<bool> {
@@ -449,30 +413,37 @@ fn types_match(
     }
     let (_, l) = skip_mods(local, lid)?;
     let (_, t) = skip_mods(target, tid)?;
-    let ln = name_of(local, &l)?;
-    if !ln.is_empty() && essential_name(&ln) != essential_name(&name_of(target, &t)?) {
-        return Ok(false);
-    }
-    // A forward declaration matches a struct/union of its flavour (kflag = union).
-    if l.kind == kind::FWD || t.kind == kind::FWD {
-        let is_union = |r: &TypeRec| {
-            if r.kind == kind::FWD {
-                r.kflag
-            } else {
-                r.kind == kind::UNION
-            }
-        };
-        let ok = |r: &TypeRec| r.kind == kind::FWD || is_composite(r.kind);
-        return Ok(ok(&l) && ok(&t) && is_union(&l) == is_union(&t));
+    let again =
+        |lid, tid, behind_ptr| types_match(local, lid, target, tid, strict, behind_ptr, depth + 1);
+    if strict {
+        let ln = name_of(local, &l)?;
+        if !ln.is_empty() && essential_name(&ln) != essential_name(&name_of(target, &t)?) {
+            return Ok(false);
+        }
+        // A forward declaration matches a struct/union of its flavour (kflag = union).
+        if l.kind == kind::FWD || t.kind == kind::FWD {
+            let is_union = |r: &TypeRec| {
+                if r.kind == kind::FWD {
+                    r.kflag
+                } else {
+                    r.kind == kind::UNION
+                }
+            };
+            let ok = |r: &TypeRec| r.kind == kind::FWD || is_composite(r.kind);
+            return Ok(ok(&l) && ok(&t) && is_union(&l) == is_union(&t));
+        }
     }
     if !kinds_compat(l.kind, t.kind) {
         return Ok(false);
     }
     Ok(match l.kind {
-        0 => true,
-        kind::INT => l.size_or_type == t.size_or_type && int_info(&l)?.0 == int_info(&t)?.0,
-        kind::FLOAT => l.size_or_type == t.size_or_type,
-        kind::ENUM | kind::ENUM64 => {
+        0 | kind::FWD => true,
+        kind::INT if strict => {
+            l.size_or_type == t.size_or_type && int_info(&l)?.0 == int_info(&t)?.0
+        }
+        kind::INT => int_info(&l)?.1 == 0 && int_info(&t)?.1 == 0,
+        kind::FLOAT => !strict || l.size_or_type == t.size_or_type,
+        kind::ENUM | kind::ENUM64 if strict => {
             if l.size_or_type != t.size_or_type {
                 return Ok(false);
             }
@@ -493,10 +464,7 @@ fn types_match(
             }
             true
         }
-        kind::STRUCT | kind::UNION => {
-            if behind_ptr {
-                return Ok(true);
-            }
+        kind::STRUCT | kind::UNION if strict && !behind_ptr => {
             for i in 0..u32::from(l.vlen) {
                 let lm = member(&l, i)?;
                 let name = local.string(lm.name_off)?;
@@ -504,15 +472,7 @@ fn types_match(
                 for j in 0..u32::from(t.vlen) {
                     let tm = member(&t, j)?;
                     if target.string(tm.name_off)? == name {
-                        found = lm.bit_size == tm.bit_size
-                            && types_match(
-                                local,
-                                lm.type_id,
-                                target,
-                                tm.type_id,
-                                false,
-                                depth + 1,
-                            )?;
+                        found = lm.bit_size == tm.bit_size && again(lm.type_id, tm.type_id, false)?;
                         break;
                     }
                 }
@@ -522,35 +482,20 @@ fn types_match(
             }
             true
         }
-        kind::PTR => types_match(
-            local,
-            l.size_or_type,
-            target,
-            t.size_or_type,
-            true,
-            depth + 1,
-        )?,
+        kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 => true,
+        kind::PTR => again(l.size_or_type, t.size_or_type, true)?,
         kind::ARRAY => {
             let ((le, ln), (te, tn)) = (array(&l)?, array(&t)?);
-            ln == tn && types_match(local, le, target, te, behind_ptr, depth + 1)?
+            (!strict || ln == tn) && again(le, te, behind_ptr)?
         }
         kind::FUNC_PROTO => {
-            if l.vlen != t.vlen
-                || !types_match(
-                    local,
-                    l.size_or_type,
-                    target,
-                    t.size_or_type,
-                    behind_ptr,
-                    depth + 1,
-                )?
-            {
+            if l.vlen != t.vlen || !again(l.size_or_type, t.size_or_type, behind_ptr)? {
                 return Ok(false);
             }
             for i in 0..u32::from(l.vlen) {
                 let lp = u32_in(&l.extra, 8 * i as usize + 4)?;
                 let tp = u32_in(&t.extra, 8 * i as usize + 4)?;
-                if !types_match(local, lp, target, tp, behind_ptr, depth + 1)? {
+                if !again(lp, tp, behind_ptr)? {
                     return Ok(false);
                 }
             }
@@ -743,10 +688,10 @@ fn match_spec(
         enumval: None,
     };
     if kind_ == relo::TYPE_MATCHES {
-        return Ok(types_match(local, ls.root, target, root, false, 0)?.then_some(ts));
+        return Ok(types_match(local, ls.root, target, root, true, false, 0)?.then_some(ts));
     }
     if !is_field_kind(kind_) && !is_enumval_kind(kind_) {
-        return Ok(types_compat(local, ls.root, target, root, 0)?.then_some(ts));
+        return Ok(types_match(local, ls.root, target, root, false, false, 0)?.then_some(ts));
     }
     if let Some((name, _)) = &ls.enumval {
         let (_, t) = skip_mods(target, root)?;

@@ -343,32 +343,24 @@ struct Cache {
 }
 
 impl Cache {
-    /// The cached record of type `id`, read by `read` on first use.
-    fn ty(
-        cell: &RefCell<Cache>,
-        id: u32,
-        read: impl FnOnce() -> Result<TypeRec>,
-    ) -> Result<TypeRec> {
+    /// The cached record of type `id`, read from `part` on first use.
+    fn ty(cell: &RefCell<Cache>, part: &Part, id: u32) -> Result<TypeRec> {
         let at = match cell.borrow().types.binary_search_by_key(&id, |e| e.0) {
             Ok(i) => return Ok(cell.borrow().types[i].1.clone()),
             Err(at) => at,
         };
-        let t = read()?;
+        let t = part.read_type(id)?;
         cell.borrow_mut().types.insert(at, (id, t.clone()));
         Ok(t)
     }
 
-    /// The cached string at `off`, read by `read` on first use.
-    fn string(
-        cell: &RefCell<Cache>,
-        off: u32,
-        read: impl FnOnce() -> Result<String>,
-    ) -> Result<String> {
+    /// The cached string at `off`, read from `part` on first use.
+    fn string(cell: &RefCell<Cache>, part: &Part, off: u32) -> Result<String> {
         let at = match cell.borrow().strings.binary_search_by_key(&off, |e| e.0) {
             Ok(i) => return Ok(cell.borrow().strings[i].1.clone()),
             Err(at) => at,
         };
-        let s = read()?;
+        let s = part.read_string(off)?;
         cell.borrow_mut().strings.insert(at, (off, s.clone()));
         Ok(s)
     }
@@ -476,14 +468,14 @@ impl KernelBtf {
         if id == 0 {
             return Ok(TypeRec::default());
         }
-        Cache::ty(&self.cache, id, || self.part.read_type(id))
+        Cache::ty(&self.cache, &self.part, id)
     }
 
     fn string_cached(&self, off: u32) -> Result<String> {
         if off == 0 {
             return Ok(String::new());
         }
-        Cache::string(&self.cache, off, || self.part.read_string(off))
+        Cache::string(&self.cache, &self.part, off)
     }
 }
 
@@ -556,14 +548,14 @@ impl BtfSource for ModuleBtf<'_> {
         if !self.part.has(id) {
             return self.base.type_rec(id);
         }
-        Cache::ty(&self.cache, id, || self.part.read_type(id))
+        Cache::ty(&self.cache, &self.part, id)
     }
 
     fn string(&self, off: u32) -> Result<String> {
         if off < self.part.str_base {
             return self.base.string(off);
         }
-        Cache::string(&self.cache, off, || self.part.read_string(off))
+        Cache::string(&self.cache, &self.part, off)
     }
 
     fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
