@@ -4,7 +4,8 @@
 //! first (maps and programs refer to it by fd), then maps (programs refer to
 //! them from their instructions), then programs. Only what the object needs
 //! reaches the kernel: no feature probes, and the kernel's BTF only when an LSM
-//! or tracing program needs an attach target. If any step fails, everything
+//! or tracing program needs an attach target or CO-RE relocations need the
+//! kernel's types (read before the first bpf() call). If any step fails, everything
 //! created so far is an `OwnedFd` that is closed on the way out, so a failed
 //! load leaves nothing behind in the kernel.
 
