@@ -674,4 +674,64 @@ mod tests {
             full.name(y.name_off).unwrap()
         );
     }
+
+    /// A BTF blob from type words and a string section.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x9f, 0xeb, 1, 0];
+        let tl = 4 * types.len() as u32;
+        for w in [24, 0, tl, tl, strings.len() as u32] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for w in types {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(strings);
+        out
+    }
+
+    /// Split BTF as a module has it: ids and string offsets continue after
+    /// the base's, and lookups cross into the base.
+    #[test]
+    fn module_split_btf_continues_the_base() {
+        let dir = std::env::temp_dir().join(format!("rawbpf-kbtf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let info = |k: u32, vlen: u32| (k << 24) | vlen;
+        // Base: 1 int "int"; 2 struct "base_s" { int a; }.
+        let base_strs = b"\0int\0base_s\0a\0"; // int@1 base_s@5 a@12
+        let base = blob(
+            &[1, info(1, 0), 4, 32, 5, info(4, 1), 4, 12, 1, 0],
+            base_strs,
+        );
+        // Module: 3 struct "modtype" { struct base_s inner; int b; };
+        // its strings start at the base's string length (14).
+        let mod_strs = b"\0modtype\0inner\0b\0"; // modtype@15 inner@23 b@29
+        let module = blob(&[15, info(4, 2), 8, 23, 2, 0, 29, 1, 32], mod_strs);
+        std::fs::write(dir.join("vmlinux"), &base).unwrap();
+        std::fs::write(dir.join("mod"), &module).unwrap();
+        let wanted = ["modtype".to_string(), "base_s".to_string()];
+        let k = KernelBtf::open(&dir.join("vmlinux"), &wanted).unwrap();
+        assert_eq!(k.find(kind::STRUCT, "base_s").unwrap(), Some(2));
+        assert_eq!(k.candidates("modtype").unwrap(), [] as [u32; 0]);
+        let (part, cands) =
+            Part::open(&dir.join("mod"), "mod".into(), Some(&k.part), &k.wanted).unwrap();
+        let m = ModuleBtf {
+            base: &k,
+            name: "mod".into(),
+            part,
+            wanted: k.wanted.clone(),
+            cands,
+            cache: RefCell::default(),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(m.find(kind::STRUCT, "modtype").unwrap(), Some(3));
+        let t = m.type_rec(3).unwrap();
+        assert_eq!((t.kind, t.vlen, t.size_or_type), (kind::STRUCT, 2, 8));
+        assert_eq!(m.string(t.name_off).unwrap(), "modtype");
+        // Member types resolve into the base, member names into the module.
+        assert_eq!(m.type_rec(2).unwrap().kind, kind::STRUCT);
+        assert_eq!(m.string(29).unwrap(), "b");
+        assert_eq!(m.string(1).unwrap(), "int");
+        assert!(m.type_rec(4).is_err());
+        assert!(m.string(40).is_err());
+    }
 }
