@@ -82,6 +82,8 @@
 //! kernel's types; the loader calls [`relocate_section`] on each program
 //! section before sub-programs are linked.
 
+use std::cell::Cell;
+
 use rawbpf_asm::op::{BPF_B, BPF_DW, BPF_H, BPF_K, BPF_MEM, BPF_W};
 use rawbpf_asm::{Class, Insn};
 
@@ -127,6 +129,23 @@ pub mod relo {
 
 /// The helper id a poisoned instruction calls: 0xbad2310 ("bad relo").
 pub const POISON_HELPER: i32 = 0xbad2310;
+
+/// How many types one relocation's walks may visit: with anonymous members
+/// or struct members that nest both wide and deep, hostile BTF could
+/// otherwise make them take exponential time.
+const MAX_VISITS: u32 = 1 << 16;
+
+fn spend(budget: &Cell<u32>) -> Result<()> {
+    match budget.get().checked_sub(1) {
+        Some(left) => {
+            budget.set(left);
+            Ok(())
+        }
+        None => Err(Error::Btf(format!(
+            "more than {MAX_VISITS} types visited for one relocation"
+        ))),
+    }
+}
 
 /// Nesting the type walks follow before giving up (modifier chains,
 /// anonymous members, pointer-to-pointer...): bounded against loops.
@@ -407,14 +426,26 @@ fn types_match(
     strict: bool,
     behind_ptr: bool,
     depth: u32,
+    budget: &Cell<u32>,
 ) -> Result<bool> {
     if depth > MAX_DEPTH {
         return Ok(false);
     }
+    spend(budget)?;
     let (_, l) = skip_mods(local, lid)?;
     let (_, t) = skip_mods(target, tid)?;
-    let again =
-        |lid, tid, behind_ptr| types_match(local, lid, target, tid, strict, behind_ptr, depth + 1);
+    let again = |lid, tid, behind_ptr| {
+        types_match(
+            local,
+            lid,
+            target,
+            tid,
+            strict,
+            behind_ptr,
+            depth + 1,
+            budget,
+        )
+    };
     if strict {
         let ln = name_of(local, &l)?;
         if !ln.is_empty() && essential_name(&ln) != essential_name(&name_of(target, &t)?) {
@@ -645,10 +676,12 @@ fn find_member(
     id: u32,
     name: &str,
     depth: u32,
+    budget: &Cell<u32>,
 ) -> Result<Option<(u64, Member)>> {
     if depth > MAX_DEPTH {
         return Ok(None);
     }
+    spend(budget)?;
     let (_, t) = skip_mods(target, id)?;
     if !is_composite(t.kind) {
         return Ok(None);
@@ -657,7 +690,7 @@ fn find_member(
         let m = member(&t, i)?;
         let mname = target.string(m.name_off)?;
         if mname.is_empty() {
-            if let Some((off, inner)) = find_member(target, m.type_id, name, depth + 1)? {
+            if let Some((off, inner)) = find_member(target, m.type_id, name, depth + 1, budget)? {
                 return Ok(Some((off + u64::from(m.bit_offset), inner)));
             }
         } else if mname == name {
@@ -677,6 +710,7 @@ fn match_spec(
     target: &dyn BtfSource,
     root: u32,
 ) -> Result<Option<Spec>> {
+    let budget = Cell::new(MAX_VISITS);
     let mut ts = Spec {
         root,
         steps: Vec::new(),
@@ -688,10 +722,14 @@ fn match_spec(
         enumval: None,
     };
     if kind_ == relo::TYPE_MATCHES {
-        return Ok(types_match(local, ls.root, target, root, true, false, 0)?.then_some(ts));
+        return Ok(
+            types_match(local, ls.root, target, root, true, false, 0, &budget)?.then_some(ts),
+        );
     }
     if !is_field_kind(kind_) && !is_enumval_kind(kind_) {
-        return Ok(types_match(local, ls.root, target, root, false, false, 0)?.then_some(ts));
+        return Ok(
+            types_match(local, ls.root, target, root, false, false, 0, &budget)?.then_some(ts),
+        );
     }
     if let Some((name, _)) = &ls.enumval {
         let (_, t) = skip_mods(target, root)?;
@@ -732,7 +770,7 @@ fn match_spec(
                 };
             }
             Step::Member { name, local_type } => {
-                let Some((off, m)) = find_member(target, id, name, 0)? else {
+                let Some((off, m)) = find_member(target, id, name, 0, &budget)? else {
                     return Ok(None);
                 };
                 if !fields_compat(local, *local_type, target, m.type_id)? {

@@ -609,3 +609,28 @@ fn wanted_names_are_the_essential_root_names() {
     ];
     assert_eq!(wanted_names(&l, relos.iter()).unwrap(), ["s"]);
 }
+
+#[test]
+fn hostile_nesting_is_bounded() {
+    let mut b = B::new();
+    let int = b.int("int", 4, true);
+    let s = b.strukt("t", 4, &[("x", int, 0, 0)]);
+    let l = b.btf();
+    // Target: t holds two anonymous structs, each holding two of the next,
+    // 30 levels deep, and no `x` anywhere: 2^31 paths to search.
+    let mut b = B::new();
+    let int = b.int("int", 4, true);
+    let n = 30;
+    let first = b.n + 1;
+    for k in 0..n {
+        let next = first + k + 1;
+        if k + 1 == n {
+            b.strukt("", 4, &[("y", int, 0, 0)]);
+        } else {
+            b.strukt("", 4, &[("", next, 0, 0), ("", next, 0, 0)]);
+        }
+    }
+    b.strukt("t", 4, &[("", first, 0, 0), ("", first, 0, 0)]);
+    let err = decide1(&l, &relo(s, "0:0", relo::FIELD_BYTE_OFFSET), &b.btf()).unwrap_err();
+    assert!(err.to_string().contains("types visited"), "{err}");
+}
