@@ -418,6 +418,7 @@ fn fields_compat(
 /// matching type, integers agree in size and signedness, arrays in length;
 /// behind a pointer, structs and unions only need the same name.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)] // the two BTFs and the walk's state
 fn types_match(
     local: &dyn BtfSource,
     lid: u32,
