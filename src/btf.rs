@@ -130,6 +130,29 @@ pub struct Btf {
     types: Vec<Type>,
 }
 
+/// How many bytes of kind-specific data follow a type's 12-byte header, or
+/// `None` for a kind this code does not know.
+#[inline]
+pub fn extra_len(kind: u8, vlen: u16) -> Option<usize> {
+    let vlen = usize::from(vlen);
+    Some(match kind {
+        kind::INT | kind::VAR | kind::DECL_TAG => 4,
+        kind::PTR
+        | kind::FWD
+        | kind::TYPEDEF
+        | kind::VOLATILE
+        | kind::CONST
+        | kind::RESTRICT
+        | kind::FUNC
+        | kind::FLOAT
+        | kind::TYPE_TAG => 0,
+        kind::ARRAY => 12,
+        kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
+        kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
+        _ => return None,
+    })
+}
+
 /// A map definition read from `.maps` BTF.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BtfMapDef {
@@ -307,6 +330,17 @@ impl Btf {
         };
         std::str::from_utf8(&bytes[..len])
             .map_err(|_| btf_err(format!("string at {off} is not UTF-8")))
+    }
+
+    /// The kind-specific bytes after type `id`'s 12-byte header (members,
+    /// enumerators, array info, ...), for code that decodes them itself.
+    pub fn extra_bytes(&self, id: u32) -> Result<&[u8]> {
+        let t = self.get(id)?;
+        let len = extra_len(t.kind, t.vlen)
+            .ok_or_else(|| btf_err(format!("type {id} has unknown kind {}", t.kind)))?;
+        self.raw
+            .get(t.extra()..t.extra() + len)
+            .ok_or_else(|| btf_err(format!("type {id} runs past the blob")))
     }
 
     /// The type with this id.
@@ -832,15 +866,33 @@ pub struct LineInfo {
     pub line_col: u32,
 }
 
-/// The parsed `.BTF.ext`: func_info and line_info per ELF section name.
+/// A `struct bpf_core_relo` record: "the instruction at `insn_off` (bytes
+/// into its ELF section) uses some property (`kind`) of the type, field or
+/// enumerator that access string `access` names, starting from local type
+/// `type_id`". [`crate::core`] explains and applies them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreRelo {
+    pub insn_off: u32,
+    pub type_id: u32,
+    /// The access string, e.g. "0:1:3", already checked to be digits and colons.
+    pub access: String,
+    /// `enum bpf_core_relo_kind`, already checked to be one rawbpf knows.
+    pub kind: u32,
+}
+
+/// The highest `enum bpf_core_relo_kind` value (BPF_CORE_TYPE_MATCHES).
+pub const CORE_RELO_KIND_MAX: u32 = 12;
+
+/// The parsed `.BTF.ext`: func_info, line_info and CO-RE relocations per ELF
+/// section name.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
     /// Function records per section name.
     pub func_info: BTreeMap<String, Vec<FuncInfo>>,
     /// Line records per section name.
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
-    /// Number of CO-RE relocation records (not supported yet).
-    pub core_relo_count: usize,
+    /// Per section, in the order the sections first appear.
+    pub core_relos: Vec<(String, Vec<CoreRelo>)>,
 }
 
 impl BtfExt {
@@ -896,16 +948,69 @@ impl BtfExt {
             }
         }
         let core = block(field(24)?, field(28)?)?;
-        ext.core_relo_count = info_blocks(core, 16, btf)?
-            .iter()
-            .map(|(_, recs)| recs.len())
-            .sum();
+        for (sec, recs) in info_blocks(core, 16, btf)? {
+            if recs.is_empty() {
+                continue;
+            }
+            let mut relos = Vec::with_capacity(recs.len());
+            for rec in recs {
+                relos.push(core_relo(rec, btf).map_err(|what| {
+                    let insn_off = u32_at(rec, 0).unwrap_or(0);
+                    ext_err(format!(
+                        "CO-RE relocation for section '{sec}' at insn {}: {what}",
+                        insn_off / 8
+                    ))
+                })?);
+            }
+            match ext.core_relos.iter_mut().find(|(s, _)| s == sec) {
+                Some((_, old)) => old.extend(relos),
+                None => ext.core_relos.push((sec.to_string(), relos)),
+            }
+        }
         Ok(ext)
     }
 }
 
 /// One section's records of an info block: its name and each record.
 type InfoSection<'b, 'd> = (&'b str, Vec<&'d [u8]>);
+
+/// Reads and checks one `struct bpf_core_relo`: the type id must exist in
+/// the object's BTF, the access string must be in the string section and be
+/// `N(:N)*`, and the kind must be one of `enum bpf_core_relo_kind`.
+fn core_relo(rec: &[u8], btf: &Btf) -> std::result::Result<CoreRelo, String> {
+    let field = |pos| u32_at(rec, pos).map_err(|_| "record too short".to_string());
+    let (insn_off, type_id, access_off, kind) = (field(0)?, field(4)?, field(8)?, field(12)?);
+    if insn_off % 8 != 0 {
+        return Err(format!(
+            "insn_off {insn_off} is not on an instruction boundary"
+        ));
+    }
+    if type_id == 0 || type_id as usize >= btf.len() {
+        return Err(format!("type id {type_id} does not exist"));
+    }
+    if kind > CORE_RELO_KIND_MAX {
+        return Err(format!("unknown relocation kind {kind}"));
+    }
+    let access = btf
+        .name(access_off)
+        .map_err(|_| format!("access string offset {access_off} is out of range"))?;
+    let well_formed = !access.is_empty()
+        && access.len() <= 256
+        && access
+            .split(':')
+            .all(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return Err(format!(
+            "access string {access:?} is not a list of numbers such as \"0:1:2\""
+        ));
+    }
+    Ok(CoreRelo {
+        insn_off,
+        type_id,
+        access: access.to_string(),
+        kind,
+    })
+}
 
 /// Splits one info block (`u32 rec_size`, then per section `{sec_name_off,
 /// num_info, records}`) into `(section name, its records)`. Names are

@@ -191,7 +191,7 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
     let resolved = if p.externs.is_empty() {
         crate::externs::Resolved::default()
     } else {
-        crate::externs::resolve(&p.externs, &mut crate::externs::Host::default())?
+        crate::externs::resolve(&p.externs, &mut crate::externs::Host::new(&p.externs))?
     };
     let mut out = String::new();
     for &entry in &obj.programs {

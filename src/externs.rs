@@ -34,6 +34,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use crate::btf::{kind, Btf};
 use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::kernel_btf::KernelBtf;
 
 mod inflate;
 #[cfg(test)]
@@ -717,10 +718,26 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
 /// /proc/kallsyms, each read at most once and only when asked.
 #[derive(Default)]
 pub struct Host {
-    vmlinux: Option<Btf>,
-    /// Module BTF blobs (name, bytes), read the first time a name is not in vmlinux.
-    modules: Option<Vec<(String, Vec<u8>)>>,
+    /// The `.ksyms` names: what the kernel's BTF is read for.
+    ksyms: Vec<String>,
+    /// The kernel's BTF, indexed for `ksyms` only (the lean reader).
+    vmlinux: Option<KernelBtf>,
     kallsyms: Option<String>,
+}
+
+impl Host {
+    /// The running kernel, for the externs of one object.
+    pub fn new(externs: &Externs) -> Host {
+        Host {
+            ksyms: externs
+                .list
+                .iter()
+                .filter(|e| matches!(e.kind, ExternKind::Ksym { .. }))
+                .map(|e| e.name.clone())
+                .collect(),
+            ..Host::default()
+        }
+    }
 }
 
 /// Files bigger than this are not a config or kallsyms we want to hold.
@@ -763,7 +780,16 @@ impl Sources for Host {
     }
 
     fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
-        kernel_btf_id(&mut self.vmlinux, &mut self.modules, btf_kind, name)
+        if self.vmlinux.is_none() {
+            if !self.ksyms.iter().any(|k| k == name) {
+                self.ksyms.push(name.to_string());
+            }
+            self.vmlinux = Some(KernelBtf::vmlinux(&self.ksyms)?);
+        }
+        let Some(vmlinux) = &self.vmlinux else {
+            return Ok(None);
+        };
+        kernel_btf_id(vmlinux, btf_kind, name)
     }
 
     fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd> {
@@ -785,130 +811,20 @@ impl Sources for Host {
     }
 }
 
-/// The one place that asks the kernel's BTF for an id (so a leaner reader
-/// can replace it here alone): the VAR or FUNC `name` in vmlinux, else in
-/// the first module (/sys/kernel/btf/<module>, in name order) that has it.
-fn kernel_btf_id(
-    vmlinux: &mut Option<Btf>,
-    modules: &mut Option<Vec<(String, Vec<u8>)>>,
-    btf_kind: u8,
-    name: &str,
-) -> Result<Option<KernelBtfId>> {
-    if vmlinux.is_none() {
-        *vmlinux = Some(crate::prog::vmlinux_btf()?);
-    }
-    let Some(base) = vmlinux.as_ref() else {
-        return Ok(None);
-    };
-    if let Some(id) = base.find(btf_kind, name) {
+/// The one place that asks the kernel's BTF for an id: the VAR or FUNC
+/// `name` in vmlinux, else in the first module (/sys/kernel/btf/<module>,
+/// read only now) that has it.
+fn kernel_btf_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
+    if let Some(id) = vmlinux.find(btf_kind, name)? {
         return Ok(Some(KernelBtfId { id, module: None }));
     }
-    if modules.is_none() {
-        *modules = Some(read_module_btfs()?);
-    }
-    for (module, data) in modules.iter().flatten() {
-        let found = split_btf_find(data, base, btf_kind, name)
-            .map_err(|e| Error::Btf(format!("/sys/kernel/btf/{module}: {e}")))?;
-        if let Some(id) = found {
+    for module in vmlinux.modules(&[name.to_string()])? {
+        if let Some(id) = module.find(btf_kind, name)? {
             return Ok(Some(KernelBtfId {
                 id,
-                module: Some(module.clone()),
+                module: Some(module.name.clone()),
             }));
         }
-    }
-    Ok(None)
-}
-
-fn read_module_btfs() -> Result<Vec<(String, Vec<u8>)>> {
-    const DIR: &str = "/sys/kernel/btf";
-    let mut names: Vec<String> = std::fs::read_dir(DIR)
-        .map_err(|e| Error::io(DIR, e))?
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|n| n != "vmlinux")
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| Ok((n.clone(), read_limited(&format!("{DIR}/{n}"))?)))
-        .collect()
-}
-
-/// Finds `name` of `btf_kind` in a module's *split* BTF: its types are
-/// numbered after the `base` (vmlinux) types, and a name offset below the
-/// base's string section size is a base string. Walks the records only as
-/// far as needed to step over them.
-pub fn split_btf_find(
-    data: &[u8],
-    base: &Btf,
-    btf_kind: u8,
-    name: &str,
-) -> std::result::Result<Option<u32>, String> {
-    let u32_at = |pos: usize| -> std::result::Result<u32, String> {
-        pos.checked_add(4)
-            .and_then(|end| data.get(pos..end))
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| format!("read past the end at byte {pos}"))
-    };
-    if data.len() < 24 || data[0..2] != [0x9f, 0xeb] {
-        return Err("not little-endian BTF".into());
-    }
-    let base_bytes = base.bytes();
-    let base_str_len = u32::from_le_bytes([
-        base_bytes[20],
-        base_bytes[21],
-        base_bytes[22],
-        base_bytes[23],
-    ]);
-    let hdr = u32_at(4)? as usize;
-    let [type_off, type_len, str_off, str_len] =
-        [8, 12, 16, 20].map(|p| u32_at(p).map(|v| v as usize));
-    let (type_off, type_len, str_off, str_len) = (type_off?, type_len?, str_off?, str_len?);
-    let strings = hdr
-        .checked_add(str_off)
-        .and_then(|s| Some((s, s.checked_add(str_len)?)))
-        .and_then(|(s, e)| data.get(s..e))
-        .ok_or("string section out of bounds")?;
-    let (mut pos, end) = (hdr + type_off, hdr + type_off + type_len);
-    if end > data.len() {
-        return Err("type section out of bounds".into());
-    }
-    let mut id = base.len() as u32;
-    while pos < end {
-        let name_off = u32_at(pos)?;
-        let info = u32_at(pos + 4)?;
-        let kind = ((info >> 24) & 0x1f) as u8;
-        let vlen = (info & 0xffff) as usize;
-        let extra = match kind {
-            kind::INT | kind::VAR | kind::DECL_TAG => 4,
-            kind::ARRAY => 12,
-            kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
-            kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
-            kind::PTR
-            | kind::FWD
-            | kind::TYPEDEF
-            | kind::VOLATILE
-            | kind::CONST
-            | kind::RESTRICT
-            | kind::FUNC
-            | kind::FLOAT
-            | kind::TYPE_TAG => 0,
-            other => return Err(format!("type {id} has unknown kind {other}")),
-        };
-        if kind == btf_kind {
-            let matches = if name_off < base_str_len {
-                base.name(name_off).is_ok_and(|n| n == name)
-            } else {
-                let local = (name_off - base_str_len) as usize;
-                strings.get(local..).is_some_and(|s| {
-                    s.starts_with(name.as_bytes()) && s.get(name.len()) == Some(&0)
-                })
-            };
-            if matches {
-                return Ok(Some(id));
-            }
-        }
-        pos += 12 + extra;
-        id += 1;
     }
     Ok(None)
 }

@@ -59,7 +59,7 @@ fn summary(out: &mut String, p: &Prepared<'_>) {
             "BTF.ext: {} func_info, {} line_info, {} CO-RE relocations",
             ext.func_info.values().map(Vec::len).sum::<usize>(),
             ext.line_info.values().map(Vec::len).sum::<usize>(),
-            ext.core_relo_count
+            ext.core_relos.iter().map(|(_, r)| r.len()).sum::<usize>()
         );
     }
 }
@@ -344,7 +344,10 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
         }
     }
     // CO-RE relocations live in .BTF.ext, not in ELF relocation sections.
-    let core = p.ext.as_ref().map_or(0, |e| e.core_relo_count);
+    let core = p
+        .ext
+        .as_ref()
+        .map_or(0, |e| e.core_relos.iter().map(|(_, r)| r.len()).sum());
     let _ = writeln!(out, "  CO-RE (.BTF.ext field and type relocations): {core}");
 }
 

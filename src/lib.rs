@@ -5,6 +5,8 @@
 //!
 //! 1. [`elf`]: the clang-built object: programs, subprograms, maps, globals, relocations.
 //! 2. [`btf`]: type information; DATASEC fix-up; map definitions; func/line info.
+//!    [`core`] applies CO-RE relocations against the kernel's types, which
+//!    [`kernel_btf`] reads lean.
 //! 3. [`maps`]: BPF_MAP_CREATE for defined maps and global-data sections.
 //! 4. [`reloc`]: one flat instruction array per program, with fds and offsets patched in.
 //! 5. [`prog`]: program types from section names ([`section`]); BPF_PROG_LOAD and the verifier log.
@@ -27,11 +29,13 @@
 pub mod btf;
 pub mod btf_c;
 pub mod cgroup;
+pub mod core;
 pub mod disasm;
 pub mod elf;
 pub mod error;
 pub mod externs;
 pub mod inspect;
+pub mod kernel_btf;
 pub mod loader;
 pub mod maps;
 pub mod pins;

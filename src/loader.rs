@@ -4,16 +4,20 @@
 //! first (maps and programs refer to it by fd), then maps (programs refer to
 //! them from their instructions), then programs. Only what the object needs
 //! reaches the kernel: no feature probes, and the kernel's BTF only when an LSM
-//! or tracing program needs an attach target. If any step fails, everything
+//! or tracing program needs an attach target or CO-RE relocations need the
+//! kernel's types (read before the first bpf() call). If any step fails, everything
 //! created so far is an `OwnedFd` that is closed on the way out, so a failed
 //! load leaves nothing behind in the kernel.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 use crate::btf::{Btf, BtfExt};
+use crate::core::{self, BtfSource};
 use crate::elf::Object;
 use crate::error::{Error, Result};
 use crate::externs::{self, Externs};
+use crate::kernel_btf::{self, KernelBtf};
 use crate::maps::{self, Map};
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
@@ -115,14 +119,6 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
         (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
         _ => None,
     };
-    if let Some(ext) = &ext {
-        if ext.core_relo_count > 0 {
-            return Err(Error::Btf(format!(
-                "the object has {} CO-RE relocations, which rawbpf does not support yet",
-                ext.core_relo_count
-            )));
-        }
-    }
     let maps = maps::plan(&object, btf.as_ref())?;
     Ok(Prepared {
         object,
@@ -193,38 +189,91 @@ pub fn load_also(bytes: &[u8], names: &[&str]) -> Result<Loaded> {
     load_programs(
         bytes,
         &|name, autoload| autoload || names.contains(&name),
-        None,
+        &Options::default(),
     )
 }
 
 /// Loads every map, and the programs whose function name `select` accepts,
 /// whether their section has a `?` or not.
 pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
-    load_programs(bytes, &|name, _| select(name), None)
+    load_programs(bytes, &|name, _| select(name), &Options::default())
 }
 
-/// Loads what [`load`] loads, reusing the maps pinned by name
-/// (LIBBPF_PIN_BY_NAME) in `pin_dir` where a compatible one is there (see
-/// `pins::create_maps`).
-pub fn load_pinned(bytes: &[u8], pin_dir: Option<&std::path::Path>) -> Result<Loaded> {
-    load_programs(bytes, &|_, autoload| autoload, pin_dir)
+/// Where a load looks beyond the object itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// Maps pinned by name (LIBBPF_PIN_BY_NAME) are reused from here where a
+    /// compatible one is there (see `pins::create_maps`), else created.
+    pub pin_dir: Option<&'a Path>,
+    /// CO-RE relocations are resolved against this whole-kernel BTF file
+    /// (another kernel's) instead of the running kernel's
+    /// `/sys/kernel/btf/vmlinux`.
+    pub target_btf: Option<&'a Path>,
+}
+
+/// Loads what [`load`] loads, with `options`.
+pub fn load_with(bytes: &[u8], options: &Options<'_>) -> Result<Loaded> {
+    load_programs(bytes, &|_, autoload| autoload, options)
 }
 
 /// Loads every map, and the programs `select(function name, autoload)`
-/// accepts; maps pinned by name are reused from `pin_dir`.
+/// accepts.
 fn load_programs(
     bytes: &[u8],
     select: &dyn Fn(&str, bool) -> bool,
-    pin_dir: Option<&std::path::Path>,
+    options: &Options<'_>,
 ) -> Result<Loaded> {
-    let p = prepare(bytes)?;
+    let mut p = prepare(bytes)?;
+    let selected = |e: usize| {
+        let f = &p.object.functions[e];
+        select(
+            &f.name,
+            section::autoload(&p.object.sections[f.section].name).1,
+        )
+    };
+    // The kernel's types, read only for CO-RE relocations (before any
+    // bpf() call, so a failure leaves nothing behind) and attach targets.
+    let core_names = match (&p.btf, &p.ext) {
+        (Some(btf), Some(ext)) => {
+            core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))?
+        }
+        _ => Vec::new(),
+    };
+    let attach_names: Vec<String> = p
+        .object
+        .programs
+        .iter()
+        .filter(|&&e| selected(e))
+        .filter_map(|&e| {
+            let section = &p.object.sections[p.object.functions[e].section].name;
+            ProgKind::from_section(section)?.attach_func
+        })
+        .collect();
+    let mut vmlinux = None;
+    if !core_names.is_empty() {
+        let target = match options.target_btf {
+            Some(path) => KernelBtf::open(path, &core_names)?,
+            None => {
+                let mut wanted = core_names.clone();
+                wanted.extend(attach_names.iter().cloned());
+                KernelBtf::vmlinux(&wanted)?
+            }
+        };
+        apply_core(&mut p, &target, &core_names)?;
+        if options.target_btf.is_none() {
+            vmlinux = Some(target);
+        }
+    }
+    if vmlinux.is_none() && !attach_names.is_empty() {
+        vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
+    }
     let obj = &p.object;
     // Externs only when the object has some (the seed never reads the
     // kernel's config, BTF or kallsyms), and before any kernel object exists.
     let resolved = if p.externs.is_empty() {
         externs::Resolved::default()
     } else {
-        externs::resolve(&p.externs, &mut externs::Host::default())?
+        externs::resolve(&p.externs, &mut externs::Host::new(&p.externs))?
     };
 
     let btf = match &p.btf {
@@ -237,8 +286,9 @@ fn load_programs(
         ),
         None => None,
     };
-    let mut maps = crate::pins::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), pin_dir)
-        .map_err(explain_eperm)?;
+    let mut maps =
+        crate::pins::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), options.pin_dir)
+            .map_err(explain_eperm)?;
     if !resolved.kconfig.is_empty() {
         let spec = externs::kconfig_map_spec(&resolved.kconfig);
         maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);
@@ -249,7 +299,6 @@ fn load_programs(
             .map(|m| std::os::fd::AsRawFd::as_raw_fd(&m.fd))
     };
 
-    let mut vmlinux = None;
     let mut programs = Vec::with_capacity(obj.programs.len());
     for &entry in obj.programs.iter().filter(|&&e| {
         let f = &obj.functions[e];
@@ -266,14 +315,11 @@ fn load_programs(
             externs: &resolved,
         };
         let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
-        let attach_btf_id = match &kind.attach_func {
-            Some(_) => {
-                if vmlinux.is_none() {
-                    vmlinux = Some(prog::vmlinux_btf()?);
-                }
-                prog::attach_btf_id(vmlinux.as_ref().expect("just set"), &kind)?
+        let attach_btf_id = match (&kind.attach_func, &vmlinux) {
+            (Some(target), Some(vmlinux)) => {
+                kernel_btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
             }
-            None => 0,
+            _ => 0,
         };
         let fd = prog::load(&LoadRequest {
             name: &func.name,
@@ -305,7 +351,11 @@ fn load_programs(
 /// each slot gets its program's fd, now that the programs are loaded (tail
 /// calls through the array then reach it).
 fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Program]) -> Result<()> {
-    for (spec, map) in specs.iter().zip(maps) {
+    for spec in specs {
+        // Found by source: maps reused from pins come after the fresh ones.
+        let Some(map) = maps.iter().find(|m| m.source == spec.source) else {
+            continue;
+        };
         for slot in &spec.slots {
             let maps::SlotTarget::Program(name) = &slot.target else {
                 continue;
@@ -322,6 +372,33 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
                 })?;
             map.update_fd(slot.index, prog.fd.as_fd())?;
         }
+    }
+    Ok(())
+}
+
+/// Applies the object's CO-RE relocations, section by section, against
+/// `target` (and, for names it lacks, the running kernel's modules).
+fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Result<()> {
+    let (Some(btf), Some(ext)) = (&p.btf, &p.ext) else {
+        return Ok(());
+    };
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| target.candidates(n).is_ok_and(|c| c.is_empty()))
+        .cloned()
+        .collect();
+    let modules = target.modules(&missing)?;
+    let mut targets: Vec<&dyn BtfSource> = vec![target];
+    targets.extend(modules.iter().map(|m| m as &dyn BtfSource));
+    for (section, relos) in &ext.core_relos {
+        let Some(sec) = p.object.sections.iter_mut().find(|s| &s.name == section) else {
+            return Err(Error::Reloc {
+                section: section.clone(),
+                insn: 0,
+                what: "CO-RE relocations for a section the object does not have".into(),
+            });
+        };
+        core::relocate_section(section, &mut sec.insns, relos, btf, &targets)?;
     }
     Ok(())
 }

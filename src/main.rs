@@ -23,7 +23,8 @@ const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
 
 usage:
-  rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]] [--verbose]
+  rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]]
+             [--verbose] [--trace] [--btf FILE]
       Load every map and program of OBJECT (default: the embedded seed, the
       bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
       a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
@@ -37,6 +38,8 @@ usage:
       --verbose        list the bpf() commands that loaded and attached it
       --trace          print every bpf() call on stderr as it happens: the
                        command, its decoded fields, the result or errno, time
+      --btf FILE       resolve CO-RE relocations against FILE (another
+                       kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux
   rawbpf detach --pin DIR [--cgroup DIR] [--trace]
       Detach and unpin what `run --pin DIR` left, as its record there says;
       anything else in DIR is left alone. --cgroup is only needed if the
@@ -124,6 +127,7 @@ struct RunArgs {
     pin: Option<String>,
     legacy: Option<AttachFlags>,
     verbose: bool,
+    btf: Option<PathBuf>,
 }
 
 fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
@@ -144,6 +148,7 @@ fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
             "--legacy-attach=override" => out.legacy = Some(AttachFlags::ALLOW_OVERRIDE),
             "--verbose" | "-v" => out.verbose = true,
             "--trace" => sys::set_trace(true),
+            "--btf" => out.btf = Some(value("--btf")?.into()),
             a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'"))),
             a if out.object.is_none() => out.object = Some(a.into()),
             a => return Err(Usage(format!("unexpected argument '{a}'"))),
@@ -345,7 +350,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .as_ref()
         .filter(|d| d.exists)
         .map(|d| d.path.as_path());
-    let loaded = rawbpf::loader::load_pinned(&bytes, reuse_from)?;
+    let loaded = rawbpf::loader::load_with(
+        &bytes,
+        &rawbpf::loader::Options {
+            pin_dir: reuse_from,
+            target_btf: args.btf.as_deref(),
+        },
+    )?;
     check_stop()?;
     let attachments = match &cgroup {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,

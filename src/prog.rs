@@ -16,7 +16,6 @@
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use crate::btf::Btf;
 use crate::error::{Error, Result};
 use crate::reloc::Assembled;
 use crate::sys::{self, ProgLoad};
@@ -218,25 +217,6 @@ pub mod attach_type {
 }
 
 pub use crate::section::ProgKind;
-
-/// The kernel's own BTF, read once when a program needs an attach target.
-pub fn vmlinux_btf() -> Result<Btf> {
-    const PATH: &str = "/sys/kernel/btf/vmlinux";
-    let bytes = std::fs::read(PATH).map_err(|e| Error::io(PATH, e))?;
-    Btf::parse(&bytes)
-}
-
-/// The BTF id of the attach target of `kind` (a FUNC, or for tp_btf the
-/// TYPEDEF `btf_trace_*`) in `vmlinux`.
-pub fn attach_btf_id(vmlinux: &Btf, kind: &ProgKind) -> Result<u32> {
-    let name = kind.attach_func.as_deref().unwrap_or_default();
-    vmlinux
-        .find(kind.attach_btf_kind(), name)
-        .ok_or_else(|| Error::Program {
-            program: name.to_string(),
-            what: format!("kernel function or type '{name}' is not in /sys/kernel/btf/vmlinux"),
-        })
-}
 
 /// Everything needed to load one program.
 pub struct LoadRequest<'a> {

@@ -64,7 +64,9 @@ fn host_config() -> Option<std::collections::BTreeMap<String, String>> {
 }
 
 fn kernel_has(kind: u8, name: &str) -> bool {
-    rawbpf::prog::vmlinux_btf()
+    // A full parse, independent of the loader's lean reader.
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
+    rawbpf::btf::Btf::parse(&bytes)
         .unwrap()
         .find(kind, name)
         .is_some()

@@ -1,0 +1,678 @@
+//! The kernel's own BTF, read lean: only the names an object asks for.
+//!
+//! `/sys/kernel/btf/vmlinux` describes every type of the running kernel:
+//! about 5 MB and 100,000+ types. libbpf reads it whole and indexes every
+//! type, which is most of its start-up time and memory. A loader needs far
+//! less: the few types its CO-RE relocations start from (found by name),
+//! what those types' members point to (found by id), and the functions its
+//! programs attach to. So this reader
+//!
+//! 1. reads the header and streams the string section in small chunks,
+//!    noting the offsets of the strings whose essential name (see
+//!    [`crate::core`]) is one of the wanted names;
+//! 2. streams the type section once, keeping for every type only the file
+//!    offset of its record (4 bytes a type; the BTF id is the position) and,
+//!    for types whose name offset was noted, the id as a candidate;
+//! 3. afterwards reads single records and strings with `pread` on demand,
+//!    with a small cache.
+//!
+//! A kernel module's BTF (`/sys/kernel/btf/<module>`) is *split* BTF: its
+//! type ids continue after vmlinux's last id and its string offsets after
+//! vmlinux's string section, so a module view looks up low ids and offsets
+//! in vmlinux and the rest in the module file. Modules are read only when
+//! vmlinux has no candidate for a name (as libbpf does), and never when the
+//! target is a BTF file given with `--btf`.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::btf::extra_len;
+use crate::core::{essential_name, insert_sorted, BtfSource, TypeRec};
+use crate::error::{Error, Result};
+
+/// The running kernel's BTF.
+pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+/// Where the kernel publishes its BTF and its modules'.
+pub const BTF_DIR: &str = "/sys/kernel/btf";
+
+/// Size of the chunks the sections are streamed in.
+const CHUNK: usize = 64 * 1024;
+/// Longest string read (kernel symbol names are far shorter).
+const MAX_STR: usize = 4096;
+
+/// One BTF file: vmlinux (or a `--btf` file), or a module's split BTF.
+#[derive(Debug)]
+struct Part {
+    file: File,
+    label: String,
+    /// The first type id this file defines (1 for vmlinux).
+    first_id: u32,
+    /// String offsets below this are the base's (0 for vmlinux).
+    str_base: u32,
+    str_pos: u64,
+    str_len: u32,
+    type_pos: u64,
+    type_len: u32,
+    /// Offset in the type section of each type record this file defines, in id order.
+    index: Vec<u32>,
+}
+
+/// Candidates found while streaming: (index into the wanted names, type id).
+type Cands = Vec<(u32, u32)>;
+
+impl Part {
+    /// Reads the header, then streams strings and types once (see the module doc).
+    fn open(
+        path: &Path,
+        label: String,
+        base: Option<&Part>,
+        wanted: &[String],
+    ) -> Result<(Part, Cands)> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let bad = |what: String| Error::Btf(format!("{}: {what}", path.display()));
+        let mut hdr = [0u8; 24];
+        file.read_exact_at(&mut hdr, 0)
+            .map_err(|e| Error::io(path, e))?;
+        let u32_at = |p: usize| u32::from_le_bytes([hdr[p], hdr[p + 1], hdr[p + 2], hdr[p + 3]]);
+        if u16::from_le_bytes([hdr[0], hdr[1]]) != 0xeb9f || hdr[2] != 1 {
+            return Err(bad("not little-endian BTF version 1".into()));
+        }
+        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let (hdr_len, type_off, type_len, str_off, str_len) =
+            (u32_at(4), u32_at(8), u32_at(12), u32_at(16), u32_at(20));
+        let within =
+            |off: u32, len: u32| u64::from(hdr_len) + u64::from(off) + u64::from(len) <= file_len;
+        if hdr_len < 24 || !within(type_off, type_len) || !within(str_off, str_len) || str_len == 0
+        {
+            return Err(bad("header sections lie outside the file".into()));
+        }
+        let (first_id, str_base) = match base {
+            Some(b) => (b.first_id + b.index.len() as u32, b.str_base + b.str_len),
+            None => (1, 0),
+        };
+        let mut part = Part {
+            file,
+            label,
+            first_id,
+            str_base,
+            str_pos: u64::from(hdr_len) + u64::from(str_off),
+            str_len,
+            type_pos: u64::from(hdr_len) + u64::from(type_off),
+            type_len,
+            index: Vec::new(),
+        };
+        let wanted_offs = part.scan_strings(wanted).map_err(bad)?;
+        let cands = part.scan_types(type_len, &wanted_offs).map_err(bad)?;
+        Ok((part, cands))
+    }
+
+    /// Pass 1: offsets (as type records name them) of the strings whose
+    /// essential name is wanted, in increasing order, with the wanted name's
+    /// index.
+    fn scan_strings(&self, wanted: &[String]) -> std::result::Result<Vec<(u32, u32)>, String> {
+        let mut found = Vec::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        // `wanted` is sorted, so names with the same first byte are
+        // neighbours: `range[b]` is where those starting with byte b lie.
+        // Most strings start with a byte no wanted name starts with and are
+        // skipped after one look.
+        let mut range = [(0u32, 0u32); 256];
+        for (i, w) in wanted.iter().enumerate() {
+            if let Some(&b) = w.as_bytes().first() {
+                let r = &mut range[usize::from(b)];
+                if r.1 == 0 {
+                    r.0 = i as u32;
+                }
+                r.1 = i as u32 + 1;
+            }
+        }
+        let check = |data: &[u8], pos: usize, base: u32, found: &mut Vec<(u32, u32)>| {
+            check_string(data, pos, base, &range, wanted, found)
+        };
+        // buf[..carry] is an unfinished string from the previous chunk.
+        let mut buf = vec![0u8; CHUNK + MAX_STR];
+        let mut carry = 0usize;
+        let mut read: u32 = 0;
+        while read < self.str_len {
+            let n = (buf.len() - carry).min((self.str_len - read) as usize);
+            self.file
+                .read_exact_at(&mut buf[carry..carry + n], self.str_pos + u64::from(read))
+                .map_err(|e| format!("reading strings: {e}"))?;
+            let base = self.str_base + read - carry as u32; // offset of buf[0]
+            read += n as u32;
+            let data = &buf[..carry + n];
+            let Some(last) = data.iter().rposition(|&b| b == 0) else {
+                return Err(format!(
+                    "a string at offset {base} is longer than {MAX_STR} bytes"
+                ));
+            };
+            // buf[0] starts a string; so does every byte after a NUL. NULs
+            // are found a word at a time (a zero byte sets its high bit in
+            // `(w - 0x01..) & !w & 0x80..`; a 0x01 right after a zero may
+            // too, hence the check of the byte itself).
+            let hot = |b: u8| range[usize::from(b)].0 != range[usize::from(b)].1;
+            if hot(data[0]) {
+                check(data, 0, base, &mut found);
+            }
+            let mut i = 0;
+            while i + 8 <= last {
+                let w = u64::from_le_bytes(data[i..i + 8].try_into().unwrap_or_default());
+                let mut z = w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080;
+                while z != 0 {
+                    let p = i + (z.trailing_zeros() / 8) as usize;
+                    z &= z - 1;
+                    if data[p] == 0 && p < last && hot(data[p + 1]) {
+                        check(data, p + 1, base, &mut found);
+                    }
+                }
+                i += 8;
+            }
+            for p in i..last {
+                if data[p] == 0 && hot(data[p + 1]) {
+                    check(data, p + 1, base, &mut found);
+                }
+            }
+            carry = data.len() - (last + 1);
+            buf.copy_within(last + 1..last + 1 + carry, 0);
+        }
+        Ok(found)
+    }
+
+    /// Pass 2: the record offset of every type, and the wanted ones.
+    fn scan_types(
+        &mut self,
+        len: u32,
+        wanted_offs: &[(u32, u32)],
+    ) -> std::result::Result<Cands, String> {
+        let mut cands = Vec::new();
+        // The largest record: 12 bytes and 65535 members of 12 bytes.
+        let mut buf = vec![0u8; CHUNK + 12 + 12 * 0xffff];
+        let mut carry = 0usize;
+        let mut read: u32 = 0;
+        // Most vmlinux types take 16 to 40 bytes.
+        self.index.reserve(len as usize / 24);
+        while read < len {
+            let n = (buf.len() - carry).min((len - read) as usize);
+            self.file
+                .read_exact_at(&mut buf[carry..carry + n], self.type_pos + u64::from(read))
+                .map_err(|e| format!("reading types: {e}"))?;
+            let base = read - carry as u32; // offset of buf[0] in the section
+            read += n as u32;
+            let data = &buf[..carry + n];
+            let mut p = 0usize;
+            while let Some(hdr) = data.get(p..p + 12) {
+                let word =
+                    |q: usize| u32::from_le_bytes([hdr[q], hdr[q + 1], hdr[q + 2], hdr[q + 3]]);
+                let (name_off, info) = (word(0), word(4));
+                let k = ((info >> 24) & 0x1f) as u8;
+                let Some(extra) = extra_len(k, (info & 0xffff) as u16) else {
+                    let id = self.first_id as usize + self.index.len();
+                    return Err(format!("type {id} has unknown kind {k}"));
+                };
+                if data.len() - p < 12 + extra {
+                    break;
+                }
+                if name_off != 0 {
+                    if let Ok(w) = wanted_offs.binary_search_by_key(&name_off, |&(o, _)| o) {
+                        cands.push((wanted_offs[w].1, self.first_id + self.index.len() as u32));
+                    }
+                }
+                self.index.push(base + p as u32);
+                p += 12 + extra;
+            }
+            carry = data.len() - p;
+            buf.copy_within(p..p + carry, 0);
+        }
+        if carry != 0 {
+            return Err("the last type runs past the type section".into());
+        }
+        self.index.shrink_to_fit();
+        Ok(cands)
+    }
+
+    /// Whether this file defines type `id`.
+    fn has(&self, id: u32) -> bool {
+        id >= self.first_id && ((id - self.first_id) as usize) < self.index.len()
+    }
+
+    /// Reads type record `id` (which this file defines) with one `pread`:
+    /// it ends where the next record starts.
+    fn read_type(&self, id: u32) -> Result<TypeRec> {
+        let bad = |what: String| Error::Btf(format!("{}: type {id}: {what}", self.label));
+        let i = id.wrapping_sub(self.first_id) as usize;
+        let off = *self
+            .index
+            .get(i)
+            .ok_or_else(|| bad("does not exist".into()))?;
+        let end = self.index.get(i + 1).copied().unwrap_or(self.type_len);
+        let mut rec = vec![0u8; end.saturating_sub(off).max(12) as usize];
+        self.file
+            .read_exact_at(&mut rec, self.type_pos + u64::from(off))
+            .map_err(|e| bad(e.to_string()))?;
+        let word = |q: usize| u32::from_le_bytes([rec[q], rec[q + 1], rec[q + 2], rec[q + 3]]);
+        let info = word(4);
+        let mut t = TypeRec {
+            kind: ((info >> 24) & 0x1f) as u8,
+            name_off: word(0),
+            vlen: (info & 0xffff) as u16,
+            kflag: info >> 31 == 1,
+            size_or_type: word(8),
+            extra: Vec::new(),
+        };
+        let n = extra_len(t.kind, t.vlen).ok_or_else(|| bad(format!("unknown kind {}", t.kind)))?;
+        t.extra = rec
+            .get(12..12 + n)
+            .ok_or_else(|| bad("record is cut short".into()))?
+            .to_vec();
+        Ok(t)
+    }
+
+    /// Reads the string at `off` (an offset this file defines).
+    fn read_string(&self, off: u32) -> Result<String> {
+        let bad = |what: &str| Error::Btf(format!("{}: string {off}: {what}", self.label));
+        let rel = off - self.str_base;
+        if rel >= self.str_len {
+            return Err(bad("past the string section"));
+        }
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        let mut at = rel;
+        while at < self.str_len && out.len() < MAX_STR {
+            let n = buf.len().min((self.str_len - at) as usize);
+            self.file
+                .read_exact_at(&mut buf[..n], self.str_pos + u64::from(at))
+                .map_err(|e| bad(&e.to_string()))?;
+            if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..end]);
+                return String::from_utf8(out).map_err(|_| bad("not UTF-8"));
+            }
+            out.extend_from_slice(&buf[..n]);
+            at += n as u32;
+        }
+        Err(bad("no terminating NUL"))
+    }
+}
+
+/// Whether the string at `data[pos]` (which ends with a NUL inside `data`)
+/// has a wanted essential name; if so its offset (`base + pos`) and the
+/// name's index are pushed to `found`. `range` is explained in `scan_strings`.
+#[inline(never)]
+fn check_string(
+    data: &[u8],
+    pos: usize,
+    base: u32,
+    range: &[(u32, u32); 256],
+    wanted: &[String],
+    found: &mut Vec<(u32, u32)>,
+) {
+    let (lo, hi) = range[usize::from(data[pos])];
+    for (w, name) in wanted[lo as usize..hi as usize].iter().enumerate() {
+        let name = name.as_bytes();
+        let end = pos + name.len();
+        if data.get(pos..end) != Some(name) {
+            continue;
+        }
+        let hit = match data.get(end) {
+            Some(0) => true,
+            // A flavour ("name___x"): the whole string's essential name.
+            Some(b'_') => std::ffi::CStr::from_bytes_until_nul(&data[pos..])
+                .ok()
+                .and_then(|s| std::str::from_utf8(s.to_bytes()).ok())
+                .is_some_and(|s| essential_name(s).len() == name.len()),
+            _ => false,
+        };
+        if hit {
+            found.push((base + pos as u32, lo + w as u32));
+        }
+    }
+}
+
+/// Caches of what was read on demand (the same members and names are asked
+/// for again for every relocation into a struct): sorted by id or offset.
+#[derive(Debug, Default)]
+struct Cache {
+    types: Vec<(u32, TypeRec)>,
+    strings: Vec<(u32, String)>,
+}
+
+impl Cache {
+    /// The cached record of type `id`, read from `part` on first use.
+    fn ty(cell: &RefCell<Cache>, part: &Part, id: u32) -> Result<TypeRec> {
+        let at = match cell.borrow().types.binary_search_by_key(&id, |e| e.0) {
+            Ok(i) => return Ok(cell.borrow().types[i].1.clone()),
+            Err(at) => at,
+        };
+        let t = part.read_type(id)?;
+        cell.borrow_mut().types.insert(at, (id, t.clone()));
+        Ok(t)
+    }
+
+    /// The cached string at `off`, read from `part` on first use.
+    fn string(cell: &RefCell<Cache>, part: &Part, off: u32) -> Result<String> {
+        let at = match cell.borrow().strings.binary_search_by_key(&off, |e| e.0) {
+            Ok(i) => return Ok(cell.borrow().strings[i].1.clone()),
+            Err(at) => at,
+        };
+        let s = part.read_string(off)?;
+        cell.borrow_mut().strings.insert(at, (off, s.clone()));
+        Ok(s)
+    }
+}
+
+/// A kernel BTF (vmlinux, or a whole-kernel BTF file), indexed for the
+/// wanted names only.
+#[derive(Debug)]
+pub struct KernelBtf {
+    part: Part,
+    /// The wanted essential names, sorted.
+    wanted: Vec<String>,
+    cands: Cands,
+    cache: RefCell<Cache>,
+    /// Whether this is the running kernel's (so modules may be searched).
+    running: bool,
+}
+
+impl KernelBtf {
+    /// The running kernel's BTF, indexed for `wanted` essential names.
+    pub fn vmlinux(wanted: &[String]) -> Result<KernelBtf> {
+        let mut k = KernelBtf::open(Path::new(VMLINUX), wanted)?;
+        k.running = true;
+        Ok(k)
+    }
+
+    /// A whole-kernel BTF file (e.g. another kernel's vmlinux BTF, for
+    /// `run --btf FILE`), indexed for `wanted` essential names.
+    pub fn open(path: &Path, wanted: &[String]) -> Result<KernelBtf> {
+        let mut sorted = Vec::new();
+        for w in wanted {
+            insert_sorted(&mut sorted, w);
+        }
+        let wanted = sorted;
+        let label = match path.to_str() {
+            Some(VMLINUX) => "vmlinux".to_string(),
+            _ => path.display().to_string(),
+        };
+        let (part, cands) = Part::open(path, label, None, &wanted)?;
+        Ok(KernelBtf {
+            part,
+            wanted,
+            cands,
+            cache: RefCell::default(),
+            running: false,
+        })
+    }
+
+    /// Number of type ids, `void` included.
+    pub fn len(&self) -> usize {
+        self.part.index.len() + 1
+    }
+
+    /// Whether the BTF has no types besides `void`.
+    pub fn is_empty(&self) -> bool {
+        self.part.index.is_empty()
+    }
+
+    /// The id of the type of `kind` named exactly `name` (which must have
+    /// been among the wanted names), e.g. a FUNC to attach to.
+    pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
+        find_in(self, &self.wanted, &self.cands, kind, name)
+    }
+
+    /// The split BTF of every loaded module that has a candidate for one of
+    /// `wanted`. Empty unless this is the running kernel's BTF.
+    pub fn modules(&self, wanted: &[String]) -> Result<Vec<ModuleBtf<'_>>> {
+        let mut out = Vec::new();
+        if !self.running || wanted.is_empty() {
+            return Ok(out);
+        }
+        let mut sorted = Vec::new();
+        for w in wanted {
+            insert_sorted(&mut sorted, w);
+        }
+        let wanted = sorted;
+        let dir = std::fs::read_dir(BTF_DIR).map_err(|e| Error::io(BTF_DIR, e))?;
+        let mut names = Vec::new();
+        for name in dir
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            if name != "vmlinux" {
+                insert_sorted(&mut names, &name);
+            }
+        }
+        for name in names {
+            let path = Path::new(BTF_DIR).join(&name);
+            let (part, cands) = Part::open(&path, name.clone(), Some(&self.part), &wanted)?;
+            if !cands.is_empty() {
+                out.push(ModuleBtf {
+                    base: self,
+                    name,
+                    part,
+                    wanted: wanted.clone(),
+                    cands,
+                    cache: RefCell::default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn type_cached(&self, id: u32) -> Result<TypeRec> {
+        if id == 0 {
+            return Ok(TypeRec::default());
+        }
+        Cache::ty(&self.cache, &self.part, id)
+    }
+
+    fn string_cached(&self, off: u32) -> Result<String> {
+        if off == 0 {
+            return Ok(String::new());
+        }
+        Cache::string(&self.cache, &self.part, off)
+    }
+}
+
+fn cands_for(wanted: &[String], cands: &Cands, essential: &str) -> Vec<u32> {
+    match wanted.binary_search_by(|w| w.as_str().cmp(essential)) {
+        Ok(w) => cands
+            .iter()
+            .filter(|&&(c, _)| c == w as u32)
+            .map(|&(_, id)| id)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn find_in(
+    src: &dyn BtfSource,
+    wanted: &[String],
+    cands: &Cands,
+    kind: u8,
+    name: &str,
+) -> Result<Option<u32>> {
+    for id in cands_for(wanted, cands, essential_name(name)) {
+        let t = src.type_rec(id)?;
+        if t.kind == kind && src.string(t.name_off)? == name {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+impl BtfSource for KernelBtf {
+    fn type_rec(&self, id: u32) -> Result<TypeRec> {
+        self.type_cached(id)
+    }
+
+    fn string(&self, off: u32) -> Result<String> {
+        self.string_cached(off)
+    }
+
+    fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
+        Ok(cands_for(&self.wanted, &self.cands, essential))
+    }
+
+    fn label(&self) -> String {
+        self.part.label.clone()
+    }
+}
+
+/// A module's split BTF on top of vmlinux's.
+#[derive(Debug)]
+pub struct ModuleBtf<'a> {
+    base: &'a KernelBtf,
+    /// The module's name (the file name under /sys/kernel/btf).
+    pub name: String,
+    part: Part,
+    wanted: Vec<String>,
+    cands: Cands,
+    cache: RefCell<Cache>,
+}
+
+impl ModuleBtf<'_> {
+    /// The id of the module's type of `kind` named exactly `name`.
+    pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
+        find_in(self, &self.wanted, &self.cands, kind, name)
+    }
+}
+
+impl BtfSource for ModuleBtf<'_> {
+    fn type_rec(&self, id: u32) -> Result<TypeRec> {
+        if !self.part.has(id) {
+            return self.base.type_rec(id);
+        }
+        Cache::ty(&self.cache, &self.part, id)
+    }
+
+    fn string(&self, off: u32) -> Result<String> {
+        if off < self.part.str_base {
+            return self.base.string(off);
+        }
+        Cache::string(&self.cache, &self.part, off)
+    }
+
+    fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
+        Ok(cands_for(&self.wanted, &self.cands, essential))
+    }
+
+    fn label(&self) -> String {
+        format!("module {}", self.name)
+    }
+}
+
+/// The BTF id of the attach target `name`, of BTF kind `btf_kind` (a FUNC
+/// for fentry and lsm, the TYPEDEF `btf_trace_*` for tp_btf), in vmlinux.
+pub fn attach_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<u32> {
+    vmlinux.find(btf_kind, name)?.ok_or_else(|| Error::Program {
+        program: name.to_string(),
+        what: format!(
+            "kernel function or type '{name}' is not in {}",
+            vmlinux.part.label
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::kind;
+
+    /// Reads the running kernel's BTF for a few names and checks it against
+    /// a full parse (every kernel rawbpf is tested on has BTF).
+    #[test]
+    fn lean_reader_agrees_with_full_parse() {
+        let bytes = std::fs::read(VMLINUX).expect("the kernel publishes its BTF");
+        let full = crate::btf::Btf::parse(&bytes).unwrap();
+        let wanted = ["sk_buff".to_string(), "bpf_lsm_file_open".to_string()];
+        let k = KernelBtf::vmlinux(&wanted).unwrap();
+        assert_eq!(k.len(), full.len());
+        let sk = k.find(kind::STRUCT, "sk_buff").unwrap().unwrap();
+        assert_eq!(Some(sk), full.find(kind::STRUCT, "sk_buff"));
+        let a = k.type_rec(sk).unwrap();
+        let b = <crate::btf::Btf as BtfSource>::type_rec(&full, sk).unwrap();
+        assert_eq!(
+            (a.vlen, a.size_or_type, &a.extra),
+            (b.vlen, b.size_or_type, &b.extra)
+        );
+        assert_eq!(
+            k.find(kind::FUNC, "bpf_lsm_file_open").unwrap(),
+            full.find(kind::FUNC, "bpf_lsm_file_open")
+        );
+        assert_eq!(k.find(kind::STRUCT, "no_such_type").unwrap(), None);
+        // The last type and a member name read on demand agree too.
+        let last = full.len() as u32 - 1;
+        let (x, y) = (
+            k.type_rec(last).unwrap(),
+            <crate::btf::Btf as BtfSource>::type_rec(&full, last).unwrap(),
+        );
+        assert_eq!((x.kind, x.name_off, x.extra), (y.kind, y.name_off, y.extra));
+        assert_eq!(
+            k.string(x.name_off).unwrap(),
+            full.name(y.name_off).unwrap()
+        );
+    }
+
+    /// A BTF blob from type words and a string section.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x9f, 0xeb, 1, 0];
+        let tl = 4 * types.len() as u32;
+        for w in [24, 0, tl, tl, strings.len() as u32] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for w in types {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.extend_from_slice(strings);
+        out
+    }
+
+    /// Split BTF as a module has it: ids and string offsets continue after
+    /// the base's, and lookups cross into the base.
+    #[test]
+    fn module_split_btf_continues_the_base() {
+        let dir = std::env::temp_dir().join(format!("rawbpf-kbtf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let info = |k: u32, vlen: u32| (k << 24) | vlen;
+        // Base: 1 int "int"; 2 struct "base_s" { int a; }.
+        let base_strs = b"\0int\0base_s\0a\0"; // int@1 base_s@5 a@12
+        let base = blob(
+            &[1, info(1, 0), 4, 32, 5, info(4, 1), 4, 12, 1, 0],
+            base_strs,
+        );
+        // Module: 3 struct "modtype" { struct base_s inner; int b; };
+        // its strings start at the base's string length (14).
+        let mod_strs = b"\0modtype\0inner\0b\0"; // modtype@15 inner@23 b@29
+        let module = blob(&[15, info(4, 2), 8, 23, 2, 0, 29, 1, 32], mod_strs);
+        std::fs::write(dir.join("vmlinux"), &base).unwrap();
+        std::fs::write(dir.join("mod"), &module).unwrap();
+        let wanted = ["modtype".to_string(), "base_s".to_string()];
+        let k = KernelBtf::open(&dir.join("vmlinux"), &wanted).unwrap();
+        assert_eq!(k.find(kind::STRUCT, "base_s").unwrap(), Some(2));
+        assert_eq!(k.candidates("modtype").unwrap(), [] as [u32; 0]);
+        let (part, cands) =
+            Part::open(&dir.join("mod"), "mod".into(), Some(&k.part), &k.wanted).unwrap();
+        let m = ModuleBtf {
+            base: &k,
+            name: "mod".into(),
+            part,
+            wanted: k.wanted.clone(),
+            cands,
+            cache: RefCell::default(),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(m.find(kind::STRUCT, "modtype").unwrap(), Some(3));
+        let t = m.type_rec(3).unwrap();
+        assert_eq!((t.kind, t.vlen, t.size_or_type), (kind::STRUCT, 2, 8));
+        assert_eq!(m.string(t.name_off).unwrap(), "modtype");
+        // Member types resolve into the base, member names into the module.
+        assert_eq!(m.type_rec(2).unwrap().kind, kind::STRUCT);
+        assert_eq!(m.string(29).unwrap(), "b");
+        assert_eq!(m.string(1).unwrap(), "int");
+        assert!(m.type_rec(4).is_err());
+        assert!(m.string(40).is_err());
+    }
+}
