@@ -221,6 +221,37 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// The file-system type of the file system `path` is on (statfs(2)'s
+/// `f_type`, e.g. BPF_FS_MAGIC).
+pub fn fs_type(path: &str) -> io::Result<u64> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is NUL-terminated; statfs fills in the plain-data struct.
+    let st = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        if libc::statfs(c.as_ptr(), &mut st) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        st
+    };
+    // f_type is signed in glibc's struct, unsigned in musl's.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(st.f_type as u64)
+}
+
+/// How many CPUs this thread may run on (sched_getaffinity), at least 1.
+/// Unlike `std::thread::available_parallelism` it reads no cgroup files.
+pub fn cpus_allowed() -> usize {
+    // SAFETY: cpu_set_t is plain data the call fills in for this thread
+    // (pid 0); CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) < 0 {
+            return 1;
+        }
+        usize::try_from(libc::CPU_COUNT(&set)).unwrap_or(1).max(1)
+    }
+}
+
 /// Sends `signal` to process `pid` (kill(2)).
 pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
     let pid =
