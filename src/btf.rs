@@ -377,6 +377,17 @@ impl Btf {
                 put_u32(&mut self.raw, t.pos + 8, size);
                 self.types[id as usize].size_or_type = size;
             }
+            // The section's global symbols sorted by name (then by index:
+            // the first of a name is found first), for a binary search per
+            // VAR; a scan per VAR would grow with the square of their number.
+            let mut globals: Vec<(&str, usize)> = obj
+                .symbols
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.global && s.section == Some(section.index))
+                .map(|(i, s)| (s.name.as_str(), i))
+                .collect();
+            globals.sort_unstable();
             let mut vars = self.datasec_vars(id)?;
             for (var, offset, _) in vars.iter_mut() {
                 let v = *self.get(*var)?;
@@ -389,17 +400,15 @@ impl Btf {
                     continue;
                 }
                 let var_name = self.name(v.name_off)?;
-                let sym = obj
-                    .symbols
-                    .iter()
-                    .find(|s| s.global && s.section == Some(section.index) && s.name == var_name)
-                    .ok_or_else(|| {
-                        btf_err(format!(
-                            "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
-                        ))
-                    })?;
-                *offset =
-                    u32::try_from(sym.value).map_err(|_| btf_err("symbol offset too large"))?;
+                let first = globals.partition_point(|&(name, _)| name < var_name);
+                let found = globals.get(first).filter(|&&(name, _)| name == var_name);
+                let (_, sym) = *found.ok_or_else(|| {
+                    btf_err(format!(
+                        "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
+                    ))
+                })?;
+                *offset = u32::try_from(obj.symbols[sym].value)
+                    .map_err(|_| btf_err("symbol offset too large"))?;
             }
             vars.sort_by_key(|&(_, offset, _)| offset);
             for (i, (var, offset, size)) in vars.into_iter().enumerate() {
@@ -511,6 +520,9 @@ pub struct BtfExt {
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
     /// Number of CO-RE relocation records (not supported yet).
     pub core_relo_count: usize,
+    /// Every section's records are in instruction order, as clang writes
+    /// them: relocation then finds a function's records by binary search.
+    pub in_order: bool,
 }
 
 impl BtfExt {
@@ -555,6 +567,14 @@ impl BtfExt {
         }
         let core = block(field(24)?, field(28)?)?;
         ext.core_relo_count = info_blocks(core, 16, btf)?.len();
+        ext.in_order = ext
+            .func_info
+            .values()
+            .all(|v| v.is_sorted_by_key(|r| r.insn_off))
+            && ext
+                .line_info
+                .values()
+                .all(|v| v.is_sorted_by_key(|r| r.insn_off));
         Ok(ext)
     }
 }

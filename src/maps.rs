@@ -25,7 +25,7 @@ pub const MAP_TYPE_ARRAY: u32 = 2;
 pub const MAP_TYPE_SOCKMAP: u32 = 15;
 
 /// Where in the object a map comes from: what relocations point at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MapSource {
     /// A definition at `offset` in `.maps` or `maps` (section index `section`).
     Defined { section: usize, offset: u64 },
@@ -72,6 +72,22 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         Some(btf) => btf.map_defs()?,
         None => Vec::new(),
     };
+    // Sorted by name (then by index: the first of a name is found first),
+    // for a binary search per map; a scan per map would grow with the square
+    // of their number.
+    let mut by_name: Vec<(&str, usize)> = btf_defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
+    by_name.sort_unstable();
+    let def_named = |name: &str| {
+        let first = by_name.partition_point(|&(n, _)| n < name);
+        by_name
+            .get(first)
+            .filter(|&&(n, _)| n == name)
+            .map(|&(_, i)| &btf_defs[i])
+    };
     let mut specs = Vec::new();
     for sym in &obj.maps {
         let section = &obj.sections[sym.section];
@@ -105,7 +121,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             attr.max_entries = field(3)?;
             attr.map_flags = field(4)?;
         } else {
-            let def = btf_defs.iter().find(|d| d.name == sym.name).ok_or_else(|| {
+            let def = def_named(&sym.name).ok_or_else(|| {
                 map_err(
                     &sym.name,
                     if btf.is_none() {
