@@ -115,6 +115,41 @@ fn programs_loaded_in_parallel_keep_the_objects_order() {
     assert_eq!(calls[0], Cmd::BtfLoad);
 }
 
+/// A program the verifier refuses stops a parallel load with the error of
+/// the first refused program in the object's order, whichever thread met it.
+#[test]
+fn a_parallel_load_reports_the_first_refused_program() {
+    require_root();
+    // Turn the final `exit` of the 2nd and 4th programs into a jump to
+    // itself, which the verifier rejects as an infinite loop.
+    let mut bytes = MULTI.to_vec();
+    let names = {
+        let p = rawbpf::loader::prepare(MULTI).unwrap();
+        let mut names = Vec::new();
+        for (n, &f) in p.object.programs.iter().enumerate() {
+            let func = &p.object.functions[f];
+            names.push(func.name.clone());
+            if n == 1 || n == 3 {
+                let data = p.object.sections[func.section].data;
+                let at = data.as_ptr() as usize - MULTI.as_ptr() as usize
+                    + (func.start + func.len - 1) * 8;
+                assert_eq!(bytes[at], 0x95, "the last instruction is exit");
+                bytes[at] = 0x05; // ja
+                bytes[at + 2..at + 4].copy_from_slice(&(-1i16).to_le_bytes());
+            }
+        }
+        names
+    };
+    for _ in 0..3 {
+        let err = rawbpf::load(&bytes).unwrap_err();
+        assert!(matches!(err, Error::Rejected { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("program '{}'", names[1])),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn kernel_sees_the_seed_program_its_maps_and_btf() {
     require_root();
