@@ -5,7 +5,8 @@ CARGO  ?= cargo
 KERNEL ?= all
 RELEASE := target/release/rawbpf
 
-.PHONY: all build static run test soak check fmt clippy bpf bpf-check bpf-deps vmtest vmtest-initramfs
+.PHONY: all build static run test soak check fmt clippy bpf bpf-check bpf-deps vmtest \
+	vmtest-initramfs bench bench-smoke bench-deps
 
 all: build
 
@@ -81,3 +82,21 @@ vmtest:
 # a root image whose init checks the policy held across switch_root.
 vmtest-initramfs:
 	tests/vm/initramfs.sh
+
+# rawbpf against a libbpf peer loader on the same jobs (bench/, README
+# "make bench"): one table per object. Noisy, so not in CI; BENCH_RUNS=N
+# runs per loader (31), BENCH_OBJECTS="..." to choose the objects.
+bench: static bench-deps
+	$(MAKE) -C bench run
+
+# What CI runs: the bench builds, its generated objects are current, and
+# three runs of the seed work and take exactly 7 + 3 bpf() calls.
+bench-smoke: static bench-deps bpf-deps
+	$(MAKE) -C bench check smoke
+
+# strace, and the static libraries the peer links (libbpf, libelf, zlib, zstd).
+bench-deps:
+	@command -v strace >/dev/null && command -v cc >/dev/null && [ -e /usr/include/bpf/libbpf.h ] && \
+		(for l in libbpf.a libelf.a libz.a libzstd.a; do [ -e "$$(cc -print-file-name=$$l)" ] || exit 1; done) || { \
+		apt-get update && apt-get install -y --no-install-recommends \
+			strace gcc libc6-dev libbpf-dev libelf-dev zlib1g-dev libzstd-dev; }

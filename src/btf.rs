@@ -893,6 +893,9 @@ pub struct BtfExt {
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
     /// Per section, in the order the sections first appear.
     pub core_relos: Vec<(String, Vec<CoreRelo>)>,
+    /// Every section's records are in instruction order, as clang writes
+    /// them: relocation then finds a function's records by binary search.
+    pub in_order: bool,
 }
 
 impl BtfExt {
@@ -967,6 +970,14 @@ impl BtfExt {
                 None => ext.core_relos.push((sec.to_string(), relos)),
             }
         }
+        ext.in_order = ext
+            .func_info
+            .values()
+            .all(|v| v.is_sorted_by_key(|r| r.insn_off))
+            && ext
+                .line_info
+                .values()
+                .all(|v| v.is_sorted_by_key(|r| r.insn_off));
         Ok(ext)
     }
 }

@@ -49,7 +49,7 @@ pub enum SectionKind {
 }
 
 /// The three kinds of global-data section.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DataKind {
     /// `.rodata*`: constants; read-only for programs and frozen after writing.
     Rodata,

@@ -293,13 +293,23 @@ fn load_programs(
         let spec = externs::kconfig_map_spec(&resolved.kconfig);
         maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);
     }
+    // Sorted by source (then by index: the first map of a source is found
+    // first), for a binary search per relocation instead of a scan.
+    let mut by_source: Vec<(maps::MapSource, usize)> = maps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.source, i))
+        .collect();
+    by_source.sort_unstable();
     let map_fd = |source| {
-        maps.iter()
-            .find(|m| m.source == source)
-            .map(|m| std::os::fd::AsRawFd::as_raw_fd(&m.fd))
+        let first = by_source.partition_point(|&(s, _)| s < source);
+        let (_, i) = by_source.get(first).filter(|&&(s, _)| s == source)?;
+        Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd))
     };
 
-    let mut programs = Vec::with_capacity(obj.programs.len());
+    // Relocate every program first (pure work, in order), then load them:
+    // the kernel verifies independent programs in parallel.
+    let mut jobs = Vec::with_capacity(obj.programs.len());
     for &entry in obj.programs.iter().filter(|&&e| {
         let f = &obj.functions[e];
         select(&f.name, section::autoload(&obj.sections[f.section].name).1)
@@ -321,24 +331,34 @@ fn load_programs(
             }
             _ => 0,
         };
-        let fd = prog::load(&LoadRequest {
-            name: &func.name,
-            section,
-            kind: &kind,
-            assembled: &assembled,
-            license: &obj.license,
-            btf: btf.as_ref().map(|f| f.as_fd()),
-            attach_btf_id,
-        })
-        .map_err(explain_eperm)?;
-        programs.push(Program {
+        jobs.push((func, section, kind, assembled, attach_btf_id));
+    }
+    let requests: Vec<LoadRequest<'_>> = jobs
+        .iter()
+        .map(
+            |(func, section, kind, assembled, attach_btf_id)| LoadRequest {
+                name: &func.name,
+                section,
+                kind,
+                assembled,
+                license: &obj.license,
+                btf: btf.as_ref().map(|f| f.as_fd()),
+                attach_btf_id: *attach_btf_id,
+            },
+        )
+        .collect();
+    let fds = load_parallel(&requests)?;
+    let programs: Vec<Program> = jobs
+        .into_iter()
+        .zip(fds)
+        .map(|((func, section, kind, assembled, _), fd)| Program {
             name: func.name.clone(),
             section: section.clone(),
             kind,
             insn_count: assembled.insns.len(),
             fd,
-        });
-    }
+        })
+        .collect();
     fill_prog_arrays(&p.maps, &maps, &programs)?;
     Ok(Loaded {
         btf,
@@ -401,6 +421,98 @@ fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Res
         core::relocate_section(section, &mut sec.insns, relos, btf, &targets)?;
     }
     Ok(())
+}
+
+/// Worker threads' stacks: loading a program needs little (its buffers are
+/// on the heap).
+const WORKER_STACK: usize = 256 * 1024;
+
+/// Loads `requests` (BPF_PROG_LOAD each), on up to one thread per allowed
+/// CPU: the kernel verifies programs independently, and verification is
+/// most of a load. Programs are taken in order and the result is in order:
+/// the fds by request, and on failure the error of the first request that
+/// failed, as a load one by one would report it (once one fails no new
+/// request is started; those before it all finish, since they were taken
+/// first). The calls each worker makes go into this thread's call log in
+/// request order.
+fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    type Done = (usize, Result<OwnedFd>, Vec<sys::Call>);
+
+    let threads = requests.len().min(sys::cpus_allowed());
+    if threads <= 1 {
+        return requests
+            .iter()
+            .map(|r| prog::load(r).map_err(explain_eperm))
+            .collect();
+    }
+    // This thread works too, and a worker logs request by request: set this
+    // thread's log aside meanwhile and put the requests' calls after it.
+    let earlier = sys::call_log_active().then(sys::take_timed_call_log);
+    let logging = earlier.is_some();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || -> Vec<Done> {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(request) = requests.get(i) else {
+                break;
+            };
+            if logging {
+                sys::start_call_log();
+            }
+            let result = prog::load(request).map_err(explain_eperm);
+            failed.fetch_or(result.is_err(), Ordering::Relaxed);
+            done.push((i, result, sys::take_timed_call_log()));
+        }
+        done
+    };
+    let mut slots: Vec<Option<(Result<OwnedFd>, Vec<sys::Call>)>> = std::iter::repeat_with(|| None)
+        .take(requests.len())
+        .collect();
+    std::thread::scope(|scope| {
+        // A thread the system refuses is one helper fewer, not a failure:
+        // this thread works through the requests too.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(WORKER_STACK)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut all = work();
+        for helper in helpers {
+            all.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        for (i, result, calls) in all {
+            slots[i] = Some((result, calls));
+        }
+    });
+    if let Some(earlier) = earlier {
+        sys::start_call_log();
+        sys::extend_call_log(earlier);
+    }
+    let mut fds = Vec::with_capacity(requests.len());
+    let mut first_error = None;
+    for (result, calls) in slots.into_iter().flatten() {
+        sys::extend_call_log(calls);
+        match result {
+            Ok(fd) => fds.push(fd),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(fds),
+    }
 }
 
 /// EPERM from bpf() as a non-root user means "not allowed", not "bad object".

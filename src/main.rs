@@ -35,7 +35,9 @@ usage:
       before the end undoes everything the run did.
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
-      --verbose        list the bpf() commands that loaded and attached it
+      --verbose        ask the kernel about what it holds (ids, tags), list
+                       the bpf() commands that loaded and attached it, and
+                       say how long they took
       --trace          print every bpf() call on stderr as it happens: the
                        command, its decoded fields, the result or errno, time
       --btf FILE       resolve CO-RE relocations against FILE (another
@@ -365,15 +367,19 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // From here a stop signal is the normal end of a run without --pin
     // (detach and exit 0), and ends a run with --pin before it pins.
     // The load and attach calls only, before describe() adds its queries.
-    let calls = sys::take_call_log();
-    out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
+    let calls = sys::take_timed_call_log();
     if args.verbose {
-        let names: Vec<&str> = calls.into_iter().map(sys::Cmd::name).collect();
+        out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
+        let names: Vec<&str> = calls.iter().map(|c| c.cmd.name()).collect();
         outln!(
             "bpf() calls to load and attach ({}): {}",
             names.len(),
             names.join(", ")
         );
+        outln!("{}", call_time(&calls, "load and attach"));
+    } else {
+        // What the loader already knows: no query, no system call per object.
+        out!("{}", summary(&loaded, &attachments, cgroup.as_ref()));
     }
     let unattached: Vec<&str> = loaded
         .programs
@@ -389,7 +395,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
             cgroup: cg,
             created: cg.removes_on_drop(),
         });
+        if args.verbose {
+            sys::start_call_log();
+        }
         pins::pin_run(dir, &loaded, attachments, record)?;
+        if args.verbose {
+            outln!("{}", call_time(&sys::take_timed_call_log(), "pin"));
+        }
         if !unattached.is_empty() {
             outln!(
                 "pinned the programs not attached as prog_NAME: {}",
@@ -517,6 +529,65 @@ fn name(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long `calls` took, summed (over threads, when programs load in
+/// parallel), in all and by command.
+fn call_time(calls: &[sys::Call], what: &str) -> String {
+    let us = |nanos: u64| format!("{}.{} us", nanos / 1000, nanos % 1000 / 100);
+    let mut by_cmd: Vec<(sys::Cmd, usize, u64)> = Vec::new();
+    for call in calls {
+        match by_cmd.iter_mut().find(|(cmd, ..)| *cmd == call.cmd) {
+            Some((_, n, nanos)) => {
+                *n += 1;
+                *nanos += call.nanos;
+            }
+            None => by_cmd.push((call.cmd, 1, call.nanos)),
+        }
+    }
+    let parts: Vec<String> = by_cmd
+        .iter()
+        .map(|&(cmd, n, nanos)| format!("{} x{n} {}", cmd.name(), us(nanos)))
+        .collect();
+    format!(
+        "bpf() time: {} in {} calls to {what} ({})",
+        us(calls.iter().map(|c| c.nanos).sum()),
+        calls.len(),
+        parts.join(", ")
+    )
+}
+
+/// What the loader made, from what it already knows: one line per object and
+/// not one system call (`--verbose` asks the kernel instead, see [`describe`]).
+fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>) -> String {
+    let mut out = String::new();
+    for map in &loaded.maps {
+        out += &format!(
+            "map     {:<16} type {} key {} value {} entries {}\n",
+            map.name, map.map_type, map.key_size, map.value_size, map.max_entries
+        );
+    }
+    for prog in &loaded.programs {
+        out += &format!(
+            "prog    {:<16} {} ({} insns)\n",
+            prog.name, prog.section, prog.insn_count
+        );
+    }
+    let target = cgroup
+        .map(|c| c.path().display().to_string())
+        .unwrap_or_default();
+    for a in attachments {
+        let how = if a.link().is_some() {
+            "link  "
+        } else {
+            "legacy"
+        };
+        out += &format!(
+            "{how}  {} -> {target} (attach type {})\n",
+            a.program, a.attach_type
+        );
+    }
+    out
 }
 
 /// What the kernel says it holds for this object, one line per object.

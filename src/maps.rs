@@ -86,7 +86,7 @@ pub struct Slot {
 }
 
 /// Where in the object a map comes from: what relocations point at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MapSource {
     /// A definition at `offset` in `.maps` or `maps` (section index `section`).
     Defined {
@@ -169,6 +169,22 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         Some(btf) => btf.map_defs()?,
         None => Vec::new(),
     };
+    // Sorted by name (then by index: the first of a name is found first),
+    // for a binary search per map; a scan per map would grow with the square
+    // of their number.
+    let mut by_name: Vec<(&str, usize)> = btf_defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
+    by_name.sort_unstable();
+    let def_named = |name: &str| {
+        let first = by_name.partition_point(|&(n, _)| n < name);
+        by_name
+            .get(first)
+            .filter(|&&(n, _)| n == name)
+            .map(|&(_, i)| &btf_defs[i])
+    };
     let mut specs = Vec::new();
     for sym in &obj.maps {
         let section = &obj.sections[sym.section];
@@ -212,7 +228,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
                 ));
             }
         } else {
-            let def = btf_defs.iter().find(|d| d.name == sym.name).ok_or_else(|| {
+            let def = def_named(&sym.name).ok_or_else(|| {
                 map_err(
                     &sym.name,
                     if btf.is_none() {

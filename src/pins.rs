@@ -33,6 +33,9 @@ const RECORD_MAGIC: &[u8; 8] = b"RAWBPF01";
 /// One record entry: 16 bytes of fixed fields, then a name or path.
 const ENTRY_SIZE: usize = 512;
 const TEXT_MAX: usize = ENTRY_SIZE - 16;
+/// The largest record `detach` reads (2,048 entries): a hostile pin cannot
+/// make it allocate more.
+const RECORD_MAX: usize = 2048 * ENTRY_SIZE;
 
 /// What a pin of the record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -420,26 +423,34 @@ fn pin_everything(
     // Entry 0: magic, flags, count and the cgroup's path; entry 1: its id;
     // from entry 2 on, one per pin.
     let idrec = put_entry(0, 0, id, "")?;
-    let all: Vec<Vec<u8>> = [head, idrec].into_iter().chain(entries).collect();
-    let record = create_record(all.len() as u32)?;
-    for (i, v) in all.iter().enumerate() {
-        sys::map_update_elem(record.as_fd(), &(i as u32).to_ne_bytes(), v, sys::BPF_ANY).map_err(
-            |source| Error::Sys {
-                cmd: Cmd::MapUpdateElem,
-                what: format!("rawbpf's pin record, entry {i}"),
-                source,
-            },
-        )?;
+    // One value holding every entry: one BPF_MAP_UPDATE_ELEM for the record.
+    let all: Vec<u8> = [head, idrec].into_iter().chain(entries).flatten().collect();
+    if all.len() > RECORD_MAX {
+        return Err(refuse(format!(
+            "{} pins are more than rawbpf's record holds ({})",
+            all.len() / ENTRY_SIZE - 2,
+            RECORD_MAX / ENTRY_SIZE - 2
+        )));
     }
+    let record = create_record(all.len() as u32)?;
+    sys::map_update_elem(record.as_fd(), &0u32.to_ne_bytes(), &all, sys::BPF_ANY).map_err(
+        |source| Error::Sys {
+            cmd: Cmd::MapUpdateElem,
+            what: "rawbpf's pin record".into(),
+            source,
+        },
+    )?;
     pin(record.as_fd(), RECORD)
 }
 
-fn create_record(entries: u32) -> Result<OwnedFd> {
+/// The record: a one-entry ARRAY whose value is `value_size` bytes of
+/// ENTRY_SIZE-byte entries.
+fn create_record(value_size: u32) -> Result<OwnedFd> {
     let attr = MapCreateAttr {
         map_type: crate::maps::MAP_TYPE_ARRAY,
         key_size: 4,
-        value_size: ENTRY_SIZE as u32,
-        max_entries: entries,
+        value_size,
+        max_entries: 1,
         map_name: sys::object_name(RECORD),
         ..Default::default()
     };
@@ -587,23 +598,29 @@ pub fn read_record(dir: &Path) -> Result<Record> {
         return Err(not_ours(format!("{RECORD} is not a map")));
     }
     let info = sys::map_info(fd.as_fd()).map_err(|e| not_ours(format!("{RECORD}: {e}")))?;
+    let size = info.value_size as usize;
     if info.map_type != crate::maps::MAP_TYPE_ARRAY
         || info.key_size != 4
-        || info.value_size != ENTRY_SIZE as u32
-        || info.max_entries < 2
+        || info.max_entries != 1
+        || size % ENTRY_SIZE != 0
+        || !(2 * ENTRY_SIZE..=RECORD_MAX).contains(&size)
     {
         return Err(not_ours(format!("{RECORD} is not rawbpf's record")));
     }
+    let mut value = vec![0u8; size];
+    sys::map_lookup_elem(fd.as_fd(), &0u32.to_ne_bytes(), &mut value).map_err(|source| {
+        Error::Sys {
+            cmd: Cmd::MapLookupElem,
+            what: path.display().to_string(),
+            source,
+        }
+    })?;
+    let entries: Vec<&[u8]> = value.chunks_exact(ENTRY_SIZE).collect();
     let get = |i: u32| -> Result<Vec<u8>> {
-        let mut v = vec![0u8; ENTRY_SIZE];
-        sys::map_lookup_elem(fd.as_fd(), &i.to_ne_bytes(), &mut v).map_err(|source| {
-            Error::Sys {
-                cmd: Cmd::MapLookupElem,
-                what: format!("{}, entry {i}", path.display()),
-                source,
-            }
-        })?;
-        Ok(v)
+        entries
+            .get(i as usize)
+            .map(|e| e.to_vec())
+            .ok_or_else(|| not_ours(format!("{RECORD} is damaged")))
     };
     let head = get(0)?;
     if &head[..8] != RECORD_MAGIC {
@@ -611,7 +628,7 @@ pub fn read_record(dir: &Path) -> Result<Record> {
     }
     let flags = u32_le(&head, 8);
     let count = u32_le(&head, 12);
-    if count > info.max_entries - 2 {
+    if count as usize > entries.len() - 2 {
         return Err(not_ours(format!("{RECORD} is damaged")));
     }
     let id = u64_le(&get(1)?, 8);

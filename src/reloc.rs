@@ -537,6 +537,26 @@ fn relocate_missing_kfunc_call(
     Ok(())
 }
 
+/// The records of `records` whose offset lies in `range`: by binary search
+/// if they are `in_order` (sorted by offset), else by a scan.
+fn in_range<'r, T>(
+    records: &'r [T],
+    off: impl Fn(&T) -> u32 + Copy,
+    range: &'r std::ops::Range<u64>,
+    in_order: bool,
+) -> impl Iterator<Item = &'r T> {
+    let (start, end) = if in_order {
+        let start = records.partition_point(|r| u64::from(off(r)) < range.start);
+        let end = records.partition_point(|r| u64::from(off(r)) < range.end);
+        (start, end.max(start))
+    } else {
+        (0, records.len())
+    };
+    records[start..end]
+        .iter()
+        .filter(move |r| range.contains(&u64::from(off(r))))
+}
+
 fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Assembled) -> Result<()> {
     for &(func, first_slot) in &out.layout {
         let f = &obj.functions[func];
@@ -550,21 +570,21 @@ fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Assembled) -> Result<
             })?;
             Ok((first_slot + (section_slot - f.start)) as u32)
         };
-        for rec in ext.func_info.get(name).into_iter().flatten() {
-            if range.contains(&u64::from(rec.insn_off)) {
-                out.func_info.push(FuncInfo {
-                    insn_off: to_program_slot(rec.insn_off)?,
-                    type_id: rec.type_id,
-                });
-            }
+        // Records in instruction order (as clang writes them): take the
+        // function's run of them instead of scanning its whole section.
+        let func_info = ext.func_info.get(name).map_or(&[][..], Vec::as_slice);
+        for rec in in_range(func_info, |r| r.insn_off, &range, ext.in_order) {
+            out.func_info.push(FuncInfo {
+                insn_off: to_program_slot(rec.insn_off)?,
+                type_id: rec.type_id,
+            });
         }
-        for rec in ext.line_info.get(name).into_iter().flatten() {
-            if range.contains(&u64::from(rec.insn_off)) {
-                out.line_info.push(LineInfo {
-                    insn_off: to_program_slot(rec.insn_off)?,
-                    ..*rec
-                });
-            }
+        let line_info = ext.line_info.get(name).map_or(&[][..], Vec::as_slice);
+        for rec in in_range(line_info, |r| r.insn_off, &range, ext.in_order) {
+            out.line_info.push(LineInfo {
+                insn_off: to_program_slot(rec.insn_off)?,
+                ..*rec
+            });
         }
     }
     Ok(())

@@ -23,11 +23,6 @@ use crate::prog::attach_type as at;
 use crate::sys::{self, AttachFlags, IdKind};
 use crate::uapi::Cmd;
 
-/// `CGROUP2_SUPER_MAGIC` (include/uapi/linux/magic.h).
-pub const CGROUP2_MAGIC: u64 = 0x6367_7270;
-/// `BPF_FS_MAGIC`.
-pub const BPFFS_MAGIC: u64 = 0xcafe_4a11;
-
 /// At most this many links are walked looking for a cgroup's link ids.
 const MAX_LINKS: usize = 1 << 16;
 /// At most this many pins, and this deep, are listed under a directory.
@@ -91,8 +86,8 @@ fn path_str(path: &Path) -> Result<&str> {
 
 /// Fails with a clear message unless `path` exists on a file system with
 /// magic `magic` (`what` names it: "cgroup2", "bpffs").
-fn require_fs(path: &Path, magic: u64, what: &str) -> Result<()> {
-    let got = sys::fs_magic(path_str(path)?).map_err(|e| Error::io(path, e))?;
+fn require_fs(path: &Path, magic: i64, what: &str) -> Result<()> {
+    let got = sys::fs_type(path_str(path)?).map_err(|e| Error::io(path, e))?;
     if got != magic {
         return Err(Error::Env(format!(
             "{} is not in a {what} file system (statfs type {got:#x}, {what} is {magic:#x})",
@@ -140,7 +135,7 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
     if !meta.is_dir() {
         return Err(Error::Env(format!("{} is not a directory", dir.display())));
     }
-    require_fs(dir, CGROUP2_MAGIC, "cgroup2")?;
+    require_fs(dir, sys::CGROUP2_SUPER_MAGIC, "cgroup2")?;
     let cgroup_id = meta.ino();
     let fd = sys::open(path_str(dir)?, libc::O_RDONLY | libc::O_DIRECTORY)
         .map_err(|e| Error::io(dir, e))?;
@@ -313,7 +308,7 @@ pub fn pins(dir: &Path) -> Result<Vec<Pinned>> {
     if !meta.is_dir() {
         return Err(Error::Env(format!("{} is not a directory", dir.display())));
     }
-    require_fs(dir, BPFFS_MAGIC, "bpffs")?;
+    require_fs(dir, sys::BPF_FS_MAGIC, "bpffs")?;
     let mut out = Vec::new();
     walk(dir, 0, &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -52,6 +52,114 @@ fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
     drop(link);
 }
 
+/// What `rawbpf run OBJECT --pin DIR --cgroup CG` does, through the library:
+/// the seven calls, then one BPF_OBJ_PIN per map and link, and the record
+/// `detach` reads (one map, one update, one pin), and nothing else (the
+/// summary `run` prints costs no call).
+#[test]
+fn seed_run_with_pins_adds_only_one_call_per_pin() {
+    let cg = test_cgroup();
+    let pins = PinDir::new("calls");
+    sys::start_call_log();
+    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let links = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
+    let dir = rawbpf::pins::PinDir {
+        path: pins.path().to_path_buf(),
+        exists: false,
+    };
+    rawbpf::pins::pin_run(&dir, &loaded, links, None).unwrap();
+    let calls = sys::take_timed_call_log();
+    let cmds: Vec<Cmd> = calls.iter().map(|c| c.cmd).collect();
+    assert_eq!(
+        cmds,
+        [
+            Cmd::BtfLoad,
+            Cmd::MapCreate,
+            Cmd::MapCreate,
+            Cmd::MapUpdateElem,
+            Cmd::MapFreeze,
+            Cmd::ProgLoad,
+            Cmd::LinkCreate,
+            Cmd::ObjPin,
+            Cmd::ObjPin,
+            Cmd::ObjPin,
+            Cmd::MapCreate,
+            Cmd::MapUpdateElem,
+            Cmd::ObjPin
+        ]
+    );
+    // Each call is timed (verification takes some microseconds at least).
+    let load = calls.iter().find(|c| c.cmd == Cmd::ProgLoad).unwrap();
+    assert!(load.nanos > 1000, "{load:?}");
+    let link = cgroup::open_pinned(&pins.path().join("link_bpf_prog1")).unwrap();
+    sys::link_detach(link.as_fd()).unwrap();
+}
+
+/// Several programs load in parallel (on a machine with more than one CPU)
+/// and still come back in the object's order, their calls in the log too.
+#[test]
+fn programs_loaded_in_parallel_keep_the_objects_order() {
+    require_root();
+    let expected = rawbpf::loader::prepare(MULTI).unwrap();
+    let names: Vec<&str> = expected
+        .object
+        .programs
+        .iter()
+        .map(|&f| expected.object.functions[f].name.as_str())
+        .collect();
+    assert!(names.len() >= 5, "{names:?}");
+    sys::start_call_log();
+    let loaded = rawbpf::load(MULTI).unwrap();
+    let calls = sys::take_call_log();
+    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(loaded_names, names);
+    for p in &loaded.programs {
+        let (info, _) = p.info().unwrap();
+        assert_eq!(name(&info.name), &p.name[..p.name.len().min(15)]);
+    }
+    let loads = calls.iter().filter(|&&c| c == Cmd::ProgLoad).count();
+    assert_eq!(loads, names.len(), "one PROG_LOAD per program: {calls:?}");
+    // The map calls come first, then the loads, whichever thread made them.
+    let first_load = calls.iter().position(|&c| c == Cmd::ProgLoad).unwrap();
+    assert!(calls[first_load..].iter().all(|&c| c == Cmd::ProgLoad));
+    assert_eq!(calls[0], Cmd::BtfLoad);
+}
+
+/// A program the verifier refuses stops a parallel load with the error of
+/// the first refused program in the object's order, whichever thread met it.
+#[test]
+fn a_parallel_load_reports_the_first_refused_program() {
+    require_root();
+    // Turn the final `exit` of the 2nd and 4th programs into a jump to
+    // itself, which the verifier rejects as an infinite loop.
+    let mut bytes = MULTI.to_vec();
+    let names = {
+        let p = rawbpf::loader::prepare(MULTI).unwrap();
+        let mut names = Vec::new();
+        for (n, &f) in p.object.programs.iter().enumerate() {
+            let func = &p.object.functions[f];
+            names.push(func.name.clone());
+            if n == 1 || n == 3 {
+                let data = p.object.sections[func.section].data;
+                let at = data.as_ptr() as usize - MULTI.as_ptr() as usize
+                    + (func.start + func.len - 1) * 8;
+                assert_eq!(bytes[at], 0x95, "the last instruction is exit");
+                bytes[at] = 0x05; // ja
+                bytes[at + 2..at + 4].copy_from_slice(&(-1i16).to_le_bytes());
+            }
+        }
+        names
+    };
+    for _ in 0..3 {
+        let err = rawbpf::load(&bytes).unwrap_err();
+        assert!(matches!(err, Error::Rejected { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("program '{}'", names[1])),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn kernel_sees_the_seed_program_its_maps_and_btf() {
     require_root();

@@ -22,8 +22,16 @@ use bitflags::bitflags;
 /// The bpf() commands (`enum bpf_cmd`), with their names.
 pub use crate::uapi::Cmd;
 
+/// One bpf() call in the call log: the command, and the wall time the call
+/// took (nearly all of it in the kernel: verification, for a program).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub cmd: Cmd,
+    pub nanos: u64,
+}
+
 thread_local! {
-    static CALL_LOG: RefCell<Option<Vec<Cmd>>> = const { RefCell::new(None) };
+    static CALL_LOG: RefCell<Option<Vec<Call>>> = const { RefCell::new(None) };
 }
 
 /// Starts recording, on this thread, every bpf() command issued.
@@ -34,17 +42,32 @@ pub fn start_call_log() {
 /// Stops recording and returns the commands issued on this thread since
 /// [`start_call_log`].
 pub fn take_call_log() -> Vec<Cmd> {
+    take_timed_call_log().into_iter().map(|c| c.cmd).collect()
+}
+
+/// [`take_call_log`] with the time each call took.
+pub fn take_timed_call_log() -> Vec<Call> {
     CALL_LOG.with(|log| log.borrow_mut().take().unwrap_or_default())
+}
+
+/// Whether this thread records its calls (a worker thread started for it
+/// records its own and hands them back with [`extend_call_log`]).
+pub fn call_log_active() -> bool {
+    CALL_LOG.with(|log| log.borrow().is_some())
+}
+
+/// Appends calls another thread made on this thread's behalf.
+pub fn extend_call_log(calls: Vec<Call>) {
+    CALL_LOG.with(|log| {
+        if let Some(log) = log.borrow_mut().as_mut() {
+            log.extend(calls);
+        }
+    });
 }
 
 /// Issues `bpf(cmd, attr, sizeof(attr))`.
 fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
-    CALL_LOG.with(|log| {
-        if let Some(log) = log.borrow_mut().as_mut() {
-            log.push(cmd);
-        }
-    });
-    let start = trace::start();
+    let start = (trace::tracing() || call_log_active()).then(std::time::Instant::now);
     // SAFETY: `attr` is a live, initialised #[repr(C)] struct of exactly the
     // size we pass; every pointer inside it was set by a wrapper below from a
     // slice that outlives this call.
@@ -61,7 +84,16 @@ fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
     } else {
         Ok(ret as i64)
     };
-    trace::finish(start, cmd, attr, &ret);
+    if let Some(start) = start {
+        let elapsed = start.elapsed();
+        trace::finish(elapsed, cmd, attr, &ret);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        CALL_LOG.with(|log| {
+            if let Some(log) = log.borrow_mut().as_mut() {
+                log.push(Call { cmd, nanos });
+            }
+        });
+    }
     ret
 }
 

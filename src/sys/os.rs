@@ -51,21 +51,6 @@ pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
     owned_fd(ret as i64)
 }
 
-/// statfs(2)'s `f_type` of the file system holding `path`
-/// (CGROUP2_SUPER_MAGIC, BPF_FS_MAGIC, ...).
-pub fn fs_magic(path: &str) -> io::Result<u64> {
-    let c = cstring(path)?;
-    // SAFETY: `c` is NUL-terminated and outlives the call; `buf` is a
-    // zeroed statfs the kernel fills in.
-    unsafe {
-        let mut buf: libc::statfs = std::mem::zeroed();
-        if libc::statfs(c.as_ptr(), &mut buf) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(buf.f_type as u64)
-    }
-}
-
 /// How a datagram sent from inside a cgroup fared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendOutcome {
@@ -237,6 +222,20 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many CPUs this thread may run on (sched_getaffinity), at least 1.
+/// Unlike `std::thread::available_parallelism` it reads no cgroup files.
+pub fn cpus_allowed() -> usize {
+    // SAFETY: cpu_set_t is plain data the call fills in for this thread
+    // (pid 0); CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) < 0 {
+            return 1;
+        }
+        usize::try_from(libc::CPU_COUNT(&set)).unwrap_or(1).max(1)
+    }
 }
 
 /// Sends `signal` to process `pid` (kill(2)).

@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::uapi::{AttachType, Cmd, Errno, MapType, ProgType};
 
@@ -35,16 +35,12 @@ pub fn tracing() -> bool {
     TRACE.load(Ordering::Relaxed)
 }
 
-/// The start time of a call, when tracing.
-pub(super) fn start() -> Option<Instant> {
-    tracing().then(Instant::now)
-}
-
 /// Prints one traced call (the hook in `bpf()`): `attr` is the attr struct
 /// the call used, after the call, so output fields are filled in.
-pub(super) fn finish<T>(start: Option<Instant>, cmd: Cmd, attr: &T, ret: &io::Result<i64>) {
-    let Some(start) = start else { return };
-    let elapsed = start.elapsed();
+pub(super) fn finish<T>(elapsed: Duration, cmd: Cmd, attr: &T, ret: &io::Result<i64>) {
+    if !tracing() {
+        return;
+    }
     let attr = Attr {
         base: attr as *const T as *const u8,
         len: std::mem::size_of::<T>(),
