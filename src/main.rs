@@ -564,13 +564,20 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
     for map in &loaded.maps {
         out += &format!(
             "map     {:<16} type {} key {} value {} entries {}\n",
-            map.name, map.map_type, map.key_size, map.value_size, map.max_entries
+            map.name,
+            MapType(map.map_type),
+            map.key_size,
+            map.value_size,
+            map.max_entries
         );
     }
     for prog in &loaded.programs {
         out += &format!(
-            "prog    {:<16} {} ({} insns)\n",
-            prog.name, prog.section, prog.insn_count
+            "prog    {:<16} type {} section {} ({} insns)\n",
+            prog.name,
+            ProgType(prog.kind.prog_type),
+            prog.section,
+            prog.insn_count
         );
     }
     let target = cgroup
@@ -584,7 +591,8 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
         };
         out += &format!(
             "{how}  {} -> {target} (attach type {})\n",
-            a.program, a.attach_type
+            a.program,
+            AttachType(a.attach_type)
         );
     }
     out
