@@ -21,7 +21,7 @@ use crate::cgroup::open_pinned;
 use crate::error::{Error, Result};
 use crate::prog::attach_type as at;
 use crate::sys::{self, AttachFlags, IdKind};
-use crate::uapi::Cmd;
+use crate::uapi::{AttachType, Cmd, LinkType, MapType, ProgType};
 
 /// At most this many links are walked looking for a cgroup's link ids.
 const MAX_LINKS: usize = 1 << 16;
@@ -97,37 +97,6 @@ fn require_fs(path: &Path, magic: i64, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The name of a cgroup attach type, as in `enum bpf_attach_type` without
-/// the `BPF_` prefix and in lower case.
-pub fn cgroup_attach_name(attach_type: u32) -> &'static str {
-    match attach_type {
-        at::CGROUP_INET_INGRESS => "cgroup_inet_ingress",
-        at::CGROUP_INET_EGRESS => "cgroup_inet_egress",
-        at::CGROUP_INET_SOCK_CREATE => "cgroup_inet_sock_create",
-        at::CGROUP_SOCK_OPS => "cgroup_sock_ops",
-        at::CGROUP_DEVICE => "cgroup_device",
-        at::CGROUP_INET4_BIND => "cgroup_inet4_bind",
-        at::CGROUP_INET6_BIND => "cgroup_inet6_bind",
-        at::CGROUP_INET4_CONNECT => "cgroup_inet4_connect",
-        at::CGROUP_INET6_CONNECT => "cgroup_inet6_connect",
-        at::CGROUP_INET4_POST_BIND => "cgroup_inet4_post_bind",
-        at::CGROUP_INET6_POST_BIND => "cgroup_inet6_post_bind",
-        at::CGROUP_UDP4_SENDMSG => "cgroup_udp4_sendmsg",
-        at::CGROUP_UDP6_SENDMSG => "cgroup_udp6_sendmsg",
-        at::CGROUP_SYSCTL => "cgroup_sysctl",
-        at::CGROUP_UDP4_RECVMSG => "cgroup_udp4_recvmsg",
-        at::CGROUP_UDP6_RECVMSG => "cgroup_udp6_recvmsg",
-        at::CGROUP_GETSOCKOPT => "cgroup_getsockopt",
-        at::CGROUP_SETSOCKOPT => "cgroup_setsockopt",
-        at::CGROUP_INET4_GETPEERNAME => "cgroup_inet4_getpeername",
-        at::CGROUP_INET6_GETPEERNAME => "cgroup_inet6_getpeername",
-        at::CGROUP_INET4_GETSOCKNAME => "cgroup_inet4_getsockname",
-        at::CGROUP_INET6_GETSOCKNAME => "cgroup_inet6_getsockname",
-        at::CGROUP_INET_SOCK_RELEASE => "cgroup_inet_sock_release",
-        _ => "?",
-    }
-}
-
 /// The programs attached directly to the cgroup directory `dir`, for every
 /// cgroup attach type the kernel knows, in attach-type order.
 pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
@@ -154,11 +123,7 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
             Err(source) => {
                 return Err(Error::Sys {
                     cmd: Cmd::ProgQuery,
-                    what: format!(
-                        "cgroup {}, {}",
-                        dir.display(),
-                        cgroup_attach_name(attach_type)
-                    ),
+                    what: format!("cgroup {}, {}", dir.display(), AttachType(attach_type)),
                     source,
                 })
             }
@@ -186,7 +151,7 @@ pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
             what: format!(
                 "cgroup {}, {} (and every other cgroup attach type)",
                 dir.display(),
-                cgroup_attach_name(attach_type)
+                AttachType(attach_type)
             ),
             source,
         });
@@ -362,11 +327,11 @@ pub fn format_attachments(dir: &Path, attached: &[Attached]) -> String {
             None => "prog_attach".to_string(),
         };
         out += &format!(
-            "  {:<24} prog id {:<5} {:<16} prog type {:<3} {how} ({flags})\n",
-            cgroup_attach_name(a.attach_type),
+            "  {:<24} prog id {:<5} {:<16} type {:<16} {how} ({flags})\n",
+            AttachType(a.attach_type),
             a.prog_id,
             a.prog_name,
-            a.prog_type,
+            ProgType(a.prog_type),
         );
     }
     out
@@ -379,21 +344,27 @@ pub fn format_pins(dir: &Path, pins: &[Pinned]) -> String {
         let rel = p.path.strip_prefix(dir).unwrap_or(&p.path).display();
         out += &match (p.kind, p.link) {
             (PinKind::Prog, _) => format!(
-                "  {rel:<24} prog id {:<5} {:<16} prog type {}\n",
-                p.id, p.name, p.type_
+                "  {rel:<24} prog id {:<5} {:<16} type {}\n",
+                p.id,
+                p.name,
+                ProgType(p.type_)
             ),
             (PinKind::Map, _) => format!(
-                "  {rel:<24} map  id {:<5} {:<16} map type {}\n",
-                p.id, p.name, p.type_
+                "  {rel:<24} map  id {:<5} {:<16} type {}\n",
+                p.id,
+                p.name,
+                MapType(p.type_)
             ),
             (PinKind::Link, link) => {
                 let (prog, attach) = link.unwrap_or((0, None));
                 let attach = attach
-                    .map(|t| format!(" {}", cgroup_attach_name(t)))
+                    .map(|t| format!(" attach type {}", AttachType(t)))
                     .unwrap_or_default();
                 format!(
-                    "  {rel:<24} link id {:<5} {:<16} link type {} prog id {prog}{attach}\n",
-                    p.id, p.name, p.type_
+                    "  {rel:<24} link id {:<5} {:<16} type {} prog id {prog}{attach}\n",
+                    p.id,
+                    p.name,
+                    LinkType(p.type_)
                 )
             }
         };

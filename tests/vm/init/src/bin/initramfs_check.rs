@@ -74,7 +74,7 @@ fn main() {
     check(ok, "rawbpf show exits 0");
     let attached = shown
         .lines()
-        .find(|l| l.contains("cgroup_inet_egress") && l.contains("bpf_prog1"))
+        .find(|l| l.contains("CGROUP_INET_EGRESS") && l.contains("bpf_prog1"))
         .and_then(|l| link_id(l, "link id "));
     let pinned = shown
         .lines()
