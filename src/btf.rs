@@ -872,7 +872,9 @@ pub struct LineInfo {
 /// `type_id`". [`crate::core`] explains and applies them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreRelo {
+    /// Byte offset of the instruction in its ELF section.
     pub insn_off: u32,
+    /// The local BTF type id the access string starts from.
     pub type_id: u32,
     /// The access string, e.g. "0:1:3", already checked to be digits and colons.
     pub access: String,

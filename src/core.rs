@@ -92,18 +92,31 @@ use crate::error::{Error, Result};
 
 /// `enum bpf_core_relo_kind`, with the names libbpf prints.
 pub mod relo {
+    /// `BPF_CORE_FIELD_BYTE_OFFSET`: the field's offset in bytes.
     pub const FIELD_BYTE_OFFSET: u32 = 0;
+    /// `BPF_CORE_FIELD_BYTE_SIZE`: the field's size in bytes.
     pub const FIELD_BYTE_SIZE: u32 = 1;
+    /// `BPF_CORE_FIELD_EXISTS`: 1 if the field exists in the target, else 0.
     pub const FIELD_EXISTS: u32 = 2;
+    /// `BPF_CORE_FIELD_SIGNED`: 1 if the field is signed.
     pub const FIELD_SIGNED: u32 = 3;
+    /// `BPF_CORE_FIELD_LSHIFT_U64`: the left shift that puts a bitfield's top bit at bit 63 of a u64.
     pub const FIELD_LSHIFT_U64: u32 = 4;
+    /// `BPF_CORE_FIELD_RSHIFT_U64`: the right shift that then brings the bitfield down to bit 0.
     pub const FIELD_RSHIFT_U64: u32 = 5;
+    /// `BPF_CORE_TYPE_ID_LOCAL`: the type's id in the object's own BTF.
     pub const TYPE_ID_LOCAL: u32 = 6;
+    /// `BPF_CORE_TYPE_ID_TARGET`: the matching type's id in the target BTF.
     pub const TYPE_ID_TARGET: u32 = 7;
+    /// `BPF_CORE_TYPE_EXISTS`: 1 if a compatible type exists in the target.
     pub const TYPE_EXISTS: u32 = 8;
+    /// `BPF_CORE_TYPE_SIZE`: the target type's size in bytes.
     pub const TYPE_SIZE: u32 = 9;
+    /// `BPF_CORE_ENUMVAL_EXISTS`: 1 if the enumerator exists in the target.
     pub const ENUMVAL_EXISTS: u32 = 10;
+    /// `BPF_CORE_ENUMVAL_VALUE`: the enumerator's value in the target.
     pub const ENUMVAL_VALUE: u32 = 11;
+    /// `BPF_CORE_TYPE_MATCHES`: 1 if the target type matches, a stricter test than TYPE_EXISTS.
     pub const TYPE_MATCHES: u32 = 12;
 
     /// The kind's name, e.g. "byte_off".
@@ -154,9 +167,13 @@ const MAX_DEPTH: u32 = 32;
 /// One BTF type record as the engine reads it from either side.
 #[derive(Clone, Debug, Default)]
 pub struct TypeRec {
+    /// `BTF_KIND_*`: bits 24-28 of the type's `info`.
     pub kind: u8,
+    /// Offset of the type's name in the string section (0: anonymous).
     pub name_off: u32,
+    /// Number of members, enumerators or parameters: bits 0-15 of `info`.
     pub vlen: u16,
+    /// `kind_flag`, bit 31 of `info` (bitfield offsets, signed enum, union forward).
     pub kflag: bool,
     /// `size` for sized kinds, `type` for the others.
     pub size_or_type: u32,
@@ -1141,8 +1158,11 @@ fn patch(insns: &mut [Insn], i: usize, o: &Outcome) -> std::result::Result<(), S
 pub struct Applied {
     /// Instruction index in the section.
     pub insn: usize,
+    /// `enum bpf_core_relo_kind` (see [`relo`]).
     pub kind: u32,
+    /// The relocation's access string, e.g. "0:1:3".
     pub access: String,
+    /// What [`decide`] found, which the instruction was patched with.
     pub outcome: Outcome,
 }
 

@@ -86,7 +86,10 @@ pub enum Error {
     Env(String),
     /// SIGINT, SIGTERM or SIGHUP arrived before the work was done; what was
     /// done so far is undone on the way out.
-    Interrupted { signal: i32 },
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+    },
 }
 
 /// The crate's result type.

@@ -42,8 +42,9 @@ mod tests;
 
 pub use inflate::gunzip;
 
-/// The DATASEC names clang gives to `__kconfig` and `__ksym` externs.
+/// The DATASEC clang gives to `__kconfig` externs (kernel configuration values).
 pub const KCONFIG_SEC: &str = ".kconfig";
+/// The DATASEC of `__ksym` externs (kernel variables and kfuncs).
 pub const KSYMS_SEC: &str = ".ksyms";
 
 /// The C type of a `.kconfig` extern, which decides how a config value is stored.
@@ -56,9 +57,17 @@ pub enum KconfigType {
     /// `char`: the letter itself (`'y'`, `'n'`, `'m'`).
     Char,
     /// An integer of 1, 2, 4 or 8 bytes.
-    Int { size: u32, signed: bool },
+    Int {
+        /// The size in bytes.
+        size: u32,
+        /// Whether the C type is signed.
+        signed: bool,
+    },
     /// `char[len]`: a NUL-terminated string value.
-    Str { len: u32 },
+    Str {
+        /// The array's length in bytes, the NUL included.
+        len: u32,
+    },
 }
 
 impl KconfigType {
@@ -88,9 +97,17 @@ pub const KCONFIG_MAX: u32 = 1 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExternKind {
     /// A `.kconfig` value at `byte` of the `.kconfig` map's value.
-    Kconfig { ty: KconfigType, byte: u32 },
+    Kconfig {
+        /// The C type, which decides how the value is stored.
+        ty: KconfigType,
+        /// The value's offset in the `.kconfig` map's value.
+        byte: u32,
+    },
     /// A `.ksyms` variable; `typed` when its BTF type is not `void`.
-    Ksym { typed: bool },
+    Ksym {
+        /// Typed (by BTF id in the kernel) rather than an address from kallsyms.
+        typed: bool,
+    },
     /// A `.ksyms` function (kfunc).
     Kfunc,
 }
@@ -98,8 +115,11 @@ pub enum ExternKind {
 /// One extern of the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extern {
+    /// The symbol's name.
     pub name: String,
+    /// Kconfig value, ksym or kfunc.
     pub kind: ExternKind,
+    /// Declared `__weak`: it may be missing from the kernel.
     pub weak: bool,
     /// The VAR or FUNC in the object's BTF.
     pub btf_id: u32,
@@ -108,6 +128,7 @@ pub struct Extern {
 /// Every extern of an object and the layout of its `.kconfig` map.
 #[derive(Clone, Debug, Default)]
 pub struct Externs {
+    /// The externs, in symbol-table order.
     pub list: Vec<Extern>,
     /// Size of the `.kconfig` map's value (0: no kconfig externs).
     pub kconfig_size: u32,
@@ -352,22 +373,39 @@ const INT_BOOL: u32 = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {
     /// A `.kconfig` value at `byte` of the `.kconfig` map's value.
-    Kconfig { byte: u32 },
+    Kconfig {
+        /// The value's offset in the `.kconfig` map's value.
+        byte: u32,
+    },
     /// A kfunc: BTF id in vmlinux (`fd_array_index` 0) or in the module BTF
     /// at that index of the load's `fd_array`.
-    Kfunc { btf_id: u32, fd_array_index: i16 },
+    Kfunc {
+        /// The FUNC's BTF id in vmlinux or in its module's BTF.
+        btf_id: u32,
+        /// The call's `off`: the module BTF's index in `fd_array`, 0 for vmlinux.
+        fd_array_index: i16,
+    },
     /// A typed ksym: the VAR's BTF id, in vmlinux (`btf_obj_fd` 0) or a module.
-    TypedKsym { btf_id: u32, btf_obj_fd: RawFd },
+    TypedKsym {
+        /// The VAR's BTF id in vmlinux or in its module's BTF.
+        btf_id: u32,
+        /// The module's BTF fd for the `ld_imm64`'s second `imm`, 0 for vmlinux.
+        btf_obj_fd: RawFd,
+    },
     /// A typeless ksym's address from /proc/kallsyms.
     Address(u64),
     /// A weak ksym or kfunc the kernel does not have; `number` tells poisoned
     /// calls apart.
-    Missing { number: u32 },
+    Missing {
+        /// The extern's index in [`Externs::list`].
+        number: u32,
+    },
 }
 
 /// Every extern's resolution, and the `.kconfig` map's value.
 #[derive(Debug, Default)]
 pub struct Resolved {
+    /// Each extern's resolution, by symbol name.
     pub by_name: BTreeMap<String, Resolution>,
     /// The `.kconfig` map's value (empty: no map).
     pub kconfig: Vec<u8>,
@@ -380,6 +418,7 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The resolution of the extern `name`.
     pub fn get(&self, name: &str) -> Option<&Resolution> {
         self.by_name.get(name)
     }
@@ -405,7 +444,9 @@ pub trait Sources {
 /// (None: vmlinux). Module type ids continue vmlinux's numbering.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelBtfId {
+    /// The type's BTF id.
     pub id: u32,
+    /// The module whose BTF has the type; None for vmlinux.
     pub module: Option<String>,
 }
 

@@ -81,7 +81,9 @@ pub enum SlotTarget {
 /// One statically initialised slot: `.values = { [index] = &target }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slot {
+    /// The slot's index (key) in the map.
     pub index: u32,
+    /// The map or program whose fd goes in the slot.
     pub target: SlotTarget,
 }
 

@@ -270,6 +270,7 @@ pub fn check_cgroup_path(path: &Path) -> Result<()> {
 
 /// What `run` did to a cgroup, for the record.
 pub struct CgroupRecord<'a> {
+    /// The cgroup the programs were attached to.
     pub cgroup: &'a Cgroup,
     /// `run` created the directory (the default `rawbpf` cgroup): `detach`
     /// removes it again when it is empty.
@@ -562,8 +563,11 @@ fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
 /// What a `run --pin` record says.
 #[derive(Debug)]
 pub struct Record {
+    /// `run` created the cgroup: `detach` removes it when it is empty.
     pub cgroup_created: bool,
+    /// The cgroup's path at `run` time; empty when there was none.
     pub cgroup_path: String,
+    /// The cgroup's id (its inode number); 0 when there was none.
     pub cgroup_id: u64,
     /// (pin name, kind, attach type)
     pub pins: Vec<(String, PinKind, u32)>,
@@ -654,7 +658,9 @@ pub fn read_record(dir: &Path) -> Result<Record> {
 /// What `detach` did, one line per thing worth telling.
 #[derive(Debug, Default)]
 pub struct DetachReport {
+    /// How many links and legacy attachments were detached.
     pub detached: usize,
+    /// What was already gone, left alone, kept or removed.
     pub notes: Vec<String>,
 }
 

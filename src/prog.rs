@@ -60,6 +60,7 @@ pub mod prog_type {
     pub const CGROUP_SOCK_ADDR: u32 = 18;
     /// `BPF_PROG_TYPE_LWT_SEG6LOCAL`.
     pub const LWT_SEG6LOCAL: u32 = 19;
+    /// `BPF_PROG_TYPE_LIRC_MODE2`.
     pub const LIRC_MODE2: u32 = 20;
     /// `BPF_PROG_TYPE_SK_REUSEPORT`.
     pub const SK_REUSEPORT: u32 = 21;
@@ -67,12 +68,15 @@ pub mod prog_type {
     pub const FLOW_DISSECTOR: u32 = 22;
     /// `BPF_PROG_TYPE_CGROUP_SYSCTL`.
     pub const CGROUP_SYSCTL: u32 = 23;
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE`.
     pub const RAW_TRACEPOINT_WRITABLE: u32 = 24;
     /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`.
     pub const CGROUP_SOCKOPT: u32 = 25;
     /// `BPF_PROG_TYPE_TRACING`.
     pub const TRACING: u32 = 26;
+    /// `BPF_PROG_TYPE_STRUCT_OPS`.
     pub const STRUCT_OPS: u32 = 27;
+    /// `BPF_PROG_TYPE_EXT`.
     pub const EXT: u32 = 28;
     /// `BPF_PROG_TYPE_LSM`.
     pub const LSM: u32 = 29;
@@ -80,6 +84,7 @@ pub mod prog_type {
     pub const SK_LOOKUP: u32 = 30;
     /// `BPF_PROG_TYPE_SYSCALL`.
     pub const SYSCALL: u32 = 31;
+    /// `BPF_PROG_TYPE_NETFILTER`.
     pub const NETFILTER: u32 = 32;
 }
 
@@ -117,6 +122,7 @@ pub mod attach_type {
     pub const CGROUP_UDP4_SENDMSG: u32 = 14;
     /// `BPF_CGROUP_UDP6_SENDMSG`.
     pub const CGROUP_UDP6_SENDMSG: u32 = 15;
+    /// `BPF_LIRC_MODE2`.
     pub const LIRC_MODE2: u32 = 16;
     /// `BPF_FLOW_DISSECTOR`.
     pub const FLOW_DISSECTOR: u32 = 17;
@@ -166,21 +172,35 @@ pub mod attach_type {
     pub const SK_REUSEPORT_SELECT: u32 = 39;
     /// `BPF_SK_REUSEPORT_SELECT_OR_MIGRATE`.
     pub const SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = 40;
+    /// `BPF_TRACE_KPROBE_MULTI`.
     pub const TRACE_KPROBE_MULTI: u32 = 42;
+    /// `BPF_LSM_CGROUP`.
     pub const LSM_CGROUP: u32 = 43;
+    /// `BPF_NETFILTER`.
     pub const NETFILTER: u32 = 45;
     /// tc ingress through a link (Linux 6.6); "tc" programs load without it.
     pub const TCX_INGRESS: u32 = 46;
+    /// `BPF_TCX_EGRESS`: tc egress through a link (Linux 6.6).
     pub const TCX_EGRESS: u32 = 47;
+    /// `BPF_TRACE_UPROBE_MULTI`.
     pub const TRACE_UPROBE_MULTI: u32 = 48;
+    /// `BPF_CGROUP_UNIX_CONNECT`.
     pub const CGROUP_UNIX_CONNECT: u32 = 49;
+    /// `BPF_CGROUP_UNIX_SENDMSG`.
     pub const CGROUP_UNIX_SENDMSG: u32 = 50;
+    /// `BPF_CGROUP_UNIX_RECVMSG`.
     pub const CGROUP_UNIX_RECVMSG: u32 = 51;
+    /// `BPF_CGROUP_UNIX_GETPEERNAME`.
     pub const CGROUP_UNIX_GETPEERNAME: u32 = 52;
+    /// `BPF_CGROUP_UNIX_GETSOCKNAME`.
     pub const CGROUP_UNIX_GETSOCKNAME: u32 = 53;
+    /// `BPF_NETKIT_PRIMARY`.
     pub const NETKIT_PRIMARY: u32 = 54;
+    /// `BPF_NETKIT_PEER`.
     pub const NETKIT_PEER: u32 = 55;
+    /// `BPF_TRACE_KPROBE_SESSION`.
     pub const TRACE_KPROBE_SESSION: u32 = 56;
+    /// `BPF_TRACE_UPROBE_SESSION`.
     pub const TRACE_UPROBE_SESSION: u32 = 57;
 
     /// Attach types that attach to a cgroup (BPF_LINK_CREATE with a cgroup fd).

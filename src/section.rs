@@ -43,7 +43,12 @@ pub enum Target {
     /// Nothing the loader needs (the tail, if any, is for attaching).
     None,
     /// A kernel function or type, by BTF id: `prefix` + tail, of BTF kind `kind`.
-    KernelBtf { prefix: &'static str, kind: u8 },
+    KernelBtf {
+        /// What goes before the tail to make the kernel's name (`bpf_lsm_`, ...).
+        prefix: &'static str,
+        /// The target's BTF kind: `BTF_KIND_FUNC` or `BTF_KIND_TYPEDEF`.
+        kind: u8,
+    },
     /// rawbpf does not load this kind of program; the reason says why.
     Refused(&'static str),
 }
@@ -53,9 +58,13 @@ pub enum Target {
 pub struct SectionDef {
     /// libbpf's pattern: exact, `name+` or `name/` (see the module docs).
     pub pattern: &'static str,
+    /// The program type, `BPF_PROG_TYPE_*` ([`crate::prog::prog_type`]).
     pub prog_type: u32,
+    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::prog::attach_type`]).
     pub expected_attach_type: u32,
+    /// BPF_PROG_LOAD's `prog_flags` (sleepable, XDP frags).
     pub flags: ProgFlags,
+    /// What the section's tail names at load time.
     pub target: Target,
 }
 
@@ -244,8 +253,11 @@ pub fn autoload(section: &str) -> (&str, bool) {
 /// What a section name says about how to load a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgKind {
+    /// The program type, `BPF_PROG_TYPE_*` ([`crate::prog::prog_type`]).
     pub prog_type: u32,
+    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::prog::attach_type`]).
     pub expected_attach_type: u32,
+    /// BPF_PROG_LOAD's `prog_flags` (sleepable, XDP frags).
     pub flags: ProgFlags,
     /// The kernel function or type (its full name in the kernel's BTF, prefix
     /// included) an LSM, tracing or iterator program attaches to.

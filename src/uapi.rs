@@ -21,7 +21,10 @@ macro_rules! uapi_enum {
         pub struct $name(pub $repr);
 
         impl $name {
-            $(pub const $konst: $name = $name($val);)*
+            $(
+                #[doc = concat!("`", $prefix, stringify!($konst), "`.")]
+                pub const $konst: $name = $name($val);
+            )*
 
             /// Every value this table knows, in numeric order.
             pub const ALL: &'static [$name] = &[$($name::$konst),*];
@@ -78,42 +81,79 @@ macro_rules! uapi_enum {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Cmd {
+    /// `BPF_MAP_CREATE`: create a map, returning its fd.
     MapCreate = 0,
+    /// `BPF_MAP_LOOKUP_ELEM`: read the value of a key.
     MapLookupElem = 1,
+    /// `BPF_MAP_UPDATE_ELEM`: create or update an element.
     MapUpdateElem = 2,
+    /// `BPF_MAP_DELETE_ELEM`: delete an element.
     MapDeleteElem = 3,
+    /// `BPF_MAP_GET_NEXT_KEY`: the key after a given one, to iterate a map.
     MapGetNextKey = 4,
+    /// `BPF_PROG_LOAD`: verify and load a program, returning its fd.
     ProgLoad = 5,
+    /// `BPF_OBJ_PIN`: pin a map, program or link in bpffs.
     ObjPin = 6,
+    /// `BPF_OBJ_GET`: open a pinned object by its bpffs path.
     ObjGet = 7,
+    /// `BPF_PROG_ATTACH`: attach a program without a link (cgroups and others).
     ProgAttach = 8,
+    /// `BPF_PROG_DETACH`: undo a BPF_PROG_ATTACH.
     ProgDetach = 9,
+    /// `BPF_PROG_TEST_RUN`: run a program once on given input.
     ProgTestRun = 10,
+    /// `BPF_PROG_GET_NEXT_ID`: the next loaded program's id.
     ProgGetNextId = 11,
+    /// `BPF_MAP_GET_NEXT_ID`: the next map's id.
     MapGetNextId = 12,
+    /// `BPF_PROG_GET_FD_BY_ID`: an fd for a program id.
     ProgGetFdById = 13,
+    /// `BPF_MAP_GET_FD_BY_ID`: an fd for a map id.
     MapGetFdById = 14,
+    /// `BPF_OBJ_GET_INFO_BY_FD`: the info struct of a program, map, BTF or link.
     ObjGetInfoByFd = 15,
+    /// `BPF_PROG_QUERY`: the programs attached to a target at an attach type.
     ProgQuery = 16,
+    /// `BPF_RAW_TRACEPOINT_OPEN`: attach a raw tracepoint or tracing program, returning a link fd.
     RawTracepointOpen = 17,
+    /// `BPF_BTF_LOAD`: load BTF, returning its fd.
     BtfLoad = 18,
+    /// `BPF_BTF_GET_FD_BY_ID`: an fd for a BTF object id.
     BtfGetFdById = 19,
+    /// `BPF_TASK_FD_QUERY`: what a task's perf event fd has attached.
     TaskFdQuery = 20,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: read and delete an element (pop, for queues and stacks).
     MapLookupAndDeleteElem = 21,
+    /// `BPF_MAP_FREEZE`: make a map read-only for user space.
     MapFreeze = 22,
+    /// `BPF_BTF_GET_NEXT_ID`: the next BTF object's id.
     BtfGetNextId = 23,
+    /// `BPF_MAP_LOOKUP_BATCH`: read many elements in one call.
     MapLookupBatch = 24,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH`: read and delete many elements in one call.
     MapLookupAndDeleteBatch = 25,
+    /// `BPF_MAP_UPDATE_BATCH`: update many elements in one call.
     MapUpdateBatch = 26,
+    /// `BPF_MAP_DELETE_BATCH`: delete many elements in one call.
     MapDeleteBatch = 27,
+    /// `BPF_LINK_CREATE`: attach a program through a new link, returning its fd.
     LinkCreate = 28,
+    /// `BPF_LINK_UPDATE`: replace the program of a link.
     LinkUpdate = 29,
+    /// `BPF_LINK_GET_FD_BY_ID`: an fd for a link id.
     LinkGetFdById = 30,
+    /// `BPF_LINK_GET_NEXT_ID`: the next link's id.
     LinkGetNextId = 31,
+    /// `BPF_ENABLE_STATS`: turn on programs' run-time statistics (`run_time_ns`, `run_cnt`).
     EnableStats = 32,
+    /// `BPF_ITER_CREATE`: open an iterator from an iter link, to read() from.
     IterCreate = 33,
+    /// `BPF_LINK_DETACH`: detach a link's program; the link stays, defunct.
     LinkDetach = 34,
+    /// `BPF_PROG_BIND_MAP`: keep a map alive as long as a program (`used_maps`).
     ProgBindMap = 35,
+    /// `BPF_TOKEN_CREATE`: create a BPF token from a bpffs mount's delegation.
     TokenCreate = 36,
 }
 

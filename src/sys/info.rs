@@ -266,10 +266,15 @@ layout!(LinkInfo, size 48, link_type @ 0, id @ 4, prog_id @ 8, target @ 16);
 /// numbers of [`LinkInfo::link_type`] (names: [`crate::uapi::LinkType`]).
 pub mod link_type {
     use crate::uapi::LinkType;
+    /// `BPF_LINK_TYPE_TRACING`.
     pub const TRACING: u32 = LinkType::TRACING.0;
+    /// `BPF_LINK_TYPE_CGROUP`.
     pub const CGROUP: u32 = LinkType::CGROUP.0;
+    /// `BPF_LINK_TYPE_NETNS`.
     pub const NETNS: u32 = LinkType::NETNS.0;
+    /// `BPF_LINK_TYPE_XDP`.
     pub const XDP: u32 = LinkType::XDP.0;
+    /// `BPF_LINK_TYPE_TCX`.
     pub const TCX: u32 = LinkType::TCX.0;
 }
 

@@ -26,7 +26,9 @@ pub use crate::uapi::Cmd;
 /// took (nearly all of it in the kernel: verification, for a program).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Call {
+    /// The command.
     pub cmd: Cmd,
+    /// Wall time of the call, in nanoseconds.
     pub nanos: u64,
 }
 
