@@ -24,46 +24,48 @@ use crate::uapi::MapType;
 const MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
 
-/// BTF kinds (`BTF_KIND_*` in include/uapi/linux/btf.h).
+/// BTF kinds as the `u8` the `info` word holds (named in [`crate::uapi::BtfKind`]).
 pub mod kind {
+    use crate::uapi::BtfKind;
+
     /// `BTF_KIND_INT`.
-    pub const INT: u8 = 1;
+    pub const INT: u8 = BtfKind::INT.0 as u8;
     /// `BTF_KIND_PTR`.
-    pub const PTR: u8 = 2;
+    pub const PTR: u8 = BtfKind::PTR.0 as u8;
     /// `BTF_KIND_ARRAY`.
-    pub const ARRAY: u8 = 3;
+    pub const ARRAY: u8 = BtfKind::ARRAY.0 as u8;
     /// `BTF_KIND_STRUCT`.
-    pub const STRUCT: u8 = 4;
+    pub const STRUCT: u8 = BtfKind::STRUCT.0 as u8;
     /// `BTF_KIND_UNION`.
-    pub const UNION: u8 = 5;
+    pub const UNION: u8 = BtfKind::UNION.0 as u8;
     /// `BTF_KIND_ENUM`.
-    pub const ENUM: u8 = 6;
+    pub const ENUM: u8 = BtfKind::ENUM.0 as u8;
     /// `BTF_KIND_FWD`.
-    pub const FWD: u8 = 7;
+    pub const FWD: u8 = BtfKind::FWD.0 as u8;
     /// `BTF_KIND_TYPEDEF`.
-    pub const TYPEDEF: u8 = 8;
+    pub const TYPEDEF: u8 = BtfKind::TYPEDEF.0 as u8;
     /// `BTF_KIND_VOLATILE`.
-    pub const VOLATILE: u8 = 9;
+    pub const VOLATILE: u8 = BtfKind::VOLATILE.0 as u8;
     /// `BTF_KIND_CONST`.
-    pub const CONST: u8 = 10;
+    pub const CONST: u8 = BtfKind::CONST.0 as u8;
     /// `BTF_KIND_RESTRICT`.
-    pub const RESTRICT: u8 = 11;
+    pub const RESTRICT: u8 = BtfKind::RESTRICT.0 as u8;
     /// `BTF_KIND_FUNC`.
-    pub const FUNC: u8 = 12;
+    pub const FUNC: u8 = BtfKind::FUNC.0 as u8;
     /// `BTF_KIND_FUNC_PROTO`.
-    pub const FUNC_PROTO: u8 = 13;
+    pub const FUNC_PROTO: u8 = BtfKind::FUNC_PROTO.0 as u8;
     /// `BTF_KIND_VAR`.
-    pub const VAR: u8 = 14;
+    pub const VAR: u8 = BtfKind::VAR.0 as u8;
     /// `BTF_KIND_DATASEC`.
-    pub const DATASEC: u8 = 15;
+    pub const DATASEC: u8 = BtfKind::DATASEC.0 as u8;
     /// `BTF_KIND_FLOAT`.
-    pub const FLOAT: u8 = 16;
+    pub const FLOAT: u8 = BtfKind::FLOAT.0 as u8;
     /// `BTF_KIND_DECL_TAG`.
-    pub const DECL_TAG: u8 = 17;
+    pub const DECL_TAG: u8 = BtfKind::DECL_TAG.0 as u8;
     /// `BTF_KIND_TYPE_TAG`.
-    pub const TYPE_TAG: u8 = 18;
+    pub const TYPE_TAG: u8 = BtfKind::TYPE_TAG.0 as u8;
     /// `BTF_KIND_ENUM64`.
-    pub const ENUM64: u8 = 19;
+    pub const ENUM64: u8 = BtfKind::ENUM64.0 as u8;
 }
 
 /// How deep any walk over BTF types goes (modifier chains, arrays of
