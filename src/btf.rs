@@ -15,7 +15,7 @@
 //!
 //! Everything is bounds-checked: bogus offsets give [`Error::Btf`], never a panic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::elf::Object;
 use crate::error::{Error, Result};
@@ -480,16 +480,18 @@ impl Btf {
     /// sorts the entries by offset as the kernel requires
     /// (`btf_datasec_check_meta`).
     pub fn fix_datasecs(&mut self, obj: &Object<'_>) -> Result<()> {
-        // Global symbols by (section, name), built once: a lookup per VAR
-        // keeps the fix-up linear in the number of globals.
-        let mut globals: HashMap<(usize, &str), u64> = HashMap::new();
-        for sym in obj.symbols.iter().filter(|s| s.global) {
-            if let Some(section) = sym.section {
-                globals
-                    .entry((section, sym.name.as_str()))
-                    .or_insert(sym.value);
-            }
-        }
+        // Global symbols sorted by (section, name, index), built once: a
+        // binary search per VAR keeps the fix-up at n log n in the number of
+        // globals (a scan per VAR would be quadratic); the first symbol of a
+        // name wins.
+        let mut globals: Vec<(usize, &str, usize)> = obj
+            .symbols
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.global)
+            .filter_map(|(i, s)| Some((s.section?, s.name.as_str(), i)))
+            .collect();
+        globals.sort_unstable();
         for id in 1..self.types.len() as u32 {
             let t = self.types[id as usize];
             if t.kind != kind::DATASEC {
@@ -522,14 +524,20 @@ impl Btf {
                     continue;
                 }
                 let var_name = self.name(v.name_off)?;
-                let value = *globals.get(&(section.index, var_name)).ok_or_else(|| {
-                    btf_err(format!(
-                        "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
-                    ))
-                })?;
+                let key = (section.index, var_name);
+                let first = globals.partition_point(|&(sec, name, _)| (sec, name) < key);
+                let value = globals
+                    .get(first)
+                    .filter(|&&(sec, name, _)| (sec, name) == key)
+                    .map(|&(_, _, sym)| obj.symbols[sym].value)
+                    .ok_or_else(|| {
+                        btf_err(format!(
+                            "VAR '{var_name}' in DATASEC '{sec_name}' has no ELF symbol"
+                        ))
+                    })?;
                 *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
             }
-            vars.sort_by_key(|&(_, offset, _)| offset);
+            vars.sort_unstable_by_key(|&(_, offset, _)| offset);
             for (i, (var, offset, size)) in vars.into_iter().enumerate() {
                 let p = t.extra() + 12 * i;
                 put_u32(&mut self.raw, p, var);

@@ -27,13 +27,16 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod btf;
+#[cfg(feature = "tools")]
 pub mod btf_c;
 pub mod cgroup;
 pub mod core;
+#[cfg(feature = "tools")]
 pub mod disasm;
 pub mod elf;
 pub mod error;
 pub mod externs;
+#[cfg(feature = "tools")]
 pub mod inspect;
 pub mod kernel_btf;
 pub mod loader;

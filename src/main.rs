@@ -15,9 +15,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
+#[cfg(feature = "selftest")]
+use rawbpf::selftest;
 use rawbpf::sys::{self, AttachFlags, SendOutcome};
 use rawbpf::uapi::{AttachType, MapType, ProgType};
-use rawbpf::{pins, selftest, Error, Loaded};
+use rawbpf::{pins, Error, Loaded};
 
 const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
@@ -107,6 +109,7 @@ enum Failure {
     Usage(Usage),
     Run(Error),
     /// The kernel lacks what the command tests (exit status 3).
+    #[cfg_attr(not(feature = "selftest"), allow(dead_code))]
     TooOld(Error),
 }
 
@@ -204,8 +207,11 @@ fn command(args: &[String]) -> Result<(), Failure> {
         Some("run") => parse_run(&args[1..]).map_err(Failure::from).and_then(run),
         Some("detach") => detach(&args[1..]),
         Some("demo") => no_arguments("demo", &args[1..]).and_then(|()| demo()),
+        #[cfg(feature = "selftest")]
         Some("selftest") => no_arguments("selftest", &args[1..]).and_then(|()| selftest()),
+        #[cfg(feature = "tools")]
         Some("disasm") => disasm(&args[1..]),
+        #[cfg(feature = "tools")]
         Some("inspect") => match &args[1..] {
             [object] => {
                 out!("{}", rawbpf::inspect::inspect(&read_object(object)?)?);
@@ -213,6 +219,12 @@ fn command(args: &[String]) -> Result<(), Failure> {
             }
             _ => Err(Usage("inspect takes one OBJECT".into()).into()),
         },
+        #[cfg(not(all(feature = "selftest", feature = "tools")))]
+        Some(cmd @ ("selftest" | "disasm" | "inspect")) => Err(Error::Env(format!(
+            "'{cmd}' is not in this build of rawbpf: it was built without the \
+             selftest and tools features, as `make static` builds the initramfs binary"
+        ))
+        .into()),
         Some("show") => show(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
     }
@@ -659,11 +671,13 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
 }
 
 /// An object file, read with the loader's checks (a regular file, capped).
+#[cfg(feature = "tools")]
 fn read_object(path: &str) -> Result<Vec<u8>, Error> {
     rawbpf::loader::read_object(std::path::Path::new(path))
 }
 
 /// `rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]`.
+#[cfg(feature = "tools")]
 fn disasm(args: &[String]) -> Result<(), Failure> {
     let mut opts = rawbpf::disasm::Options::default();
     let (mut object, mut relocated) = (None, false);
@@ -696,8 +710,8 @@ fn demo() -> Result<(), Failure> {
     let loaded = rawbpf::load(rawbpf::SEED_OBJECT)?;
     let cgroup = Cgroup::create_unique("rawbpf-demo")?;
     check_stop()?;
-    let receiver =
-        UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::os("UDP socket on 127.0.0.1", e))?;
+    let receiver = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|e| Error::os("UDP socket on 127.0.0.1", e))?;
     receiver
         .set_read_timeout(Some(Duration::from_millis(500)))
         .map_err(|e| Error::os("UDP socket", e))?;
@@ -770,6 +784,7 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
 }
 
 /// The bpf_timer_cancel conformance suite on the running kernel.
+#[cfg(feature = "selftest")]
 fn selftest() -> Result<(), Failure> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     outln!("bpf_timer_cancel on Linux {}", release.trim());

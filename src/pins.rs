@@ -225,7 +225,7 @@ pub fn planned_names(
 /// Refuses, before anything is loaded, a pin directory that already holds
 /// a rawbpf record or any of the names `run` would create.
 pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (name, _) in names {
         // NAME_MAX, which bpffs enforces; the record holds the same.
         if name.len() > 255 {

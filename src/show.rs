@@ -276,7 +276,7 @@ pub fn pins(dir: &Path) -> Result<Vec<Pinned>> {
     require_fs(dir, sys::BPF_FS_MAGIC, "bpffs")?;
     let mut out = Vec::new();
     walk(dir, 0, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
