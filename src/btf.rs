@@ -46,6 +46,9 @@ pub mod kind {
     pub const ENUM64: u8 = 19;
 }
 
+/// How deep a type walk may go, as in the kernel (`MAX_RESOLVE_DEPTH`).
+const MAX_RESOLVE_DEPTH: u32 = 32;
+
 /// `BTF_VAR_STATIC`: a static variable, which libbpf and we leave as clang wrote it.
 const VAR_STATIC: u32 = 0;
 
@@ -272,6 +275,18 @@ impl Btf {
 
     /// The size in bytes of a value of type `id`.
     pub fn size_of(&self, id: u32) -> Result<u32> {
+        self.size_at_depth(id, 0)
+    }
+
+    /// [`Btf::size_of`] for an element `depth` arrays deep: an array whose
+    /// element is itself (or nested deeper than the kernel's
+    /// `MAX_RESOLVE_DEPTH`) is an error, not a stack overflow.
+    fn size_at_depth(&self, id: u32, depth: u32) -> Result<u32> {
+        if depth >= MAX_RESOLVE_DEPTH {
+            return Err(btf_err(format!(
+                "type {id}: arrays nested more than {MAX_RESOLVE_DEPTH} deep (a loop?)"
+            )));
+        }
         let id = self.resolve(id)?;
         let t = self.get(id)?;
         match t.kind {
@@ -285,7 +300,7 @@ impl Btf {
             kind::PTR => Ok(8),
             kind::ARRAY => {
                 let (elem, nelems) = self.array(id)?;
-                self.size_of(elem)?
+                self.size_at_depth(elem, depth + 1)?
                     .checked_mul(nelems)
                     .ok_or_else(|| btf_err(format!("array type {id} is too large")))
             }
