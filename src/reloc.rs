@@ -16,6 +16,7 @@
 //!
 //! This step is pure: map fds are handed in, so it is tested without a kernel.
 
+use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
 use rawbpf_asm::{pseudo, Insn};
@@ -34,6 +35,9 @@ pub struct Linked {
     pub line_info: Vec<LineInfo>,
     /// The functions placed, as (index into `Object::functions`, first insn).
     pub layout: Vec<(usize, usize)>,
+    /// `layout` indexed by function, so that finding whether a function is
+    /// already placed does not take time linear in the functions placed.
+    placed: BTreeMap<usize, usize>,
 }
 
 impl Linked {
@@ -87,7 +91,7 @@ pub fn link(
 }
 
 fn place(obj: &Object<'_>, func: usize, out: &mut Linked) -> usize {
-    if let Some(&(_, base)) = out.layout.iter().find(|(f, _)| *f == func) {
+    if let Some(&base) = out.placed.get(&func) {
         return base;
     }
     let f = &obj.functions[func];
@@ -95,6 +99,7 @@ fn place(obj: &Object<'_>, func: usize, out: &mut Linked) -> usize {
     out.insns
         .extend_from_slice(&obj.sections[f.section].insns[f.start..f.start + f.len]);
     out.layout.push((func, base));
+    out.placed.insert(func, base);
     base
 }
 
@@ -269,9 +274,19 @@ fn call_target(
 }
 
 fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Linked) -> Result<()> {
+    // Each section's records sorted by offset (clang writes them so, a
+    // hostile object need not), once per program: every placed function then
+    // finds its own by binary search instead of scanning all of them.
+    let mut sorted = BTreeMap::new();
     for &(func, base) in &out.layout {
         let f = &obj.functions[func];
         let name = &obj.sections[f.section].name;
+        let (func_info, line_info) = sorted.entry(f.section).or_insert_with(|| {
+            (
+                sorted_by_offset(ext.func_info.get(name), |r| r.insn_off),
+                sorted_by_offset(ext.line_info.get(name), |r| r.insn_off),
+            )
+        });
         let range = f.start as u64 * 8..(f.start + f.len) as u64 * 8;
         let shift = |off: u32| -> Result<u32> {
             if off % 8 != 0 {
@@ -281,22 +296,32 @@ fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Linked) -> Result<()>
             }
             Ok((base + (off as usize / 8 - f.start)) as u32)
         };
-        for rec in ext.func_info.get(name).into_iter().flatten() {
-            if range.contains(&u64::from(rec.insn_off)) {
-                out.func_info.push(FuncInfo {
-                    insn_off: shift(rec.insn_off)?,
-                    type_id: rec.type_id,
-                });
-            }
+        for rec in in_range(func_info, |r| r.insn_off, &range) {
+            out.func_info.push(FuncInfo {
+                insn_off: shift(rec.insn_off)?,
+                type_id: rec.type_id,
+            });
         }
-        for rec in ext.line_info.get(name).into_iter().flatten() {
-            if range.contains(&u64::from(rec.insn_off)) {
-                out.line_info.push(LineInfo {
-                    insn_off: shift(rec.insn_off)?,
-                    ..*rec
-                });
-            }
+        for rec in in_range(line_info, |r| r.insn_off, &range) {
+            out.line_info.push(LineInfo {
+                insn_off: shift(rec.insn_off)?,
+                ..*rec
+            });
         }
     }
     Ok(())
+}
+
+/// A copy of `records` in the order of their byte offset (a stable sort).
+fn sorted_by_offset<T: Clone>(records: Option<&Vec<T>>, off: fn(&T) -> u32) -> Vec<T> {
+    let mut records = records.cloned().unwrap_or_default();
+    records.sort_by_key(off);
+    records
+}
+
+/// The records of `sorted` whose byte offset lies in `range`.
+fn in_range<'r, T>(sorted: &'r [T], off: fn(&T) -> u32, range: &std::ops::Range<u64>) -> &'r [T] {
+    let start = sorted.partition_point(|r| u64::from(off(r)) < range.start);
+    let end = sorted.partition_point(|r| u64::from(off(r)) < range.end);
+    &sorted[start..end]
 }

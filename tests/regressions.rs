@@ -572,3 +572,64 @@ fn the_hand_made_object_writer_makes_objects_rawbpf_loads() {
         ("hmap", 1, 4, 4)
     );
 }
+
+/// `count` global functions in one section, each calling the next, so every
+/// one is a program that links all the functions after it; with a
+/// `.BTF.ext` func_info record for each.
+fn chain_of_programs(count: u32) -> Vec<u8> {
+    let mut m = MapObject::new();
+    m.elf.sections.clear();
+    m.elf.symbols.clear();
+    let mut code = Vec::new();
+    for k in 0..count {
+        if k + 1 < count {
+            code.extend([0x85, 0x10, 0, 0, 1, 0, 0, 0]); // call the next function
+        } else {
+            code.extend([0xb7, 0, 0, 0, 0, 0, 0, 0]); // r0 = 0
+        }
+        code.extend([0x95, 0, 0, 0, 0, 0, 0, 0]); // exit
+    }
+    let flags = SHF_ALLOC | SHF_EXECINSTR;
+    let prog = m.elf.section("socket", SHT_PROGBITS, flags, code);
+    for k in 0..count {
+        let name = format!("f{k}");
+        m.elf
+            .symbol(&name, STB_GLOBAL, STT_FUNC, prog, 16 * u64::from(k), 16);
+    }
+    let license = b"GPL\0".to_vec();
+    m.elf
+        .section("license", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, license);
+    let sec = m.btf.str("socket");
+    let records: Vec<u8> = (0..count)
+        .flat_map(|k| [16 * k, 1])
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    let mut ext = btf_ext(8, &[(sec, count, 0)]);
+    ext.extend(&records);
+    let func_info_len = ext.len() as u32 - 32;
+    ext[12..16].copy_from_slice(&func_info_len.to_le_bytes());
+    m.ext = Some(ext);
+    m.build()
+}
+
+/// Placing a function and moving its func_info used to scan everything
+/// placed or recorded so far: a 50 KB object of 1,000 programs calling each
+/// other took 13 s (cubic), and 500 KB would take hours.
+#[test]
+fn linking_many_programs_that_share_functions_is_not_cubic() {
+    let data = chain_of_programs(400);
+    let p = rawbpf::loader::prepare(&data).unwrap();
+    let first = &p.object.programs[0];
+    let linked = rawbpf::reloc::link(&p.object, *first, p.ext.as_ref(), &|_| Some(3)).unwrap();
+    assert_eq!(linked.insns.len(), 800);
+    assert_eq!(linked.func_info.len(), 400);
+    assert!(linked
+        .func_info
+        .iter()
+        .enumerate()
+        .all(|(k, f)| f.insn_off == 2 * k as u32));
+    let start = Instant::now();
+    check("400 programs calling each other", data, harness::prepare);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
