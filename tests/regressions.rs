@@ -633,3 +633,36 @@ fn linking_many_programs_that_share_functions_is_not_cubic() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// Planning a map for each data section searched all BTF types for its
+/// DATASEC: quadratic in the number of sections (4,000 sections, a 680 KB
+/// object: 0.6 s optimized, most of it there).
+#[test]
+fn many_data_sections_plan_in_linear_time() {
+    const N: u32 = 3000;
+    let mut m = MapObject::new();
+    let int = m.btf.int(4);
+    for k in 0..N {
+        let name = format!(".data.{k}");
+        let flags = SHF_ALLOC | SHF_WRITE;
+        let sec = m.elf.section(&name, SHT_PROGBITS, flags, vec![1; 4]);
+        let var = format!("v{k}");
+        m.elf.symbol(&var, STB_GLOBAL, STT_OBJECT, sec, 0, 4);
+        let var_name = m.btf.str(&var);
+        let var = m.btf.add(var_name, 14, 0, int, &[1]);
+        let sec_name = m.btf.str(&name);
+        m.btf.add(sec_name, 15, 1, 0, &[var, 0, 4]);
+    }
+    let data = m.build();
+    let obj = rawbpf::elf::Object::parse(&data).unwrap();
+    let mut btf = Btf::parse(obj.btf.unwrap()).unwrap();
+    btf.fix_datasecs(&obj).unwrap();
+    let start = Instant::now();
+    let plan = rawbpf::maps::plan(&obj, Some(&btf)).unwrap();
+    let took = start.elapsed();
+    assert_eq!(plan.len(), N as usize);
+    assert!(plan.iter().all(|m| m.attr.btf_value_type_id != 0));
+    // Unoptimized: 520 ms before, 7 ms after.
+    assert!(took < Duration::from_millis(250), "planning took {took:?}");
+    check("3,000 data sections", data, harness::prepare);
+}
