@@ -899,15 +899,12 @@ pub const CORE_RELO_KIND_MAX: u32 = 12;
 /// section name.
 #[derive(Clone, Debug, Default)]
 pub struct BtfExt {
-    /// Function records per section name.
+    /// Function records per section name, sorted by `insn_off`.
     pub func_info: BTreeMap<String, Vec<FuncInfo>>,
-    /// Line records per section name.
+    /// Line records per section name, sorted by `insn_off`.
     pub line_info: BTreeMap<String, Vec<LineInfo>>,
     /// Per section, in the order the sections first appear.
     pub core_relos: Vec<(String, Vec<CoreRelo>)>,
-    /// Every section's records are in instruction order, as clang writes
-    /// them: relocation then finds a function's records by binary search.
-    pub in_order: bool,
 }
 
 impl BtfExt {
@@ -982,14 +979,15 @@ impl BtfExt {
                 None => ext.core_relos.push((sec.to_string(), relos)),
             }
         }
-        ext.in_order = ext
-            .func_info
-            .values()
-            .all(|v| v.is_sorted_by_key(|r| r.insn_off))
-            && ext
-                .line_info
-                .values()
-                .all(|v| v.is_sorted_by_key(|r| r.insn_off));
+        // In instruction order, as clang writes them (a hostile object need
+        // not): relocation then finds each function's records by binary
+        // search. The kernel wants them strictly increasing anyway.
+        for v in ext.func_info.values_mut() {
+            v.sort_unstable_by_key(|r| r.insn_off);
+        }
+        for v in ext.line_info.values_mut() {
+            v.sort_unstable_by_key(|r| r.insn_off);
+        }
         Ok(ext)
     }
 }

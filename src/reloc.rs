@@ -49,6 +49,7 @@
 //! This step is pure: map fds and extern resolutions are handed in, so it is
 //! tested without a kernel.
 
+use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
 use rawbpf_asm::{Insn, INSN_SIZE};
@@ -73,6 +74,9 @@ pub struct Assembled {
     /// BPF_PROG_LOAD's `fd_array` when a kfunc call names a module's BTF by
     /// index (empty otherwise).
     pub fd_array: Vec<RawFd>,
+    /// `layout` indexed by function, so that finding whether a function is
+    /// already placed does not take time linear in the functions placed.
+    placed: BTreeMap<usize, usize>,
 }
 
 impl Assembled {
@@ -142,7 +146,7 @@ pub fn assemble(
 
 /// Appends function `func` unless it is already placed; returns its first slot.
 fn append_function(obj: &Object<'_>, func: usize, out: &mut Assembled) -> usize {
-    if let Some(&(_, first_slot)) = out.layout.iter().find(|(f, _)| *f == func) {
+    if let Some(&first_slot) = out.placed.get(&func) {
         return first_slot;
     }
     let f = &obj.functions[func];
@@ -150,6 +154,7 @@ fn append_function(obj: &Object<'_>, func: usize, out: &mut Assembled) -> usize 
     out.insns
         .extend_from_slice(&obj.sections[f.section].insns[f.start..f.start + f.len]);
     out.layout.push((func, first_slot));
+    out.placed.insert(func, first_slot);
     first_slot
 }
 
@@ -537,24 +542,12 @@ fn relocate_missing_kfunc_call(
     Ok(())
 }
 
-/// The records of `records` whose offset lies in `range`: by binary search
-/// if they are `in_order` (sorted by offset), else by a scan.
-fn in_range<'r, T>(
-    records: &'r [T],
-    off: impl Fn(&T) -> u32 + Copy,
-    range: &'r std::ops::Range<u64>,
-    in_order: bool,
-) -> impl Iterator<Item = &'r T> {
-    let (start, end) = if in_order {
-        let start = records.partition_point(|r| u64::from(off(r)) < range.start);
-        let end = records.partition_point(|r| u64::from(off(r)) < range.end);
-        (start, end.max(start))
-    } else {
-        (0, records.len())
-    };
-    records[start..end]
-        .iter()
-        .filter(move |r| range.contains(&u64::from(off(r))))
+/// The records of `sorted` (by byte offset, as [`BtfExt::parse`] leaves
+/// them) whose byte offset lies in `range`: two binary searches.
+fn in_range<'r, T>(sorted: &'r [T], off: fn(&T) -> u32, range: &std::ops::Range<u64>) -> &'r [T] {
+    let start = sorted.partition_point(|r| u64::from(off(r)) < range.start);
+    let end = sorted.partition_point(|r| u64::from(off(r)) < range.end);
+    &sorted[start..end.max(start)]
 }
 
 fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Assembled) -> Result<()> {
@@ -570,17 +563,16 @@ fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Assembled) -> Result<
             })?;
             Ok((first_slot + (section_slot - f.start)) as u32)
         };
-        // Records in instruction order (as clang writes them): take the
-        // function's run of them instead of scanning its whole section.
+        // Each function takes its run of its section's records.
         let func_info = ext.func_info.get(name).map_or(&[][..], Vec::as_slice);
-        for rec in in_range(func_info, |r| r.insn_off, &range, ext.in_order) {
+        for rec in in_range(func_info, |r| r.insn_off, &range) {
             out.func_info.push(FuncInfo {
                 insn_off: to_program_slot(rec.insn_off)?,
                 type_id: rec.type_id,
             });
         }
         let line_info = ext.line_info.get(name).map_or(&[][..], Vec::as_slice);
-        for rec in in_range(line_info, |r| r.insn_off, &range, ext.in_order) {
+        for rec in in_range(line_info, |r| r.insn_off, &range) {
             out.line_info.push(LineInfo {
                 insn_off: to_program_slot(rec.insn_off)?,
                 ..*rec
