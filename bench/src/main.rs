@@ -707,7 +707,7 @@ fn main() -> ExitCode {
         if args.expect_seed_calls {
             match r.seed_calls_ok {
                 Some(true) => println!(
-                    "ok: the seed took exactly {SEED_CALLS} bpf() calls (7 to load and attach, 3 pins)\n"
+                    "ok: the seed took exactly {SEED_CALLS} bpf() calls (7 to load and attach, 3 pins, 3 for the record detach reads)\n"
                 ),
                 Some(false) => {
                     println!("FAIL: the seed did not take exactly {SEED_CALLS} bpf() calls\n");
