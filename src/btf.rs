@@ -257,28 +257,9 @@ impl Btf {
                 kflag: info >> 31 == 1,
                 size_or_type: u32_at(data, pos + 8)?,
             };
-            let vlen = usize::from(t.vlen);
-            let extra = match t.kind {
-                kind::INT | kind::VAR | kind::DECL_TAG => 4,
-                kind::PTR
-                | kind::FWD
-                | kind::TYPEDEF
-                | kind::VOLATILE
-                | kind::CONST
-                | kind::RESTRICT
-                | kind::FUNC
-                | kind::FLOAT
-                | kind::TYPE_TAG => 0,
-                kind::ARRAY => 12,
-                kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
-                kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
-                other => {
-                    return Err(btf_err(format!(
-                        "type {} has unknown kind {other}",
-                        types.len()
-                    )))
-                }
-            };
+            let extra = extra_len(t.kind, t.vlen).ok_or_else(|| {
+                btf_err(format!("type {} has unknown kind {}", types.len(), t.kind))
+            })?;
             let next = pos + 12 + extra;
             if next > end {
                 return Err(btf_err(format!(
