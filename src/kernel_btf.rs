@@ -46,6 +46,9 @@ const MAX_STR: usize = 4096;
 #[derive(Debug)]
 struct Part {
     file: File,
+    /// The whole file mapped, where the kernel allows it (sysfs BTF since
+    /// 6.16): read from memory instead of 4 KB per pread.
+    map: Option<crate::sys::SysfsMap>,
     label: String,
     /// The first type id this file defines (1 for vmlinux).
     first_id: u32,
@@ -63,6 +66,20 @@ struct Part {
 type Cands = Vec<(u32, u32)>;
 
 impl Part {
+    /// `buf.len()` bytes at `offset` of the file: from the mapping if there
+    /// is one, else with pread.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let Some(map) = &self.map else {
+            return self.file.read_exact_at(buf, offset);
+        };
+        let bytes = usize::try_from(offset)
+            .ok()
+            .and_then(|start| map.bytes().get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
     /// Reads the header, then streams strings and types once (see the module doc).
     fn open(
         path: &Path,
@@ -92,8 +109,12 @@ impl Part {
             Some(b) => (b.first_id + b.index.len() as u32, b.str_base + b.str_len),
             None => (1, 0),
         };
+        let map = usize::try_from(file_len)
+            .ok()
+            .and_then(|len| crate::sys::map_sysfs_file(std::os::fd::AsFd::as_fd(&file), len));
         let mut part = Part {
             file,
+            map,
             label,
             first_id,
             str_base,
@@ -139,8 +160,7 @@ impl Part {
         let mut read: u32 = 0;
         while read < self.str_len {
             let n = (buf.len() - carry).min((self.str_len - read) as usize);
-            self.file
-                .read_exact_at(&mut buf[carry..carry + n], self.str_pos + u64::from(read))
+            self.read_exact_at(&mut buf[carry..carry + n], self.str_pos + u64::from(read))
                 .map_err(|e| format!("reading strings: {e}"))?;
             let base = self.str_base + read - carry as u32; // offset of buf[0]
             read += n as u32;
@@ -197,8 +217,7 @@ impl Part {
         self.index.reserve(len as usize / 24);
         while read < len {
             let n = (buf.len() - carry).min((len - read) as usize);
-            self.file
-                .read_exact_at(&mut buf[carry..carry + n], self.type_pos + u64::from(read))
+            self.read_exact_at(&mut buf[carry..carry + n], self.type_pos + u64::from(read))
                 .map_err(|e| format!("reading types: {e}"))?;
             let base = read - carry as u32; // offset of buf[0] in the section
             read += n as u32;
@@ -250,8 +269,7 @@ impl Part {
             .ok_or_else(|| bad("does not exist".into()))?;
         let end = self.index.get(i + 1).copied().unwrap_or(self.type_len);
         let mut rec = vec![0u8; end.saturating_sub(off).max(12) as usize];
-        self.file
-            .read_exact_at(&mut rec, self.type_pos + u64::from(off))
+        self.read_exact_at(&mut rec, self.type_pos + u64::from(off))
             .map_err(|e| bad(e.to_string()))?;
         let word = |q: usize| u32::from_le_bytes([rec[q], rec[q + 1], rec[q + 2], rec[q + 3]]);
         let info = word(4);
@@ -283,8 +301,7 @@ impl Part {
         let mut at = rel;
         while at < self.str_len && out.len() < MAX_STR {
             let n = buf.len().min((self.str_len - at) as usize);
-            self.file
-                .read_exact_at(&mut buf[..n], self.str_pos + u64::from(at))
+            self.read_exact_at(&mut buf[..n], self.str_pos + u64::from(at))
                 .map_err(|e| bad(&e.to_string()))?;
             if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
                 out.extend_from_slice(&buf[..end]);

@@ -117,3 +117,66 @@ impl Drop for MapMmap {
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
+
+/// A read-only private mapping of a whole file the kernel publishes in
+/// sysfs (`/sys/kernel/btf/*`), unmapped on drop. sysfs hands such a file
+/// out 4 KB per read(2); since Linux 6.16 the BTF files can be mapped
+/// instead (`btf_sysfs_vmlinux_mmap` in kernel/bpf/sysfs_btf.c): the
+/// kernel's own read-only pages, no copy, no read per page, and no growth
+/// of this process's RSS.
+#[derive(Debug)]
+pub struct SysfsMap {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a read-only private mapping owned by this value; nothing in it is
+// bound to a thread.
+unsafe impl Send for SysfsMap {}
+// SAFETY: shared references only read the immutable mapping.
+unsafe impl Sync for SysfsMap {}
+
+/// Maps `file` (`len` bytes) read-only if it is on sysfs and the kernel
+/// allows it; `None` otherwise (older kernels, other file systems: the
+/// caller reads instead). Only sysfs files are mapped because only there is
+/// the content known never to change under the mapping.
+pub fn map_sysfs_file(file: BorrowedFd<'_>, len: usize) -> Option<SysfsMap> {
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    if len == 0 || super::fd_fs_type(file).ok()? != SYSFS_MAGIC {
+        return None;
+    }
+    // SAFETY: a new private read-only mapping of `len` bytes of an open fd;
+    // the kernel picks the address, and the result is checked below.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return None;
+    }
+    NonNull::new(ptr.cast()).map(|ptr| SysfsMap { ptr, len })
+}
+
+impl SysfsMap {
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes for as long as `self`
+        // lives; the kernel's BTF behind it never changes.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for SysfsMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping this value owns, once.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
