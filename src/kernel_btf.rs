@@ -80,6 +80,43 @@ impl Part {
         Ok(())
     }
 
+    /// Hands the `len` bytes at `pos` to `step` in windows, each starting
+    /// with what the previous `step` left unconsumed; `step` gets a window
+    /// and its offset in the section and returns how many bytes it
+    /// consumed. From the mapping the whole section is one window and
+    /// nothing is copied; else windows of CHUNK bytes (plus up to `room`
+    /// carried over: the longest item) are read with pread. Returns how many
+    /// bytes were left unconsumed at the end.
+    fn stream(
+        &self,
+        pos: u64,
+        len: u32,
+        room: usize,
+        step: &mut dyn FnMut(&[u8], u32) -> std::result::Result<usize, String>,
+    ) -> std::result::Result<usize, String> {
+        if let Some(map) = &self.map {
+            let data = usize::try_from(pos)
+                .ok()
+                .and_then(|start| map.bytes().get(start..start.checked_add(len as usize)?))
+                .ok_or("the section lies outside the file")?;
+            return Ok(data.len() - step(data, 0)?.min(data.len()));
+        }
+        let mut buf = vec![0u8; CHUNK + room];
+        let mut carry = 0usize;
+        let mut read: u32 = 0;
+        while read < len {
+            let n = (buf.len() - carry).min((len - read) as usize);
+            self.read_exact_at(&mut buf[carry..carry + n], pos + u64::from(read))
+                .map_err(|e| format!("reading at {}: {e}", pos + u64::from(read)))?;
+            let base = read - carry as u32; // offset of buf[0] in the section
+            read += n as u32;
+            let used = step(&buf[..carry + n], base)?.min(carry + n);
+            carry = carry + n - used;
+            buf.copy_within(used..used + carry, 0);
+        }
+        Ok(carry)
+    }
+
     /// Reads the header, then streams strings and types once (see the module doc).
     fn open(
         path: &Path,
@@ -154,27 +191,19 @@ impl Part {
         let check = |data: &[u8], pos: usize, base: u32, found: &mut Vec<(u32, u32)>| {
             check_string(data, pos, base, &range, wanted, found)
         };
-        // buf[..carry] is an unfinished string from the previous chunk.
-        let mut buf = vec![0u8; CHUNK + MAX_STR];
-        let mut carry = 0usize;
-        let mut read: u32 = 0;
-        while read < self.str_len {
-            let n = (buf.len() - carry).min((self.str_len - read) as usize);
-            self.read_exact_at(&mut buf[carry..carry + n], self.str_pos + u64::from(read))
-                .map_err(|e| format!("reading strings: {e}"))?;
-            let base = self.str_base + read - carry as u32; // offset of buf[0]
-            read += n as u32;
-            let data = &buf[..carry + n];
+        let hot = |b: u8| range[usize::from(b)].0 != range[usize::from(b)].1;
+        let str_base = self.str_base;
+        self.stream(self.str_pos, self.str_len, MAX_STR, &mut |data, off| {
+            let base = str_base + off; // string offset of data[0]
             let Some(last) = data.iter().rposition(|&b| b == 0) else {
                 return Err(format!(
                     "a string at offset {base} is longer than {MAX_STR} bytes"
                 ));
             };
-            // buf[0] starts a string; so does every byte after a NUL. NULs
+            // data[0] starts a string; so does every byte after a NUL. NULs
             // are found a word at a time (a zero byte sets its high bit in
             // `(w - 0x01..) & !w & 0x80..`; a 0x01 right after a zero may
             // too, hence the check of the byte itself).
-            let hot = |b: u8| range[usize::from(b)].0 != range[usize::from(b)].1;
             if hot(data[0]) {
                 check(data, 0, base, &mut found);
             }
@@ -196,9 +225,8 @@ impl Part {
                     check(data, p + 1, base, &mut found);
                 }
             }
-            carry = data.len() - (last + 1);
-            buf.copy_within(last + 1..last + 1 + carry, 0);
-        }
+            Ok(last + 1)
+        })?;
         Ok(found)
     }
 
@@ -209,19 +237,11 @@ impl Part {
         wanted_offs: &[(u32, u32)],
     ) -> std::result::Result<Cands, String> {
         let mut cands = Vec::new();
-        // The largest record: 12 bytes and 65535 members of 12 bytes.
-        let mut buf = vec![0u8; CHUNK + 12 + 12 * 0xffff];
-        let mut carry = 0usize;
-        let mut read: u32 = 0;
         // Most vmlinux types take 16 to 40 bytes.
-        self.index.reserve(len as usize / 24);
-        while read < len {
-            let n = (buf.len() - carry).min((len - read) as usize);
-            self.read_exact_at(&mut buf[carry..carry + n], self.type_pos + u64::from(read))
-                .map_err(|e| format!("reading types: {e}"))?;
-            let base = read - carry as u32; // offset of buf[0] in the section
-            read += n as u32;
-            let data = &buf[..carry + n];
+        let mut index = Vec::with_capacity(len as usize / 24);
+        let first_id = self.first_id;
+        // The largest record: 12 bytes and 65535 members of 12 bytes.
+        let left = self.stream(self.type_pos, len, 12 + 12 * 0xffff, &mut |data, base| {
             let mut p = 0usize;
             while let Some(hdr) = data.get(p..p + 12) {
                 let word =
@@ -229,7 +249,7 @@ impl Part {
                 let (name_off, info) = (word(0), word(4));
                 let k = ((info >> 24) & 0x1f) as u8;
                 let Some(extra) = extra_len(k, (info & 0xffff) as u16) else {
-                    let id = self.first_id as usize + self.index.len();
+                    let id = first_id as usize + index.len();
                     return Err(format!("type {id} has unknown kind {k}"));
                 };
                 if data.len() - p < 12 + extra {
@@ -237,18 +257,18 @@ impl Part {
                 }
                 if name_off != 0 {
                     if let Ok(w) = wanted_offs.binary_search_by_key(&name_off, |&(o, _)| o) {
-                        cands.push((wanted_offs[w].1, self.first_id + self.index.len() as u32));
+                        cands.push((wanted_offs[w].1, first_id + index.len() as u32));
                     }
                 }
-                self.index.push(base + p as u32);
+                index.push(base + p as u32);
                 p += 12 + extra;
             }
-            carry = data.len() - p;
-            buf.copy_within(p..p + carry, 0);
-        }
-        if carry != 0 {
+            Ok(p)
+        })?;
+        if left != 0 {
             return Err("the last type runs past the type section".into());
         }
+        self.index = index;
         self.index.shrink_to_fit();
         Ok(cands)
     }
