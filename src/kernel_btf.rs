@@ -62,6 +62,10 @@ struct Part {
     index: Vec<u32>,
 }
 
+/// One step of [`Part::stream`]: a window of a section and its offset in it
+/// in, the bytes consumed out.
+type Step<'a> = dyn FnMut(&[u8], u32) -> std::result::Result<usize, String> + 'a;
+
 /// Candidates found while streaming: (index into the wanted names, type id).
 type Cands = Vec<(u32, u32)>;
 
@@ -92,7 +96,7 @@ impl Part {
         pos: u64,
         len: u32,
         room: usize,
-        step: &mut dyn FnMut(&[u8], u32) -> std::result::Result<usize, String>,
+        step: &mut Step<'_>,
     ) -> std::result::Result<usize, String> {
         if let Some(map) = &self.map {
             let data = usize::try_from(pos)
