@@ -373,8 +373,11 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
              needs Linux 5.14; checked that the verifier refuses ctx->migrating_sk; the other sections load",
         );
     }
-    let loaded =
-        rawbpf::loader::load_selected(SECTIONS, &|n| migrate || n != "on_migrate").unwrap();
+    let loaded = if migrate {
+        rawbpf::load(SECTIONS).unwrap()
+    } else {
+        rawbpf::loader::load_selected(SECTIONS, &|n| n != "on_migrate").unwrap()
+    };
     // (function, kernel program type): XDP 6, CGROUP_SOCK_ADDR 18,
     // SK_REUSEPORT 21, SCHED_CLS 3, SK_SKB 14, CGROUP_SOCK 9.
     let expect = [
