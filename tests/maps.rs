@@ -210,9 +210,9 @@ fn map_types_that_refuse_btf_are_created() {
         // No bloom filter maps before 5.16: the load stops at it with the
         // kernel's EINVAL, naming it. Every other map is created as the
         // loader plans it, and checked as below.
-        let err = rawbpf::load(MAP_TYPES)
-            .err()
-            .expect("a bloom filter before 5.16");
+        let Err(err) = rawbpf::load(MAP_TYPES) else {
+            panic!("a bloom filter map created before 5.16");
+        };
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
         assert!(
             err.to_string()
@@ -359,9 +359,9 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
     // sk_reuseport/migrate's context field migrating_sk came in 5.14.
     let migrate = kernel_at_least(5, 14);
     if !migrate {
-        let err = rawbpf::loader::load_selected(SECTIONS, &|n| n == "on_migrate")
-            .err()
-            .expect("on_migrate before 5.14");
+        let Err(err) = rawbpf::loader::load_selected(SECTIONS, &|n| n == "on_migrate") else {
+            panic!("on_migrate loaded before 5.14");
+        };
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
         assert!(
             err.verifier_log()
