@@ -56,6 +56,9 @@ enum skb_drop_reason {
 	RAWBPF_NO_SUCH_REASON = 1002,
 };
 
+/* What not_specified and no_socket hold on a kernel without the enum. */
+#define NO_ENUM_VALUE 0xffffffffffffffffULL
+
 __u64 len_off, len_off_mine, len_size, data_len_off_mine;
 __u64 len_exists, no_field_exists, iif_signed, len_signed;
 __u64 pkt_type_off, pkt_type_size, pkt_type_lshift, pkt_type_rshift;
@@ -88,8 +91,18 @@ int core_skb(struct __sk_buff *skb)
 	skb_local_id = bpf_core_type_id_local(struct sk_buff);
 	skb_kernel_id = bpf_core_type_id_kernel(struct sk_buff);
 
-	not_specified = bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
-	no_socket = bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET);
+	/* enum skb_drop_reason came in Linux 5.17: on older kernels its value
+	 * relocations are poisoned, so they sit behind existence checks (dead
+	 * code there, which the verifier never looks at), as CO-RE programs do. */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED))
+		not_specified =
+			bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
+	else
+		not_specified = NO_ENUM_VALUE;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
+		no_socket = bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET);
+	else
+		no_socket = NO_ENUM_VALUE;
 	not_specified_exists =
 		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED);
 	no_reason_exists = bpf_core_enum_value_exists(enum skb_drop_reason, RAWBPF_NO_SUCH_REASON);

@@ -276,6 +276,9 @@ fn load_programs(
         externs::resolve(&p.externs, &mut externs::Host::new(&p.externs))?
     };
 
+    // Before the first kernel object: on kernels without memcg accounting
+    // of BPF memory (before 5.11) the default RLIMIT_MEMLOCK is too small.
+    raise_memlock_once();
     let btf = match &p.btf {
         Some(btf) => Some(
             prog::with_kernel_log(
@@ -513,6 +516,16 @@ fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
         Some(e) => Err(e),
         None => Ok(fds),
     }
+}
+
+/// Raises RLIMIT_MEMLOCK once per process (see `sys::raise_memlock_limit`).
+/// A failure is ignored: without root the kernel's own EPERM says more,
+/// later, than this would.
+fn raise_memlock_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = sys::raise_memlock_limit();
+    });
 }
 
 /// EPERM from bpf() as a non-root user means "not allowed", not "bad object".

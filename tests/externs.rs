@@ -86,6 +86,9 @@ fn externs_read_what_the_kernel_has() {
         eprintln!("no kernel config on this machine: checked the error only: {msg}");
         return;
     };
+    if not_applicable_without_syscall_programs("externs read by a syscall program", EXTERNS) {
+        return;
+    }
     let loaded = rawbpf::load(EXTERNS).unwrap();
     let prog = loaded.program("read_externs").unwrap();
     let run = prog.test_run(&[], &[]).unwrap();
@@ -173,6 +176,10 @@ fn missing_non_weak_ksym_is_an_error_naming_it() {
 #[test]
 fn typed_ksym_reads_the_kernel_variable() {
     require_root();
+    if not_applicable_without_syscall_programs("a typed ksym read by a syscall program", KSYM_TYPED)
+    {
+        return;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let cpu = cpus - 1;
     if !kernel_has(rawbpf::btf::kind::VAR, "cpu_number") {

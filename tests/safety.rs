@@ -45,6 +45,7 @@ impl Drop for TempObject {
 const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
 const SLOW: &[u8] = include_bytes!("../bpf/slow_verify.bpf.o");
 const SYSCALL_ONLY: &[u8] = include_bytes!("../bpf/timer_cases.bpf.o");
+const MAP_IN_MAP: &[u8] = include_bytes!("../bpf/map_in_map.bpf.o");
 const BY_NAME: &[u8] = include_bytes!("../bpf/pin_by_name.bpf.o");
 const EGRESS: u32 = rawbpf::prog::attach_type::CGROUP_INET_EGRESS;
 
@@ -277,10 +278,15 @@ fn stop_signals_at_any_moment_leave_nothing_attached() {
     require_root();
     let cg = test_cgroup();
     let path = cg.path().to_str().unwrap().to_string();
+    // The seed, or its timer-free twin before 5.15 (where the seed would
+    // fail before attaching anything, whatever the signal did).
+    let object = common::PolicyArg::new();
     for (i, delay_ms) in [0u64, 1, 3, 6, 10, 20, 40, 80, 200].into_iter().enumerate() {
         let sig = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP][i % 3];
         for legacy in [false, true] {
-            let mut args = vec!["run", "--cgroup", &path];
+            let mut args = vec!["run"];
+            args.extend(object.args());
+            args.extend(["--cgroup", &path]);
             if legacy {
                 args.push("--legacy-attach");
             }
@@ -313,13 +319,11 @@ fn stop_signals_at_any_moment_leave_nothing_attached() {
 fn sighup_after_a_legacy_attach_detaches() {
     require_root();
     let cg = test_cgroup();
+    let object = common::PolicyArg::new();
     let mut child = Command::new(rawbpf_bin())
-        .args([
-            "run",
-            "--legacy-attach",
-            "--cgroup",
-            cg.path().to_str().unwrap(),
-        ])
+        .arg("run")
+        .args(object.args())
+        .args(["--legacy-attach", "--cgroup", cg.path().to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -446,7 +450,21 @@ fn in_private_mount_namespace() {
 
     let multi = TempObject::new("multi.bpf.o", MULTI);
     let by_name = TempObject::new("pin_by_name.bpf.o", BY_NAME);
-    let syscall_only = TempObject::new("timer_cases.bpf.o", SYSCALL_ONLY);
+    // An object without cgroup programs: syscall programs with timers
+    // (5.15), else tc programs.
+    let syscall_only = if common::kernel_has_bpf_timer() {
+        TempObject::new("timer_cases.bpf.o", SYSCALL_ONLY)
+    } else {
+        TempObject::new("map_in_map.bpf.o", MAP_IN_MAP)
+    };
+    // `run` of the seed, or of its timer-free twin before 5.15.
+    let policy = common::PolicyArg::new();
+    let run = |rest: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend(policy.args());
+        args.extend_from_slice(rest);
+        rawbpf(&args)
+    };
 
     // Hide every bpffs of the host; everything below is on fresh mounts.
     for _ in 0..16 {
@@ -506,7 +524,7 @@ fn in_private_mount_namespace() {
             // A directory on bpffs without a record is fine for run.
             continue;
         }
-        let o = rawbpf(&["run", "--cgroup", s(cg.path()), "--pin", &arg]);
+        let o = run(&["--cgroup", s(cg.path()), "--pin", &arg]);
         assert!(!o.status.success(), "run --pin '{arg}': {}", text(&o));
         assert!(o.stdout.is_empty(), "refused before loading: {}", text(&o));
         untouched();
@@ -554,7 +572,7 @@ fn in_private_mount_namespace() {
 
     // An entry replaced by another kind of object is left alone.
     let k = bpf.join("k");
-    let o = rawbpf(&["run", "--cgroup", s(cg.path()), "--pin", s(&k)]);
+    let o = run(&["--cgroup", s(cg.path()), "--pin", s(&k)]);
     assert!(o.status.success(), "{}", text(&o));
     std::fs::rename(k.join("link_bpf_prog1"), bpf.join("saved_link")).unwrap();
     pin_foreign_map(&k.join("link_bpf_prog1"));
@@ -577,14 +595,7 @@ fn in_private_mount_namespace() {
 
     // Legacy attachments: the record says where; a wrong --cgroup is refused.
     let l = bpf.join("l");
-    let o = rawbpf(&[
-        "run",
-        "--legacy-attach",
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&l),
-    ]);
+    let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&l)]);
     assert!(o.status.success(), "{}", text(&o));
     let ids = cg.query(EGRESS).unwrap().1;
     assert_eq!(ids.len(), 1);
@@ -606,14 +617,7 @@ fn in_private_mount_namespace() {
     let sub = cg.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let m = bpf.join("m");
-    let o = rawbpf(&[
-        "run",
-        "--legacy-attach",
-        "--cgroup",
-        s(&sub),
-        "--pin",
-        s(&m),
-    ]);
+    let o = run(&["--legacy-attach", "--cgroup", s(&sub), "--pin", s(&m)]);
     assert!(o.status.success(), "{}", text(&o));
     let subcg = Cgroup::open(&sub).unwrap();
     let id = subcg.query(EGRESS).unwrap().1[0];
@@ -630,14 +634,7 @@ fn in_private_mount_namespace() {
     let e = bpf.join("e");
     std::fs::create_dir(&e).unwrap();
     sys::remount(s(&bpf), true).unwrap();
-    let o = rawbpf(&[
-        "run",
-        "--legacy-attach",
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&e),
-    ]);
+    let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&e)]);
     sys::remount(s(&bpf), false).unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("BPF_OBJ_PIN"), "{}", text(&o));
@@ -718,14 +715,7 @@ fn in_private_mount_namespace() {
     // mounts nothing; one that needs it mounts at a private path, never
     // over /sys/fs/cgroup, whose listing stays the same.
     let v = bpf.join("v");
-    let o = rawbpf(&[
-        "run",
-        "--legacy-attach",
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&v),
-    ]);
+    let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&v)]);
     assert!(o.status.success(), "{}", text(&o));
     for m in all_mounts("cgroup2") {
         sys::unmount_lazy(&m).unwrap();
@@ -773,7 +763,7 @@ fn in_private_mount_namespace() {
     sys::unmount_lazy(cgroup::PRIVATE_CGROUP2).unwrap();
     assert_eq!(all_mounts("cgroup2"), vec!["/run/cg2".to_string()]);
     let d = bpf.join("d");
-    let o = rawbpf(&["run", "--pin", s(&d)]);
+    let o = run(&["--pin", s(&d)]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(view.join("rawbpf").is_dir(), "{}", text(&o));
     let o = rawbpf(&["detach", "--pin", s(&d)]);
@@ -789,7 +779,7 @@ fn legacy_attach_modes_do_not_leak_between_tests() {
     // A sanity check of the helpers above: attach and detach by hand.
     require_root();
     let cg = test_cgroup();
-    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let loaded = rawbpf::load(common::policy_object()).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
     let a = cgroup::attach(prog, &cg, AttachMode::Legacy(AttachFlags::ALLOW_MULTI)).unwrap();
     assert_eq!(attached(&cg).len(), 1);

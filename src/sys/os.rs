@@ -15,6 +15,24 @@ pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Raises RLIMIT_MEMLOCK to infinity, soft and hard limit. Kernels before
+/// 5.11 charge every map and program to it (later ones to the memory
+/// cgroup), and its default of 64 KiB (8 MiB from 5.16) fits only a few
+/// maps; libbpf raises it in the same way. Only root may raise the hard
+/// limit: the caller ignores the EPERM an unprivileged user gets here.
+pub fn raise_memlock_limit() -> io::Result<()> {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit only reads the rlimit above, which lives across the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn cstring(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }

@@ -185,3 +185,65 @@ pub fn not_applicable_without_timers(test: &str, object: &[u8]) -> bool {
     );
     true
 }
+
+/// Whether the running kernel has the `syscall` program type (Linux 5.14).
+pub fn kernel_has_syscall_programs() -> bool {
+    rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 14))
+}
+
+/// Loads `r0 = 0; exit` as a program of type `prog_type`.
+fn load_trivial(prog_type: u32) -> std::io::Result<std::os::fd::OwnedFd> {
+    let mut insns = [0u8; 16];
+    insns[0] = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K, r0 = 0
+    insns[8] = 0x95; // BPF_JMP | BPF_EXIT
+    rawbpf::sys::prog_load(
+        &rawbpf::sys::ProgLoad {
+            prog_type,
+            expected_attach_type: 0,
+            name: "trivial",
+            insns: &insns,
+            license: c"GPL",
+            flags: rawbpf::sys::ProgFlags::empty(),
+            btf: None,
+            func_info: &[],
+            line_info: &[],
+            attach_btf_id: 0,
+            fd_array: &[],
+        },
+        None,
+    )
+}
+
+/// For a test of `SEC("syscall")` programs: on a kernel without that
+/// program type (before 5.14) asserts that loading `object` fails with
+/// EINVAL and no verifier log (the kernel refuses before verifying), and
+/// that it is the program type itself the kernel does not know: `r0 = 0;
+/// exit` is refused as a syscall program with EINVAL and loads as a socket
+/// filter. Then reports the test as not applicable on stderr and returns
+/// true: the caller returns. Where the type exists it returns false.
+pub fn not_applicable_without_syscall_programs(test: &str, object: &[u8]) -> bool {
+    if kernel_has_syscall_programs() {
+        return false;
+    }
+    require_root();
+    let err = match rawbpf::load(object) {
+        Ok(_) => panic!("{test}: a syscall program loaded on a kernel before 5.14"),
+        Err(e) => e,
+    };
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{test}: {err}");
+    assert!(
+        matches!(&err, rawbpf::Error::Rejected { log, .. } if log.is_empty()),
+        "{test}: refused before the verifier ran: {err}"
+    );
+    let syscall = rawbpf::prog::prog_type::SYSCALL;
+    let refused = load_trivial(syscall).expect_err("a trivial syscall program loaded");
+    assert_eq!(refused.raw_os_error(), Some(libc::EINVAL), "{test}");
+    load_trivial(rawbpf::prog::prog_type::SOCKET_FILTER)
+        .unwrap_or_else(|e| panic!("{test}: the same program as a socket filter: {e}"));
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOT APPLICABLE: {test}: needs the syscall program type (Linux 5.14); checked that the kernel refuses the type with EINVAL"
+    );
+    true
+}
