@@ -165,8 +165,40 @@ impl Part {
             type_len,
             index: Vec::new(),
         };
-        let wanted_offs = part.scan_strings(wanted).map_err(bad)?;
-        let cands = part.scan_types(type_len, &wanted_offs).map_err(bad)?;
+        let mapped_strings = match (&part.map, base) {
+            (Some(map), None) => usize::try_from(part.str_pos)
+                .ok()
+                .and_then(|at| map.bytes().get(at..at.checked_add(str_len as usize)?)),
+            _ => None,
+        };
+        let (cands, index) = match mapped_strings {
+            // Mapped (and not split): one pass over the types, each name
+            // looked at where it lies, first byte first.
+            Some(strings) => {
+                let range = first_byte_ranges(wanted);
+                let wanted_at = |off: u32| {
+                    let pos = off as usize;
+                    let (lo, hi) = range[usize::from(*strings.get(pos)?)];
+                    if lo == hi {
+                        return None;
+                    }
+                    let mut hit = Vec::new();
+                    check_string(strings, pos, 0, &range, wanted, &mut hit);
+                    hit.first().map(|&(_, w)| w)
+                };
+                part.scan_types(type_len, &wanted_at).map_err(bad)?
+            }
+            // Streamed: the wanted names' offsets first, then the types.
+            None => {
+                let offs = part.scan_strings(wanted).map_err(bad)?;
+                let wanted_at = |off: u32| {
+                    let i = offs.binary_search_by_key(&off, |&(o, _)| o).ok()?;
+                    Some(offs[i].1)
+                };
+                part.scan_types(type_len, &wanted_at).map_err(bad)?
+            }
+        };
+        part.index = index;
         Ok((part, cands))
     }
 
@@ -178,20 +210,7 @@ impl Part {
         if wanted.is_empty() {
             return Ok(found);
         }
-        // `wanted` is sorted, so names with the same first byte are
-        // neighbours: `range[b]` is where those starting with byte b lie.
-        // Most strings start with a byte no wanted name starts with and are
-        // skipped after one look.
-        let mut range = [(0u32, 0u32); 256];
-        for (i, w) in wanted.iter().enumerate() {
-            if let Some(&b) = w.as_bytes().first() {
-                let r = &mut range[usize::from(b)];
-                if r.1 == 0 {
-                    r.0 = i as u32;
-                }
-                r.1 = i as u32 + 1;
-            }
-        }
+        let range = first_byte_ranges(wanted);
         let check = |data: &[u8], pos: usize, base: u32, found: &mut Vec<(u32, u32)>| {
             check_string(data, pos, base, &range, wanted, found)
         };
@@ -234,12 +253,13 @@ impl Part {
         Ok(found)
     }
 
-    /// Pass 2: the record offset of every type, and the wanted ones.
+    /// Pass 2: the record offset of every type, and the wanted ones:
+    /// `wanted_at(name_off)` says which wanted name a name offset is, if any.
     fn scan_types(
-        &mut self,
+        &self,
         len: u32,
-        wanted_offs: &[(u32, u32)],
-    ) -> std::result::Result<Cands, String> {
+        wanted_at: &dyn Fn(u32) -> Option<u32>,
+    ) -> std::result::Result<(Cands, Vec<u32>), String> {
         let mut cands = Vec::new();
         // Most vmlinux types take 16 to 40 bytes.
         let mut index = Vec::with_capacity(len as usize / 24);
@@ -260,8 +280,8 @@ impl Part {
                     break;
                 }
                 if name_off != 0 {
-                    if let Ok(w) = wanted_offs.binary_search_by_key(&name_off, |&(o, _)| o) {
-                        cands.push((wanted_offs[w].1, first_id + index.len() as u32));
+                    if let Some(w) = wanted_at(name_off) {
+                        cands.push((w, first_id + index.len() as u32));
                     }
                 }
                 index.push(base + p as u32);
@@ -272,9 +292,8 @@ impl Part {
         if left != 0 {
             return Err("the last type runs past the type section".into());
         }
-        self.index = index;
-        self.index.shrink_to_fit();
-        Ok(cands)
+        index.shrink_to_fit();
+        Ok((cands, index))
     }
 
     /// Whether this file defines type `id`.
@@ -342,6 +361,23 @@ impl Part {
 /// has a wanted essential name; if so its offset (`base + pos`) and the
 /// name's index are pushed to `found`. `range` is explained in `scan_strings`.
 #[inline(never)]
+/// `wanted` is sorted, so names with the same first byte are neighbours:
+/// `range[b]` is where those starting with byte b lie. Most strings start
+/// with a byte no wanted name starts with and are skipped after one look.
+fn first_byte_ranges(wanted: &[String]) -> [(u32, u32); 256] {
+    let mut range = [(0u32, 0u32); 256];
+    for (i, w) in wanted.iter().enumerate() {
+        if let Some(&b) = w.as_bytes().first() {
+            let r = &mut range[usize::from(b)];
+            if r.1 == 0 {
+                r.0 = i as u32;
+            }
+            r.1 = i as u32 + 1;
+        }
+    }
+    range
+}
+
 fn check_string(
     data: &[u8],
     pos: usize,
