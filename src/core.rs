@@ -607,6 +607,62 @@ fn is_enumval_kind(k: u32) -> bool {
     k == relo::ENUMVAL_EXISTS || k == relo::ENUMVAL_VALUE
 }
 
+/// The name of a relocation kind (`enum bpf_core_relo_kind` without its
+/// `BPF_CORE_` prefix).
+pub fn relo_name(kind: u32) -> &'static str {
+    const NAMES: [&str; 13] = [
+        "FIELD_BYTE_OFFSET",
+        "FIELD_BYTE_SIZE",
+        "FIELD_EXISTS",
+        "FIELD_SIGNED",
+        "FIELD_LSHIFT_U64",
+        "FIELD_RSHIFT_U64",
+        "TYPE_ID_LOCAL",
+        "TYPE_ID_TARGET",
+        "TYPE_EXISTS",
+        "TYPE_SIZE",
+        "ENUMVAL_EXISTS",
+        "ENUMVAL_VALUE",
+        "TYPE_MATCHES",
+    ];
+    NAMES.get(kind as usize).copied().unwrap_or("?")
+}
+
+/// What a relocation asks, for people: its kind and the access string
+/// resolved to names against the object's own BTF, such as
+/// `FIELD_BYTE_OFFSET struct sk_buff___mine.len (0:2)` or
+/// `ENUMVAL_VALUE enum skb_drop_reason::SKB_DROP_REASON_NOT_SPECIFIED (2)`.
+pub fn describe_relo(local: &Btf, r: &CoreRelo) -> String {
+    let head = format!("{} ", relo_name(r.kind));
+    let spec = match local_spec(local, r) {
+        Ok(spec) => spec,
+        Err(e) => return format!("{head}({}): {e}", r.access),
+    };
+    let root = local.get(spec.root).ok();
+    let keyword = match root.map(|t| t.kind) {
+        Some(kind::STRUCT) => "struct ",
+        Some(kind::UNION) => "union ",
+        Some(kind::ENUM | kind::ENUM64) => "enum ",
+        _ => "",
+    };
+    let name = local.type_name(spec.root).unwrap_or_default();
+    let name = if name.is_empty() { "(anon)" } else { name };
+    let mut path = format!("{keyword}{name}");
+    if let Some((enumerator, _)) = &spec.enumval {
+        path += &format!("::{enumerator}");
+    }
+    for (i, step) in spec.steps.iter().enumerate() {
+        match step {
+            // `p[0]` on the root is just the root.
+            Step::Index(0) if i == 0 => {}
+            Step::Index(n) => path += &format!("[{n}]"),
+            Step::Member { name, .. } if name.is_empty() => path += ".(anon)",
+            Step::Member { name, .. } => path += &format!(".{name}"),
+        }
+    }
+    format!("{head}{path} ({})", r.access)
+}
+
 /// Resolves the local access string (libbpf's `bpf_core_parse_spec`).
 #[inline(never)]
 fn local_spec(local: &Btf, r: &CoreRelo) -> Result<Spec> {

@@ -15,6 +15,7 @@
 //!
 //! Both are pure functions of the object bytes: no kernel, no root.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::fd::RawFd;
 
@@ -67,6 +68,7 @@ fn each_insn(insns: &[Insn], mut f: impl FnMut(usize, &Insn, Option<&Insn>)) {
 /// The object's code as clang wrote it, annotated from its relocations.
 pub fn object(bytes: &[u8], opts: &Options) -> Result<String> {
     let obj = Object::parse(bytes)?;
+    let core = core_notes(&obj);
     let mut out = String::new();
     for (index, section) in obj.sections.iter().enumerate() {
         if !matches!(section.kind, SectionKind::Program | SectionKind::Text) {
@@ -87,14 +89,11 @@ pub fn object(bytes: &[u8], opts: &Options) -> Result<String> {
             let code = &section.insns[f.start..f.start + f.len];
             each_insn(code, |j, insn, next| {
                 let at = f.start + j;
-                line(
-                    &mut out,
-                    at,
-                    insn,
-                    next,
-                    opts.syntax,
-                    object_note(&obj, index, at, insn),
-                );
+                let note = match (object_note(&obj, index, at, insn), core.get(&(index, at))) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or_else(|| b.cloned()),
+                };
+                line(&mut out, at, insn, next, opts.syntax, note);
             });
         }
         out.push('\n');
@@ -103,6 +102,32 @@ pub fn object(bytes: &[u8], opts: &Options) -> Result<String> {
         return Err(no_such_program(opts));
     }
     Ok(out)
+}
+
+/// The CO-RE relocation of each instruction, by (section index, slot), with
+/// its field path (`CO-RE FIELD_BYTE_OFFSET struct sk_buff.len (0:1)`).
+/// Best effort: an object whose BTF does not parse gets no such notes.
+fn core_notes(obj: &Object<'_>) -> BTreeMap<(usize, usize), String> {
+    let mut notes = BTreeMap::new();
+    let (Some(raw), Some(ext)) = (obj.btf, obj.btf_ext) else {
+        return notes;
+    };
+    let Ok(btf) = Btf::parse(raw) else {
+        return notes;
+    };
+    let Ok(ext) = crate::btf::BtfExt::parse(ext, &btf) else {
+        return notes;
+    };
+    for (section, relos) in &ext.core_relos {
+        let Some(index) = obj.sections.iter().position(|s| &s.name == section) else {
+            continue;
+        };
+        for r in relos {
+            let note = format!("CO-RE {}", crate::core::describe_relo(&btf, r));
+            notes.insert((index, r.insn_off as usize / 8), note);
+        }
+    }
+    notes
 }
 
 fn no_such_program(opts: &Options) -> Error {
@@ -173,7 +198,9 @@ fn fake_fd(has_btf: bool, spec_index: usize) -> RawFd {
 
 /// Every program as BPF_PROG_LOAD receives it.
 pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
-    let p = crate::loader::prepare(bytes)?;
+    let mut p = crate::loader::prepare(bytes)?;
+    // CO-RE relocations against the running kernel, as `run` applies them.
+    crate::loader::relocate_core(&mut p, None, &[])?;
     let obj = &p.object;
     let has_btf = p.btf.is_some();
     let map_fd = |source: MapSource| {

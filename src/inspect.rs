@@ -344,11 +344,27 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
         }
     }
     // CO-RE relocations live in .BTF.ext, not in ELF relocation sections.
-    let core = p
+    let core: Vec<(&str, &crate::btf::CoreRelo)> = p
         .ext
-        .as_ref()
-        .map_or(0, |e| e.core_relos.iter().map(|(_, r)| r.len()).sum());
-    let _ = writeln!(out, "  CO-RE (.BTF.ext field and type relocations): {core}");
+        .iter()
+        .flat_map(|e| &e.core_relos)
+        .flat_map(|(sec, relos)| relos.iter().map(move |r| (sec.as_str(), r)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  CO-RE (.BTF.ext field and type relocations): {}",
+        core.len()
+    );
+    if let Some(btf) = &p.btf {
+        for (sec, r) in core {
+            let _ = writeln!(
+                out,
+                "      {sec} insn {} -> {}",
+                r.insn_off / 8,
+                crate::core::describe_relo(btf, r)
+            );
+        }
+    }
 }
 
 fn externs(out: &mut String, obj: &Object<'_>) {

@@ -231,14 +231,6 @@ fn load_programs(
             section::autoload(&p.object.sections[f.section].name).1,
         )
     };
-    // The kernel's types, read only for CO-RE relocations (before any
-    // bpf() call, so a failure leaves nothing behind) and attach targets.
-    let core_names = match (&p.btf, &p.ext) {
-        (Some(btf), Some(ext)) => {
-            core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))?
-        }
-        _ => Vec::new(),
-    };
     let attach_names: Vec<String> = p
         .object
         .programs
@@ -249,21 +241,9 @@ fn load_programs(
             ProgKind::from_section(section)?.attach_func
         })
         .collect();
-    let mut vmlinux = None;
-    if !core_names.is_empty() {
-        let target = match options.target_btf {
-            Some(path) => KernelBtf::open(path, &core_names)?,
-            None => {
-                let mut wanted = core_names.clone();
-                wanted.extend(attach_names.iter().cloned());
-                KernelBtf::vmlinux(&wanted)?
-            }
-        };
-        apply_core(&mut p, &target, &core_names)?;
-        if options.target_btf.is_none() {
-            vmlinux = Some(target);
-        }
-    }
+    // The kernel's types, read only for CO-RE relocations (before any
+    // bpf() call, so a failure leaves nothing behind) and attach targets.
+    let mut vmlinux = relocate_core(&mut p, options.target_btf, &attach_names)?;
     if vmlinux.is_none() && !attach_names.is_empty() {
         vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
     }
@@ -397,6 +377,36 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
         }
     }
     Ok(())
+}
+
+/// Applies the object's CO-RE relocations to its code: against the BTF
+/// file `target_btf` if given, else against the running kernel's, whose
+/// pass then also indexes the names in `also` (attach targets) and is
+/// returned for them. Nothing is read for an object without CO-RE records.
+pub fn relocate_core(
+    p: &mut Prepared<'_>,
+    target_btf: Option<&Path>,
+    also: &[String],
+) -> Result<Option<KernelBtf>> {
+    let core_names = match (&p.btf, &p.ext) {
+        (Some(btf), Some(ext)) => {
+            core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))?
+        }
+        _ => Vec::new(),
+    };
+    if core_names.is_empty() {
+        return Ok(None);
+    }
+    let target = match target_btf {
+        Some(path) => KernelBtf::open(path, &core_names)?,
+        None => {
+            let mut wanted = core_names.clone();
+            wanted.extend(also.iter().cloned());
+            KernelBtf::vmlinux(&wanted)?
+        }
+    };
+    apply_core(p, &target, &core_names)?;
+    Ok(target_btf.is_none().then_some(target))
 }
 
 /// Applies the object's CO-RE relocations, section by section, against
