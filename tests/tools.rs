@@ -316,3 +316,22 @@ fn inspect_globals_and_subprograms() {
     // Bad input is an error, not a panic.
     assert!(rawbpf::inspect::inspect(b"not an ELF file").is_err());
 }
+
+#[test]
+fn co_re_relocations_are_shown_with_their_field_paths() {
+    let core = object_bytes("core");
+    let text = rawbpf::inspect::inspect(core).unwrap();
+    assert!(
+        text.contains("insn 4 -> FIELD_BYTE_OFFSET struct sk_buff___mine.len (0:1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ENUMVAL_VALUE enum skb_drop_reason::SKB_DROP_REASON_NO_SOCKET (1)"),
+        "{text}"
+    );
+    let listing = disasm::object(core, &Options::default()).unwrap();
+    assert!(
+        listing.contains("     0: r2 = 4 ; CO-RE FIELD_BYTE_OFFSET struct sk_buff.len (0:1)"),
+        "{listing}"
+    );
+}
