@@ -19,9 +19,10 @@ mod netns;
 mod types;
 
 pub use cases::{format_cases, return_value_cases, CaseResult, Record, TIMER_CASES};
-pub use types::{format_types, program_types, test_packet, Step, TypeResult, TIMER_TYPES};
+pub use types::{format_types, program_types, test_packet, TypeResult, TIMER_TYPES};
 
 use crate::error::{Error, Result};
+use crate::loader::Loaded;
 use crate::sys;
 use crate::uapi::Errno;
 
@@ -83,4 +84,42 @@ mod tests {
         assert_eq!(errno_name(1), "1");
         assert_eq!(list(&[0, -16]), "0, -EBUSY");
     }
+}
+
+/// What happened at one step (load, test run, attach).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The step succeeded.
+    Done,
+    /// The step does not apply, and why.
+    NotApplicable(String),
+    /// The step failed, and how.
+    Failed(String),
+}
+
+/// The four helper results and the run count a program of `timer_types.bpf.o`
+/// recorded in slot `slot` of its `type_results` map (shared by the type
+/// rows and the network attachments, so neither imports the other).
+fn type_values(loaded: &Loaded, slot: u32) -> Result<([i64; 4], u64)> {
+    let map = loaded.map("type_results").ok_or_else(|| Error::Map {
+        map: "type_results".into(),
+        what: "missing from timer_types.bpf.o".into(),
+    })?;
+    let bytes = map.lookup(&slot.to_ne_bytes())?.unwrap_or_default();
+    if bytes.len() != 40 {
+        return Err(Error::Map {
+            map: "type_results".into(),
+            what: format!("value is {} bytes, expected 40", bytes.len()),
+        });
+    }
+    let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    Ok((
+        [
+            word(0) as i64,
+            word(1) as i64,
+            word(2) as i64,
+            word(3) as i64,
+        ],
+        word(4),
+    ))
 }

@@ -30,7 +30,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd as _, OwnedFd};
 use std::time::{Duration, Instant};
 
-use super::types::{type_values, Step};
+use super::{type_values, Step};
 use crate::error::Result;
 use crate::loader::{Loaded, Program};
 use crate::maps::MAP_TYPE_SOCKMAP;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::os::fd::AsFd as _;
 
 use super::netns::{self, NetAttach, NetTarget};
-use super::{list, Verdict};
+use super::{list, type_values, Step, Verdict};
 use crate::error::{Error, Result};
 use crate::loader::{self, Loaded};
 use crate::prog::attach_type as at;
@@ -98,17 +98,6 @@ const fn spec(
     }
 }
 
-/// What happened at one step (load, test run, attach).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// The step succeeded.
-    Done,
-    /// The step does not apply, and why.
-    NotApplicable(String),
-    /// The step failed, and how.
-    Failed(String),
-}
-
 /// One program type's line.
 #[derive(Clone, Debug)]
 pub struct TypeResult {
@@ -152,30 +141,6 @@ fn sk_lookup_ctx() -> [u8; 72] {
     c[40..44].copy_from_slice(&[127, 0, 0, 1]);
     c[60..64].copy_from_slice(&5678u32.to_ne_bytes());
     c
-}
-
-pub(super) fn type_values(loaded: &Loaded, slot: u32) -> Result<([i64; 4], u64)> {
-    let map = loaded.map("type_results").ok_or_else(|| Error::Map {
-        map: "type_results".into(),
-        what: "missing from timer_types.bpf.o".into(),
-    })?;
-    let bytes = map.lookup(&slot.to_ne_bytes())?.unwrap_or_default();
-    if bytes.len() != 40 {
-        return Err(Error::Map {
-            map: "type_results".into(),
-            what: format!("value is {} bytes, expected 40", bytes.len()),
-        });
-    }
-    let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    Ok((
-        [
-            word(0) as i64,
-            word(1) as i64,
-            word(2) as i64,
-            word(3) as i64,
-        ],
-        word(4),
-    ))
 }
 
 fn step_err(e: &Error) -> String {
