@@ -60,6 +60,12 @@ pack() {
 	for k in "${KERNELS[@]}"; do
 		cp "$(dirname "$(fetch_kernel "$k")")"/config-* "$stage/boot/" 2>/dev/null || true
 	done
+	# What tests read from the source tree (the committed objects with their
+	# listings, the fuzz regression corpus), at the same absolute paths.
+	for d in bpf tests/corpus; do
+		mkdir -p "$stage$ROOT/$d"
+		cp -r "$ROOT/$d/." "$stage$ROOT/$d/"
+	done
 	cp "$WORK/tests.list" "$stage/vmtest/tests"
 	echo "$rawbpf" >"$stage/vmtest/rawbpf"
 	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$WORK/initramfs.cpio"
