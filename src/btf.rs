@@ -197,83 +197,114 @@ pub enum MapValues {
     Programs,
 }
 
+/// Where the parts of a `.BTF` section lie, as its header says.
+struct Layout {
+    /// Byte offset of the first type record in the section.
+    type_start: usize,
+    /// Byte offset just past the last type record.
+    type_end: usize,
+    /// Byte offset of the string section.
+    str_start: usize,
+    /// Length of the string section.
+    str_len: usize,
+}
+
+/// The header (`struct btf_header`): little-endian magic, version 1, and type
+/// and string sections inside the data, the type section 4-byte aligned and
+/// the strings starting and ending with NUL, as the kernel's `btf_parse_hdr`
+/// and `btf_parse_str_sec` require.
+fn read_header(data: &[u8]) -> Result<Layout> {
+    if data.len() < HEADER_LEN {
+        return Err(btf_err(format!(
+            "{} bytes is too short for a BTF header",
+            data.len()
+        )));
+    }
+    let magic = u16::from_le_bytes([data[0], data[1]]);
+    if magic != MAGIC {
+        return Err(btf_err(format!(
+            "magic {magic:#06x} is not {MAGIC:#06x} (little-endian BTF)"
+        )));
+    }
+    if data[2] != 1 {
+        return Err(btf_err(format!("version {} is not 1", data[2])));
+    }
+    let hdr_len = u32_at(data, 4)? as usize;
+    let [type_off, type_len, str_off, str_len] =
+        [8, 12, 16, 20].map(|p| u32_at(data, p).map(|v| v as usize));
+    let (type_off, type_len, str_off, str_len) = (type_off?, type_len?, str_off?, str_len?);
+    let body = data
+        .len()
+        .checked_sub(hdr_len)
+        .filter(|_| hdr_len >= HEADER_LEN);
+    let body = body.ok_or_else(|| btf_err(format!("header length {hdr_len} is wrong")))?;
+    let type_end = type_off.checked_add(type_len).filter(|&e| e <= body);
+    let str_end = str_off.checked_add(str_len).filter(|&e| e <= body);
+    if type_end.is_none() || str_end.is_none() || type_off % 4 != 0 {
+        return Err(btf_err(format!(
+            "type section {type_off}+{type_len} or string section {str_off}+{str_len} lies outside the {body} bytes after the header"
+        )));
+    }
+    let str_start = hdr_len + str_off;
+    if str_len == 0 || data[str_start] != 0 || data[str_start + str_len - 1] != 0 {
+        return Err(btf_err(
+            "the string section must start and end with a NUL byte",
+        ));
+    }
+    Ok(Layout {
+        type_start: hdr_len + type_off,
+        type_end: hdr_len + type_off + type_len,
+        str_start,
+        str_len,
+    })
+}
+
+/// Every type record between `pos` and `end`, indexed by id (entry 0 is
+/// `void`): a 12-byte `struct btf_type` followed by as many bytes as its kind
+/// and `vlen` say; an unknown kind or a record past the end is an error.
+fn index_types(data: &[u8], mut pos: usize, end: usize) -> Result<Vec<Type>> {
+    let mut types = vec![Type {
+        pos: 0,
+        name_off: 0,
+        kind: 0,
+        vlen: 0,
+        kflag: false,
+        size_or_type: 0,
+    }];
+    while pos < end {
+        let info = u32_at(data, pos + 4)?;
+        let t = Type {
+            pos,
+            name_off: u32_at(data, pos)?,
+            kind: ((info >> 24) & 0x1f) as u8,
+            vlen: (info & 0xffff) as u16,
+            kflag: info >> 31 == 1,
+            size_or_type: u32_at(data, pos + 8)?,
+        };
+        let extra = extra_len(t.kind, t.vlen)
+            .ok_or_else(|| btf_err(format!("type {} has unknown kind {}", types.len(), t.kind)))?;
+        let next = pos + 12 + extra;
+        if next > end {
+            return Err(btf_err(format!(
+                "type {} runs past the type section",
+                types.len()
+            )));
+        }
+        types.push(t);
+        pos = next;
+    }
+    Ok(types)
+}
+
 impl Btf {
     /// Parses and checks the layout of a `.BTF` section.
     pub fn parse(data: &[u8]) -> Result<Btf> {
-        if data.len() < HEADER_LEN {
-            return Err(btf_err(format!(
-                "{} bytes is too short for a BTF header",
-                data.len()
-            )));
-        }
-        let magic = u16::from_le_bytes([data[0], data[1]]);
-        if magic != MAGIC {
-            return Err(btf_err(format!(
-                "magic {magic:#06x} is not {MAGIC:#06x} (little-endian BTF)"
-            )));
-        }
-        if data[2] != 1 {
-            return Err(btf_err(format!("version {} is not 1", data[2])));
-        }
-        let hdr_len = u32_at(data, 4)? as usize;
-        let [type_off, type_len, str_off, str_len] =
-            [8, 12, 16, 20].map(|p| u32_at(data, p).map(|v| v as usize));
-        let (type_off, type_len, str_off, str_len) = (type_off?, type_len?, str_off?, str_len?);
-        let body = data
-            .len()
-            .checked_sub(hdr_len)
-            .filter(|_| hdr_len >= HEADER_LEN);
-        let body = body.ok_or_else(|| btf_err(format!("header length {hdr_len} is wrong")))?;
-        let type_end = type_off.checked_add(type_len).filter(|&e| e <= body);
-        let str_end = str_off.checked_add(str_len).filter(|&e| e <= body);
-        if type_end.is_none() || str_end.is_none() || type_off % 4 != 0 {
-            return Err(btf_err(format!(
-                "type section {type_off}+{type_len} or string section {str_off}+{str_len} lies outside the {body} bytes after the header"
-            )));
-        }
-        let str_start = hdr_len + str_off;
-        if str_len == 0 || data[str_start] != 0 || data[str_start + str_len - 1] != 0 {
-            return Err(btf_err(
-                "the string section must start and end with a NUL byte",
-            ));
-        }
-
-        let mut types = vec![Type {
-            pos: 0,
-            name_off: 0,
-            kind: 0,
-            vlen: 0,
-            kflag: false,
-            size_or_type: 0,
-        }];
-        let (mut pos, end) = (hdr_len + type_off, hdr_len + type_off + type_len);
-        while pos < end {
-            let info = u32_at(data, pos + 4)?;
-            let t = Type {
-                pos,
-                name_off: u32_at(data, pos)?,
-                kind: ((info >> 24) & 0x1f) as u8,
-                vlen: (info & 0xffff) as u16,
-                kflag: info >> 31 == 1,
-                size_or_type: u32_at(data, pos + 8)?,
-            };
-            let extra = extra_len(t.kind, t.vlen).ok_or_else(|| {
-                btf_err(format!("type {} has unknown kind {}", types.len(), t.kind))
-            })?;
-            let next = pos + 12 + extra;
-            if next > end {
-                return Err(btf_err(format!(
-                    "type {} runs past the type section",
-                    types.len()
-                )));
-            }
-            types.push(t);
-            pos = next;
-        }
+        let layout = read_header(data)?;
+        let types = index_types(data, layout.type_start, layout.type_end)?;
         Ok(Btf {
             raw: data.to_vec(),
-            str_start,
-            str_len,
+            str_start: layout.str_start,
+            str_len: layout.str_len,
             types,
         })
     }

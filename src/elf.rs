@@ -195,178 +195,27 @@ fn classify(name: &str, sh_type: u32, flags: u64) -> SectionKind {
     }
 }
 
+/// The ELF file header of a BPF object.
+type Header = elf::FileHeader64<LE>;
+/// The section header table of a BPF object.
+type SectionTable<'a> = object::read::elf::SectionTable<'a, Header>;
+/// The sections, then the `.BTF` and `.BTF.ext` bytes.
+type Sections<'a> = (Vec<Section<'a>>, Option<&'a [u8]>, Option<&'a [u8]>);
+/// Code relocations keyed by (section, byte offset), then `.maps` relocations.
+type Relocations = (BTreeMap<(usize, u64), Reloc>, Vec<MapReloc>);
+
 impl<'a> Object<'a> {
     /// Parses a BPF ELF object. Everything is bounds-checked: malformed input
     /// gives an [`Error::Elf`] naming what is wrong, never a panic.
     pub fn parse(data: &'a [u8]) -> Result<Object<'a>> {
-        let header = elf::FileHeader64::<LE>::parse(data)
-            .map_err(|e| elf_err(format!("not a 64-bit little-endian ELF file ({e})")))?;
-        let endian = header.endian().map_err(elf_err)?;
-        if header.e_machine(endian).0 != EM_BPF {
-            return Err(elf_err(format!(
-                "e_machine is {}, not EM_BPF ({EM_BPF}): not a BPF object",
-                header.e_machine(endian).0
-            )));
-        }
-        if header.e_type(endian) != elf::ET_REL {
-            return Err(elf_err("not a relocatable object (ET_REL)"));
-        }
-        let table = header.sections(endian, data).map_err(elf_err)?;
-
-        let mut sections = Vec::with_capacity(table.len());
-        let mut btf = None;
-        let mut btf_ext = None;
-        for (index, sh) in table.enumerate() {
-            let index = index.0;
-            let name = table.section_name(endian, sh).map_err(elf_err)?;
-            let name = String::from_utf8_lossy(name).into_owned();
-            let sh_type = sh.sh_type(endian);
-            let kind = classify(&name, sh_type.0, sh.sh_flags(endian).0);
-            let bytes = sh
-                .data(endian, data)
-                .map_err(|e| elf_err(format!("section '{name}': {e}")))?;
-            match name.as_str() {
-                ".BTF" => btf = Some(bytes),
-                ".BTF.ext" => btf_ext = Some(bytes),
-                _ => {}
-            }
-            let insns = match kind {
-                SectionKind::Program | SectionKind::Text => rawbpf_asm::decode(bytes)
-                    .map_err(|e| elf_err(format!("section '{name}': {e}")))?,
-                _ => Vec::new(),
-            };
-            sections.push(Section {
-                index,
-                name,
-                kind,
-                data: bytes,
-                size: sh.sh_size(endian),
-                insns,
-            });
-        }
-
-        let symtab = table
-            .symbols(endian, data, elf::SHT_SYMTAB)
-            .map_err(|e| elf_err(format!("symbol table: {e}")))?;
-        let mut symbols = Vec::with_capacity(symtab.len());
-        for sym in symtab.iter() {
-            let name = symtab.symbol_name(endian, sym).map_err(elf_err)?;
-            let section = sym
-                .st_shndx(endian)
-                .index()
-                .map(usize::from)
-                .filter(|&i| i < sections.len());
-            symbols.push(Symbol {
-                name: String::from_utf8_lossy(name).into_owned(),
-                section,
-                value: sym.st_value(endian),
-                size: sym.st_size(endian),
-                kind: sym.st_type().0,
-                global: sym.st_bind() == elf::STB_GLOBAL || sym.st_bind() == elf::STB_WEAK,
-                weak: sym.st_bind() == elf::STB_WEAK,
-            });
-        }
-        if symbols.is_empty() {
-            return Err(elf_err(
-                "no symbol table (.symtab): was the object stripped?",
-            ));
-        }
-
+        let (endian, table) = check_header(data)?;
+        let (sections, btf, btf_ext) = read_sections(&table, endian, data)?;
+        let symbols = read_symbols(&table, endian, data, &sections)?;
         let functions = collect_functions(&sections, &symbols)?;
-        let programs = functions
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.global && sections[f.section].kind == SectionKind::Program)
-            .map(|(i, _)| i)
-            .collect();
-        let maps = symbols
-            .iter()
-            .filter(|s| {
-                s.kind == elf::STT_OBJECT.0 || (s.kind == elf::STT_NOTYPE.0 && !s.name.is_empty())
-            })
-            .filter_map(|s| {
-                let section = s.section?;
-                matches!(
-                    sections[section].kind,
-                    SectionKind::Maps | SectionKind::LegacyMaps
-                )
-                .then(|| MapSymbol {
-                    name: s.name.clone(),
-                    section,
-                    offset: s.value,
-                    size: s.size,
-                })
-            })
-            .collect();
-
-        let mut relocs = BTreeMap::new();
-        let mut map_relocs = Vec::new();
-        for sh in table.iter() {
-            let Some((rels, _link)) = sh.rel(endian, data).map_err(elf_err)? else {
-                continue;
-            };
-            let target = sh.sh_info(endian) as usize;
-            let Some(target_section) = sections.get(target) else {
-                return Err(elf_err(format!(
-                    "relocation section targets missing section {target}"
-                )));
-            };
-            if target_section.kind == SectionKind::Maps {
-                for rel in rels {
-                    let (offset, symbol) = (rel.r_offset(endian), rel.r_sym(endian) as usize);
-                    if symbol >= symbols.len()
-                        || offset % 8 != 0
-                        || offset
-                            .checked_add(8)
-                            .is_none_or(|end| end > target_section.size)
-                    {
-                        return Err(elf_err(format!(
-                            "relocation at .maps+{offset:#x} (symbol {symbol}) is not an 8-byte pointer to a known symbol"
-                        )));
-                    }
-                    map_relocs.push(MapReloc { offset, symbol });
-                }
-                continue;
-            }
-            if !matches!(
-                target_section.kind,
-                SectionKind::Program | SectionKind::Text
-            ) {
-                continue; // DWARF, .BTF and .BTF.ext relocations are for linkers, not for us
-            }
-            for rel in rels {
-                let offset = rel.r_offset(endian);
-                let symbol = rel.r_sym(endian) as usize;
-                if symbol >= symbols.len() {
-                    return Err(elf_err(format!(
-                        "relocation at {}+{offset:#x} names symbol {symbol}, past the symbol table",
-                        target_section.name
-                    )));
-                }
-                if offset % 8 != 0 || offset >= target_section.size {
-                    return Err(elf_err(format!(
-                        "relocation at {}+{offset:#x} is not on an instruction",
-                        target_section.name
-                    )));
-                }
-                relocs.insert(
-                    (target, offset),
-                    Reloc {
-                        symbol,
-                        r_type: rel.r_type(endian).0,
-                    },
-                );
-            }
-        }
-
-        let license = sections
-            .iter()
-            .find(|s| s.kind == SectionKind::License)
-            .map(|s| {
-                let text = s.data.split(|&b| b == 0).next().unwrap_or_default();
-                CString::new(text).unwrap_or_default()
-            })
-            .unwrap_or_default();
+        let programs = find_programs(&sections, &functions);
+        let maps = find_maps(&sections, &symbols);
+        let (relocs, map_relocs) = read_relocations(&table, endian, data, &sections, &symbols)?;
+        let license = read_license(&sections);
 
         Ok(Object {
             sections,
@@ -403,6 +252,220 @@ impl<'a> Object<'a> {
     }
 }
 
+/// The kernel loads only 64-bit little-endian relocatable objects built for
+/// `EM_BPF`; checks that and returns the section header table.
+fn check_header(data: &[u8]) -> Result<(LE, SectionTable<'_>)> {
+    let header = Header::parse(data)
+        .map_err(|e| elf_err(format!("not a 64-bit little-endian ELF file ({e})")))?;
+    let endian = header.endian().map_err(elf_err)?;
+    if header.e_machine(endian).0 != EM_BPF {
+        return Err(elf_err(format!(
+            "e_machine is {}, not EM_BPF ({EM_BPF}): not a BPF object",
+            header.e_machine(endian).0
+        )));
+    }
+    if header.e_type(endian) != elf::ET_REL {
+        return Err(elf_err("not a relocatable object (ET_REL)"));
+    }
+    let table = header.sections(endian, data).map_err(elf_err)?;
+    Ok((endian, table))
+}
+
+/// Every section by its ELF index, code sections decoded into instructions
+/// (each 8 bytes, a 64-bit immediate load taking two), plus `.BTF` and `.BTF.ext`.
+fn read_sections<'a>(table: &SectionTable<'a>, endian: LE, data: &'a [u8]) -> Result<Sections<'a>> {
+    let mut sections = Vec::with_capacity(table.len());
+    let mut btf = None;
+    let mut btf_ext = None;
+    for (index, sh) in table.enumerate() {
+        let index = index.0;
+        let name = table.section_name(endian, sh).map_err(elf_err)?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        let sh_type = sh.sh_type(endian);
+        let kind = classify(&name, sh_type.0, sh.sh_flags(endian).0);
+        let bytes = sh
+            .data(endian, data)
+            .map_err(|e| elf_err(format!("section '{name}': {e}")))?;
+        match name.as_str() {
+            ".BTF" => btf = Some(bytes),
+            ".BTF.ext" => btf_ext = Some(bytes),
+            _ => {}
+        }
+        let insns = match kind {
+            SectionKind::Program | SectionKind::Text => {
+                rawbpf_asm::decode(bytes).map_err(|e| elf_err(format!("section '{name}': {e}")))?
+            }
+            _ => Vec::new(),
+        };
+        sections.push(Section {
+            index,
+            name,
+            kind,
+            data: bytes,
+            size: sh.sh_size(endian),
+            insns,
+        });
+    }
+    Ok((sections, btf, btf_ext))
+}
+
+/// The `.symtab` entries, which name programs, functions and maps; an object
+/// without one (stripped) cannot be loaded.
+fn read_symbols(
+    table: &SectionTable<'_>,
+    endian: LE,
+    data: &[u8],
+    sections: &[Section<'_>],
+) -> Result<Vec<Symbol>> {
+    let symtab = table
+        .symbols(endian, data, elf::SHT_SYMTAB)
+        .map_err(|e| elf_err(format!("symbol table: {e}")))?;
+    let mut symbols = Vec::with_capacity(symtab.len());
+    for sym in symtab.iter() {
+        let name = symtab.symbol_name(endian, sym).map_err(elf_err)?;
+        let section = sym
+            .st_shndx(endian)
+            .index()
+            .map(usize::from)
+            .filter(|&i| i < sections.len());
+        symbols.push(Symbol {
+            name: String::from_utf8_lossy(name).into_owned(),
+            section,
+            value: sym.st_value(endian),
+            size: sym.st_size(endian),
+            kind: sym.st_type().0,
+            global: sym.st_bind() == elf::STB_GLOBAL || sym.st_bind() == elf::STB_WEAK,
+            weak: sym.st_bind() == elf::STB_WEAK,
+        });
+    }
+    if symbols.is_empty() {
+        return Err(elf_err(
+            "no symbol table (.symtab): was the object stripped?",
+        ));
+    }
+    Ok(symbols)
+}
+
+/// The entry points: global functions in a program section (`.text` holds
+/// only subprograms, which the kernel receives appended to a program).
+fn find_programs(sections: &[Section<'_>], functions: &[Function]) -> Vec<usize> {
+    functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.global && sections[f.section].kind == SectionKind::Program)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The map definitions: object (or named untyped) symbols in `.maps` or `maps`.
+fn find_maps(sections: &[Section<'_>], symbols: &[Symbol]) -> Vec<MapSymbol> {
+    symbols
+        .iter()
+        .filter(|s| {
+            s.kind == elf::STT_OBJECT.0 || (s.kind == elf::STT_NOTYPE.0 && !s.name.is_empty())
+        })
+        .filter_map(|s| {
+            let section = s.section?;
+            matches!(
+                sections[section].kind,
+                SectionKind::Maps | SectionKind::LegacyMaps
+            )
+            .then(|| MapSymbol {
+                name: s.name.clone(),
+                section,
+                offset: s.value,
+                size: s.size,
+            })
+        })
+        .collect()
+}
+
+/// The REL relocations of code sections (each on an 8-byte instruction) and
+/// of `.maps` (each an 8-byte pointer), checked against the symbol table.
+fn read_relocations(
+    table: &SectionTable<'_>,
+    endian: LE,
+    data: &[u8],
+    sections: &[Section<'_>],
+    symbols: &[Symbol],
+) -> Result<Relocations> {
+    let mut relocs = BTreeMap::new();
+    let mut map_relocs = Vec::new();
+    for sh in table.iter() {
+        let Some((rels, _link)) = sh.rel(endian, data).map_err(elf_err)? else {
+            continue;
+        };
+        let target = sh.sh_info(endian) as usize;
+        let Some(target_section) = sections.get(target) else {
+            return Err(elf_err(format!(
+                "relocation section targets missing section {target}"
+            )));
+        };
+        if target_section.kind == SectionKind::Maps {
+            for rel in rels {
+                let (offset, symbol) = (rel.r_offset(endian), rel.r_sym(endian) as usize);
+                if symbol >= symbols.len()
+                    || offset % 8 != 0
+                    || offset
+                        .checked_add(8)
+                        .is_none_or(|end| end > target_section.size)
+                {
+                    return Err(elf_err(format!(
+                        "relocation at .maps+{offset:#x} (symbol {symbol}) is not an 8-byte pointer to a known symbol"
+                    )));
+                }
+                map_relocs.push(MapReloc { offset, symbol });
+            }
+            continue;
+        }
+        if !matches!(
+            target_section.kind,
+            SectionKind::Program | SectionKind::Text
+        ) {
+            continue; // DWARF, .BTF and .BTF.ext relocations are for linkers, not for us
+        }
+        for rel in rels {
+            let offset = rel.r_offset(endian);
+            let symbol = rel.r_sym(endian) as usize;
+            if symbol >= symbols.len() {
+                return Err(elf_err(format!(
+                    "relocation at {}+{offset:#x} names symbol {symbol}, past the symbol table",
+                    target_section.name
+                )));
+            }
+            if offset % 8 != 0 || offset >= target_section.size {
+                return Err(elf_err(format!(
+                    "relocation at {}+{offset:#x} is not on an instruction",
+                    target_section.name
+                )));
+            }
+            relocs.insert(
+                (target, offset),
+                Reloc {
+                    symbol,
+                    r_type: rel.r_type(endian).0,
+                },
+            );
+        }
+    }
+    Ok((relocs, map_relocs))
+}
+
+/// The `license` section's NUL-terminated string, which the kernel checks
+/// for GPL compatibility before allowing GPL-only helpers (empty if absent).
+fn read_license(sections: &[Section<'_>]) -> CString {
+    sections
+        .iter()
+        .find(|s| s.kind == SectionKind::License)
+        .map(|s| {
+            let text = s.data.split(|&b| b == 0).next().unwrap_or_default();
+            CString::new(text).unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+/// Every FUNC symbol of a code section as an instruction range, sorted; ranges
+/// must be whole instructions inside their section and must not overlap.
 fn collect_functions(sections: &[Section<'_>], symbols: &[Symbol]) -> Result<Vec<Function>> {
     let mut functions = Vec::new();
     for sym in symbols.iter().filter(|s| s.kind == elf::STT_FUNC.0) {

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use crate::btf::{kind, Btf, BtfMapDef, MapValues};
-use crate::elf::{DataKind, Object, SectionKind};
+use crate::elf::{DataKind, MapSymbol, Object, Section, SectionKind};
 use crate::error::{Error, Result};
 use crate::sys::{self, MapCreateAttr, MapFlags, MapMmap};
 use crate::uapi::{Cmd, MapType};
@@ -172,116 +172,174 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
         Some(btf) => btf.map_defs()?,
         None => Vec::new(),
     };
+    let defs = DefsByName::new(&btf_defs);
+    let mut specs = Vec::new();
+    for sym in &obj.maps {
+        let spec = if obj.sections[sym.section].kind == SectionKind::LegacyMaps {
+            plan_legacy_map(obj, sym)?
+        } else {
+            plan_btf_map(obj, sym, &defs, btf.is_none())?
+        };
+        specs.push(spec);
+    }
+    let datasecs = datasec_ids(btf)?;
+    for (section, kind) in obj.data_sections() {
+        specs.push(plan_data_map(section, kind, btf, &datasecs)?);
+    }
+    check_slot_targets(&specs)?;
+    Ok(specs)
+}
+
+/// The `.maps` definitions read from BTF, searchable by name.
+struct DefsByName<'d> {
+    /// The definitions, in BTF order.
+    defs: &'d [BtfMapDef],
     // Sorted by name (then by index: the first of a name is found first),
     // for a binary search per map; a scan per map would grow with the square
     // of their number.
-    let mut by_name: Vec<(&str, usize)> = btf_defs
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.name.as_str(), i))
-        .collect();
-    by_name.sort_unstable();
-    let def_named = |name: &str| {
-        let first = by_name.partition_point(|&(n, _)| n < name);
-        by_name
-            .get(first)
-            .filter(|&&(n, _)| n == name)
-            .map(|&(_, i)| &btf_defs[i])
-    };
-    let mut specs = Vec::new();
-    for sym in &obj.maps {
-        let section = &obj.sections[sym.section];
-        let source = MapSource::Defined {
-            section: sym.section,
-            offset: sym.offset,
-        };
-        let mut attr = MapCreateAttr {
-            map_name: sys::object_name(&sym.name),
-            ..Default::default()
-        };
-        let mut inner_attr = None;
-        let mut slots = Vec::new();
-        let mut pin_by_name = false;
-        if section.kind == SectionKind::LegacyMaps {
-            // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
-            let field = |i: usize| -> Result<u32> {
-                let at = usize::try_from(sym.offset)
-                    .ok()
-                    .and_then(|o| o.checked_add(4 * i));
-                at.and_then(|at| section.data.get(at..at.checked_add(4)?))
-                    .filter(|_| sym.size >= 20)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .ok_or_else(|| {
-                        map_err(
-                            &sym.name,
-                            "legacy definition in 'maps' is shorter than struct bpf_map_def",
-                        )
-                    })
-            };
-            attr.map_type = field(0)?;
-            attr.key_size = field(1)?;
-            attr.value_size = field(2)?;
-            attr.max_entries = field(3)?;
-            attr.map_flags = field(4)?;
-            if attr.map_type == MapType::ARRAY_OF_MAPS.0 || attr.map_type == MapType::HASH_OF_MAPS.0
-            {
-                return Err(map_err(
-                    &sym.name,
-                    "a map of maps needs its inner map's definition: define it in .maps with __array(values, struct inner)",
-                ));
-            }
-        } else {
-            let def = def_named(&sym.name).ok_or_else(|| {
-                map_err(
-                    &sym.name,
-                    if btf.is_none() {
-                        "maps in '.maps' are defined through BTF, but the object has no .BTF (compile with clang -g)"
-                    } else {
-                        "no definition in the .maps DATASEC of .BTF"
-                    },
-                )
-            })?;
-            attr = btf_attr(def, &sym.name);
-            match &def.values {
-                Some(MapValues::Maps(inner)) => {
-                    inner_attr = Some(btf_attr(inner, &format!("{}.inner", sym.name)));
-                }
-                _ if matches!(
-                    MapType(def.map_type),
-                    MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS
-                ) =>
-                {
-                    return Err(map_err(
-                        &sym.name,
-                        "a map of maps needs its inner map's definition: __array(values, struct inner)",
-                    ));
-                }
-                _ => {}
-            }
-            slots = plan_slots(obj, sym, def)?;
-            pin_by_name = match def.pinning {
-                0 => false,
-                PIN_BY_NAME => true,
-                other => {
-                    return Err(map_err(
-                        &sym.name,
-                        format!("pinning {other} is unknown (0 = none, 1 = LIBBPF_PIN_BY_NAME)"),
-                    ))
-                }
-            };
-        }
-        specs.push(MapSpec {
-            name: sym.name.clone(),
-            source,
-            attr,
-            initial: None,
-            freeze: false,
-            inner: inner_attr,
-            slots,
-            pin_by_name,
-        });
+    by_name: Vec<(&'d str, usize)>,
+}
+
+impl<'d> DefsByName<'d> {
+    /// Indexes `defs` by name.
+    fn new(defs: &'d [BtfMapDef]) -> Self {
+        let mut by_name: Vec<(&str, usize)> = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.as_str(), i))
+            .collect();
+        by_name.sort_unstable();
+        DefsByName { defs, by_name }
     }
 
+    /// The first definition named `name`.
+    fn get(&self, name: &str) -> Option<&'d BtfMapDef> {
+        let first = self.by_name.partition_point(|&(n, _)| n < name);
+        self.by_name
+            .get(first)
+            .filter(|&&(n, _)| n == name)
+            .map(|&(_, i)| &self.defs[i])
+    }
+}
+
+/// A legacy map in `maps`: five little-endian u32s of `struct bpf_map_def`
+/// give BPF_MAP_CREATE's fields directly; there is no BTF and no way to say
+/// what a map of maps holds.
+fn plan_legacy_map<'a>(obj: &Object<'a>, sym: &MapSymbol) -> Result<MapSpec<'a>> {
+    let section = &obj.sections[sym.section];
+    let mut attr = MapCreateAttr {
+        map_name: sys::object_name(&sym.name),
+        ..Default::default()
+    };
+    // struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }
+    let field = |i: usize| -> Result<u32> {
+        let at = usize::try_from(sym.offset)
+            .ok()
+            .and_then(|o| o.checked_add(4 * i));
+        at.and_then(|at| section.data.get(at..at.checked_add(4)?))
+            .filter(|_| sym.size >= 20)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| {
+                map_err(
+                    &sym.name,
+                    "legacy definition in 'maps' is shorter than struct bpf_map_def",
+                )
+            })
+    };
+    attr.map_type = field(0)?;
+    attr.key_size = field(1)?;
+    attr.value_size = field(2)?;
+    attr.max_entries = field(3)?;
+    attr.map_flags = field(4)?;
+    if attr.map_type == MapType::ARRAY_OF_MAPS.0 || attr.map_type == MapType::HASH_OF_MAPS.0 {
+        return Err(map_err(
+            &sym.name,
+            "a map of maps needs its inner map's definition: define it in .maps with __array(values, struct inner)",
+        ));
+    }
+    Ok(MapSpec {
+        name: sym.name.clone(),
+        source: defined_source(sym),
+        attr,
+        initial: None,
+        freeze: false,
+        inner: None,
+        slots: Vec::new(),
+        pin_by_name: false,
+    })
+}
+
+/// A map in `.maps`: its definition is the BTF struct of the same name in the
+/// `.maps` DATASEC; a map of maps needs its inner definition for
+/// `inner_map_fd`, and `pinning` must be 0 or LIBBPF_PIN_BY_NAME.
+fn plan_btf_map<'a>(
+    obj: &Object<'a>,
+    sym: &MapSymbol,
+    defs: &DefsByName<'_>,
+    no_btf: bool,
+) -> Result<MapSpec<'a>> {
+    let def = defs.get(&sym.name).ok_or_else(|| {
+        map_err(
+            &sym.name,
+            if no_btf {
+                "maps in '.maps' are defined through BTF, but the object has no .BTF (compile with clang -g)"
+            } else {
+                "no definition in the .maps DATASEC of .BTF"
+            },
+        )
+    })?;
+    let attr = btf_attr(def, &sym.name);
+    let mut inner_attr = None;
+    match &def.values {
+        Some(MapValues::Maps(inner)) => {
+            inner_attr = Some(btf_attr(inner, &format!("{}.inner", sym.name)));
+        }
+        _ if matches!(
+            MapType(def.map_type),
+            MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS
+        ) =>
+        {
+            return Err(map_err(
+                &sym.name,
+                "a map of maps needs its inner map's definition: __array(values, struct inner)",
+            ));
+        }
+        _ => {}
+    }
+    let slots = plan_slots(obj, sym, def)?;
+    let pin_by_name = match def.pinning {
+        0 => false,
+        PIN_BY_NAME => true,
+        other => {
+            return Err(map_err(
+                &sym.name,
+                format!("pinning {other} is unknown (0 = none, 1 = LIBBPF_PIN_BY_NAME)"),
+            ))
+        }
+    };
+    Ok(MapSpec {
+        name: sym.name.clone(),
+        source: defined_source(sym),
+        attr,
+        initial: None,
+        freeze: false,
+        inner: inner_attr,
+        slots,
+        pin_by_name,
+    })
+}
+
+/// Where a defined map's relocations point: its symbol's section and offset.
+fn defined_source(sym: &MapSymbol) -> MapSource {
+    MapSource::Defined {
+        section: sym.section,
+        offset: sym.offset,
+    }
+}
+
+/// Each DATASEC's BTF id by name, the value type the kernel expects for a
+/// global-data array.
+fn datasec_ids(btf: Option<&Btf>) -> Result<BTreeMap<&str, u32>> {
     // Each DATASEC's id by name (the first of a name wins, as in
     // `Btf::find`), found in one pass over the types instead of one pass per
     // data section, which was quadratic in the number of sections.
@@ -296,46 +354,60 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             }
         }
     }
-    for (section, kind) in obj.data_sections() {
-        let value_size = u32::try_from(section.size)
-            .map_err(|_| map_err(&section.name, "section too large for a map value"))?;
-        let mut attr = MapCreateAttr {
-            map_type: MAP_TYPE_ARRAY,
-            key_size: 4,
-            value_size,
-            max_entries: 1,
-            map_name: sys::object_name(&section.name),
-            ..Default::default()
-        };
-        if kind == DataKind::Rodata {
-            attr.map_flags = MapFlags::RDONLY_PROG.bits();
-        }
-        // Keyless BTF (key id 0, value = the DATASEC) is what the kernel
-        // accepts for global-data arrays (`array_map_check_btf`).
-        if let (Some(btf), Some(&id)) = (btf, datasecs.get(section.name.as_str())) {
-            attr.btf_value_type_id = id;
-            // libbpf's rule: mmapable when user space has a global to see.
-            if btf.datasec_has_global_var(id)? {
-                attr.map_flags |= MapFlags::MMAPABLE.bits();
-            }
-        }
-        let has_bytes = kind != DataKind::Bss && section.data.iter().any(|&b| b != 0);
-        specs.push(MapSpec {
-            name: section.name.clone(),
-            source: MapSource::Data {
-                section: section.index,
-                kind,
-            },
-            attr,
-            // .rodata is always written, so it can always be frozen.
-            initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data),
-            freeze: kind == DataKind::Rodata,
-            inner: None,
-            slots: Vec::new(),
-            pin_by_name: false,
-        });
+    Ok(datasecs)
+}
+
+/// A global-data section: a one-entry ARRAY map, key 4 bytes, value the
+/// section's bytes; `.rodata` is read-only for programs and frozen.
+fn plan_data_map<'a>(
+    section: &Section<'a>,
+    kind: DataKind,
+    btf: Option<&Btf>,
+    datasecs: &BTreeMap<&str, u32>,
+) -> Result<MapSpec<'a>> {
+    let value_size = u32::try_from(section.size)
+        .map_err(|_| map_err(&section.name, "section too large for a map value"))?;
+    let mut attr = MapCreateAttr {
+        map_type: MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size,
+        max_entries: 1,
+        map_name: sys::object_name(&section.name),
+        ..Default::default()
+    };
+    if kind == DataKind::Rodata {
+        attr.map_flags = MapFlags::RDONLY_PROG.bits();
     }
-    for spec in &specs {
+    // Keyless BTF (key id 0, value = the DATASEC) is what the kernel
+    // accepts for global-data arrays (`array_map_check_btf`).
+    if let (Some(btf), Some(&id)) = (btf, datasecs.get(section.name.as_str())) {
+        attr.btf_value_type_id = id;
+        // libbpf's rule: mmapable when user space has a global to see.
+        if btf.datasec_has_global_var(id)? {
+            attr.map_flags |= MapFlags::MMAPABLE.bits();
+        }
+    }
+    let has_bytes = kind != DataKind::Bss && section.data.iter().any(|&b| b != 0);
+    Ok(MapSpec {
+        name: section.name.clone(),
+        source: MapSource::Data {
+            section: section.index,
+            kind,
+        },
+        attr,
+        // .rodata is always written, so it can always be frozen.
+        initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data),
+        freeze: kind == DataKind::Rodata,
+        inner: None,
+        slots: Vec::new(),
+        pin_by_name: false,
+    })
+}
+
+/// Every map named in a `values` slot must be a map defined in this object:
+/// its fd is written there with BPF_MAP_UPDATE_ELEM once all maps exist.
+fn check_slot_targets(specs: &[MapSpec<'_>]) -> Result<()> {
+    for spec in specs {
         for slot in &spec.slots {
             if let SlotTarget::Map(target) = &slot.target {
                 let inner = specs.iter().find(|s| &s.name == target);
@@ -351,7 +423,7 @@ pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>>
             }
         }
     }
-    Ok(specs)
+    Ok(())
 }
 
 /// The BPF_MAP_CREATE attr of a BTF map definition. Types that refuse BTF
@@ -376,7 +448,7 @@ fn btf_attr(def: &BtfMapDef, name: &str) -> MapCreateAttr {
 /// The slots of `def`'s static `values` initialiser: each relocation in
 /// `.maps` inside the definition's `values` member is one pointer, slot
 /// (offset - start of `values`) / 8, to a map or a program.
-fn plan_slots(obj: &Object<'_>, sym: &crate::elf::MapSymbol, def: &BtfMapDef) -> Result<Vec<Slot>> {
+fn plan_slots(obj: &Object<'_>, sym: &MapSymbol, def: &BtfMapDef) -> Result<Vec<Slot>> {
     let mut slots = Vec::new();
     let end = sym.offset.saturating_add(sym.size);
     for r in obj
