@@ -216,6 +216,12 @@ pub fn load_with(bytes: &[u8], options: &Options<'_>) -> Result<Loaded> {
     load_programs(bytes, &|_, autoload| autoload, options)
 }
 
+/// [`load_with`] for an object already [`prepare`]d (a caller that checks
+/// the object before loading it need not parse it twice).
+pub fn load_prepared(p: Prepared<'_>, options: &Options<'_>) -> Result<Loaded> {
+    load_from(p, &|_, autoload| autoload, options)
+}
+
 /// Loads every map, and the programs `select(function name, autoload)`
 /// accepts.
 fn load_programs(
@@ -223,7 +229,15 @@ fn load_programs(
     select: &dyn Fn(&str, bool) -> bool,
     options: &Options<'_>,
 ) -> Result<Loaded> {
-    let mut p = prepare(bytes)?;
+    load_from(prepare(bytes)?, select, options)
+}
+
+/// [`load_programs`] from the prepared object.
+fn load_from(
+    mut p: Prepared<'_>,
+    select: &dyn Fn(&str, bool) -> bool,
+    options: &Options<'_>,
+) -> Result<Loaded> {
     let selected = |e: usize| {
         let f = &p.object.functions[e];
         select(

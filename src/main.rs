@@ -345,7 +345,6 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .filter(|m| m.pin_by_name)
         .map(|m| m.name.clone())
         .collect();
-    drop(prepared);
     let cgroup = match (&args.cgroup, needs_cgroup) {
         (_, false) => None,
         (Some(dir), true) => Some(Cgroup::open(dir)?),
@@ -364,8 +363,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .as_ref()
         .filter(|d| d.exists)
         .map(|d| d.path.as_path());
-    let loaded = rawbpf::loader::load_with(
-        &bytes,
+    // The object parsed in step 1, not parsed again.
+    let loaded = rawbpf::loader::load_prepared(
+        prepared,
         &rawbpf::loader::Options {
             pin_dir: reuse_from,
             target_btf: args.btf.as_deref(),
