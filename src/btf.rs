@@ -371,8 +371,16 @@ impl Btf {
     }
 
     /// Skips typedefs and qualifiers (const, volatile, restrict, type tags).
-    pub fn resolve(&self, mut id: u32) -> Result<u32> {
+    pub fn resolve(&self, id: u32) -> Result<u32> {
+        self.skip_modifiers(id, false)
+    }
+
+    /// [`Btf::resolve`], where `void_ok` makes reaching `void` (0) an answer.
+    fn skip_modifiers(&self, mut id: u32, void_ok: bool) -> Result<u32> {
         for _ in 0..MAX_DEPTH {
+            if id == 0 && void_ok {
+                return Ok(0);
+            }
             let t = self.get(id)?;
             match t.kind {
                 kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
@@ -562,22 +570,7 @@ impl Btf {
 
     /// Like [`Btf::resolve`], but `void` (0) is an answer, not an error.
     pub fn resolve_or_void(&self, id: u32) -> Result<u32> {
-        let mut id = id;
-        for _ in 0..32 {
-            if id == 0 {
-                return Ok(0);
-            }
-            let t = self.get(id)?;
-            match t.kind {
-                kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
-                    id = t.size_or_type
-                }
-                _ => return Ok(id),
-            }
-        }
-        Err(btf_err(format!(
-            "type {id}: modifier chain too long (a loop?)"
-        )))
+        self.skip_modifiers(id, true)
     }
 
     /// `(encoding, bits)` of an INT: `BTF_INT_SIGNED` 1, `CHAR` 2, `BOOL` 4.
