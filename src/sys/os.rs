@@ -604,25 +604,23 @@ pub fn fs_type(path: &str) -> io::Result<i64> {
     let c = cstring(path)?;
     // SAFETY: statfs is plain data, all-zero is valid; `c` is NUL-terminated
     // and both outlive the call, which only writes `buf`.
-    let (ret, buf) = unsafe {
+    f_type(unsafe {
         let mut buf: libc::statfs = std::mem::zeroed();
         (libc::statfs(c.as_ptr(), &mut buf), buf)
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // glibc's f_type is signed, musl's unsigned: one type for both.
-    #[allow(clippy::unnecessary_cast)]
-    Ok(buf.f_type as i64)
+    })
 }
 
 /// The file-system type of what `fd` refers to (fstatfs(2)).
 pub fn fd_fs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
     // SAFETY: as in `fs_type`; `fd` is open for the duration of the call.
-    let (ret, buf) = unsafe {
+    f_type(unsafe {
         let mut buf: libc::statfs = std::mem::zeroed();
         (libc::fstatfs(fd.as_raw_fd(), &mut buf), buf)
-    };
+    })
+}
+
+/// `f_type` of a statfs(2) or fstatfs(2) answer.
+fn f_type((ret, buf): (libc::c_int, libc::statfs)) -> io::Result<i64> {
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
