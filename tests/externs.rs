@@ -149,28 +149,26 @@ fn externs_read_what_the_kernel_has() {
     assert_eq!(info.max_entries, 1);
 }
 
-#[test]
-fn missing_non_weak_kconfig_is_an_error_naming_it() {
+/// Loading `object` fails on the missing non-weak extern `name`, with an
+/// error naming it, before anything reached the kernel.
+fn refused_naming(object: &[u8], name: &str) {
     require_root();
     rawbpf::sys::start_call_log();
-    let err = rawbpf::load(MISSING_KCONFIG).unwrap_err();
-    // Refused before anything reached the kernel.
+    let err = rawbpf::load(object).unwrap_err();
     assert_eq!(rawbpf::sys::take_call_log(), []);
     let msg = err.to_string();
     assert!(matches!(err, Error::Extern { .. }), "{msg}");
-    assert!(msg.contains("CONFIG_RAWBPF_MISSING"), "{msg}");
+    assert!(msg.contains(name), "{msg}");
+}
+
+#[test]
+fn missing_non_weak_kconfig_is_an_error_naming_it() {
+    refused_naming(MISSING_KCONFIG, "CONFIG_RAWBPF_MISSING");
 }
 
 #[test]
 fn missing_non_weak_ksym_is_an_error_naming_it() {
-    require_root();
-    rawbpf::sys::start_call_log();
-    let err = rawbpf::load(MISSING_KSYM).unwrap_err();
-    // Refused before anything reached the kernel.
-    assert_eq!(rawbpf::sys::take_call_log(), []);
-    let msg = err.to_string();
-    assert!(matches!(err, Error::Extern { .. }), "{msg}");
-    assert!(msg.contains("rawbpf_no_such_symbol"), "{msg}");
+    refused_naming(MISSING_KSYM, "rawbpf_no_such_symbol");
 }
 
 #[test]
