@@ -7,16 +7,21 @@
 //! is spelled: a pin directory is a real directory on a bpffs (statfs says
 //! `BPF_FS_MAGIC`), never the mount's root, reached without `..`.
 //!
-//! Beside its pins `run` pins a record, a small ARRAY map named
-//! `rawbpf_run`: which names it created and of what kind, and the cgroup its
-//! legacy attachments are attached to (path and id). `detach` acts on the
-//! entries the record names, each only if it is a bpf object of the kind the
-//! record says, and leaves anything else alone, saying so. Legacy
-//! attachments need no `--cgroup`: the record says where they are, and a
-//! `--cgroup` that names another cgroup is refused before anything changes.
+//! Beside its pins `run` leaves a record, symbolic links named `rawbpf_run`
+//! (and `rawbpf_run-1`... when it is long) whose target text says which
+//! names it created and of what kind, and the cgroup its legacy attachments
+//! are attached to (path and id); [`record`] has the format. A symlink costs
+//! no bpf() call, and it is read back with readlink, never followed.
+//! `detach` acts on the entries the record names, each only if it is a pin
+//! (not a symlink or a directory) of a bpf object of the kind the record
+//! says, and leaves anything else alone, saying so. Legacy attachments need
+//! no `--cgroup`: the record says where they are, and a `--cgroup` that
+//! names another cgroup is refused before anything changes.
 
+use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -24,48 +29,32 @@ use crate::cgroup::{self, Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::loader::Loaded;
 use crate::maps::{Map, MapSpec};
-use crate::sys::{self, MapCreateAttr};
+use crate::sys;
 use crate::uapi::Cmd;
 
-/// The record's pin name.
-pub const RECORD: &str = "rawbpf_run";
-const RECORD_MAGIC: &[u8; 8] = b"RAWBPF01";
-/// One record entry: 16 bytes of fixed fields, then a name or path.
-const ENTRY_SIZE: usize = 512;
-const TEXT_MAX: usize = ENTRY_SIZE - 16;
-/// The largest record `detach` reads (2,048 entries): a hostile pin cannot
-/// make it allocate more.
-const RECORD_MAX: usize = 2048 * ENTRY_SIZE;
+pub mod record;
+
+pub use record::Record;
+/// The record's first part's name.
+pub use record::HEAD as RECORD;
 
 /// What a pin of the record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
 pub enum PinKind {
     /// A BPF link (`link_NAME`): unpinning and BPF_LINK_DETACH detach it.
-    Link = 1,
+    Link,
     /// A program attached with BPF_PROG_ATTACH to the recorded cgroup.
-    Legacy = 2,
+    Legacy,
     /// A map (`map_NAME`).
-    Map = 3,
+    Map,
     /// A program loaded but not attached (`prog_NAME`).
-    Program = 4,
+    Program,
     /// A map pinned by name (`NAME`, LIBBPF_PIN_BY_NAME): shared with
     /// other loaders, so `detach` leaves it.
-    ByName = 5,
+    ByName,
 }
 
 impl PinKind {
-    fn from_u32(v: u32) -> Option<PinKind> {
-        Some(match v {
-            1 => PinKind::Link,
-            2 => PinKind::Legacy,
-            3 => PinKind::Map,
-            4 => PinKind::Program,
-            5 => PinKind::ByName,
-            _ => return None,
-        })
-    }
-
     /// The anon-inode name the kernel gives such an fd (`/proc/self/fd`).
     fn inode_name(self) -> &'static str {
         match self {
@@ -223,16 +212,21 @@ pub fn planned_names(
 }
 
 /// Refuses, before anything is loaded, a pin directory that already holds
-/// a rawbpf record or any of the names `run` would create.
+/// a rawbpf record (any of its parts) or any of the names `run` would
+/// create, and names the record could not hold.
 pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
+    if names.len() > record::MAX_PINS {
+        return Err(refuse(format!(
+            "{} pins are more than rawbpf's record holds ({})",
+            names.len(),
+            record::MAX_PINS
+        )));
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (name, _) in names {
-        // NAME_MAX, which bpffs enforces; the record holds the same.
-        if name.len() > 255 {
-            return Err(refuse(format!(
-                "cannot pin {}...: a pin name is at most 255 bytes",
-                &name[..name.char_indices().nth(40).map_or(name.len(), |(i, _)| i)]
-            )));
+        if let Some(why) = record::bad_name(name) {
+            let short = &name[..name.char_indices().nth(40).map_or(name.len(), |(i, _)| i)];
+            return Err(refuse(format!("cannot pin {short:?}: the name {why}")));
         }
         if !seen.insert(name) {
             return Err(refuse(format!(
@@ -244,13 +238,22 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
         return Ok(());
     }
     // A pin by name may exist: it is reused (or refused if incompatible).
-    let made_here = names.iter().filter(|(_, k)| *k != PinKind::ByName);
-    for name in std::iter::once(RECORD).chain(made_here.map(|(n, _)| n.as_str())) {
-        let p = dir.path.join(name);
-        if fs::symlink_metadata(&p).is_ok() {
+    // One look at the directory finds both the record's parts, however
+    // many, and the names `run` would create.
+    let made_here: std::collections::BTreeSet<&str> = names
+        .iter()
+        .filter(|(_, k)| *k != PinKind::ByName)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let entries = fs::read_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if record::is_part_name(&name) || made_here.contains(name.as_ref()) {
             return Err(refuse(format!(
                 "{} exists already: detach what is pinned there first, or choose another --pin directory",
-                p.display()
+                entry.path().display()
             )));
         }
     }
@@ -259,10 +262,11 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
 
 /// Refuses, before anything is loaded, a cgroup path too long for the record.
 pub fn check_cgroup_path(path: &Path) -> Result<()> {
-    if path.as_os_str().len() > TEXT_MAX {
+    if path.as_os_str().len() > record::PATH_MAX {
         return Err(refuse(format!(
-            "the cgroup path {} is longer than {TEXT_MAX} bytes, more than rawbpf's pin record holds",
-            path.display()
+            "the cgroup path {} is longer than {} bytes, more than rawbpf's pin record holds",
+            path.display(),
+            record::PATH_MAX
         )));
     }
     Ok(())
@@ -277,45 +281,12 @@ pub struct CgroupRecord<'a> {
     pub created: bool,
 }
 
-fn put_entry(kind: u32, attach_type: u32, extra: u64, text: &str) -> Result<Vec<u8>> {
-    if text.len() > TEXT_MAX {
-        return Err(refuse(format!(
-            "{text}: longer than {TEXT_MAX} bytes, too long for rawbpf's pin record"
-        )));
-    }
-    let mut v = vec![0u8; ENTRY_SIZE];
-    v[0..4].copy_from_slice(&kind.to_le_bytes());
-    v[4..8].copy_from_slice(&attach_type.to_le_bytes());
-    v[8..16].copy_from_slice(&extra.to_le_bytes());
-    v[16..16 + text.len()].copy_from_slice(text.as_bytes());
-    Ok(v)
-}
-
-fn entry_text(v: &[u8]) -> String {
-    let t = &v[16..];
-    let len = t.iter().position(|&b| b == 0).unwrap_or(t.len());
-    String::from_utf8_lossy(&t[..len]).into_owned()
-}
-
-fn u32_le(v: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]])
-}
-
-fn u64_le(v: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&v[at..at + 8]);
-    u64::from_le_bytes(b)
-}
-
 /// The cgroup id of a cgroup v2 directory: its inode number.
 pub fn cgroup_id(path: &Path) -> Result<u64> {
     fs::metadata(path)
         .map(|m| m.ino())
         .map_err(|e| Error::io(path, e))
 }
-
-/// One pin made by [`pin_run`], removed again if a later step fails.
-struct Made(PathBuf);
 
 /// Pins everything `run --pin` leaves behind: the maps, each attachment
 /// (the link, or the program of a legacy attachment), each program loaded
@@ -329,7 +300,8 @@ pub fn pin_run(
     attachments: Vec<Attachment>,
     cgroup: Option<CgroupRecord<'_>>,
 ) -> Result<()> {
-    let mut made: Vec<Made> = Vec::new();
+    // Each pin and record part made here, removed again if a later step fails.
+    let mut made: Vec<PathBuf> = Vec::new();
     let created_dir = !dir.exists;
     if created_dir {
         fs::create_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
@@ -343,7 +315,7 @@ pub fn pin_run(
             Ok(())
         }
         Err(e) => {
-            for Made(p) in made.iter().rev() {
+            for p in made.iter().rev() {
                 let _ = fs::remove_file(p);
             }
             if created_dir {
@@ -359,28 +331,28 @@ fn pin_everything(
     loaded: &Loaded,
     attachments: &[Attachment],
     cgroup: Option<CgroupRecord<'_>>,
-    made: &mut Vec<Made>,
+    made: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let mut pin = |fd: BorrowedFd<'_>, name: &str| -> Result<()> {
         let path = dir.path.join(name);
         cgroup::pin(fd, &path)?;
-        made.push(Made(path));
+        made.push(path);
         Ok(())
     };
-    let mut entries = Vec::new();
+    let mut pins = Vec::new();
     let attached: Vec<&str> = attachments.iter().map(|a| a.program.as_str()).collect();
     for map in &loaded.maps {
         if map.pin_by_name {
             let name = by_name_pin(&map.name);
-            entries.push(put_entry(PinKind::ByName as u32, 0, 0, &name)?);
+            pins.push((name.clone(), PinKind::ByName, 0));
             if !is_pinned_here(&dir.path.join(&name), map.fd.as_fd())? {
                 pin(map.fd.as_fd(), &name)?;
             }
             continue;
         }
         let name = cgroup::pin_name(cgroup::MAP_PREFIX, &map.name);
-        entries.push(put_entry(PinKind::Map as u32, 0, 0, &name)?);
         pin(map.fd.as_fd(), &name)?;
+        pins.push((name, PinKind::Map, 0));
     }
     for a in attachments {
         let (kind, name, fd) = match (a.link(), a.program_fd()) {
@@ -396,8 +368,8 @@ fn pin_everything(
             ),
             (None, None) => continue,
         };
-        entries.push(put_entry(kind as u32, a.attach_type, 0, &name)?);
         pin(fd, &name)?;
+        pins.push((name, kind, a.attach_type));
     }
     for p in loaded
         .programs
@@ -405,61 +377,35 @@ fn pin_everything(
         .filter(|p| !attached.contains(&p.name.as_str()))
     {
         let name = cgroup::pin_name(cgroup::PROG_PREFIX, &p.name);
-        entries.push(put_entry(PinKind::Program as u32, 0, 0, &name)?);
         pin(p.fd.as_fd(), &name)?;
+        pins.push((name, PinKind::Program, 0));
     }
-    // Entry 0: magic, flags, the cgroup's id and path.
-    let (flags, id, path) = match &cgroup {
-        Some(c) => (
-            u32::from(c.created),
-            cgroup_id(c.cgroup.path())?,
-            c.cgroup.path().display().to_string(),
-        ),
-        None => (0, 0, String::new()),
-    };
-    let mut head = put_entry(0, 0, 0, &path)?;
-    head[0..8].copy_from_slice(RECORD_MAGIC);
-    head[8..12].copy_from_slice(&flags.to_le_bytes());
-    head[12..16].copy_from_slice(&(entries.len() as u32).to_le_bytes());
-    // Entry 0: magic, flags, count and the cgroup's path; entry 1: its id;
-    // from entry 2 on, one per pin.
-    let idrec = put_entry(0, 0, id, "")?;
-    // One value holding every entry: one BPF_MAP_UPDATE_ELEM for the record.
-    let all: Vec<u8> = [head, idrec].into_iter().chain(entries).flatten().collect();
-    if all.len() > RECORD_MAX {
-        return Err(refuse(format!(
-            "{} pins are more than rawbpf's record holds ({})",
-            all.len() / ENTRY_SIZE - 2,
-            RECORD_MAX / ENTRY_SIZE - 2
-        )));
-    }
-    let record = create_record(all.len() as u32)?;
-    sys::map_update_elem(record.as_fd(), &0u32.to_ne_bytes(), &all, sys::BPF_ANY).map_err(
-        |source| Error::Sys {
-            cmd: Cmd::MapUpdateElem,
-            what: "rawbpf's pin record".into(),
-            source,
+    let record = Record {
+        cgroup_created: cgroup.as_ref().is_some_and(|c| c.created),
+        cgroup_id: match &cgroup {
+            Some(c) => cgroup_id(c.cgroup.path())?,
+            None => 0,
         },
-    )?;
-    pin(record.as_fd(), RECORD)
+        cgroup_path: cgroup
+            .map(|c| c.cgroup.path().to_path_buf())
+            .unwrap_or_default(),
+        pins,
+    };
+    write_record(&dir.path, &record, made)
 }
 
-/// The record: a one-entry ARRAY whose value is `value_size` bytes of
-/// ENTRY_SIZE-byte entries.
-fn create_record(value_size: u32) -> Result<OwnedFd> {
-    let attr = MapCreateAttr {
-        map_type: crate::maps::MAP_TYPE_ARRAY,
-        key_size: 4,
-        value_size,
-        max_entries: 1,
-        map_name: sys::object_name(RECORD),
-        ..Default::default()
-    };
-    sys::map_create(&attr).map_err(|source| Error::Sys {
-        cmd: Cmd::MapCreate,
-        what: "rawbpf's pin record".into(),
-        source,
-    })
+/// Writes `record` into `dir` as symlinks (see [`record`]), the first part
+/// last: while it is missing, nothing reads a record that is not whole.
+/// Each part made is added to `made`. No bpf() call.
+pub fn write_record(dir: &Path, record: &Record, made: &mut Vec<PathBuf>) -> Result<()> {
+    let parts = record::encode(record).map_err(refuse)?;
+    for (i, part) in parts.iter().enumerate().rev() {
+        let path = dir.join(record::part_name(i));
+        std::os::unix::fs::symlink(OsStr::from_bytes(part), &path)
+            .map_err(|e| Error::io(&path, e))?;
+        made.push(path);
+    }
+    Ok(())
 }
 
 /// The pin name of a map pinned by name: the map's name, as libbpf does
@@ -560,19 +506,6 @@ fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
     })
 }
 
-/// What a `run --pin` record says.
-#[derive(Debug)]
-pub struct Record {
-    /// `run` created the cgroup: `detach` removes it when it is empty.
-    pub cgroup_created: bool,
-    /// The cgroup's path at `run` time; empty when there was none.
-    pub cgroup_path: String,
-    /// The cgroup's id (its inode number); 0 when there was none.
-    pub cgroup_id: u64,
-    /// (pin name, kind, attach type)
-    pub pins: Vec<(String, PinKind, u32)>,
-}
-
 /// What kind of bpf object `fd` is, from its anon-inode name.
 fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
     let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
@@ -585,74 +518,53 @@ fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
         })
 }
 
-/// Reads the record of `dir`; an error if there is none or it is not one.
-pub fn read_record(dir: &Path) -> Result<Record> {
-    let path = dir.join(RECORD);
+/// Reads the record of `dir`, with how many parts it has; an error if there
+/// is none or it is not one. Each part is read with readlink, never
+/// followed, and at most [`record::MAX_PARTS`] of them.
+pub fn read_record(dir: &Path) -> Result<(Record, usize)> {
     let not_ours = |why: String| {
         refuse(format!(
             "{}: {why}; it was not made by `rawbpf run --pin`, so nothing was touched",
             dir.display()
         ))
     };
-    if fs::symlink_metadata(&path).is_err() {
-        return Err(not_ours(format!("there is no {RECORD} record")));
-    }
-    let fd = cgroup::open_pinned(&path).map_err(|e| not_ours(format!("{RECORD}: {e}")))?;
-    if fd_kind(fd.as_fd())? != PinKind::Map.inode_name() {
-        return Err(not_ours(format!("{RECORD} is not a map")));
-    }
-    let info = sys::map_info(fd.as_fd()).map_err(|e| not_ours(format!("{RECORD}: {e}")))?;
-    let size = info.value_size as usize;
-    if info.map_type != crate::maps::MAP_TYPE_ARRAY
-        || info.key_size != 4
-        || info.max_entries != 1
-        || size % ENTRY_SIZE != 0
-        || !(2 * ENTRY_SIZE..=RECORD_MAX).contains(&size)
-    {
-        return Err(not_ours(format!("{RECORD} is not rawbpf's record")));
-    }
-    let mut value = vec![0u8; size];
-    sys::map_lookup_elem(fd.as_fd(), &0u32.to_ne_bytes(), &mut value).map_err(|source| {
-        Error::Sys {
-            cmd: Cmd::MapLookupElem,
-            what: path.display().to_string(),
-            source,
+    let part = |i: usize| -> Result<Vec<u8>> {
+        let name = record::part_name(i);
+        let path = dir.join(&name);
+        match fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_ours(match i {
+                    0 => format!("there is no {RECORD} record"),
+                    _ => format!("the {RECORD} record is damaged ({name} is missing)"),
+                }))
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+            Ok(m) if !m.file_type().is_symlink() => {
+                return Err(not_ours(format!(
+                    "{name} is not a symbolic link, so not rawbpf's record"
+                )))
+            }
+            Ok(_) => {}
         }
-    })?;
-    let entries: Vec<&[u8]> = value.chunks_exact(ENTRY_SIZE).collect();
-    let get = |i: u32| -> Result<Vec<u8>> {
-        entries
-            .get(i as usize)
-            .map(|e| e.to_vec())
-            .ok_or_else(|| not_ours(format!("{RECORD} is damaged")))
+        let text = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(text.into_os_string().into_vec())
     };
-    let head = get(0)?;
-    if &head[..8] != RECORD_MAGIC {
-        return Err(not_ours(format!("{RECORD} is not rawbpf's record")));
-    }
-    let flags = u32_le(&head, 8);
-    let count = u32_le(&head, 12);
-    if count as usize > entries.len() - 2 {
-        return Err(not_ours(format!("{RECORD} is damaged")));
-    }
-    let id = u64_le(&get(1)?, 8);
-    let mut pins = Vec::new();
-    for i in 0..count {
-        let v = get(i + 2)?;
-        let kind = PinKind::from_u32(u32_le(&v, 0))
-            .ok_or_else(|| not_ours(format!("{RECORD} entry {i} has an unknown kind")))?;
-        let name = entry_text(&v);
-        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(not_ours(format!("{RECORD} entry {i} has a bad name")));
+    let head = part(0)?;
+    let parts = record::part_count(&head).map_err(|why| not_ours(format!("{RECORD}: {why}")))?;
+    let mut text = head;
+    for i in 1..parts {
+        if text.len() != i * record::PART_MAX {
+            return Err(not_ours(format!(
+                "the {RECORD} record is damaged ({} is not {} bytes long)",
+                record::part_name(i - 1),
+                record::PART_MAX
+            )));
         }
-        pins.push((name, kind, u32_le(&v, 4)));
+        text.extend(part(i)?);
     }
-    Ok(Record {
-        cgroup_created: flags & 1 != 0,
-        cgroup_path: entry_text(&head),
-        cgroup_id: id,
-        pins,
-    })
+    let record =
+        record::decode(&text, parts).map_err(|why| not_ours(format!("{RECORD}: {why}")))?;
+    Ok((record, parts))
 }
 
 /// What `detach` did, one line per thing worth telling.
@@ -665,7 +577,7 @@ pub struct DetachReport {
 }
 
 /// Undoes `run --pin`: detaches and unpins what the record names, then the
-/// record, then the directory if nothing else is in it, then the cgroup if
+/// record's parts (the first one last), then the directory if nothing else is in it, then the cgroup if
 /// `run` created it and it is empty. `cgroup_arg` (`--cgroup`) is checked
 /// against the record and refused if it names another cgroup.
 pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport> {
@@ -675,11 +587,11 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
             dir.path.display()
         )));
     }
-    let record = read_record(&dir.path)?;
+    let (record, parts) = read_record(&dir.path)?;
     let mut report = DetachReport::default();
     let needs_cgroup = record.pins.iter().any(|(_, k, _)| *k == PinKind::Legacy);
     // The cgroup of the legacy attachments, checked before anything changes.
-    let recorded = Path::new(&record.cgroup_path);
+    let recorded = record.cgroup_path.as_path();
     let own;
     let cgroup: Option<&Cgroup> = match cgroup_arg {
         Some(cg) => {
@@ -688,7 +600,7 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
                 return Err(refuse(format!(
                     "--cgroup {} is not the cgroup these programs were attached to ({}, cgroup id {}); nothing was touched",
                     cg.path().display(),
-                    record.cgroup_path,
+                    recorded.display(),
                     record.cgroup_id
                 )));
             }
@@ -704,7 +616,7 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
                 Some(cg) => {
                     report.notes.push(format!(
                         "the cgroup {} is now at {}",
-                        record.cgroup_path,
+                        recorded.display(),
                         cg.path().display()
                     ));
                     own = cg;
@@ -713,7 +625,8 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
                 None => {
                     report.notes.push(format!(
                         "the cgroup {} (id {}) is gone, and its programs were detached with it",
-                        record.cgroup_path, record.cgroup_id
+                        recorded.display(),
+                        record.cgroup_id
                     ));
                     None
                 }
@@ -724,11 +637,30 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
 
     for (name, kind, attach_type) in &record.pins {
         let path = dir.path.join(name);
-        if fs::symlink_metadata(&path).is_err() {
-            report
-                .notes
-                .push(format!("{}: already gone", path.display()));
-            continue;
+        match fs::symlink_metadata(&path) {
+            Err(_) => {
+                report
+                    .notes
+                    .push(format!("{}: already gone", path.display()));
+                continue;
+            }
+            // A pin is a regular file of bpffs; BPF_OBJ_GET would follow a
+            // symlink to wherever it points.
+            Ok(m) if !m.is_file() => {
+                report.notes.push(format!(
+                    "{}: left alone: not a pin but a {}",
+                    path.display(),
+                    if m.is_dir() {
+                        "directory"
+                    } else if m.file_type().is_symlink() {
+                        "symbolic link"
+                    } else {
+                        "special file"
+                    }
+                ));
+                continue;
+            }
+            Ok(_) => {}
         }
         let fd = match cgroup::open_pinned(&path) {
             Ok(fd) => fd,
@@ -800,8 +732,12 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
         drop(fd);
         fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }
-    let rec = dir.path.join(RECORD);
-    fs::remove_file(&rec).map_err(|e| Error::io(&rec, e))?;
+    // The first part last, as `run` made it last: whatever is left of a
+    // record still starts with the part that says what it was.
+    for i in (0..parts).rev() {
+        let part = dir.path.join(record::part_name(i));
+        fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
+    }
 
     let shared: Vec<&str> = record
         .pins
@@ -834,7 +770,7 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
         ));
     }
     if record.cgroup_created
-        && !record.cgroup_path.is_empty()
+        && !recorded.as_os_str().is_empty()
         && cgroup_id(recorded).ok() == Some(record.cgroup_id)
     {
         match fs::remove_dir(recorded) {

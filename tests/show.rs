@@ -98,8 +98,11 @@ fn show_lists_pins_with_kind_id_and_name() {
             .find(|p| p.path == pins.path().join(rel))
             .unwrap_or_else(|| panic!("no {rel} in {got:?}"))
     };
-    // The maps, the link, the program in sub/ and run's record.
-    assert_eq!(got.len(), loaded.maps.len() + 3, "{got:?}");
+    // The maps, the link and the program in sub/; run's record is a
+    // symlink beside them, not a pin, and not listed.
+    assert_eq!(got.len(), loaded.maps.len() + 2, "{got:?}");
+    assert!(pins.path().join(rawbpf::pins::RECORD).is_symlink());
+    assert!(got.iter().all(|p| !p.path.ends_with(rawbpf::pins::RECORD)));
     let link = find("link_bpf_prog1");
     assert_eq!(
         (
