@@ -437,6 +437,194 @@ fn pin_array(path: &Path, value_size: u32) -> u32 {
     sys::map_info(fd.as_fd()).unwrap().id
 }
 
+/// Whether `path` is a symlink (never followed), as run's record is.
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Whether nothing at all is at `path` (not even a dangling symlink).
+fn absent(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_err()
+}
+
+/// A one-part record, as documented in src/pins/record.rs, by hand:
+/// `lines` after the first, without the byte count.
+fn one_part_record(pins: usize, body: &str) -> String {
+    format!("rawbpf-run 1 1 {pins} {}\n{body}", body.len())
+}
+
+/// A record's parts to make, by name: a symlink with this target text,
+/// or (None) a map pinned there.
+type Parts<'a> = Vec<(&'a str, Option<String>)>;
+
+/// Directories made for a test, removed (deepest first) when it ends.
+struct Dirs(Vec<PathBuf>);
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// Records that are not rawbpf's (forged, damaged, oversized, not
+/// symlinks): `detach` refuses each and touches nothing, not even the
+/// record. Then a well-formed record naming a symlink: left alone.
+fn detach_refuses_what_is_not_a_record(bpf: &Path) {
+    let f = bpf.join("forged");
+    std::fs::create_dir(&f).unwrap();
+    let map_x = pin_foreign_map(&f.join("map_x"));
+    let map_part = f.join("rawbpf_run-1");
+    let full = format!("{:<4095}", one_part_record(1, "cgroup 0 0\nM 0 map_x\n"));
+    let cases: Vec<(Parts, &str)> = vec![
+        // A map where the record goes (as an older rawbpf pinned it).
+        (
+            vec![("rawbpf_run", None)],
+            "rawbpf_run is not a symbolic link",
+        ),
+        // A symlink to a pin: its target is text, never followed.
+        (
+            vec![("rawbpf_run", Some("map_x".into()))],
+            "not rawbpf's record",
+        ),
+        (
+            vec![("rawbpf_run", Some("rawbpf-run 1 300 0 0\n".into()))],
+            "it says it has 300 parts",
+        ),
+        (
+            vec![("rawbpf_run", Some("rawbpf-run 2 1 0 0\n".into()))],
+            "a record of version 2",
+        ),
+        (
+            vec![(
+                "rawbpf_run",
+                Some(one_part_record(1, "cgroup 0 0\nQ 0 map_x\n")),
+            )],
+            "unknown kind",
+        ),
+        (
+            vec![(
+                "rawbpf_run",
+                // Says 22 bytes follow its first line; 21 do.
+                Some("rawbpf-run 1 1 1 22\ncgroup 0 0\nM 0 map_x\n".into()),
+            )],
+            "its length does not match",
+        ),
+        (
+            vec![(
+                "rawbpf_run",
+                Some(one_part_record(1, "cgroup 0 0\nM 0 ../x\n")),
+            )],
+            "holds a '/'",
+        ),
+        // Two parts said, the second missing, a map, or the first short.
+        (
+            vec![("rawbpf_run", Some(full.replacen(" 1 1 ", " 1 2 ", 1)))],
+            "rawbpf_run-1 is missing",
+        ),
+        (
+            vec![
+                ("rawbpf_run", Some(full.replacen(" 1 1 ", " 1 2 ", 1))),
+                ("rawbpf_run-1", None),
+            ],
+            "rawbpf_run-1 is not a symbolic link",
+        ),
+        (
+            vec![
+                (
+                    "rawbpf_run",
+                    Some(
+                        one_part_record(1, "cgroup 0 0\nM 0 map_x\n").replacen(" 1 1 ", " 1 2 ", 1),
+                    ),
+                ),
+                ("rawbpf_run-1", Some("x".into())),
+            ],
+            "rawbpf_run is not 4095 bytes long",
+        ),
+    ];
+    for (parts, why) in cases {
+        for (name, target) in &parts {
+            match target {
+                Some(t) => std::os::unix::fs::symlink(t, f.join(name)).unwrap(),
+                None => {
+                    pin_foreign_map(&f.join(name));
+                }
+            }
+        }
+        let o = rawbpf(&["detach", "--pin", s(&f)]);
+        assert_eq!(o.status.code(), Some(1), "{why}: {}", text(&o));
+        assert!(text(&o).contains(why), "{why}: {}", text(&o));
+        assert!(text(&o).contains("nothing was touched"), "{}", text(&o));
+        assert!(common::exists(IdKind::Map, map_x), "{why}");
+        assert!(f.join("map_x").is_file(), "{why}");
+        for (name, _) in &parts {
+            assert!(!absent(&f.join(name)), "{why}: {name} is still there");
+            std::fs::remove_file(f.join(name)).unwrap();
+        }
+    }
+    assert!(absent(&map_part));
+
+    // A well-formed record naming a symlink (to a pin outside the
+    // directory) as a map: the symlink is left alone, not followed.
+    std::os::unix::fs::symlink("../foreign", f.join("map_y")).unwrap();
+    let body = "cgroup 0 0\nM 0 map_y\nM 0 map_x\n";
+    std::os::unix::fs::symlink(one_part_record(2, body), f.join("rawbpf_run")).unwrap();
+    let o = rawbpf(&["detach", "--pin", s(&f)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("map_y: left alone: not a pin but a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    assert!(is_symlink(&f.join("map_y")));
+    assert!(bpf.join("foreign").is_file());
+    assert!(absent(&f.join("map_x")) && absent(&f.join("rawbpf_run")));
+    assert!(
+        gone_soon(IdKind::Map, map_x),
+        "the recorded map was unpinned"
+    );
+    std::fs::remove_file(f.join("map_y")).unwrap();
+    std::fs::remove_dir(&f).unwrap();
+
+    // A record of several parts (long names), written by the library:
+    // detach reads them all, unpins every map named, removes every part.
+    let big = bpf.join("big");
+    std::fs::create_dir(&big).unwrap();
+    let names: Vec<String> = (0..40).map(|i| format!("map_{i:a>200}")).collect();
+    let ids: Vec<u32> = names
+        .iter()
+        .map(|n| pin_foreign_map(&big.join(n)))
+        .collect();
+    let record = rawbpf::pins::Record {
+        cgroup_created: false,
+        cgroup_path: PathBuf::new(),
+        cgroup_id: 0,
+        pins: names
+            .iter()
+            .map(|n| (n.clone(), rawbpf::pins::PinKind::Map, 0))
+            .collect(),
+    };
+    rawbpf::pins::write_record(&big, &record, &mut Vec::new()).unwrap();
+    for part in ["rawbpf_run", "rawbpf_run-1", "rawbpf_run-2"] {
+        assert!(is_symlink(&big.join(part)), "{part}");
+    }
+    assert!(absent(&big.join("rawbpf_run-3")));
+    // run refuses the directory while any part is there.
+    std::fs::rename(big.join("rawbpf_run"), bpf.join("saved_head")).unwrap();
+    let o = rawbpf(&["run", "--pin", s(&big)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("exists already"), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "refused before loading: {}", text(&o));
+    std::fs::rename(bpf.join("saved_head"), big.join("rawbpf_run")).unwrap();
+    let o = rawbpf(&["detach", "--pin", s(&big)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(absent(&big), "{}", text(&o));
+    for id in ids {
+        assert!(gone_soon(IdKind::Map, id), "map {id} unpinned");
+    }
+}
+
 #[test]
 #[ignore = "runs inside the mount namespace of path_safety_in_private_mount_namespace"]
 fn in_private_mount_namespace() {
@@ -553,6 +741,15 @@ fn in_private_mount_namespace() {
     );
     let ids = attached(&cg);
     assert_eq!(ids.len(), 2, "both cgroup programs attached");
+    // The record: one symlink whose text names every pin.
+    let head = std::fs::read_link(mine.join("rawbpf_run")).unwrap();
+    let head = head.to_str().unwrap();
+    assert!(head.starts_with("rawbpf-run 1 1 "), "{head}");
+    for p in ["count_socket", "count_tc", "count_xdp"] {
+        assert!(head.contains(&format!("\nP 0 prog_{p}\n")), "{head}");
+    }
+    assert!(head.ends_with(&format!("\n{}", s(cg.path()))), "{head}");
+    assert!(absent(&mine.join("rawbpf_run-1")));
     pin_foreign_map(&mine.join("extra"));
     let o = rawbpf(&["detach", "--pin", s(&mine)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -569,6 +766,54 @@ fn in_private_mount_namespace() {
     }
     std::fs::remove_file(mine.join("extra")).unwrap();
     std::fs::remove_dir(&mine).unwrap();
+
+    detach_refuses_what_is_not_a_record(&bpf);
+    untouched();
+
+    // A directory holding only a later part of a record: run refuses it.
+    let c = bpf.join("c");
+    std::fs::create_dir(&c).unwrap();
+    std::os::unix::fs::symlink("x", c.join("rawbpf_run-3")).unwrap();
+    let o = run(&["--cgroup", s(cg.path()), "--pin", s(&c)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("rawbpf_run-3 exists already"),
+        "{}",
+        text(&o)
+    );
+    assert!(o.stdout.is_empty(), "refused before loading: {}", text(&o));
+    std::fs::remove_file(c.join("rawbpf_run-3")).unwrap();
+    std::fs::remove_dir(&c).unwrap();
+    assert!(attached(&cg).is_empty());
+
+    // A cgroup path of 4,060 bytes: the record of a real run takes two
+    // parts, and detach, reading the path across them, finds the cgroup
+    // where it was (not by its id) and detaches from it.
+    let mut chain = Dirs(Vec::new());
+    let mut deep = cg.path().to_path_buf();
+    while deep.as_os_str().len() < 4060 {
+        let room = 4060 - deep.as_os_str().len() - 1;
+        deep.push("d".repeat(room.clamp(1, 255)));
+        std::fs::create_dir(&deep).unwrap();
+        chain.0.push(deep.clone());
+    }
+    let w = bpf.join("w");
+    let o = run(&["--legacy-attach", "--cgroup", s(&deep), "--pin", s(&w)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(is_symlink(&w.join("rawbpf_run")) && is_symlink(&w.join("rawbpf_run-1")));
+    assert!(absent(&w.join("rawbpf_run-2")));
+    let deep_cg = Cgroup::open(&deep).unwrap();
+    let ids = deep_cg.query(EGRESS).unwrap().1;
+    assert_eq!(ids.len(), 1);
+    let o = rawbpf(&["detach", "--pin", s(&w)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
+    assert!(!text(&o).contains("is now at"), "{}", text(&o));
+    assert!(deep_cg.query(EGRESS).unwrap().1.is_empty());
+    assert!(gone_soon(IdKind::Prog, ids[0]));
+    assert!(absent(&w));
+    drop(deep_cg);
+    drop(chain);
 
     // An entry replaced by another kind of object is left alone.
     let k = bpf.join("k");
@@ -603,7 +848,7 @@ fn in_private_mount_namespace() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("is not the cgroup these programs were attached to"));
     assert_eq!(cg.query(EGRESS).unwrap().1, ids, "still attached");
-    assert!(l.join("rawbpf_run").exists(), "nothing was touched");
+    assert!(is_symlink(&l.join("rawbpf_run")), "nothing was touched");
     let o = rawbpf(&["detach", "--pin", s(&l)]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
@@ -685,7 +930,7 @@ fn in_private_mount_namespace() {
         text(&o)
     );
     assert!(attached(&cg).is_empty());
-    assert!(!p.join("rawbpf_run").exists());
+    assert!(absent(&p.join("rawbpf_run")));
     std::fs::remove_file(p.join("shared_counts")).unwrap();
     std::fs::remove_dir(&p).unwrap();
 
