@@ -32,7 +32,8 @@ usage:
       a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
       attached until SIGINT, SIGTERM or SIGHUP, then detaches and cleans up.
       With --pin DIR (a directory inside a bpffs, or a name under its mount)
-      it pins the links, maps and programs not attached there and exits;
+      it pins the links, maps and programs not attached there, records
+      what it pinned in the symlink DIR/rawbpf_run and exits;
       `rawbpf detach --pin DIR` undoes that. Any failure or stop signal
       before the end undoes everything the run did.
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
