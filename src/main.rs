@@ -21,6 +21,11 @@ use rawbpf::sys::{self, AttachFlags, SendOutcome};
 use rawbpf::uapi::{AttachType, MapType, ProgType};
 use rawbpf::{pins, Error, Loaded};
 
+/// Freed blocks are kept for reuse rather than handed back to the kernel
+/// one mmap at a time (see `sys::ReusingAllocator`).
+#[global_allocator]
+static HEAP: sys::ReusingAllocator = sys::ReusingAllocator::new();
+
 const USAGE: &str = "\
 rawbpf: a minimal eBPF loader over its own bpf() system calls
 

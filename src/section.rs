@@ -223,21 +223,26 @@ pub static SECTIONS: &[SectionDef] = &[
 /// Whether `name` matches a libbpf pattern, and the tail after the pattern's
 /// name (`""` or starting with `/`).
 fn matches<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
-    if let Some(stem) = pattern.strip_suffix('+') {
-        let tail = name.strip_prefix(stem)?;
-        (tail.is_empty() || tail.starts_with('/')).then_some(tail)
-    } else if pattern.ends_with('/') {
-        name.strip_prefix(pattern)
-            .map(|_| &name[pattern.len() - 1..])
-    } else {
-        (name == pattern).then_some("")
+    match pattern.as_bytes().last() {
+        Some(b'+') => {
+            let tail = name.strip_prefix(&pattern[..pattern.len() - 1])?;
+            (tail.is_empty() || tail.starts_with('/')).then_some(tail)
+        }
+        Some(b'/') => name
+            .strip_prefix(pattern)
+            .map(|_| &name[pattern.len() - 1..]),
+        _ => (name == pattern).then_some(""),
     }
 }
 
 /// The table entry for section `name` (without a `?` prefix) and its tail.
 pub fn find(name: &str) -> Option<(&'static SectionDef, &str)> {
+    // Every program's section is looked up, and most patterns already
+    // differ in their first byte: compare that before the rest.
+    let first = name.as_bytes().first()?;
     SECTIONS
         .iter()
+        .filter(|d| d.pattern.as_bytes().first() == Some(first))
         .find_map(|d| matches(d.pattern, name).map(|tail| (d, tail)))
 }
 

@@ -203,12 +203,14 @@ bitflags! {
 pub const BPF_ANY: u64 = 0;
 
 // The commands, by what they act on; each file's items are re-exported here.
+mod alloc;
 mod cmd;
 mod info;
 mod mmap;
 mod os;
 mod trace;
 
+pub use alloc::ReusingAllocator;
 pub use cmd::*;
 pub use info::*;
 pub use mmap::*;
