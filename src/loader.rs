@@ -304,58 +304,58 @@ fn load_from(
         Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd))
     };
 
-    // Relocate every program first (pure work, in order), then load them:
-    // the kernel verifies independent programs in parallel.
-    let mut jobs = Vec::with_capacity(obj.programs.len());
+    // What each selected program is (type, attach target): from its section
+    // name and the kernel's BTF, before any program is loaded.
+    let mut chosen = Vec::with_capacity(obj.programs.len());
     for &entry in obj.programs.iter().filter(|&&e| {
         let f = &obj.functions[e];
         select(&f.name, section::autoload(&obj.sections[f.section].name).1)
     }) {
         let func = &obj.functions[entry];
-        let section = &obj.sections[func.section].name;
-        let kind = ProgKind::parse(section).map_err(|what| Error::Program {
-            program: func.name.clone(),
-            what,
-        })?;
-        let targets = reloc::Targets {
-            map_fd: &map_fd,
-            externs: &resolved,
-        };
-        let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
+        let kind =
+            ProgKind::parse(&obj.sections[func.section].name).map_err(|what| Error::Program {
+                program: func.name.clone(),
+                what,
+            })?;
         let attach_btf_id = match (&kind.attach_func, &vmlinux) {
             (Some(target), Some(vmlinux)) => {
                 kernel_btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
             }
             _ => 0,
         };
-        jobs.push((func, section, kind, assembled, attach_btf_id));
+        chosen.push((entry, kind, attach_btf_id));
     }
-    let requests: Vec<LoadRequest<'_>> = jobs
-        .iter()
-        .map(
-            |(func, section, kind, assembled, attach_btf_id)| LoadRequest {
-                name: &func.name,
-                section,
-                kind,
-                assembled,
-                license: &obj.license,
-                btf: btf.as_ref().map(|f| f.as_fd()),
-                attach_btf_id: *attach_btf_id,
-            },
-        )
-        .collect();
-    let fds = load_parallel(&requests)?;
-    let programs: Vec<Program> = jobs
-        .into_iter()
-        .zip(fds)
-        .map(|((func, section, kind, assembled, _), fd)| Program {
+    // Each program is relocated and loaded by whichever thread takes it: the
+    // kernel verifies independent programs in parallel, and relocating one
+    // (pure work) overlaps with verifying another.
+    let btf_fd = btf.as_ref().map(|f| f.as_fd());
+    let programs = in_parallel(chosen.len(), |i| {
+        let (entry, kind, attach_btf_id) = &chosen[i];
+        let func = &obj.functions[*entry];
+        let section = &obj.sections[func.section].name;
+        let targets = reloc::Targets {
+            map_fd: &map_fd,
+            externs: &resolved,
+        };
+        let assembled = reloc::assemble(obj, *entry, p.ext.as_ref(), &targets)?;
+        let request = LoadRequest {
+            name: &func.name,
+            section,
+            kind,
+            assembled: &assembled,
+            license: &obj.license,
+            btf: btf_fd,
+            attach_btf_id: *attach_btf_id,
+        };
+        let fd = prog::load(&request).map_err(explain_eperm)?;
+        Ok(Program {
             name: func.name.clone(),
             section: section.clone(),
-            kind,
+            kind: kind.clone(),
             insn_count: assembled.insns.len(),
             fd,
         })
-        .collect();
+    })?;
     fill_prog_arrays(&p.maps, &maps, &programs)?;
     Ok(Loaded {
         btf,
@@ -454,24 +454,21 @@ fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Res
 /// on the heap).
 const WORKER_STACK: usize = 256 * 1024;
 
-/// Loads `requests` (BPF_PROG_LOAD each), on up to one thread per allowed
-/// CPU: the kernel verifies programs independently, and verification is
-/// most of a load. Programs are taken in order and the result is in order:
-/// the fds by request, and on failure the error of the first request that
-/// failed, as a load one by one would report it (once one fails no new
-/// request is started; those before it all finish, since they were taken
-/// first). The calls each worker makes go into this thread's call log in
-/// request order.
-fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
+/// Runs `job(0)` to `job(count - 1)` (a program's relocation and load
+/// each) on up to one thread per allowed CPU: the kernel verifies programs
+/// independently, and verification is most of a load. Jobs are taken in
+/// order and the result is in order: the values by job, and on failure the
+/// error of the first job that failed, as a run one by one would report it
+/// (once one fails no new job is started; those before it all finish,
+/// since they were taken first). The calls each worker makes go into this
+/// thread's call log in job order.
+fn in_parallel<T: Send>(count: usize, job: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    type Done = (usize, Result<OwnedFd>, Vec<sys::Call>);
+    type Done<T> = (usize, Result<T>, Vec<sys::Call>);
 
-    let threads = requests.len().min(sys::cpus_allowed());
+    let threads = count.min(sys::cpus_allowed());
     if threads <= 1 {
-        return requests
-            .iter()
-            .map(|r| prog::load(r).map_err(explain_eperm))
-            .collect();
+        return (0..count).map(job).collect();
     }
     // This thread works too, and a worker logs request by request: set this
     // thread's log aside meanwhile and put the requests' calls after it.
@@ -479,25 +476,24 @@ fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
     let logging = earlier.is_some();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let work = || -> Vec<Done> {
+    let work = || -> Vec<Done<T>> {
         let mut done = Vec::new();
         while !failed.load(Ordering::Relaxed) {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(request) = requests.get(i) else {
+            if i >= count {
                 break;
-            };
+            }
             if logging {
                 sys::start_call_log();
             }
-            let result = prog::load(request).map_err(explain_eperm);
+            let result = job(i);
             failed.fetch_or(result.is_err(), Ordering::Relaxed);
             done.push((i, result, sys::take_timed_call_log()));
         }
         done
     };
-    let mut slots: Vec<Option<(Result<OwnedFd>, Vec<sys::Call>)>> = std::iter::repeat_with(|| None)
-        .take(requests.len())
-        .collect();
+    let mut slots: Vec<Option<(Result<T>, Vec<sys::Call>)>> =
+        std::iter::repeat_with(|| None).take(count).collect();
     std::thread::scope(|scope| {
         // A thread the system refuses is one helper fewer, not a failure:
         // this thread works through the requests too.
@@ -525,12 +521,12 @@ fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
         sys::start_call_log();
         sys::extend_call_log(earlier);
     }
-    let mut fds = Vec::with_capacity(requests.len());
+    let mut values = Vec::with_capacity(count);
     let mut first_error = None;
     for (result, calls) in slots.into_iter().flatten() {
         sys::extend_call_log(calls);
         match result {
-            Ok(fd) => fds.push(fd),
+            Ok(value) => values.push(value),
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -538,7 +534,7 @@ fn load_parallel(requests: &[LoadRequest<'_>]) -> Result<Vec<OwnedFd>> {
     }
     match first_error {
         Some(e) => Err(e),
-        None => Ok(fds),
+        None => Ok(values),
     }
 }
 
