@@ -464,9 +464,12 @@ const WORKER_STACK: usize = 256 * 1024;
 /// thread's call log in job order.
 fn in_parallel<T: Send>(count: usize, job: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::PoisonError;
     type Done<T> = (usize, Result<T>, Vec<sys::Call>);
 
-    let threads = count.min(sys::cpus_allowed());
+    let allowed = sys::CpuSet::of_this_thread().ok();
+    let cpus = allowed.as_ref().map_or_else(Vec::new, sys::CpuSet::cpus);
+    let threads = count.min(cpus.len());
     if threads <= 1 {
         return (0..count).map(job).collect();
     }
@@ -494,29 +497,36 @@ fn in_parallel<T: Send>(count: usize, job: impl Fn(usize) -> Result<T> + Sync) -
     };
     let mut slots: Vec<Option<(Result<T>, Vec<sys::Call>)>> =
         std::iter::repeat_with(|| None).take(count).collect();
-    std::thread::scope(|scope| {
-        // A thread the system refuses is one helper fewer, not a failure:
-        // this thread works through the requests too.
-        let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .stack_size(WORKER_STACK)
-                    .spawn_scoped(scope, work)
-                    .ok()
-            })
-            .collect();
-        let mut all = work();
-        for helper in helpers {
-            all.extend(
-                helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-        }
-        for (i, result, calls) in all {
-            slots[i] = Some((result, calls));
-        }
-    });
+    // A new thread is queued on the CPU of the thread that starts it or on
+    // another, as the scheduler sees fit; queued on this thread's, it waits
+    // while this thread verifies (in the kernel, not preempted) until a load
+    // balance moves it, which here often took milliseconds: most of the
+    // load. So each helper is placed on a CPU of its own, one this thread
+    // is not on, before it first runs.
+    let here = sys::current_cpu();
+    let helper_cpus: Vec<usize> = cpus
+        .iter()
+        .copied()
+        .filter(|&cpu| Some(cpu) != here)
+        .take(threads - 1)
+        .collect();
+    let from_helpers = std::sync::Mutex::new(Vec::new());
+    let helper = || {
+        let done = work();
+        from_helpers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(done);
+    };
+    let mut all = sys::run_placed(&helper_cpus, WORKER_STACK, &helper, work);
+    all.extend(
+        from_helpers
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    for (i, result, calls) in all {
+        slots[i] = Some((result, calls));
+    }
     if let Some(earlier) = earlier {
         sys::start_call_log();
         sys::extend_call_log(earlier);

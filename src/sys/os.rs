@@ -242,18 +242,123 @@ pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// How many CPUs this thread may run on (sched_getaffinity), at least 1.
-/// Unlike `std::thread::available_parallelism` it reads no cgroup files.
-pub fn cpus_allowed() -> usize {
-    // SAFETY: cpu_set_t is plain data the call fills in for this thread
-    // (pid 0); CPU_COUNT only reads it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) < 0 {
-            return 1;
+/// A set of CPUs a thread may run on (`cpu_set_t`, sched_getaffinity(2)).
+#[derive(Clone)]
+pub struct CpuSet(libc::cpu_set_t);
+
+impl CpuSet {
+    /// The CPUs this thread may run on. Unlike
+    /// `std::thread::available_parallelism` it reads no cgroup files.
+    pub fn of_this_thread() -> io::Result<CpuSet> {
+        // SAFETY: cpu_set_t is plain data the call fills in for this
+        // thread (pid 0), at most the size given.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(CpuSet(set))
         }
-        usize::try_from(libc::CPU_COUNT(&set)).unwrap_or(1).max(1)
     }
+
+    /// The set holding `cpu` alone.
+    pub fn only(cpu: usize) -> CpuSet {
+        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET ignores a
+        // CPU number past the set's size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            CpuSet(set)
+        }
+    }
+
+    /// The CPUs in the set, in ascending order.
+    pub fn cpus(&self) -> Vec<usize> {
+        let size = 8 * size_of::<libc::cpu_set_t>();
+        // SAFETY: CPU_ISSET reads the set within its size.
+        (0..size)
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
+            .collect()
+    }
+
+    /// Lets this thread run only on the CPUs in the set. The kernel moves
+    /// it to one of them at once if it is elsewhere.
+    pub fn apply_to_this_thread(&self) -> io::Result<()> {
+        // SAFETY: the call only reads the set, of the size given.
+        if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &self.0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Runs `helper` on one new thread per CPU of `cpus`, each placed on its
+/// CPU before it first runs and kept there, and `this` on this thread
+/// meanwhile; returns what `this` returns once every helper has finished.
+/// (A new thread is otherwise often queued on the CPU of the thread that
+/// starts it, where it waits while that thread keeps the CPU; see
+/// `loader::in_parallel`.) A thread the system refuses is one helper
+/// fewer; a placement refused leaves the thread where the scheduler put it.
+/// A helper's panic is passed on once all have finished.
+pub fn run_placed<R>(
+    cpus: &[usize],
+    stack_size: usize,
+    helper: &(dyn Fn() + Sync),
+    this: impl FnOnce() -> R,
+) -> R {
+    /// Joins every helper when dropped, also when `this` unwinds: no helper
+    /// outlives the borrows `helper` holds.
+    struct Helpers(Vec<std::thread::JoinHandle<()>>);
+    impl Drop for Helpers {
+        fn drop(&mut self) {
+            for handle in self.0.drain(..) {
+                let _ = handle.join();
+            }
+        }
+    }
+    use std::os::unix::thread::JoinHandleExt;
+
+    let mut helpers = Helpers(Vec::with_capacity(cpus.len()));
+    for &cpu in cpus {
+        // SAFETY: the thread only borrows `helper`, and `helpers` joins it
+        // before this function returns or unwinds, while the borrow lives.
+        let spawned = unsafe {
+            std::thread::Builder::new()
+                .stack_size(stack_size)
+                .spawn_unchecked(helper)
+        };
+        let Ok(handle) = spawned else {
+            continue;
+        };
+        let set = CpuSet::only(cpu);
+        // SAFETY: the thread is alive until joined (its pthread_t is
+        // valid), and the call only reads the set, of the size given.
+        unsafe {
+            libc::pthread_setaffinity_np(
+                handle.as_pthread_t() as _,
+                size_of::<libc::cpu_set_t>(),
+                &set.0,
+            );
+        }
+        helpers.0.push(handle);
+    }
+    let result = this();
+    let mut panic = None;
+    for handle in helpers.0.drain(..) {
+        if let Err(payload) = handle.join() {
+            panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
+    }
+    result
+}
+
+/// The CPU this thread is running on (sched_getcpu), if the system says.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu takes no arguments and only returns a number.
+    usize::try_from(unsafe { libc::sched_getcpu() }).ok()
 }
 
 /// Sends `signal` to process `pid` (kill(2)).
