@@ -16,8 +16,9 @@
 //! [`externs`] finds `__kconfig` and `__ksym` externs (after step 2) and
 //! resolves them against the running kernel for step 4.
 //!
-//! [`loader`] runs steps 1 to 5; [`sys`] is the system-call layer under all of
-//! them and the only place with `unsafe`; [`uapi`] names the kernel's numbers.
+//! [`loader`] runs steps 1 to 5; [`parallel`] spreads steps 5 and 7 over the
+//! CPUs; [`sys`] is the system-call layer under all of them and the only
+//! place with `unsafe`; [`uapi`] names the kernel's numbers.
 //! [`inspect`] and [`disasm`] show what steps 1 to 4 make of an object,
 //! without a kernel. Instruction encoding lives in the `rawbpf-asm` crate.
 
@@ -41,6 +42,7 @@ pub mod inspect;
 pub mod kernel_btf;
 pub mod loader;
 pub mod maps;
+pub mod parallel;
 pub mod pins;
 pub mod prog;
 pub mod reloc;

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::externs::{self, Externs};
 use crate::kernel_btf::{self, KernelBtf};
 use crate::maps::{self, Map};
+use crate::parallel;
 use crate::prog::{self, LoadRequest, ProgKind};
 use crate::reloc;
 use crate::section;
@@ -329,7 +330,7 @@ fn load_from(
     // kernel verifies independent programs in parallel, and relocating one
     // (pure work) overlaps with verifying another.
     let btf_fd = btf.as_ref().map(|f| f.as_fd());
-    let programs = in_parallel(chosen.len(), |i| {
+    let programs = parallel::in_parallel(chosen.len(), 1, |i| {
         let (entry, kind, attach_btf_id) = &chosen[i];
         let func = &obj.functions[*entry];
         let section = &obj.sections[func.section].name;
@@ -448,104 +449,6 @@ fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Res
         core::relocate_section(section, &mut sec.insns, relos, btf, &targets)?;
     }
     Ok(())
-}
-
-/// Worker threads' stacks: loading a program needs little (its buffers are
-/// on the heap).
-const WORKER_STACK: usize = 256 * 1024;
-
-/// Runs `job(0)` to `job(count - 1)` (a program's relocation and load
-/// each) on up to one thread per allowed CPU: the kernel verifies programs
-/// independently, and verification is most of a load. Jobs are taken in
-/// order and the result is in order: the values by job, and on failure the
-/// error of the first job that failed, as a run one by one would report it
-/// (once one fails no new job is started; those before it all finish,
-/// since they were taken first). The calls each worker makes go into this
-/// thread's call log in job order.
-fn in_parallel<T: Send>(count: usize, job: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::PoisonError;
-    type Done<T> = (usize, Result<T>, Vec<sys::Call>);
-
-    let allowed = sys::CpuSet::of_this_thread().ok();
-    let cpus = allowed.as_ref().map_or_else(Vec::new, sys::CpuSet::cpus);
-    let threads = count.min(cpus.len());
-    if threads <= 1 {
-        return (0..count).map(job).collect();
-    }
-    // This thread works too, and a worker logs request by request: set this
-    // thread's log aside meanwhile and put the requests' calls after it.
-    let earlier = sys::call_log_active().then(sys::take_timed_call_log);
-    let logging = earlier.is_some();
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let work = || -> Vec<Done<T>> {
-        let mut done = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count {
-                break;
-            }
-            if logging {
-                sys::start_call_log();
-            }
-            let result = job(i);
-            failed.fetch_or(result.is_err(), Ordering::Relaxed);
-            done.push((i, result, sys::take_timed_call_log()));
-        }
-        done
-    };
-    let mut slots: Vec<Option<(Result<T>, Vec<sys::Call>)>> =
-        std::iter::repeat_with(|| None).take(count).collect();
-    // A new thread is queued on the CPU of the thread that starts it or on
-    // another, as the scheduler sees fit; queued on this thread's, it waits
-    // while this thread verifies (in the kernel, not preempted) until a load
-    // balance moves it, which here often took milliseconds: most of the
-    // load. So each helper is placed on a CPU of its own, one this thread
-    // is not on, before it first runs.
-    let here = sys::current_cpu();
-    let helper_cpus: Vec<usize> = cpus
-        .iter()
-        .copied()
-        .filter(|&cpu| Some(cpu) != here)
-        .take(threads - 1)
-        .collect();
-    let from_helpers = std::sync::Mutex::new(Vec::new());
-    let helper = || {
-        let done = work();
-        from_helpers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(done);
-    };
-    let mut all = sys::run_placed(&helper_cpus, WORKER_STACK, &helper, work);
-    all.extend(
-        from_helpers
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner),
-    );
-    for (i, result, calls) in all {
-        slots[i] = Some((result, calls));
-    }
-    if let Some(earlier) = earlier {
-        sys::start_call_log();
-        sys::extend_call_log(earlier);
-    }
-    let mut values = Vec::with_capacity(count);
-    let mut first_error = None;
-    for (result, calls) in slots.into_iter().flatten() {
-        sys::extend_call_log(calls);
-        match result {
-            Ok(value) => values.push(value),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(values),
-    }
 }
 
 /// Raises RLIMIT_MEMLOCK once per process (see `sys::raise_memlock_limit`).
