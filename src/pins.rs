@@ -29,6 +29,7 @@ use crate::cgroup::{self, Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::loader::Loaded;
 use crate::maps::{Map, MapSpec};
+use crate::parallel;
 use crate::sys;
 use crate::uapi::Cmd;
 
@@ -326,6 +327,10 @@ pub fn pin_run(
     }
 }
 
+/// Pins in one directory spread over threads only from this many per
+/// thread: a pin costs a few microseconds, a thread about a dozen pins.
+const PINS_PER_THREAD: usize = 16;
+
 fn pin_everything(
     dir: &PinDir,
     loaded: &Loaded,
@@ -333,26 +338,25 @@ fn pin_everything(
     cgroup: Option<CgroupRecord<'_>>,
     made: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    let mut pin = |fd: BorrowedFd<'_>, name: &str| -> Result<()> {
-        let path = dir.path.join(name);
-        cgroup::pin(fd, &path)?;
-        made.push(path);
-        Ok(())
-    };
+    // What to pin (an fd and its name), and what the record says of each.
+    let mut to_pin: Vec<(BorrowedFd<'_>, usize)> = Vec::new();
     let mut pins = Vec::new();
     let attached: Vec<&str> = attachments.iter().map(|a| a.program.as_str()).collect();
     for map in &loaded.maps {
         if map.pin_by_name {
             let name = by_name_pin(&map.name);
-            pins.push((name.clone(), PinKind::ByName, 0));
             if !is_pinned_here(&dir.path.join(&name), map.fd.as_fd())? {
-                pin(map.fd.as_fd(), &name)?;
+                to_pin.push((map.fd.as_fd(), pins.len()));
             }
+            pins.push((name, PinKind::ByName, 0));
             continue;
         }
-        let name = cgroup::pin_name(cgroup::MAP_PREFIX, &map.name);
-        pin(map.fd.as_fd(), &name)?;
-        pins.push((name, PinKind::Map, 0));
+        to_pin.push((map.fd.as_fd(), pins.len()));
+        pins.push((
+            cgroup::pin_name(cgroup::MAP_PREFIX, &map.name),
+            PinKind::Map,
+            0,
+        ));
     }
     for a in attachments {
         let (kind, name, fd) = match (a.link(), a.program_fd()) {
@@ -368,7 +372,7 @@ fn pin_everything(
             ),
             (None, None) => continue,
         };
-        pin(fd, &name)?;
+        to_pin.push((fd, pins.len()));
         pins.push((name, kind, a.attach_type));
     }
     for p in loaded
@@ -376,10 +380,31 @@ fn pin_everything(
         .iter()
         .filter(|p| !attached.contains(&p.name.as_str()))
     {
-        let name = cgroup::pin_name(cgroup::PROG_PREFIX, &p.name);
-        pin(p.fd.as_fd(), &name)?;
-        pins.push((name, PinKind::Program, 0));
+        to_pin.push((p.fd.as_fd(), pins.len()));
+        pins.push((
+            cgroup::pin_name(cgroup::PROG_PREFIX, &p.name),
+            PinKind::Program,
+            0,
+        ));
     }
+    // Each pin made is noted at once, so that a failure undoes exactly those.
+    let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
+    let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
+        let (fd, entry) = to_pin[i];
+        let path = dir.path.join(&pins[entry].0);
+        cgroup::pin(fd, &path)?;
+        pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(path);
+        Ok(())
+    });
+    made.extend(
+        pinned
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    result?;
     let record = Record {
         cgroup_created: cgroup.as_ref().is_some_and(|c| c.created),
         cgroup_id: match &cgroup {

@@ -20,6 +20,8 @@ const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
 const BAD_CALLBACK: &[u8] = include_bytes!("../bpf/bad_callback.bpf.o");
 const BAD_VERIFIER: &[u8] = include_bytes!("../bpf/bad_verifier.bpf.o");
 const NO_BTF: &[u8] = include_bytes!("../bpf/no_btf.bpf.o");
+/// The bench's object with 64 cgroup_skb programs, each with a timer map.
+const TIMERS_64: &[u8] = include_bytes!("../bench/objs/timers_64.bpf.o");
 
 fn name(bytes: &[u8]) -> &str {
     let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
@@ -363,6 +365,105 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
         .is_empty());
     assert_eq!(cg.send_udp(rx.addr()).unwrap(), SendOutcome::Sent);
     assert!(rx.received());
+}
+
+/// 64 programs and 64 maps: the loads and the pins are spread over the
+/// CPUs, and still every program is attached, every pin made, named in the
+/// record, and removed by `detach`.
+#[test]
+fn a_run_of_64_programs_pins_and_records_everything() {
+    if not_applicable_without_timers(
+        "a_run_of_64_programs_pins_and_records_everything",
+        TIMERS_64,
+    ) {
+        return;
+    }
+    let cg = test_cgroup();
+    let pins = PinDir::new("pin64");
+    let object = std::env::temp_dir().join(format!("rawbpf-test-{}-64.bpf.o", std::process::id()));
+    std::fs::write(&object, TIMERS_64).unwrap();
+    let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
+    let out = Command::new(rawbpf_bin())
+        .args([
+            "run",
+            object.to_str().unwrap(),
+            "--cgroup",
+            cg_path,
+            "--pin",
+            pin_path,
+            "--verbose",
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&object);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("BPF_PROG_LOAD x64") && stdout.contains("BPF_OBJ_PIN x128"),
+        "{stdout}"
+    );
+
+    // The kernel has 32 programs on each hook, the ones the links name.
+    let mut attached = Vec::new();
+    for hook in [
+        attach_type::CGROUP_INET_INGRESS,
+        attach_type::CGROUP_INET_EGRESS,
+    ] {
+        let (_, ids) = cg.query(hook).unwrap();
+        assert_eq!(ids.len(), 32, "programs on attach type {hook}");
+        attached.extend(ids);
+    }
+    attached.sort_unstable();
+    let mut linked = Vec::new();
+    let mut maps = 0;
+    let mut pinned = Vec::new();
+    for entry in std::fs::read_dir(pins.path()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("rawbpf_run") {
+            continue;
+        }
+        pinned.push(name.clone());
+        let fd = cgroup::open_pinned(&pins.path().join(&name)).unwrap();
+        if name.starts_with("link_") {
+            linked.push(sys::link_info(fd.as_fd()).unwrap().prog_id);
+        } else {
+            assert!(name.starts_with("map_"), "{name}");
+            sys::map_info(fd.as_fd()).unwrap();
+            maps += 1;
+        }
+    }
+    linked.sort_unstable();
+    assert_eq!(linked, attached, "each link pinned is one the kernel runs");
+    assert_eq!(maps, 64);
+    let (record, _) = rawbpf::pins::read_record(pins.path()).unwrap();
+    let mut recorded: Vec<String> = record.pins.iter().map(|(n, _, _)| n.clone()).collect();
+    recorded.sort_unstable();
+    pinned.sort_unstable();
+    assert_eq!(recorded, pinned, "the record names exactly the pins made");
+
+    let out = Command::new(rawbpf_bin())
+        .args(["detach", "--pin", pin_path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "detach: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !pins.path().exists(),
+        "detach removes every pin and the record"
+    );
+    for hook in [
+        attach_type::CGROUP_INET_INGRESS,
+        attach_type::CGROUP_INET_EGRESS,
+    ] {
+        assert!(cg.query(hook).unwrap().1.is_empty());
+    }
 }
 
 #[test]
