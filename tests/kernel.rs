@@ -317,18 +317,11 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     let cg_path = cg.path().to_str().unwrap();
     let pin_path = pins.path().to_str().unwrap();
     let object = PolicyArg::new();
-    let out = Command::new(rawbpf_bin())
-        .arg("run")
-        .args(object.args())
-        .args(["--cgroup", cg_path, "--pin", pin_path])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "run --pin: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec!["run"];
+    args.extend(object.args());
+    args.extend(["--cgroup", cg_path, "--pin", pin_path]);
+    args.extend(extra);
+    rawbpf_ok(&args);
 
     // This process is not the one that loaded it: it sees the pins.
     let map = cgroup::open_pinned(&pins.path().join("map_hmap")).unwrap();
@@ -348,15 +341,7 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
         SendOutcome::Failed(libc::EPERM)
     );
 
-    let out = Command::new(rawbpf_bin())
-        .args(["detach", "--pin", pin_path, "--cgroup", cg_path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "detach: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rawbpf_ok(&["detach", "--pin", pin_path, "--cgroup", cg_path]);
     assert!(!pins.path().exists(), "detach removes the pins");
     assert!(cg
         .query(attach_type::CGROUP_INET_EGRESS)
@@ -380,28 +365,17 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     }
     let cg = test_cgroup();
     let pins = PinDir::new("pin64");
-    let object = std::env::temp_dir().join(format!("rawbpf-test-{}-64.bpf.o", std::process::id()));
-    std::fs::write(&object, TIMERS_64).unwrap();
+    let object = ObjectFile::new(TIMERS_64);
     let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
-    let out = Command::new(rawbpf_bin())
-        .args([
-            "run",
-            object.to_str().unwrap(),
-            "--cgroup",
-            cg_path,
-            "--pin",
-            pin_path,
-            "--verbose",
-        ])
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_file(&object);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = rawbpf_ok(&[
+        "run",
+        object.path(),
+        "--cgroup",
+        cg_path,
+        "--pin",
+        pin_path,
+        "--verbose",
+    ]);
     assert!(
         stdout.contains("BPF_PROG_LOAD x64") && stdout.contains("BPF_OBJ_PIN x128"),
         "{stdout}"
@@ -445,15 +419,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     pinned.sort_unstable();
     assert_eq!(recorded, pinned, "the record names exactly the pins made");
 
-    let out = Command::new(rawbpf_bin())
-        .args(["detach", "--pin", pin_path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "detach: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rawbpf_ok(&["detach", "--pin", pin_path]);
     assert!(
         !pins.path().exists(),
         "detach removes every pin and the record"

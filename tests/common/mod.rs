@@ -107,6 +107,23 @@ pub fn rawbpf_bin() -> &'static str {
     env!("CARGO_BIN_EXE_rawbpf")
 }
 
+/// Runs the rawbpf binary with `args`, asserts that it succeeded (showing
+/// its stderr if not) and returns its stdout.
+#[allow(dead_code)]
+pub fn rawbpf_ok(args: &[&str]) -> String {
+    let out = std::process::Command::new(rawbpf_bin())
+        .args(args)
+        .output()
+        .expect("run rawbpf");
+    assert!(
+        out.status.success(),
+        "rawbpf {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The seed's timer-free twin: the same program (bpf_prog1, cgroup_skb/egress,
 /// drops every packet) and map (hmap) names, for kernels before 5.15.
 pub const DROP_EGRESS: &[u8] = include_bytes!("../../bpf/drop_egress.bpf.o");
@@ -126,34 +143,42 @@ pub fn policy_object() -> &'static [u8] {
     }
 }
 
-/// [`policy_object`] for `rawbpf run`: no argument where that is the
-/// embedded seed, else a file holding the twin, removed on drop.
-pub struct PolicyArg(Option<PathBuf>);
+/// An object written to a file of its own for `rawbpf run`, removed on drop.
+pub struct ObjectFile(PathBuf);
 
-impl PolicyArg {
-    pub fn new() -> PolicyArg {
-        if kernel_has_bpf_timer() {
-            return PolicyArg(None);
-        }
+impl ObjectFile {
+    pub fn new(bytes: &[u8]) -> ObjectFile {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path =
             std::env::temp_dir().join(format!("rawbpf-test-{}-{n}.bpf.o", std::process::id()));
-        std::fs::write(&path, DROP_EGRESS).expect("write the test object");
-        PolicyArg(Some(path))
+        std::fs::write(&path, bytes).expect("write the test object");
+        ObjectFile(path)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for ObjectFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// [`policy_object`] for `rawbpf run`: no argument where that is the
+/// embedded seed, else a file holding the twin.
+pub struct PolicyArg(Option<ObjectFile>);
+
+impl PolicyArg {
+    pub fn new() -> PolicyArg {
+        PolicyArg((!kernel_has_bpf_timer()).then(|| ObjectFile::new(DROP_EGRESS)))
     }
 
     /// The arguments to put after `run`.
     pub fn args(&self) -> Vec<&str> {
-        self.0.iter().map(|p| p.to_str().unwrap()).collect()
-    }
-}
-
-impl Drop for PolicyArg {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
+        self.0.iter().map(ObjectFile::path).collect()
     }
 }
 
