@@ -222,6 +222,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_placed_helper_runs_on_its_cpu() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let cpus = CpuSet::of_this_thread().unwrap().cpus();
+        let target = *cpus.last().expect("at least one allowed CPU");
+        // The helper looks only once this thread's part has begun, which is
+        // after run_placed placed it.
+        let placed = AtomicBool::new(false);
+        let seen = std::sync::Mutex::new(None);
+        let helper = || {
+            while !placed.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            *seen.lock().unwrap() = current_cpu();
+        };
+        let mine = run_placed(&[target], 64 * 1024, &helper, || {
+            placed.store(true, Ordering::Release);
+            7
+        });
+        assert_eq!(mine, 7);
+        assert_eq!(*seen.lock().unwrap(), Some(target), "allowed: {cpus:?}");
+    }
+
+    #[test]
     fn object_names_keep_only_what_the_kernel_accepts() {
         assert_eq!(&object_name("hmap")[..5], b"hmap\0");
         assert_eq!(&object_name(".rodata.str1.1")[..15], b".rodata.str1.1\0");
