@@ -230,20 +230,16 @@ fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::sockle
 
 /// Pins the calling thread to one CPU (for tests that need two CPUs to race).
 pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET writes inside it; the call
-    // reads it for the current thread (pid 0).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    let set = CpuSet::only(cpu);
+    // SAFETY: the call only reads the set, of the size given, for the
+    // current thread (pid 0).
+    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set.0) } < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
 
 /// A set of CPUs a thread may run on (`cpu_set_t`, sched_getaffinity(2)).
-#[derive(Clone)]
 pub struct CpuSet(libc::cpu_set_t);
 
 impl CpuSet {
@@ -280,16 +276,6 @@ impl CpuSet {
             .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
             .collect()
     }
-
-    /// Lets this thread run only on the CPUs in the set. The kernel moves
-    /// it to one of them at once if it is elsewhere.
-    pub fn apply_to_this_thread(&self) -> io::Result<()> {
-        // SAFETY: the call only reads the set, of the size given.
-        if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &self.0) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
 }
 
 /// Runs `helper` on one new thread per CPU of `cpus`, each placed on its
@@ -297,7 +283,7 @@ impl CpuSet {
 /// meanwhile; returns what `this` returns once every helper has finished.
 /// (A new thread is otherwise often queued on the CPU of the thread that
 /// starts it, where it waits while that thread keeps the CPU; see
-/// `loader::in_parallel`.) A thread the system refuses is one helper
+/// `parallel`.) A thread the system refuses is one helper
 /// fewer; a placement refused leaves the thread where the scheduler put it.
 /// A helper's panic is passed on once all have finished.
 pub fn run_placed<R>(
