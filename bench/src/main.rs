@@ -568,7 +568,7 @@ fn machine() -> String {
     format!(
         "{date}; Linux {}; {} CPU(s) allowed: {cpu}; load average {}",
         read("/proc/sys/kernel/osrelease").trim(),
-        rawbpf::sys::cpus_allowed(),
+        rawbpf::sys::CpuSet::of_this_thread().map_or(1, |set| set.cpus().len()),
         read("/proc/loadavg")
             .split(' ')
             .take(3)
