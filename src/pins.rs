@@ -602,9 +602,10 @@ pub struct DetachReport {
 }
 
 /// Undoes `run --pin`: detaches and unpins what the record names, then the
-/// record's parts (the first one last), then the directory if nothing else is in it, then the cgroup if
-/// `run` created it and it is empty. `cgroup_arg` (`--cgroup`) is checked
-/// against the record and refused if it names another cgroup.
+/// record's parts (the first one last), then the directory if nothing else
+/// is in it, then the cgroup if `run` created it and it is empty.
+/// `cgroup_arg` (`--cgroup`) is checked against the record and refused if
+/// it names another cgroup.
 pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport> {
     if !dir.exists {
         return Err(refuse(format!(
