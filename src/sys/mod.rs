@@ -245,6 +245,19 @@ mod tests {
     }
 
     #[test]
+    fn placing_helpers_never_pins_the_caller() {
+        let cpus = CpuSet::of_this_thread().unwrap().cpus();
+        let target = *cpus.last().expect("at least one allowed CPU");
+        // Helpers that finish at once: a placement made after a helper had
+        // exited would act on this thread instead.
+        for _ in 0..10_000 {
+            run_placed(&[target], 64 * 1024, &|| {}, || {});
+        }
+        assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), cpus);
+        assert!(CpuSet::only(8 * std::mem::size_of::<libc::cpu_set_t>()).is_none());
+    }
+
+    #[test]
     fn object_names_keep_only_what_the_kernel_accepts() {
         assert_eq!(&object_name("hmap")[..5], b"hmap\0");
         assert_eq!(&object_name(".rodata.str1.1")[..15], b".rodata.str1.1\0");

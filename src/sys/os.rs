@@ -230,7 +230,7 @@ fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::sockle
 
 /// Pins the calling thread to one CPU (for tests that need two CPUs to race).
 pub fn pin_thread_to_cpu(cpu: usize) -> io::Result<()> {
-    let set = CpuSet::only(cpu);
+    let set = CpuSet::only(cpu).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: the call only reads the set, of the size given, for the
     // current thread (pid 0).
     if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set.0) } < 0 {
@@ -257,80 +257,106 @@ impl CpuSet {
         }
     }
 
-    /// The set holding `cpu` alone.
-    pub fn only(cpu: usize) -> CpuSet {
-        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET ignores a
-        // CPU number past the set's size.
+    /// How many CPUs a set can name (1,024).
+    const SIZE: usize = 8 * size_of::<libc::cpu_set_t>();
+
+    /// The set holding `cpu` alone; None for a CPU number past what a set
+    /// can name.
+    pub fn only(cpu: usize) -> Option<CpuSet> {
+        if cpu >= CpuSet::SIZE {
+            return None;
+        }
+        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET writes
+        // the bit of `cpu`, inside the set (checked above).
         unsafe {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             libc::CPU_SET(cpu, &mut set);
-            CpuSet(set)
+            Some(CpuSet(set))
         }
     }
 
     /// The CPUs in the set, in ascending order.
     pub fn cpus(&self) -> Vec<usize> {
-        let size = 8 * size_of::<libc::cpu_set_t>();
         // SAFETY: CPU_ISSET reads the set within its size.
-        (0..size)
+        (0..CpuSet::SIZE)
             .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
             .collect()
     }
 }
 
 /// Runs `helper` on one new thread per CPU of `cpus`, each placed on its
-/// CPU before it first runs and kept there, and `this` on this thread
+/// CPU before it does any work and kept there, and `this` on this thread
 /// meanwhile; returns what `this` returns once every helper has finished.
 /// (A new thread is otherwise often queued on the CPU of the thread that
 /// starts it, where it waits while that thread keeps the CPU; see
-/// `parallel`.) A thread the system refuses is one helper
-/// fewer; a placement refused leaves the thread where the scheduler put it.
-/// A helper's panic is passed on once all have finished.
+/// `parallel`.) A thread the system refuses is one helper fewer; a
+/// placement refused leaves the thread where the scheduler put it. A
+/// helper's panic is passed on once all have finished.
 pub fn run_placed<R>(
     cpus: &[usize],
     stack_size: usize,
     helper: &(dyn Fn() + Sync),
     this: impl FnOnce() -> R,
 ) -> R {
-    /// Joins every helper when dropped, also when `this` unwinds: no helper
-    /// outlives the borrows `helper` holds.
-    struct Helpers(Vec<std::thread::JoinHandle<()>>);
-    impl Drop for Helpers {
+    use std::os::unix::thread::JoinHandleExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::thread::JoinHandle;
+
+    /// The helpers started, each with the flag that lets it begin. Dropped
+    /// (also when `this` unwinds) it lets every helper begin and joins it:
+    /// no helper outlives the borrows it holds (`helper`, its flag).
+    struct Helpers<'f>(Vec<(JoinHandle<()>, &'f AtomicBool)>);
+    impl Drop for Helpers<'_> {
         fn drop(&mut self) {
-            for handle in self.0.drain(..) {
+            for (handle, go) in self.0.drain(..) {
+                go.store(true, Ordering::Release);
+                handle.thread().unpark();
                 let _ = handle.join();
             }
         }
     }
-    use std::os::unix::thread::JoinHandleExt;
 
+    // Declared before `helpers`, so dropped after the helpers are joined.
+    let go: Vec<AtomicBool> = cpus.iter().map(|_| AtomicBool::new(false)).collect();
     let mut helpers = Helpers(Vec::with_capacity(cpus.len()));
-    for &cpu in cpus {
-        // SAFETY: the thread only borrows `helper`, and `helpers` joins it
-        // before this function returns or unwinds, while the borrow lives.
+    for (&cpu, go) in cpus.iter().zip(&go) {
+        // A helper waits to be placed: placing a thread that has already
+        // finished would reach no thread, or (its tid cleared) this one.
+        let run = move || {
+            while !go.load(Ordering::Acquire) {
+                std::thread::park();
+            }
+            helper();
+        };
+        // SAFETY: the thread borrows only `helper` and `go`, and `helpers`
+        // joins it before this function returns or unwinds, while both live.
         let spawned = unsafe {
             std::thread::Builder::new()
                 .stack_size(stack_size)
-                .spawn_unchecked(helper)
+                .spawn_unchecked(run)
         };
         let Ok(handle) = spawned else {
             continue;
         };
-        let set = CpuSet::only(cpu);
-        // SAFETY: the thread is alive until joined (its pthread_t is
-        // valid), and the call only reads the set, of the size given.
-        unsafe {
-            libc::pthread_setaffinity_np(
-                handle.as_pthread_t() as _,
-                size_of::<libc::cpu_set_t>(),
-                &set.0,
-            );
+        if let Some(set) = CpuSet::only(cpu) {
+            // SAFETY: the thread is alive (it waits for `go`), so its
+            // pthread_t is valid; the call only reads the set, of the size
+            // given.
+            unsafe {
+                libc::pthread_setaffinity_np(
+                    handle.as_pthread_t() as _,
+                    size_of::<libc::cpu_set_t>(),
+                    &set.0,
+                );
+            }
         }
-        helpers.0.push(handle);
+        go.store(true, Ordering::Release);
+        handle.thread().unpark();
+        helpers.0.push((handle, go));
     }
     let result = this();
     let mut panic = None;
-    for handle in helpers.0.drain(..) {
+    for (handle, _) in helpers.0.drain(..) {
         if let Err(payload) = handle.join() {
             panic.get_or_insert(payload);
         }
