@@ -5,7 +5,7 @@
 //! as soon as a group of blocks is free: loading 64 programs made about 120
 //! mmap and 120 munmap calls of a few KiB each, one pair for every few
 //! allocations. Each costs a page fault or two, and once a worker thread
-//! runs (the parallel load in `loader`), each munmap must also flush the
+//! runs (the parallel load, `parallel`), each munmap must also flush the
 //! TLB of every other CPU the process runs on: an interprocessor interrupt,
 //! slow in a VM. A loader lives for milliseconds and frees mostly what it
 //! will soon allocate again (a buffer per program, a name per pin), so
@@ -21,6 +21,10 @@
 //!
 //! Only the binary installs it (`#[global_allocator]` in main.rs): a program
 //! that embeds the library keeps its own allocator.
+//!
+//! One lock guards the lists. A child forked while another thread holds it
+//! would wait forever on its first allocation, so a forked child must not
+//! allocate (the only fork, `sys::probe_from_cgroup`, does not).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
@@ -36,7 +40,7 @@ const CLASSES: usize = (LARGEST.trailing_zeros() - SMALLEST.trailing_zeros() + 1
 /// Small blocks are carved from chunks of 256 KiB: the system allocator
 /// maps each on its own, and only the pages carved and used become
 /// resident.
-const CHUNK: Layout = match Layout::from_size_align(256 * 1024, 4096) {
+const CHUNK: Layout = match Layout::from_size_align(256 * 1024, SMALLEST) {
     Ok(layout) => layout,
     Err(_) => panic!("a valid layout"),
 };
@@ -167,6 +171,23 @@ unsafe impl GlobalAlloc for ReusingAllocator {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        match class_of(layout.size(), layout.align()) {
+            // The system's own: a large zeroed block is fresh pages that
+            // become resident only where written (a 4 MiB verifier log).
+            // SAFETY: the caller's layout, passed on unchanged.
+            None => unsafe { System.alloc_zeroed(layout) },
+            Some(class) => {
+                let block = self.heap().take(class);
+                if !block.is_null() {
+                    // SAFETY: the block holds at least layout.size() bytes.
+                    unsafe { block.write_bytes(0, layout.size()) };
+                }
+                block
+            }
+        }
+    }
+
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
         match class_of(layout.size(), layout.align()) {
             // SAFETY: allocated by System with this very layout (alloc's
@@ -251,6 +272,26 @@ mod tests {
             let f = heap.realloc(e, big, 2 * LARGEST);
             assert_eq!(*f.add(LARGEST), 3);
             heap.dealloc(f, Layout::from_size_align(2 * LARGEST, 8).unwrap());
+        }
+    }
+
+    #[test]
+    fn zeroed_blocks_are_zero_also_when_reused() {
+        let heap = ReusingAllocator::new();
+        let small = Layout::from_size_align(200, 8).unwrap();
+        // SAFETY: valid layouts; each block is freed with its own.
+        unsafe {
+            let a = heap.alloc(small);
+            a.write_bytes(0xff, 200);
+            heap.dealloc(a, small);
+            let b = heap.alloc_zeroed(small);
+            assert_eq!(a, b, "the dirty block is reused");
+            assert!((0..200).all(|i| *b.add(i) == 0));
+            heap.dealloc(b, small);
+            let big = Layout::from_size_align(4 << 20, 8).unwrap();
+            let c = heap.alloc_zeroed(big);
+            assert!(*c == 0 && *c.add((4 << 20) - 1) == 0);
+            heap.dealloc(c, big);
         }
     }
 
