@@ -305,58 +305,58 @@ fn load_from(
         Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd))
     };
 
-    // What each selected program is (type, attach target): from its section
-    // name and the kernel's BTF, before any program is loaded.
-    let mut chosen = Vec::with_capacity(obj.programs.len());
+    // Relocate every program first (pure work, in order, so that an error
+    // in it comes before any program is loaded), then load them: the kernel
+    // verifies independent programs in parallel.
+    let mut jobs = Vec::with_capacity(obj.programs.len());
     for &entry in obj.programs.iter().filter(|&&e| {
         let f = &obj.functions[e];
         select(&f.name, section::autoload(&obj.sections[f.section].name).1)
     }) {
         let func = &obj.functions[entry];
-        let kind =
-            ProgKind::parse(&obj.sections[func.section].name).map_err(|what| Error::Program {
-                program: func.name.clone(),
-                what,
-            })?;
+        let section = &obj.sections[func.section].name;
+        let kind = ProgKind::parse(section).map_err(|what| Error::Program {
+            program: func.name.clone(),
+            what,
+        })?;
+        let targets = reloc::Targets {
+            map_fd: &map_fd,
+            externs: &resolved,
+        };
+        let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let attach_btf_id = match (&kind.attach_func, &vmlinux) {
             (Some(target), Some(vmlinux)) => {
                 kernel_btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
             }
             _ => 0,
         };
-        chosen.push((entry, kind, attach_btf_id));
+        jobs.push((func, section, kind, assembled, attach_btf_id));
     }
-    // Each program is relocated and loaded by whichever thread takes it: the
-    // kernel verifies independent programs in parallel, and relocating one
-    // (pure work) overlaps with verifying another.
     let btf_fd = btf.as_ref().map(|f| f.as_fd());
-    let programs = parallel::in_parallel(chosen.len(), 1, |i| {
-        let (entry, kind, attach_btf_id) = &chosen[i];
-        let func = &obj.functions[*entry];
-        let section = &obj.sections[func.section].name;
-        let targets = reloc::Targets {
-            map_fd: &map_fd,
-            externs: &resolved,
-        };
-        let assembled = reloc::assemble(obj, *entry, p.ext.as_ref(), &targets)?;
+    let fds = parallel::in_parallel(jobs.len(), 1, |i| {
+        let (func, section, kind, assembled, attach_btf_id) = &jobs[i];
         let request = LoadRequest {
             name: &func.name,
             section,
             kind,
-            assembled: &assembled,
+            assembled,
             license: &obj.license,
             btf: btf_fd,
             attach_btf_id: *attach_btf_id,
         };
-        let fd = prog::load(&request).map_err(explain_eperm)?;
-        Ok(Program {
+        prog::load(&request).map_err(explain_eperm)
+    })?;
+    let programs: Vec<Program> = jobs
+        .into_iter()
+        .zip(fds)
+        .map(|((func, section, kind, assembled, _), fd)| Program {
             name: func.name.clone(),
             section: section.clone(),
-            kind: kind.clone(),
+            kind,
             insn_count: assembled.insns.len(),
             fd,
         })
-    })?;
+        .collect();
     fill_prog_arrays(&p.maps, &maps, &programs)?;
     Ok(Loaded {
         btf,

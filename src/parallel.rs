@@ -13,7 +13,7 @@
 //! CPU (inside a bpf() call, which is not preempted) until a load balance
 //! moves it: on the 2-CPU machine this was measured on, often for
 //! milliseconds, most of a load. So each helper is placed on a CPU of its
-//! own before it first runs ([`sys::run_placed`]).
+//! own before it does any work ([`sys::run_placed`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
