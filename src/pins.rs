@@ -20,7 +20,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -569,6 +569,14 @@ pub fn read_record(dir: &Path) -> Result<(Record, usize)> {
                     "{name} is not a symbolic link, so not rawbpf's record"
                 )))
             }
+            // Anyone who may write in the directory may make a symlink: a
+            // record is only one this user made.
+            Ok(m) if m.uid() != sys::geteuid() => {
+                return Err(not_ours(format!(
+                    "{name} belongs to user {}, not to this one",
+                    m.uid()
+                )))
+            }
             Ok(_) => {}
         }
         let text = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
@@ -599,6 +607,44 @@ pub struct DetachReport {
     pub detached: usize,
     /// What was already gone, left alone, kept or removed.
     pub notes: Vec<String>,
+}
+
+/// Opens the bpf object pinned at `path` itself, never one a symlink there
+/// points to, even a symlink put there after the name was looked at:
+/// BPF_OBJ_GET follows symlinks. The name is opened with O_PATH and
+/// O_NOFOLLOW (an fd of the name itself, whatever it is), checked to be a
+/// regular file of the pin directory's file system, and BPF_OBJ_GET then
+/// reads /proc/self/fd/N, which is that very file. The error says why the
+/// entry is left alone.
+fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<OwnedFd, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("already gone".into()),
+        Err(e) => return Err(format!("left alone: cannot open it ({e})")),
+    };
+    let m = file
+        .metadata()
+        .map_err(|e| format!("left alone: cannot stat it ({e})"))?;
+    if !m.is_file() || m.dev() != dir_dev {
+        let what = if m.is_dir() {
+            "directory"
+        } else if m.file_type().is_symlink() {
+            "symbolic link"
+        } else if m.is_file() {
+            "file of another file system"
+        } else {
+            "special file"
+        };
+        return Err(format!("left alone: not a pin but a {what}"));
+    }
+    let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+    cgroup::open_pinned(Path::new(&by_fd))
+        .map_err(|e| format!("left alone: not a bpf object ({e}; is /proc mounted?)"))
 }
 
 /// Undoes `run --pin`: detaches and unpins what the record names, then the
@@ -661,40 +707,15 @@ pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport>
         None => None,
     };
 
+    let dir_dev = fs::metadata(&dir.path)
+        .map_err(|e| Error::io(&dir.path, e))?
+        .dev();
     for (name, kind, attach_type) in &record.pins {
         let path = dir.path.join(name);
-        match fs::symlink_metadata(&path) {
-            Err(_) => {
-                report
-                    .notes
-                    .push(format!("{}: already gone", path.display()));
-                continue;
-            }
-            // A pin is a regular file of bpffs; BPF_OBJ_GET would follow a
-            // symlink to wherever it points.
-            Ok(m) if !m.is_file() => {
-                report.notes.push(format!(
-                    "{}: left alone: not a pin but a {}",
-                    path.display(),
-                    if m.is_dir() {
-                        "directory"
-                    } else if m.file_type().is_symlink() {
-                        "symbolic link"
-                    } else {
-                        "special file"
-                    }
-                ));
-                continue;
-            }
-            Ok(_) => {}
-        }
-        let fd = match cgroup::open_pinned(&path) {
+        let fd = match open_pin_itself(&path, dir_dev) {
             Ok(fd) => fd,
-            Err(e) => {
-                report.notes.push(format!(
-                    "{}: left alone: not a bpf object ({e})",
-                    path.display()
-                ));
+            Err(why) => {
+                report.notes.push(format!("{}: {why}", path.display()));
                 continue;
             }
         };

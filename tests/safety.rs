@@ -565,6 +565,18 @@ fn detach_refuses_what_is_not_a_record(bpf: &Path) {
     }
     assert!(absent(&map_part));
 
+    // A well-formed record that another user made: anyone who may write in
+    // the directory may make a symlink, so it is not rawbpf's record.
+    let forged = f.join("rawbpf_run");
+    std::os::unix::fs::symlink(one_part_record(1, "cgroup 0 0\nM 0 map_x\n"), &forged).unwrap();
+    std::os::unix::fs::lchown(&forged, Some(65534), None).unwrap();
+    let o = rawbpf(&["detach", "--pin", s(&f)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("belongs to user 65534"), "{}", text(&o));
+    assert!(text(&o).contains("nothing was touched"), "{}", text(&o));
+    assert!(common::exists(IdKind::Map, map_x) && f.join("map_x").is_file());
+    std::fs::remove_file(&forged).unwrap();
+
     // A well-formed record naming a symlink (to a pin outside the
     // directory) as a map: the symlink is left alone, not followed.
     std::os::unix::fs::symlink("../foreign", f.join("map_y")).unwrap();
