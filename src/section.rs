@@ -237,8 +237,9 @@ fn matches<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
 
 /// The table entry for section `name` (without a `?` prefix) and its tail.
 pub fn find(name: &str) -> Option<(&'static SectionDef, &str)> {
-    // Every program's section is looked up, and most patterns already
-    // differ in their first byte: compare that before the rest.
+    // Every program's section is looked up, and the first byte already
+    // tells most patterns apart: compare it before the rest. (No pattern's
+    // name is empty: a test checks.)
     let first = name.as_bytes().first()?;
     SECTIONS
         .iter()
@@ -440,6 +441,16 @@ mod tests {
         ("sk_lookup", 30, 36),
         ("netfilter", 32, 45),
     ];
+
+    #[test]
+    fn every_pattern_has_a_name_before_its_kind_marker() {
+        // `find` compares first bytes: a pattern of only `+` or `/` would
+        // match names it should not.
+        for def in SECTIONS {
+            let name = def.pattern.trim_end_matches(['+', '/']);
+            assert!(!name.is_empty(), "pattern {:?}", def.pattern);
+        }
+    }
 
     #[test]
     fn every_libbpf_section_name_gets_libbpfs_types() {
