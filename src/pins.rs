@@ -617,13 +617,8 @@ pub struct DetachReport {
 /// reads /proc/self/fd/N, which is that very file. The error says why the
 /// entry is left alone.
 fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<OwnedFd, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
-        .open(path)
-    {
-        Ok(file) => file,
+    let file = match sys::open_path_nofollow(path) {
+        Ok(fd) => fs::File::from(fd),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("already gone".into()),
         Err(e) => return Err(format!("left alone: cannot open it ({e})")),
     };

@@ -97,9 +97,13 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "detach --trace: {stderr}");
     assert!(stderr.contains("bpf(BPF_OBJ_GET, pathname \""), "{stderr}");
-    assert!(stderr.contains("bpf(BPF_LINK_DETACH, link_fd "), "{stderr}");
+    assert!(
+        stderr.contains("bpf(BPF_LINK_DETACH, link_fd "),
+        "{stderr}\n{stdout}"
+    );
     let egress = rawbpf::uapi::AttachType::CGROUP_INET_EGRESS.0;
     assert!(cg.query(egress).unwrap().1.is_empty(), "detached");
 }

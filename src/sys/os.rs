@@ -37,6 +37,28 @@ fn cstring(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
+/// Opens the name `path` itself with O_PATH and O_NOFOLLOW: an fd that
+/// refers to whatever is there (a symlink stays a symlink) and that opens
+/// nothing (a bpffs pin's own open is not called). Not through std's
+/// OpenOptions: on musl, O_PATH is part of O_ACCMODE, which std masks out
+/// of custom flags.
+pub fn open_path_nofollow(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the path is NUL-terminated and lives across the call.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    owned_fd(i64::from(fd))
+}
+
 /// mount(2) of a pseudo file system (`cgroup2`, `bpf`) with no options.
 pub fn mount_fs(fstype: &str, target: &str) -> io::Result<()> {
     let fstype = cstring(fstype)?;
