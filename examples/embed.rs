@@ -8,8 +8,8 @@
 //! cargo run --example embed -- bpf/timer_cancel.bpf.o /sys/fs/cgroup/mine /sys/fs/bpf/mine
 //! ```
 
-use rawbpf::cgroup::{self, AttachMode, Cgroup};
-use rawbpf::pins::{self, CgroupRecord};
+use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
+use rawbpf::pin::{self, CgroupRecord};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,8 +24,8 @@ fn main() {
 }
 
 fn attach_and_pin(object: &str, cgroup_dir: &str, pin_dir: &str) -> rawbpf::Result<()> {
-    let bytes = rawbpf::loader::read_object(object.as_ref())?;
-    let dir = pins::resolve_pin_dir(pin_dir, cgroup::bpffs_root)?;
+    let bytes = rawbpf::load::read_object(object.as_ref())?;
+    let dir = pin::resolve_pin_dir(pin_dir, rawbpf::kernel::mounts::bpffs_root)?;
     let loaded = rawbpf::load(&bytes)?;
     let cgroup = Cgroup::open(cgroup_dir)?;
     let links = cgroup::attach_all(&loaded, &cgroup, AttachMode::Link)?;
@@ -34,7 +34,7 @@ fn attach_and_pin(object: &str, cgroup_dir: &str, pin_dir: &str) -> rawbpf::Resu
         cgroup: &cgroup,
         created: false,
     };
-    pins::pin_run(&dir, &loaded, links, Some(record))?;
+    pin::pin_run(&dir, &loaded, links, Some(record))?;
     println!("{attached} program(s) attached to {cgroup_dir}, pinned under {pin_dir}");
     Ok(())
 }

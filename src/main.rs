@@ -14,12 +14,12 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rawbpf::cgroup::{self, AttachMode, Attachment, Cgroup};
+use rawbpf::attach::cgroup::{self, AttachMode, Attachment, Cgroup};
 #[cfg(feature = "selftest")]
 use rawbpf::selftest;
 use rawbpf::sys::{self, AttachFlags, SendOutcome};
 use rawbpf::uapi::{AttachType, MapType, ProgType};
-use rawbpf::{pins, Error, Loaded};
+use rawbpf::{pin as pins, Error, Loaded};
 
 /// Freed blocks are kept for reuse rather than handed back to the kernel
 /// one mmap at a time (see `sys::ReusingAllocator`).
@@ -220,7 +220,10 @@ fn command(args: &[String]) -> Result<(), Failure> {
         #[cfg(feature = "tools")]
         Some("inspect") => match &args[1..] {
             [object] => {
-                out!("{}", rawbpf::inspect::inspect(&read_object(object)?)?);
+                out!(
+                    "{}",
+                    rawbpf::object::inspect::inspect(&read_object(object)?)?
+                );
                 Ok(())
             }
             _ => Err(Usage("inspect takes one OBJECT".into()).into()),
@@ -287,7 +290,7 @@ fn check_stop() -> Result<(), Error> {
 
 /// What `run` will do with each program of the object, known before any
 /// bpf() call: (function name, attaches to a cgroup).
-fn plan_programs(p: &rawbpf::loader::Prepared<'_>) -> Vec<(String, bool)> {
+fn plan_programs(p: &rawbpf::load::Prepared<'_>) -> Vec<(String, bool)> {
     p.object
         .programs
         .iter()
@@ -297,7 +300,7 @@ fn plan_programs(p: &rawbpf::loader::Prepared<'_>) -> Vec<(String, bool)> {
                 .object
                 .sections
                 .get(f.section)
-                .and_then(|s| rawbpf::prog::ProgKind::from_section(&s.name))
+                .and_then(|s| rawbpf::load::program::ProgKind::from_section(&s.name))
                 .is_some_and(|k| k.attaches_to_cgroup());
             (f.name.clone(), cgroup)
         })
@@ -312,10 +315,10 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     // 1. Every argument is checked before the first bpf() call: the object
     // (read and parsed), the pin directory, the cgroup.
     let bytes: std::borrow::Cow<'_, [u8]> = match &args.object {
-        Some(path) => rawbpf::loader::read_object(path)?.into(),
+        Some(path) => rawbpf::load::read_object(path)?.into(),
         None => rawbpf::SEED_OBJECT.into(),
     };
-    let prepared = rawbpf::loader::prepare(&bytes)?;
+    let prepared = rawbpf::load::prepare(&bytes)?;
     let programs = plan_programs(&prepared);
     let needs_cgroup = programs.iter().any(|(_, cg)| *cg);
     let mode = match args.legacy {
@@ -324,7 +327,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let pin_dir = match &args.pin {
         Some(pin) => {
-            let dir = pins::resolve_pin_dir(pin, cgroup::bpffs_root)?;
+            let dir = pins::resolve_pin_dir(pin, rawbpf::kernel::mounts::bpffs_root)?;
             let maps: Vec<(String, bool)> = prepared
                 .maps
                 .iter()
@@ -370,9 +373,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .filter(|d| d.exists)
         .map(|d| d.path.as_path());
     // The object parsed in step 1, not parsed again.
-    let loaded = rawbpf::loader::load_prepared(
+    let loaded = rawbpf::load::load_prepared(
         prepared,
-        &rawbpf::loader::Options {
+        &rawbpf::load::Options {
             pin_dir: reuse_from,
             target_btf: args.btf.as_deref(),
         },
@@ -485,7 +488,8 @@ fn detach(args: &[String]) -> Result<(), Failure> {
     }
     let pin = pin.ok_or_else(|| Usage("detach needs --pin DIR".into()))?;
     let dir = pins::resolve_pin_dir(&pin, || {
-        cgroup::find_mount("bpf")?.ok_or_else(|| Error::Env("no bpf file system is mounted".into()))
+        rawbpf::kernel::mounts::find_mount("bpf")?
+            .ok_or_else(|| Error::Env("no bpf file system is mounted".into()))
     })?;
     let cgroup = cg.map(Cgroup::open).transpose()?;
     let report = pins::detach(&dir, cgroup.as_ref())?;
@@ -517,10 +521,10 @@ fn show(args: &[String]) -> Result<(), Failure> {
     }
     if pin.is_none() && cg.is_none() {
         cg = Some(
-            cgroup::find_mount("cgroup2")?
+            rawbpf::kernel::mounts::find_mount("cgroup2")?
                 .ok_or_else(|| Error::Env("no cgroup2 hierarchy is mounted".into()))?,
         );
-        pin = cgroup::find_mount("bpf")?.map(|p| p.display().to_string());
+        pin = rawbpf::kernel::mounts::find_mount("bpf")?.map(|p| p.display().to_string());
     }
     if let Some(dir) = cg {
         let attached = rawbpf::show::cgroup_attachments(&dir)?;
@@ -530,7 +534,7 @@ fn show(args: &[String]) -> Result<(), Failure> {
         let dir = if pin.starts_with('/') {
             PathBuf::from(pin)
         } else {
-            cgroup::find_mount("bpf")?
+            rawbpf::kernel::mounts::find_mount("bpf")?
                 .ok_or_else(|| Error::Env(format!("no bpffs is mounted to find '{pin}' in")))?
                 .join(pin)
         };
@@ -679,13 +683,13 @@ fn describe(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>
 /// An object file, read with the loader's checks (a regular file, capped).
 #[cfg(feature = "tools")]
 fn read_object(path: &str) -> Result<Vec<u8>, Error> {
-    rawbpf::loader::read_object(std::path::Path::new(path))
+    rawbpf::load::read_object(std::path::Path::new(path))
 }
 
 /// `rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]`.
 #[cfg(feature = "tools")]
 fn disasm(args: &[String]) -> Result<(), Failure> {
-    let mut opts = rawbpf::disasm::Options::default();
+    let mut opts = rawbpf::object::disasm::Options::default();
     let (mut object, mut relocated) = (None, false);
     for arg in args {
         match arg.as_str() {
@@ -700,9 +704,9 @@ fn disasm(args: &[String]) -> Result<(), Failure> {
     let object = object.ok_or_else(|| Usage("disasm needs an OBJECT".into()))?;
     let bytes = read_object(&object)?;
     let text = if relocated {
-        rawbpf::disasm::relocated(&bytes, &opts)?
+        rawbpf::object::disasm::relocated(&bytes, &opts)?
     } else {
-        rawbpf::disasm::object(&bytes, &opts)?
+        rawbpf::object::disasm::object(&bytes, &opts)?
     };
     out!("{text}");
     Ok(())
@@ -795,8 +799,8 @@ fn selftest() -> Result<(), Failure> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     outln!("bpf_timer_cancel on Linux {}", release.trim());
     let rows = match selftest::return_value_cases() {
-        Err(e) if rawbpf::prog::lacks_bpf_timer(&e) => {
-            outln!("{}: nothing to test", rawbpf::prog::NO_BPF_TIMER);
+        Err(e) if rawbpf::load::program::lacks_bpf_timer(&e) => {
+            outln!("{}: nothing to test", rawbpf::load::program::NO_BPF_TIMER);
             return Err(Failure::TooOld(e));
         }
         other => other?,

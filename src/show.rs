@@ -17,10 +17,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::open_pinned;
 use crate::error::{Error, Result};
-use crate::prog::attach_type as at;
+use crate::kernel::bpffs::open_pinned;
 use crate::sys::{self, AttachFlags, IdKind};
+use crate::uapi::attach_type as at;
 use crate::uapi::{AttachType, Cmd, LinkType, MapType, ProgType};
 
 /// At most this many links are walked looking for a cgroup's link ids.

@@ -977,3 +977,225 @@ mod tests {
         assert_eq!(Errno(524).to_string(), "ENOTSUPP");
     }
 }
+
+/// `enum bpf_prog_type` values as plain numbers, for the attr structs
+/// (named in [`crate::uapi::ProgType`]).
+pub mod prog_type {
+    use crate::uapi::ProgType;
+
+    /// `BPF_PROG_TYPE_SOCKET_FILTER`.
+    pub const SOCKET_FILTER: u32 = ProgType::SOCKET_FILTER.0;
+    /// `BPF_PROG_TYPE_KPROBE`.
+    pub const KPROBE: u32 = ProgType::KPROBE.0;
+    /// `BPF_PROG_TYPE_SCHED_CLS`.
+    pub const SCHED_CLS: u32 = ProgType::SCHED_CLS.0;
+    /// `BPF_PROG_TYPE_SCHED_ACT`.
+    pub const SCHED_ACT: u32 = ProgType::SCHED_ACT.0;
+    /// `BPF_PROG_TYPE_TRACEPOINT`.
+    pub const TRACEPOINT: u32 = ProgType::TRACEPOINT.0;
+    /// `BPF_PROG_TYPE_XDP`.
+    pub const XDP: u32 = ProgType::XDP.0;
+    /// `BPF_PROG_TYPE_PERF_EVENT`.
+    pub const PERF_EVENT: u32 = ProgType::PERF_EVENT.0;
+    /// `BPF_PROG_TYPE_CGROUP_SKB`.
+    pub const CGROUP_SKB: u32 = ProgType::CGROUP_SKB.0;
+    /// `BPF_PROG_TYPE_CGROUP_SOCK`.
+    pub const CGROUP_SOCK: u32 = ProgType::CGROUP_SOCK.0;
+    /// `BPF_PROG_TYPE_LWT_IN`.
+    pub const LWT_IN: u32 = ProgType::LWT_IN.0;
+    /// `BPF_PROG_TYPE_LWT_OUT`.
+    pub const LWT_OUT: u32 = ProgType::LWT_OUT.0;
+    /// `BPF_PROG_TYPE_LWT_XMIT`.
+    pub const LWT_XMIT: u32 = ProgType::LWT_XMIT.0;
+    /// `BPF_PROG_TYPE_SOCK_OPS`.
+    pub const SOCK_OPS: u32 = ProgType::SOCK_OPS.0;
+    /// `BPF_PROG_TYPE_SK_SKB`.
+    pub const SK_SKB: u32 = ProgType::SK_SKB.0;
+    /// `BPF_PROG_TYPE_CGROUP_DEVICE`.
+    pub const CGROUP_DEVICE: u32 = ProgType::CGROUP_DEVICE.0;
+    /// `BPF_PROG_TYPE_SK_MSG`.
+    pub const SK_MSG: u32 = ProgType::SK_MSG.0;
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT`.
+    pub const RAW_TRACEPOINT: u32 = ProgType::RAW_TRACEPOINT.0;
+    /// `BPF_PROG_TYPE_CGROUP_SOCK_ADDR`.
+    pub const CGROUP_SOCK_ADDR: u32 = ProgType::CGROUP_SOCK_ADDR.0;
+    /// `BPF_PROG_TYPE_LWT_SEG6LOCAL`.
+    pub const LWT_SEG6LOCAL: u32 = ProgType::LWT_SEG6LOCAL.0;
+    /// `BPF_PROG_TYPE_LIRC_MODE2`.
+    pub const LIRC_MODE2: u32 = ProgType::LIRC_MODE2.0;
+    /// `BPF_PROG_TYPE_SK_REUSEPORT`.
+    pub const SK_REUSEPORT: u32 = ProgType::SK_REUSEPORT.0;
+    /// `BPF_PROG_TYPE_FLOW_DISSECTOR`.
+    pub const FLOW_DISSECTOR: u32 = ProgType::FLOW_DISSECTOR.0;
+    /// `BPF_PROG_TYPE_CGROUP_SYSCTL`.
+    pub const CGROUP_SYSCTL: u32 = ProgType::CGROUP_SYSCTL.0;
+    /// `BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE`.
+    pub const RAW_TRACEPOINT_WRITABLE: u32 = ProgType::RAW_TRACEPOINT_WRITABLE.0;
+    /// `BPF_PROG_TYPE_CGROUP_SOCKOPT`.
+    pub const CGROUP_SOCKOPT: u32 = ProgType::CGROUP_SOCKOPT.0;
+    /// `BPF_PROG_TYPE_TRACING`.
+    pub const TRACING: u32 = ProgType::TRACING.0;
+    /// `BPF_PROG_TYPE_STRUCT_OPS`.
+    pub const STRUCT_OPS: u32 = ProgType::STRUCT_OPS.0;
+    /// `BPF_PROG_TYPE_EXT`.
+    pub const EXT: u32 = ProgType::EXT.0;
+    /// `BPF_PROG_TYPE_LSM`.
+    pub const LSM: u32 = ProgType::LSM.0;
+    /// `BPF_PROG_TYPE_SK_LOOKUP`.
+    pub const SK_LOOKUP: u32 = ProgType::SK_LOOKUP.0;
+    /// `BPF_PROG_TYPE_SYSCALL`.
+    pub const SYSCALL: u32 = ProgType::SYSCALL.0;
+    /// `BPF_PROG_TYPE_NETFILTER`.
+    pub const NETFILTER: u32 = ProgType::NETFILTER.0;
+}
+
+/// `enum bpf_attach_type` values as plain numbers, for the attr structs
+/// (named in [`crate::uapi::AttachType`]).
+pub mod attach_type {
+    use crate::uapi::AttachType;
+
+    /// `BPF_CGROUP_INET_INGRESS`.
+    pub const CGROUP_INET_INGRESS: u32 = AttachType::CGROUP_INET_INGRESS.0;
+    /// `BPF_CGROUP_INET_EGRESS`.
+    pub const CGROUP_INET_EGRESS: u32 = AttachType::CGROUP_INET_EGRESS.0;
+    /// `BPF_CGROUP_INET_SOCK_CREATE`.
+    pub const CGROUP_INET_SOCK_CREATE: u32 = AttachType::CGROUP_INET_SOCK_CREATE.0;
+    /// `BPF_CGROUP_SOCK_OPS`.
+    pub const CGROUP_SOCK_OPS: u32 = AttachType::CGROUP_SOCK_OPS.0;
+    /// `BPF_SK_SKB_STREAM_PARSER`.
+    pub const SK_SKB_STREAM_PARSER: u32 = AttachType::SK_SKB_STREAM_PARSER.0;
+    /// `BPF_SK_SKB_STREAM_VERDICT`.
+    pub const SK_SKB_STREAM_VERDICT: u32 = AttachType::SK_SKB_STREAM_VERDICT.0;
+    /// `BPF_CGROUP_DEVICE`.
+    pub const CGROUP_DEVICE: u32 = AttachType::CGROUP_DEVICE.0;
+    /// `BPF_SK_MSG_VERDICT`.
+    pub const SK_MSG_VERDICT: u32 = AttachType::SK_MSG_VERDICT.0;
+    /// `BPF_CGROUP_INET4_BIND`.
+    pub const CGROUP_INET4_BIND: u32 = AttachType::CGROUP_INET4_BIND.0;
+    /// `BPF_CGROUP_INET6_BIND`.
+    pub const CGROUP_INET6_BIND: u32 = AttachType::CGROUP_INET6_BIND.0;
+    /// `BPF_CGROUP_INET4_CONNECT`.
+    pub const CGROUP_INET4_CONNECT: u32 = AttachType::CGROUP_INET4_CONNECT.0;
+    /// `BPF_CGROUP_INET6_CONNECT`.
+    pub const CGROUP_INET6_CONNECT: u32 = AttachType::CGROUP_INET6_CONNECT.0;
+    /// `BPF_CGROUP_INET4_POST_BIND`.
+    pub const CGROUP_INET4_POST_BIND: u32 = AttachType::CGROUP_INET4_POST_BIND.0;
+    /// `BPF_CGROUP_INET6_POST_BIND`.
+    pub const CGROUP_INET6_POST_BIND: u32 = AttachType::CGROUP_INET6_POST_BIND.0;
+    /// `BPF_CGROUP_UDP4_SENDMSG`.
+    pub const CGROUP_UDP4_SENDMSG: u32 = AttachType::CGROUP_UDP4_SENDMSG.0;
+    /// `BPF_CGROUP_UDP6_SENDMSG`.
+    pub const CGROUP_UDP6_SENDMSG: u32 = AttachType::CGROUP_UDP6_SENDMSG.0;
+    /// `BPF_LIRC_MODE2`.
+    pub const LIRC_MODE2: u32 = AttachType::LIRC_MODE2.0;
+    /// `BPF_FLOW_DISSECTOR`.
+    pub const FLOW_DISSECTOR: u32 = AttachType::FLOW_DISSECTOR.0;
+    /// `BPF_CGROUP_SYSCTL`.
+    pub const CGROUP_SYSCTL: u32 = AttachType::CGROUP_SYSCTL.0;
+    /// `BPF_CGROUP_UDP4_RECVMSG`.
+    pub const CGROUP_UDP4_RECVMSG: u32 = AttachType::CGROUP_UDP4_RECVMSG.0;
+    /// `BPF_CGROUP_UDP6_RECVMSG`.
+    pub const CGROUP_UDP6_RECVMSG: u32 = AttachType::CGROUP_UDP6_RECVMSG.0;
+    /// `BPF_CGROUP_GETSOCKOPT`.
+    pub const CGROUP_GETSOCKOPT: u32 = AttachType::CGROUP_GETSOCKOPT.0;
+    /// `BPF_CGROUP_SETSOCKOPT`.
+    pub const CGROUP_SETSOCKOPT: u32 = AttachType::CGROUP_SETSOCKOPT.0;
+    /// `BPF_TRACE_RAW_TP`.
+    pub const TRACE_RAW_TP: u32 = AttachType::TRACE_RAW_TP.0;
+    /// `BPF_TRACE_FENTRY`.
+    pub const TRACE_FENTRY: u32 = AttachType::TRACE_FENTRY.0;
+    /// `BPF_TRACE_FEXIT`.
+    pub const TRACE_FEXIT: u32 = AttachType::TRACE_FEXIT.0;
+    /// `BPF_MODIFY_RETURN`.
+    pub const MODIFY_RETURN: u32 = AttachType::MODIFY_RETURN.0;
+    /// `BPF_LSM_MAC`.
+    pub const LSM_MAC: u32 = AttachType::LSM_MAC.0;
+    /// `BPF_TRACE_ITER`.
+    pub const TRACE_ITER: u32 = AttachType::TRACE_ITER.0;
+    /// `BPF_CGROUP_INET4_GETPEERNAME`.
+    pub const CGROUP_INET4_GETPEERNAME: u32 = AttachType::CGROUP_INET4_GETPEERNAME.0;
+    /// `BPF_CGROUP_INET6_GETPEERNAME`.
+    pub const CGROUP_INET6_GETPEERNAME: u32 = AttachType::CGROUP_INET6_GETPEERNAME.0;
+    /// `BPF_CGROUP_INET4_GETSOCKNAME`.
+    pub const CGROUP_INET4_GETSOCKNAME: u32 = AttachType::CGROUP_INET4_GETSOCKNAME.0;
+    /// `BPF_CGROUP_INET6_GETSOCKNAME`.
+    pub const CGROUP_INET6_GETSOCKNAME: u32 = AttachType::CGROUP_INET6_GETSOCKNAME.0;
+    /// `BPF_XDP_DEVMAP`.
+    pub const XDP_DEVMAP: u32 = AttachType::XDP_DEVMAP.0;
+    /// `BPF_CGROUP_INET_SOCK_RELEASE`.
+    pub const CGROUP_INET_SOCK_RELEASE: u32 = AttachType::CGROUP_INET_SOCK_RELEASE.0;
+    /// `BPF_XDP_CPUMAP`.
+    pub const XDP_CPUMAP: u32 = AttachType::XDP_CPUMAP.0;
+    /// `BPF_SK_LOOKUP`.
+    pub const SK_LOOKUP: u32 = AttachType::SK_LOOKUP.0;
+    /// `BPF_XDP`.
+    pub const XDP: u32 = AttachType::XDP.0;
+    /// `BPF_SK_SKB_VERDICT`.
+    pub const SK_SKB_VERDICT: u32 = AttachType::SK_SKB_VERDICT.0;
+    /// `BPF_SK_REUSEPORT_SELECT`.
+    pub const SK_REUSEPORT_SELECT: u32 = AttachType::SK_REUSEPORT_SELECT.0;
+    /// `BPF_SK_REUSEPORT_SELECT_OR_MIGRATE`.
+    pub const SK_REUSEPORT_SELECT_OR_MIGRATE: u32 = AttachType::SK_REUSEPORT_SELECT_OR_MIGRATE.0;
+    /// `BPF_TRACE_KPROBE_MULTI`.
+    pub const TRACE_KPROBE_MULTI: u32 = AttachType::TRACE_KPROBE_MULTI.0;
+    /// `BPF_LSM_CGROUP`.
+    pub const LSM_CGROUP: u32 = AttachType::LSM_CGROUP.0;
+    /// `BPF_NETFILTER`.
+    pub const NETFILTER: u32 = AttachType::NETFILTER.0;
+    /// tc ingress through a link (Linux 6.6); "tc" programs load without it.
+    pub const TCX_INGRESS: u32 = AttachType::TCX_INGRESS.0;
+    /// `BPF_TCX_EGRESS`: tc egress through a link (Linux 6.6).
+    pub const TCX_EGRESS: u32 = AttachType::TCX_EGRESS.0;
+    /// `BPF_TRACE_UPROBE_MULTI`.
+    pub const TRACE_UPROBE_MULTI: u32 = AttachType::TRACE_UPROBE_MULTI.0;
+    /// `BPF_CGROUP_UNIX_CONNECT`.
+    pub const CGROUP_UNIX_CONNECT: u32 = AttachType::CGROUP_UNIX_CONNECT.0;
+    /// `BPF_CGROUP_UNIX_SENDMSG`.
+    pub const CGROUP_UNIX_SENDMSG: u32 = AttachType::CGROUP_UNIX_SENDMSG.0;
+    /// `BPF_CGROUP_UNIX_RECVMSG`.
+    pub const CGROUP_UNIX_RECVMSG: u32 = AttachType::CGROUP_UNIX_RECVMSG.0;
+    /// `BPF_CGROUP_UNIX_GETPEERNAME`.
+    pub const CGROUP_UNIX_GETPEERNAME: u32 = AttachType::CGROUP_UNIX_GETPEERNAME.0;
+    /// `BPF_CGROUP_UNIX_GETSOCKNAME`.
+    pub const CGROUP_UNIX_GETSOCKNAME: u32 = AttachType::CGROUP_UNIX_GETSOCKNAME.0;
+    /// `BPF_NETKIT_PRIMARY`.
+    pub const NETKIT_PRIMARY: u32 = AttachType::NETKIT_PRIMARY.0;
+    /// `BPF_NETKIT_PEER`.
+    pub const NETKIT_PEER: u32 = AttachType::NETKIT_PEER.0;
+    /// `BPF_TRACE_KPROBE_SESSION`.
+    pub const TRACE_KPROBE_SESSION: u32 = AttachType::TRACE_KPROBE_SESSION.0;
+    /// `BPF_TRACE_UPROBE_SESSION`.
+    pub const TRACE_UPROBE_SESSION: u32 = AttachType::TRACE_UPROBE_SESSION.0;
+
+    /// Attach types that attach to a cgroup (BPF_LINK_CREATE with a cgroup fd).
+    pub const CGROUP: &[u32] = &[
+        CGROUP_INET_INGRESS,
+        CGROUP_INET_EGRESS,
+        CGROUP_INET_SOCK_CREATE,
+        CGROUP_SOCK_OPS,
+        CGROUP_DEVICE,
+        CGROUP_INET4_BIND,
+        CGROUP_INET6_BIND,
+        CGROUP_INET4_CONNECT,
+        CGROUP_INET6_CONNECT,
+        CGROUP_INET4_POST_BIND,
+        CGROUP_INET6_POST_BIND,
+        CGROUP_UDP4_SENDMSG,
+        CGROUP_UDP6_SENDMSG,
+        CGROUP_SYSCTL,
+        CGROUP_UDP4_RECVMSG,
+        CGROUP_UDP6_RECVMSG,
+        CGROUP_GETSOCKOPT,
+        CGROUP_SETSOCKOPT,
+        CGROUP_INET4_GETPEERNAME,
+        CGROUP_INET6_GETPEERNAME,
+        CGROUP_INET4_GETSOCKNAME,
+        CGROUP_INET6_GETSOCKNAME,
+        CGROUP_INET_SOCK_RELEASE,
+        CGROUP_UNIX_CONNECT,
+        CGROUP_UNIX_SENDMSG,
+        CGROUP_UNIX_RECVMSG,
+        CGROUP_UNIX_GETPEERNAME,
+        CGROUP_UNIX_GETSOCKNAME,
+    ];
+}

@@ -8,15 +8,15 @@
 mod common;
 
 use common::*;
-use rawbpf::btf::{kind, Btf};
-use rawbpf::cgroup::{self, AttachMode};
+use rawbpf::attach::cgroup::{self, AttachMode};
+use rawbpf::object::btf::{kind, Btf};
 use rawbpf::sys::SendOutcome;
 
 const CORE: &[u8] = include_bytes!("../bpf/core.bpf.o");
 
 /// Reads the u64 global `name` of `object` from its section's map.
 fn global(loaded: &rawbpf::Loaded, name: &str) -> u64 {
-    let obj = rawbpf::elf::Object::parse(CORE).unwrap();
+    let obj = rawbpf::object::elf::Object::parse(CORE).unwrap();
     let sym = obj.symbols.iter().find(|s| s.name == name).unwrap();
     let section = &obj.sections[sym.section.unwrap()].name;
     let value = loaded
@@ -121,7 +121,13 @@ fn core_object_relocates_to_the_running_kernels_types() {
     assert_eq!(g("skb_exists"), 1);
     assert_eq!(g("no_type_exists"), 0);
     assert_eq!(g("skb_kernel_id"), u64::from(skb));
-    let local = Btf::parse(rawbpf::elf::Object::parse(CORE).unwrap().btf.unwrap()).unwrap();
+    let local = Btf::parse(
+        rawbpf::object::elf::Object::parse(CORE)
+            .unwrap()
+            .btf
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         g("skb_local_id"),
         u64::from(local.find(kind::STRUCT, "sk_buff").unwrap())
@@ -176,9 +182,9 @@ fn core_relocates_against_a_btf_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("vmlinux.btf");
     std::fs::copy("/sys/kernel/btf/vmlinux", &file).unwrap();
-    let loaded = rawbpf::loader::load_with(
+    let loaded = rawbpf::load::load_with(
         CORE,
-        &rawbpf::loader::Options {
+        &rawbpf::load::Options {
             target_btf: Some(&file),
             ..Default::default()
         },
@@ -201,9 +207,9 @@ fn a_btf_file_that_is_not_btf_is_an_error_before_any_bpf_call() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("not.btf");
     std::fs::write(&file, b"this is not BTF at all, not even close").unwrap();
-    let err = rawbpf::loader::load_with(
+    let err = rawbpf::load::load_with(
         CORE,
-        &rawbpf::loader::Options {
+        &rawbpf::load::Options {
             target_btf: Some(&file),
             ..Default::default()
         },

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use rawbpf::externs::{self, Sources};
+use rawbpf::object::externs::{self, Sources};
 use rawbpf::Error;
 
 const EXTERNS: &[u8] = include_bytes!("../bpf/externs.bpf.o");
@@ -33,7 +33,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 
 /// Reads .bss by the symbols' offsets (clang orders globals as it likes).
 fn parse_bss(obj: &[u8], b: &[u8]) -> Seen {
-    let object = rawbpf::elf::Object::parse(obj).unwrap();
+    let object = rawbpf::object::elf::Object::parse(obj).unwrap();
     let at = |name: &str| {
         let sym = object.symbols.iter().find(|s| s.name == name).unwrap();
         sym.value as usize
@@ -57,7 +57,7 @@ fn parse_bss(obj: &[u8], b: &[u8]) -> Seen {
 
 /// The guest or host's kernel configuration, if it has one.
 fn host_config() -> Option<std::collections::BTreeMap<String, String>> {
-    externs::Host::default()
+    rawbpf::kernel::externs::Host::default()
         .kernel_config()
         .ok()
         .map(|text| externs::parse_config(&text))
@@ -66,7 +66,7 @@ fn host_config() -> Option<std::collections::BTreeMap<String, String>> {
 fn kernel_has(kind: u8, name: &str) -> bool {
     // A full parse, independent of the loader's lean reader.
     let bytes = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
-    rawbpf::btf::Btf::parse(&bytes)
+    rawbpf::object::btf::Btf::parse(&bytes)
         .unwrap()
         .find(kind, name)
         .is_some()
@@ -136,7 +136,7 @@ fn externs_read_what_the_kernel_has() {
     assert_eq!(seen.prog_put, want);
 
     // Kfunc: called where the kernel has it, poisoned and skipped where not.
-    if kernel_has(rawbpf::btf::kind::FUNC, "bpf_dynptr_size") {
+    if kernel_has(rawbpf::object::btf::kind::FUNC, "bpf_dynptr_size") {
         assert_eq!(seen.dynptr_size, 17);
     } else {
         assert_eq!(seen.dynptr_size, 0);
@@ -180,7 +180,7 @@ fn typed_ksym_reads_the_kernel_variable() {
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let cpu = cpus - 1;
-    if !kernel_has(rawbpf::btf::kind::VAR, "cpu_number") {
+    if !kernel_has(rawbpf::object::btf::kind::VAR, "cpu_number") {
         // Weak and missing: loads, and the branch that reads it is dead.
         let loaded = rawbpf::load(KSYM_TYPED).unwrap();
         let prog = loaded.program("read_cpu_number").unwrap();

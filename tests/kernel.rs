@@ -8,9 +8,9 @@ use std::os::fd::AsFd;
 use std::process::Command;
 
 use common::*;
-use rawbpf::cgroup::{self, AttachMode};
-use rawbpf::prog::{attach_type, prog_type};
+use rawbpf::attach::cgroup::{self, AttachMode};
 use rawbpf::sys::{self, AttachFlags, Cmd, IdKind, MapFlags, SendOutcome};
+use rawbpf::uapi::{attach_type, prog_type};
 use rawbpf::Error;
 
 const SUBPROG: &[u8] = include_bytes!("../bpf/subprog.bpf.o");
@@ -66,11 +66,11 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
     sys::start_call_log();
     let loaded = rawbpf::load(policy_object()).unwrap();
     let links = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
-    let dir = rawbpf::pins::PinDir {
+    let dir = rawbpf::pin::PinDir {
         path: pins.path().to_path_buf(),
         exists: false,
     };
-    rawbpf::pins::pin_run(&dir, &loaded, links, None).unwrap();
+    rawbpf::pin::pin_run(&dir, &loaded, links, None).unwrap();
     let calls = sys::take_timed_call_log();
     let cmds: Vec<Cmd> = calls.iter().map(|c| c.cmd).collect();
     if kernel_has_bpf_timer() {
@@ -107,21 +107,21 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
     let load = calls.iter().find(|c| c.cmd == Cmd::ProgLoad).unwrap();
     assert!(load.nanos > 1000, "{load:?}");
     // The record is there all the same, a symlink naming every pin.
-    let head = pins.path().join(rawbpf::pins::RECORD);
+    let head = pins.path().join(rawbpf::pin::RECORD);
     let meta = std::fs::symlink_metadata(&head).unwrap();
     assert!(meta.file_type().is_symlink(), "{meta:?}");
-    let (record, parts) = rawbpf::pins::read_record(pins.path()).unwrap();
+    let (record, parts) = rawbpf::pin::read_record(pins.path()).unwrap();
     assert_eq!(parts, 1);
     let mut named: Vec<&str> = record.pins.iter().map(|(n, _, _)| n.as_str()).collect();
     named.sort_unstable();
     let mut pinned: Vec<String> = std::fs::read_dir(pins.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != rawbpf::pins::RECORD)
+        .filter(|n| n != rawbpf::pin::RECORD)
         .collect();
     pinned.sort_unstable();
     assert_eq!(named, pinned);
-    let link = cgroup::open_pinned(&pins.path().join("link_bpf_prog1")).unwrap();
+    let link = rawbpf::kernel::bpffs::open_pinned(&pins.path().join("link_bpf_prog1")).unwrap();
     sys::link_detach(link.as_fd()).unwrap();
 }
 
@@ -130,7 +130,7 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
 #[test]
 fn programs_loaded_in_parallel_keep_the_objects_order() {
     require_root();
-    let expected = rawbpf::loader::prepare(MULTI).unwrap();
+    let expected = rawbpf::load::prepare(MULTI).unwrap();
     let names: Vec<&str> = expected
         .object
         .programs
@@ -164,7 +164,7 @@ fn a_parallel_load_reports_the_first_refused_program() {
     // itself, which the verifier rejects as an infinite loop.
     let mut bytes = MULTI.to_vec();
     let names = {
-        let p = rawbpf::loader::prepare(MULTI).unwrap();
+        let p = rawbpf::load::prepare(MULTI).unwrap();
         let mut names = Vec::new();
         for (n, &f) in p.object.programs.iter().enumerate() {
             let func = &p.object.functions[f];
@@ -324,7 +324,7 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     rawbpf_ok(&args);
 
     // This process is not the one that loaded it: it sees the pins.
-    let map = cgroup::open_pinned(&pins.path().join("map_hmap")).unwrap();
+    let map = rawbpf::kernel::bpffs::open_pinned(&pins.path().join("map_hmap")).unwrap();
     assert_eq!(name(&sys::map_info(map.as_fd()).unwrap().name), "hmap");
     let (got_flags, ids) = cg.query(attach_type::CGROUP_INET_EGRESS).unwrap();
     assert_eq!(
@@ -401,7 +401,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
             continue;
         }
         pinned.push(name.clone());
-        let fd = cgroup::open_pinned(&pins.path().join(&name)).unwrap();
+        let fd = rawbpf::kernel::bpffs::open_pinned(&pins.path().join(&name)).unwrap();
         if name.starts_with("link_") {
             linked.push(sys::link_info(fd.as_fd()).unwrap().prog_id);
         } else {
@@ -413,7 +413,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     linked.sort_unstable();
     assert_eq!(linked, attached, "each link pinned is one the kernel runs");
     assert_eq!(maps, 64);
-    let (record, _) = rawbpf::pins::read_record(pins.path()).unwrap();
+    let (record, _) = rawbpf::pin::read_record(pins.path()).unwrap();
     let mut recorded: Vec<String> = record.pins.iter().map(|(n, _, _)| n.clone()).collect();
     recorded.sort_unstable();
     pinned.sort_unstable();
@@ -548,7 +548,7 @@ fn timer_map_without_btf_says_btf_is_needed() {
 
 /// Reads the u64 global `name` of `object` from its section's map.
 fn global_u64(object: &[u8], loaded: &rawbpf::Loaded, name: &str) -> u64 {
-    let obj = rawbpf::elf::Object::parse(object).unwrap();
+    let obj = rawbpf::object::elf::Object::parse(object).unwrap();
     let sym = obj.symbols.iter().find(|s| s.name == name).unwrap();
     let section = &obj.sections[sym.section.unwrap()].name;
     let value = loaded
@@ -617,7 +617,7 @@ fn globals_are_shared_between_runs_and_user_space() {
 }
 
 fn demo_cgroups() -> Vec<String> {
-    let root = cgroup::cgroup2_root().unwrap();
+    let root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
     std::fs::read_dir(root)
         .unwrap()
         .flatten()

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use rawbpf::prog::attach_type;
 use rawbpf::sys::IdKind;
+use rawbpf::uapi::attach_type;
 
 const BAD_VERIFIER: &[u8] = include_bytes!("../bpf/bad_verifier.bpf.o");
 const BAD_CALLBACK: &[u8] = include_bytes!("../bpf/bad_callback.bpf.o");
@@ -86,7 +86,7 @@ fn nothing_is_left_behind() {
         rawbpf::selftest::return_value_cases().unwrap();
     } else {
         let err = rawbpf::selftest::return_value_cases().unwrap_err();
-        assert!(rawbpf::prog::lacks_bpf_timer(&err), "{err}");
+        assert!(rawbpf::load::program::lacks_bpf_timer(&err), "{err}");
     }
     assert_eq!(open_fds(), before, "fds after the selftest suites");
 

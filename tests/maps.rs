@@ -6,8 +6,8 @@
 mod common;
 
 use common::{require_root, udp_packet};
-use rawbpf::loader::prepare;
-use rawbpf::maps::{Slot, SlotTarget};
+use rawbpf::load::prepare;
+use rawbpf::object::maps::{Slot, SlotTarget};
 use rawbpf::sys::MapFlags;
 use rawbpf::uapi::MapType;
 
@@ -82,7 +82,7 @@ fn types_that_refuse_btf_are_planned_with_sizes_only() {
     for spec in p.maps.iter().filter(|m| !m.name.starts_with('.')) {
         let refuses = spec.name != "bloom";
         assert_eq!(
-            rawbpf::maps::takes_btf(spec.attr.map_type),
+            rawbpf::object::maps::takes_btf(spec.attr.map_type),
             !refuses,
             "{}",
             spec.name
@@ -126,7 +126,7 @@ fn data_sections_with_globals_are_planned_mmapable() {
 
 #[test]
 fn cpu_lists_count_like_libbpf() {
-    use rawbpf::maps::parse_cpu_list;
+    use rawbpf::kernel::cpus::parse_cpu_list;
     assert_eq!(parse_cpu_list("0\n"), Some(1));
     assert_eq!(parse_cpu_list("0-3\n"), Some(4));
     assert_eq!(parse_cpu_list("0-1,4,6-7"), Some(5));
@@ -185,7 +185,7 @@ fn question_mark_sections_load_only_when_asked() {
         ["tail_caller", "tail_target"],
         "not_by_default is in '?tc'"
     );
-    let loaded = rawbpf::loader::load_also(MAP_IN_MAP, &["not_by_default"]).unwrap();
+    let loaded = rawbpf::load::load_also(MAP_IN_MAP, &["not_by_default"]).unwrap();
     let prog = loaded.program("not_by_default").expect("loaded when asked");
     assert_eq!(prog.section, "?tc");
     assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 7);
@@ -225,14 +225,17 @@ fn map_types_that_refuse_btf_are_created() {
             .into_iter()
             .filter(|m| m.name != "bloom")
             .collect();
-        let maps = rawbpf::maps::create(&specs, None).unwrap();
+        let maps = rawbpf::load::map::create(&specs, None).unwrap();
         assert_eq!(maps.len(), 14);
         for map in &maps {
             let info = map.info().unwrap();
             assert_eq!(info.map_type, map.map_type, "{}", map.name);
             assert_eq!((info.btf_key_type_id, info.btf_value_type_id), (0, 0));
             if map.name == "perf_events" {
-                assert_eq!(info.max_entries, rawbpf::maps::possible_cpus().unwrap());
+                assert_eq!(
+                    info.max_entries,
+                    rawbpf::kernel::cpus::possible_cpus().unwrap()
+                );
             }
         }
         not_applicable(
@@ -277,7 +280,7 @@ fn map_types_that_refuse_btf_are_created() {
     let bloom = loaded.map("bloom").unwrap().info().unwrap();
     assert_eq!(bloom.map_extra, 3, "map_extra reached the kernel");
     assert_ne!(bloom.btf_value_type_id, 0, "the bloom filter keeps its BTF");
-    let cpus = rawbpf::maps::possible_cpus().unwrap();
+    let cpus = rawbpf::kernel::cpus::possible_cpus().unwrap();
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
     assert!(cpus >= 1, "{text}");
     assert_eq!(
@@ -295,7 +298,7 @@ fn map_types_that_refuse_btf_are_created() {
 
 /// The byte offset of global `name` in its section.
 fn offset_of(name: &str) -> usize {
-    let obj = rawbpf::elf::Object::parse(GLOBALS).unwrap();
+    let obj = rawbpf::object::elf::Object::parse(GLOBALS).unwrap();
     obj.symbols.iter().find(|s| s.name == name).unwrap().value as usize
 }
 
@@ -359,7 +362,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
     // sk_reuseport/migrate's context field migrating_sk came in 5.14.
     let migrate = kernel_at_least(5, 14);
     if !migrate {
-        let Err(err) = rawbpf::loader::load_selected(SECTIONS, &|n| n == "on_migrate") else {
+        let Err(err) = rawbpf::load::load_selected(SECTIONS, &|n| n == "on_migrate") else {
             panic!("on_migrate loaded before 5.14");
         };
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
@@ -376,7 +379,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
     let loaded = if migrate {
         rawbpf::load(SECTIONS).unwrap()
     } else {
-        rawbpf::loader::load_selected(SECTIONS, &|n| n != "on_migrate").unwrap()
+        rawbpf::load::load_selected(SECTIONS, &|n| n != "on_migrate").unwrap()
     };
     // (function, kernel program type): XDP 6, CGROUP_SOCK_ADDR 18,
     // SK_REUSEPORT 21, SCHED_CLS 3, SK_SKB 14, CGROUP_SOCK 9.

@@ -2,11 +2,12 @@
 //! the committed objects, and bad input. No root needed.
 
 use rawbpf::asm::{pseudo, Insn};
-use rawbpf::btf::{kind, Btf};
-use rawbpf::elf::{DataKind, Object, SectionKind};
-use rawbpf::loader::prepare;
-use rawbpf::maps::MapSource;
-use rawbpf::{reloc, Error};
+use rawbpf::load::prepare;
+use rawbpf::object::btf::{kind, Btf};
+use rawbpf::object::elf::{DataKind, Object, SectionKind};
+use rawbpf::object::maps::MapSource;
+use rawbpf::object::reloc;
+use rawbpf::Error;
 
 const SEED: &[u8] = rawbpf::SEED_OBJECT;
 const SUBPROG: &[u8] = include_bytes!("../bpf/subprog.bpf.o");
@@ -16,7 +17,7 @@ const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
 
 /// Fake fds for relocation: 100 + the map's index in the plan.
 /// Assembles program `entry` with fake map fds and no externs.
-fn assemble(p: &rawbpf::loader::Prepared<'_>, entry: usize) -> rawbpf::Result<reloc::Assembled> {
+fn assemble(p: &rawbpf::load::Prepared<'_>, entry: usize) -> rawbpf::Result<reloc::Assembled> {
     let targets = reloc::Targets {
         map_fd: &fake_fds(p),
         externs: &Default::default(),
@@ -24,7 +25,7 @@ fn assemble(p: &rawbpf::loader::Prepared<'_>, entry: usize) -> rawbpf::Result<re
     reloc::assemble(&p.object, entry, p.ext.as_ref(), &targets)
 }
 
-fn fake_fds<'a>(p: &'a rawbpf::loader::Prepared<'a>) -> impl Fn(MapSource) -> Option<i32> + 'a {
+fn fake_fds<'a>(p: &'a rawbpf::load::Prepared<'a>) -> impl Fn(MapSource) -> Option<i32> + 'a {
     |source| {
         p.maps
             .iter()

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rawbpf::btf::{Btf, BtfExt};
+use rawbpf::object::btf::{Btf, BtfExt};
 
 /// How long one input may take in an unoptimized test build. Every input
 /// here takes milliseconds when the walks are bounded.
@@ -76,7 +76,7 @@ fn the_committed_objects_pass_every_target() {
         let path = file.unwrap().path();
         if path.extension().is_some_and(|e| e == "o") {
             let data = std::fs::read(&path).unwrap();
-            let obj = rawbpf::elf::Object::parse(&data).unwrap();
+            let obj = rawbpf::object::elf::Object::parse(&data).unwrap();
             if let Some(btf) = obj.btf {
                 check(&path.display().to_string(), btf.to_vec(), harness::btf);
             }
@@ -105,7 +105,7 @@ fn btf_array_whose_element_is_itself_is_an_error() {
     m.btf.array(arr, 4);
     m.map("hmap", arr);
     check("ARRAY of itself (prepare)", m.build(), harness::prepare);
-    let err = rawbpf::loader::prepare(&m.build()).unwrap_err();
+    let err = rawbpf::load::prepare(&m.build()).unwrap_err();
     assert!(err.to_string().contains("hmap"), "{err}");
 }
 
@@ -149,7 +149,7 @@ fn btf_ext_record_counts_past_the_section_are_an_error() {
             m.build(),
             harness::prepare,
         );
-        let err = rawbpf::loader::prepare(&m.build()).unwrap_err();
+        let err = rawbpf::load::prepare(&m.build()).unwrap_err();
         assert!(err.to_string().contains("records"), "{err}");
     }
 }
@@ -166,7 +166,7 @@ fn btf_ext_memory_stays_linear_in_the_object() {
     m.ext = Some(btf_ext(8, &[(sec, 8 << 10, 8 * (8 << 10))]));
     let data = m.build();
     let grew = peak_rss_growth(|| {
-        let p = rawbpf::loader::prepare(&data);
+        let p = rawbpf::load::prepare(&data);
         drop(p);
     });
     let limit = (64 << 20) + 64 * data.len() as u64;
@@ -214,7 +214,7 @@ fn sixty_thousand_globals_prepare_quickly() {
         took < Duration::from_secs(5),
         "60,000 globals took {took:?}"
     );
-    let p = rawbpf::loader::prepare(&data).unwrap();
+    let p = rawbpf::load::prepare(&data).unwrap();
     assert_eq!(p.maps.iter().filter(|m| m.name == ".data").count(), 1);
 }
 
@@ -557,7 +557,7 @@ fn the_hand_made_object_writer_makes_objects_rawbpf_loads() {
     let int = m.btf.int(4);
     m.map("hmap", int);
     let data = m.build();
-    let p = rawbpf::loader::prepare(&data).unwrap();
+    let p = rawbpf::load::prepare(&data).unwrap();
     assert_eq!(p.object.programs.len(), 1);
     let defs = p.btf.as_ref().unwrap().map_defs().unwrap();
     assert_eq!(defs.len(), 1);
@@ -617,14 +617,15 @@ fn chain_of_programs(count: u32) -> Vec<u8> {
 #[test]
 fn linking_many_programs_that_share_functions_is_not_cubic() {
     let data = chain_of_programs(400);
-    let p = rawbpf::loader::prepare(&data).unwrap();
+    let p = rawbpf::load::prepare(&data).unwrap();
     let first = &p.object.programs[0];
-    let externs = rawbpf::externs::Resolved::default();
-    let targets = rawbpf::reloc::Targets {
+    let externs = rawbpf::object::externs::Resolved::default();
+    let targets = rawbpf::object::reloc::Targets {
         map_fd: &|_| Some(3),
         externs: &externs,
     };
-    let linked = rawbpf::reloc::assemble(&p.object, *first, p.ext.as_ref(), &targets).unwrap();
+    let linked =
+        rawbpf::object::reloc::assemble(&p.object, *first, p.ext.as_ref(), &targets).unwrap();
     assert_eq!(linked.insns.len(), 800);
     assert_eq!(linked.func_info.len(), 400);
     assert!(linked
@@ -658,11 +659,11 @@ fn many_data_sections_plan_in_linear_time() {
         m.btf.add(sec_name, 15, 1, 0, &[var, 0, 4]);
     }
     let data = m.build();
-    let obj = rawbpf::elf::Object::parse(&data).unwrap();
+    let obj = rawbpf::object::elf::Object::parse(&data).unwrap();
     let mut btf = Btf::parse(obj.btf.unwrap()).unwrap();
     btf.fix_datasecs(&obj).unwrap();
     let start = Instant::now();
-    let plan = rawbpf::maps::plan(&obj, Some(&btf)).unwrap();
+    let plan = rawbpf::object::maps::plan(&obj, Some(&btf)).unwrap();
     let took = start.elapsed();
     assert_eq!(plan.len(), N as usize);
     assert!(plan.iter().all(|m| m.attr.btf_value_type_id != 0));

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{gone_soon, rawbpf_bin, require_root, test_cgroup};
-use rawbpf::cgroup::{self, AttachMode, Cgroup};
+use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
 use rawbpf::sys::{self, AttachFlags, IdKind};
 
 /// A test object written to a file for the rawbpf binary (the objects are
@@ -47,7 +47,7 @@ const SLOW: &[u8] = include_bytes!("../bpf/slow_verify.bpf.o");
 const SYSCALL_ONLY: &[u8] = include_bytes!("../bpf/timer_cases.bpf.o");
 const MAP_IN_MAP: &[u8] = include_bytes!("../bpf/map_in_map.bpf.o");
 const BY_NAME: &[u8] = include_bytes!("../bpf/pin_by_name.bpf.o");
-const EGRESS: u32 = rawbpf::prog::attach_type::CGROUP_INET_EGRESS;
+const EGRESS: u32 = rawbpf::uapi::attach_type::CGROUP_INET_EGRESS;
 
 fn rawbpf(args: &[&str]) -> Output {
     Command::new(rawbpf_bin())
@@ -67,7 +67,7 @@ fn text(o: &Output) -> String {
 
 /// Every program id attached to `cg` for any cgroup attach type.
 fn attached(cg: &Cgroup) -> Vec<u32> {
-    rawbpf::prog::attach_type::CGROUP
+    rawbpf::uapi::attach_type::CGROUP
         .iter()
         .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
         .collect()
@@ -129,7 +129,7 @@ fn object_must_be_a_regular_file_of_bounded_size() {
     // A sparse file just over the cap: refused by its size, not read.
     let big = std::env::temp_dir().join(format!("rawbpf-big-{}", std::process::id()));
     let f = std::fs::File::create(&big).unwrap();
-    f.set_len(rawbpf::loader::MAX_OBJECT_SIZE + 1).unwrap();
+    f.set_len(rawbpf::load::MAX_OBJECT_SIZE + 1).unwrap();
     let o = rawbpf(&["run", big.to_str().unwrap()]);
     let _ = std::fs::remove_file(&big);
     assert!(
@@ -345,7 +345,7 @@ fn sighup_after_a_legacy_attach_detaches() {
 #[test]
 fn a_stop_signal_during_demo_removes_its_cgroup() {
     require_root();
-    let root = cgroup::cgroup2_root().unwrap();
+    let root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
     for delay_ms in [0u64, 2, 5, 10, 30, 100, 300] {
         let mut child = Command::new(rawbpf_bin())
             .arg("demo")
@@ -425,7 +425,7 @@ fn pin_foreign_map(path: &Path) -> u32 {
 
 fn pin_array(path: &Path, value_size: u32) -> u32 {
     let attr = sys::MapCreateAttr {
-        map_type: rawbpf::maps::MAP_TYPE_ARRAY,
+        map_type: rawbpf::object::maps::MAP_TYPE_ARRAY,
         key_size: 4,
         value_size,
         max_entries: 1,
@@ -433,7 +433,7 @@ fn pin_array(path: &Path, value_size: u32) -> u32 {
         ..Default::default()
     };
     let fd = sys::map_create(&attr).unwrap();
-    cgroup::pin(fd.as_fd(), path).unwrap();
+    rawbpf::kernel::bpffs::pin(fd.as_fd(), path).unwrap();
     sys::map_info(fd.as_fd()).unwrap().id
 }
 
@@ -608,16 +608,16 @@ fn detach_refuses_what_is_not_a_record(bpf: &Path) {
         .iter()
         .map(|n| pin_foreign_map(&big.join(n)))
         .collect();
-    let record = rawbpf::pins::Record {
+    let record = rawbpf::pin::Record {
         cgroup_created: false,
         cgroup_path: PathBuf::new(),
         cgroup_id: 0,
         pins: names
             .iter()
-            .map(|n| (n.clone(), rawbpf::pins::PinKind::Map, 0))
+            .map(|n| (n.clone(), rawbpf::pin::PinKind::Map, 0))
             .collect(),
     };
-    rawbpf::pins::write_record(&big, &record, &mut Vec::new()).unwrap();
+    rawbpf::pin::write_record(&big, &record, &mut Vec::new()).unwrap();
     for part in ["rawbpf_run", "rawbpf_run-1", "rawbpf_run-2"] {
         assert!(is_symlink(&big.join(part)), "{part}");
     }
@@ -965,7 +965,7 @@ fn in_private_mount_namespace() {
     std::fs::remove_dir(&r).unwrap();
 
     // Where the test cgroup is, relative to the cgroup2 root.
-    let host_root = cgroup::cgroup2_root().unwrap();
+    let host_root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
     let rel = cg.path().strip_prefix(&host_root).unwrap().to_path_buf();
 
     // No cgroup2 mounted (a cgroup v1 system): a run that needs no cgroup
@@ -988,8 +988,8 @@ fn in_private_mount_namespace() {
     assert!(all_mounts("cgroup2").is_empty(), "mounted only when needed");
     let o = rawbpf(&["detach", "--pin", s(&n)]);
     assert!(o.status.success(), "{}", text(&o));
-    let root = cgroup::cgroup2_root().unwrap();
-    assert_eq!(root, Path::new(cgroup::PRIVATE_CGROUP2));
+    let root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
+    assert_eq!(root, Path::new(rawbpf::kernel::mounts::PRIVATE_CGROUP2));
     // The recorded path of `v`'s cgroup is gone with its mount: detach
     // finds the cgroup by its id under the new mount.
     let o = rawbpf(&["detach", "--pin", s(&v)]);
@@ -1003,7 +1003,7 @@ fn in_private_mount_namespace() {
     assert!(attached(&cg).is_empty());
     assert_eq!(
         all_mounts("cgroup2"),
-        vec![cgroup::PRIVATE_CGROUP2.to_string()]
+        vec![rawbpf::kernel::mounts::PRIVATE_CGROUP2.to_string()]
     );
     let after: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
@@ -1014,10 +1014,10 @@ fn in_private_mount_namespace() {
     // visible, run makes `rawbpf` inside it, and detach removes it again.
     let view = Path::new("/run/cg2");
     std::fs::create_dir(view).unwrap();
-    let inside = Path::new(cgroup::PRIVATE_CGROUP2).join(&rel);
+    let inside = Path::new(rawbpf::kernel::mounts::PRIVATE_CGROUP2).join(&rel);
     sys::bind_mount(s(&inside), s(view))
         .unwrap_or_else(|e| panic!("bind mount of {}: {e}", inside.display()));
-    sys::unmount_lazy(cgroup::PRIVATE_CGROUP2).unwrap();
+    sys::unmount_lazy(rawbpf::kernel::mounts::PRIVATE_CGROUP2).unwrap();
     assert_eq!(all_mounts("cgroup2"), vec!["/run/cg2".to_string()]);
     let d = bpf.join("d");
     let o = run(&["--pin", s(&d)]);

@@ -183,7 +183,7 @@ fn selftest_command_reports_and_exits_zero() {
             ),
             "{stdout}"
         );
-        let root = rawbpf::cgroup::cgroup2_root().unwrap();
+        let root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
         let left: Vec<_> = std::fs::read_dir(root)
             .unwrap()
             .flatten()

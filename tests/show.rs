@@ -7,10 +7,10 @@ use std::os::fd::AsFd;
 use std::process::Command;
 
 use common::*;
-use rawbpf::cgroup::{self, AttachMode};
-use rawbpf::prog::{attach_type, prog_type};
+use rawbpf::attach::cgroup::{self, AttachMode};
 use rawbpf::show::{self, PinKind};
 use rawbpf::sys::{self, AttachFlags};
+use rawbpf::uapi::{attach_type, prog_type};
 use rawbpf::Error;
 
 #[test]
@@ -81,16 +81,16 @@ fn show_lists_pins_with_kind_id_and_name() {
     let attachments = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
     let link_id = sys::link_info(attachments[0].link().unwrap()).unwrap().id;
     let prog_id = loaded.program("bpf_prog1").unwrap().info().unwrap().0.id;
-    let dir = rawbpf::pins::PinDir {
+    let dir = rawbpf::pin::PinDir {
         path: pins.path().to_path_buf(),
         exists: false,
     };
-    rawbpf::pins::pin_run(&dir, &loaded, attachments, None).unwrap();
+    rawbpf::pin::pin_run(&dir, &loaded, attachments, None).unwrap();
     // A program pinned in a subdirectory is found too.
     let sub = pins.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
-    cgroup::pin(prog.fd.as_fd(), &sub.join("prog")).unwrap();
+    rawbpf::kernel::bpffs::pin(prog.fd.as_fd(), &sub.join("prog")).unwrap();
 
     let got = show::pins(pins.path()).unwrap();
     let find = |rel: &str| {
@@ -101,8 +101,8 @@ fn show_lists_pins_with_kind_id_and_name() {
     // The maps, the link and the program in sub/; run's record is a
     // symlink beside them, not a pin, and not listed.
     assert_eq!(got.len(), loaded.maps.len() + 2, "{got:?}");
-    assert!(pins.path().join(rawbpf::pins::RECORD).is_symlink());
-    assert!(got.iter().all(|p| !p.path.ends_with(rawbpf::pins::RECORD)));
+    assert!(pins.path().join(rawbpf::pin::RECORD).is_symlink());
+    assert!(got.iter().all(|p| !p.path.ends_with(rawbpf::pin::RECORD)));
     let link = find("link_bpf_prog1");
     assert_eq!(
         (
@@ -122,7 +122,10 @@ fn show_lists_pins_with_kind_id_and_name() {
     );
     for map in &loaded.maps {
         let info = map.info().unwrap();
-        let p = find(&cgroup::pin_name(cgroup::MAP_PREFIX, &map.name));
+        let p = find(&rawbpf::kernel::bpffs::pin_name(
+            rawbpf::kernel::bpffs::MAP_PREFIX,
+            &map.name,
+        ));
         assert_eq!(
             (p.kind, p.id, p.type_),
             (PinKind::Map, info.id, info.map_type)

@@ -12,7 +12,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use common::{require_root, test_cgroup};
-use rawbpf::cgroup::{self, AttachMode};
+use rawbpf::attach::cgroup::{self, AttachMode};
 use rawbpf::sys::{self, AttachFlags, IdKind};
 
 const KINDS: [IdKind; 4] = [IdKind::Prog, IdKind::Map, IdKind::Link, IdKind::Btf];
@@ -66,7 +66,7 @@ fn ten_thousand_load_attach_detach_cycles_leave_nothing() {
     }
     let took = start.elapsed();
     assert!(cg
-        .query(rawbpf::prog::attach_type::CGROUP_INET_EGRESS)
+        .query(rawbpf::uapi::attach_type::CGROUP_INET_EGRESS)
         .unwrap()
         .1
         .is_empty());

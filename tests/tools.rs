@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rawbpf::asm::Syntax;
-use rawbpf::disasm::{self, Options};
+use rawbpf::object::disasm::{self, Options};
 
 /// Every number in `text` by value, in decimal: `0x10` and `16` compare equal.
 fn numbers_by_value(text: &str) -> String {
@@ -277,7 +277,7 @@ fn disasm_relocated_is_what_prog_load_receives() {
 
 #[test]
 fn inspect_the_seed() {
-    let text = rawbpf::inspect::inspect(rawbpf::SEED_OBJECT).unwrap();
+    let text = rawbpf::object::inspect::inspect(rawbpf::SEED_OBJECT).unwrap();
     for want in [
         "license: \"GPL\"\n",
         "  bpf_prog1  section cgroup_skb/egress  type CGROUP_SKB, expected attach type CGROUP_INET_EGRESS  45 insns (360 bytes)\n",
@@ -300,7 +300,7 @@ fn inspect_the_seed() {
 
 #[test]
 fn inspect_globals_and_subprograms() {
-    let text = rawbpf::inspect::inspect(object_bytes("globals")).unwrap();
+    let text = rawbpf::object::inspect::inspect(object_bytes("globals")).unwrap();
     for want in [
         "      +16   char name_char; (1 bytes)\n",
         "      count_packets 9 -> last (.bss+8)\n",
@@ -308,19 +308,19 @@ fn inspect_globals_and_subprograms() {
     ] {
         assert!(text.contains(want), "no {want:?} in\n{text}");
     }
-    let text = rawbpf::inspect::inspect(object_bytes("subprog")).unwrap();
+    let text = rawbpf::object::inspect::inspect(object_bytes("subprog")).unwrap();
     assert!(
         !text.contains("subprogram call (call -> BPF_PSEUDO_CALL): 0\n"),
         "{text}"
     );
     // Bad input is an error, not a panic.
-    assert!(rawbpf::inspect::inspect(b"not an ELF file").is_err());
+    assert!(rawbpf::object::inspect::inspect(b"not an ELF file").is_err());
 }
 
 #[test]
 fn co_re_relocations_are_shown_with_their_field_paths() {
     let core = object_bytes("core");
-    let text = rawbpf::inspect::inspect(core).unwrap();
+    let text = rawbpf::object::inspect::inspect(core).unwrap();
     assert!(
         text.contains("insn 4 -> FIELD_BYTE_OFFSET struct sk_buff___mine.len (0:1)"),
         "{text}"

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use rawbpf::cgroup::{self, Cgroup};
-use rawbpf::prog::attach_type;
+use rawbpf::attach::cgroup::{self, Cgroup};
+use rawbpf::uapi::attach_type;
 
 const USAGE: &str = "usage: rawbpf-bench --rawbpf BIN --peer BIN --launch BIN --hello BIN \
 [--runs N] [--expect-seed-calls] OBJECT...";
@@ -617,7 +617,7 @@ impl KeysOn {
     fn attach() -> Result<KeysOn, String> {
         const MULTI: &[u8] = include_bytes!("../../bpf/multi.bpf.o");
         let cgroup = Cgroup::create_unique("rawbpf-bench-keys").map_err(|e| e.to_string())?;
-        let loaded = rawbpf::loader::load_selected(MULTI, &|name| {
+        let loaded = rawbpf::load::load_selected(MULTI, &|name| {
             name.contains("ingress") || name.contains("egress")
         })
         .map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rawbpf::elf::{Object, SectionKind};
+use rawbpf::object::elf::{Object, SectionKind};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

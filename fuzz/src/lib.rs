@@ -9,20 +9,20 @@
 use std::sync::OnceLock;
 
 use rawbpf::asm::{self, Insn};
-use rawbpf::btf::{Btf, BtfExt};
-use rawbpf::elf::Object;
-use rawbpf::loader;
-use rawbpf::prog::ProgKind;
-use rawbpf::reloc;
+use rawbpf::load;
+use rawbpf::load::program::ProgKind;
+use rawbpf::object::btf::{Btf, BtfExt};
+use rawbpf::object::elf::Object;
+use rawbpf::object::reloc;
 
 /// Everything before the first system call: ELF, BTF and its DATASEC
 /// fix-up, `.BTF.ext`, the map plan, then the relocation of every program
 /// with a fake fd for every map.
 pub fn prepare(data: &[u8]) {
-    let Ok(p) = loader::prepare(data) else {
+    let Ok(p) = load::prepare(data) else {
         return;
     };
-    let externs = rawbpf::externs::Resolved::default();
+    let externs = rawbpf::object::externs::Resolved::default();
     let targets = reloc::Targets {
         map_fd: &|_| Some(3),
         externs: &externs,

@@ -22,7 +22,7 @@ pub use cases::{format_cases, return_value_cases, CaseResult, Record, TIMER_CASE
 pub use types::{format_types, program_types, test_packet, TypeResult, TIMER_TYPES};
 
 use crate::error::{Error, Result};
-use crate::loader::Loaded;
+use crate::load::Loaded;
 use crate::sys;
 use crate::uapi::Errno;
 

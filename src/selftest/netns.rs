@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 
 use super::{type_values, Step};
 use crate::error::Result;
-use crate::loader::{Loaded, Program};
-use crate::maps::MAP_TYPE_SOCKMAP;
-use crate::prog::attach_type;
+use crate::load::{Loaded, Program};
+use crate::object::maps::MAP_TYPE_SOCKMAP;
 use crate::sys::{self, link_type, LinkTarget, OwnNetns, SocketProgram};
+use crate::uapi::attach_type;
 use crate::uapi::{AttachType, LinkType};
 
 /// Where a network program type attaches.

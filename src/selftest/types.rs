@@ -10,9 +10,9 @@ use std::os::fd::AsFd as _;
 use super::netns::{self, NetAttach, NetTarget};
 use super::{list, type_values, Step, Verdict};
 use crate::error::{Error, Result};
-use crate::loader::{self, Loaded};
-use crate::prog::attach_type as at;
+use crate::load::{self, Loaded};
 use crate::sys;
+use crate::uapi::attach_type as at;
 use crate::uapi::{Errno, ProgType};
 
 /// The compiled `bpf/timer_types.bpf.c`: one program per program type.
@@ -197,7 +197,7 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
     let mut results = Vec::new();
     let mut loads = Vec::new();
     for spec in TYPES {
-        let loaded = match loader::load_selected(TIMER_TYPES, &|name| name == spec.program) {
+        let loaded = match load::load_selected(TIMER_TYPES, &|name| name == spec.program) {
             Ok(loaded) => loaded,
             Err(e) => {
                 let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_empty();
@@ -303,7 +303,7 @@ fn attach_cgroup_types(
     if cgroup_loads.is_empty() {
         return Ok(());
     }
-    let cg = crate::cgroup::Cgroup::create_unique("rawbpf-selftest")?;
+    let cg = crate::attach::cgroup::Cgroup::create_unique("rawbpf-selftest")?;
     let mut attachments = Vec::new();
     // Each attached row with its run count so far: the probe must raise it.
     let mut counted = Vec::new();
@@ -312,7 +312,7 @@ fn attach_cgroup_types(
             results[*index].attached = Step::Failed("program missing".into());
             continue;
         };
-        match crate::cgroup::attach(prog, &cg, crate::cgroup::AttachMode::Link) {
+        match crate::attach::cgroup::attach(prog, &cg, crate::attach::cgroup::AttachMode::Link) {
             Ok(a) => {
                 attachments.push(a);
                 counted.push((*index, spec.slot, loaded, type_values(loaded, spec.slot)?.1));

@@ -1,13 +1,13 @@
 //! Shared pieces of the kernel tests: the root check, a pin directory guard,
 //! a loopback receiver and kernel-id checks. Cgroups come from
-//! `rawbpf::cgroup::Cgroup::create_unique`, which removes them on drop.
+//! `rawbpf::attach::cgroup::Cgroup::create_unique`, which removes them on drop.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rawbpf::cgroup::{self, Cgroup};
+use rawbpf::attach::cgroup::Cgroup;
 use rawbpf::sys::{self, IdKind};
 
 /// Kernel tests need root; say so plainly instead of failing obscurely.
@@ -29,7 +29,7 @@ pub struct PinDir(pub PathBuf);
 
 impl PinDir {
     pub fn new(tag: &str) -> PinDir {
-        let root = cgroup::bpffs_root().expect("bpffs");
+        let root = rawbpf::kernel::mounts::bpffs_root().expect("bpffs");
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         PinDir(root.join(format!("rawbpf-test-{tag}-{}-{n}", std::process::id())))
@@ -196,7 +196,10 @@ pub fn not_applicable_without_timers(test: &str, object: &[u8]) -> bool {
         Ok(_) => panic!("{test}: a bpf_timer object loaded on a kernel before 5.15"),
         Err(e) => e,
     };
-    assert!(rawbpf::prog::lacks_bpf_timer(&err), "{test}: {err}");
+    assert!(
+        rawbpf::load::program::lacks_bpf_timer(&err),
+        "{test}: {err}"
+    );
     assert!(
         err.to_string().ends_with(
             "\nhint: this kernel has no bpf_timer helpers (bpf_timer needs Linux 5.15 or later)"
@@ -260,10 +263,10 @@ pub fn not_applicable_without_syscall_programs(test: &str, object: &[u8]) -> boo
         matches!(&err, rawbpf::Error::Rejected { log, .. } if log.is_empty()),
         "{test}: refused before the verifier ran: {err}"
     );
-    let syscall = rawbpf::prog::prog_type::SYSCALL;
+    let syscall = rawbpf::uapi::prog_type::SYSCALL;
     let refused = load_trivial(syscall).expect_err("a trivial syscall program loaded");
     assert_eq!(refused.raw_os_error(), Some(libc::EINVAL), "{test}");
-    load_trivial(rawbpf::prog::prog_type::SOCKET_FILTER)
+    load_trivial(rawbpf::uapi::prog_type::SOCKET_FILTER)
         .unwrap_or_else(|e| panic!("{test}: the same program as a socket filter: {e}"));
     use std::io::Write;
     let _ = writeln!(

@@ -9,8 +9,8 @@
 
 use std::fmt::Write as _;
 
-use crate::btf::{kind, Btf};
 use crate::error::Result;
+use crate::object::btf::{kind, Btf};
 
 /// How deep declarators and nested definitions may go.
 const DEPTH: usize = 16;

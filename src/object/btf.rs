@@ -17,8 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::elf::Object;
 use crate::error::{Error, Result};
+use crate::object::elf::Object;
 use crate::uapi::MapType;
 
 const MAGIC: u16 = 0xeb9f;
@@ -884,7 +884,7 @@ pub struct LineInfo {
 /// A `struct bpf_core_relo` record: "the instruction at `insn_off` (bytes
 /// into its ELF section) uses some property (`kind`) of the type, field or
 /// enumerator that access string `access` names, starting from local type
-/// `type_id`". [`crate::core`] explains and applies them.
+/// `type_id`". [`crate::object::core`] explains and applies them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoreRelo {
     /// Byte offset of the instruction in its ELF section.
@@ -1398,7 +1398,7 @@ mod bounds_tests {
 
     #[test]
     fn sixty_thousand_globals_are_fixed_up_fast() {
-        use crate::elf::{DataKind, Section, SectionKind, Symbol};
+        use crate::object::elf::{DataKind, Section, SectionKind, Symbol};
         let n = 60_000u32;
         // Strings: "\0.data\0" then "vN\0" per variable.
         let mut strings = b"\0.data\0".to_vec();

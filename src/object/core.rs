@@ -78,7 +78,7 @@
 //! pointers); otherwise it is poisoned.
 //!
 //! This module is pure: the local BTF, the relocation records and the target
-//! types come in, patched instructions go out. [`crate::kernel_btf`] reads the
+//! types come in, patched instructions go out. [`crate::kernel::btf`] reads the
 //! kernel's types; the loader calls [`relocate_section`] on each program
 //! section before sub-programs are linked.
 
@@ -87,8 +87,8 @@ use std::cell::Cell;
 use rawbpf_asm::op::{BPF_B, BPF_DW, BPF_H, BPF_K, BPF_MEM, BPF_W};
 use rawbpf_asm::{Class, Insn};
 
-use crate::btf::{kind, Btf, CoreRelo};
 use crate::error::{Error, Result};
+use crate::object::btf::{kind, Btf, CoreRelo};
 
 /// `enum bpf_core_relo_kind`, with the names libbpf prints.
 pub mod relo {
@@ -182,7 +182,7 @@ pub struct TypeRec {
 }
 
 /// A BTF the engine can read types from: the object's own (local) BTF, or
-/// a target (the kernel's, read lazily by [`crate::kernel_btf`]).
+/// a target (the kernel's, read lazily by [`crate::kernel::btf`]).
 pub trait BtfSource {
     /// Type `id`; id 0 is `void` (kind 0).
     fn type_rec(&self, id: u32) -> Result<TypeRec>;
@@ -1281,7 +1281,7 @@ fn strip(e: Error) -> String {
 }
 
 /// The essential names of the root types the relocations of `relos` look up
-/// in a target: what [`crate::kernel_btf`] needs to index, and nothing else.
+/// in a target: what [`crate::kernel::btf`] needs to index, and nothing else.
 /// TYPE_ID_LOCAL needs no target.
 pub fn wanted_names<'r>(
     local: &Btf,

@@ -31,10 +31,9 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use crate::btf::{kind, Btf};
-use crate::elf::Object;
 use crate::error::{Error, Result};
-use crate::kernel_btf::KernelBtf;
+use crate::object::btf::{kind, Btf};
+use crate::object::elf::Object;
 
 mod inflate;
 #[cfg(test)]
@@ -731,12 +730,12 @@ fn parse_int(value: &str) -> Option<i128> {
 
 /// The `.kconfig` map: one read-only (for programs), frozen ARRAY entry
 /// holding `value`, as libbpf creates it.
-pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
-    crate::maps::MapSpec {
+pub fn kconfig_map_spec(value: &[u8]) -> crate::object::maps::MapSpec<'_> {
+    crate::object::maps::MapSpec {
         name: KCONFIG_SEC.to_string(),
-        source: crate::maps::MapSource::Kconfig,
+        source: crate::object::maps::MapSource::Kconfig,
         attr: crate::sys::MapCreateAttr {
-            map_type: crate::maps::MAP_TYPE_ARRAY,
+            map_type: crate::object::maps::MAP_TYPE_ARRAY,
             key_size: 4,
             value_size: value.len() as u32,
             max_entries: 1,
@@ -750,124 +749,6 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::maps::MapSpec<'_> {
         slots: Vec::new(),
         pin_by_name: false,
     }
-}
-
-// ---------------------------------------------------------------------------
-// The host's sources.
-
-/// The running kernel: uname, its config file, /sys/kernel/btf/vmlinux and
-/// /proc/kallsyms, each read at most once and only when asked.
-#[derive(Default)]
-pub struct Host {
-    /// The `.ksyms` names: what the kernel's BTF is read for.
-    ksyms: Vec<String>,
-    /// The kernel's BTF, indexed for `ksyms` only (the lean reader).
-    vmlinux: Option<KernelBtf>,
-    kallsyms: Option<String>,
-}
-
-impl Host {
-    /// The running kernel, for the externs of one object.
-    pub fn new(externs: &Externs) -> Host {
-        Host {
-            ksyms: externs
-                .list
-                .iter()
-                .filter(|e| matches!(e.kind, ExternKind::Ksym { .. }))
-                .map(|e| e.name.clone())
-                .collect(),
-            ..Host::default()
-        }
-    }
-}
-
-/// Files bigger than this are not a config or kallsyms we want to hold.
-const READ_LIMIT: u64 = 64 << 20;
-
-fn read_limited(path: &str) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(READ_LIMIT)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(bytes)
-}
-
-impl Sources for Host {
-    fn kernel_release(&mut self) -> Result<String> {
-        const PATH: &str = "/proc/sys/kernel/osrelease";
-        let bytes = read_limited(PATH)?;
-        Ok(String::from_utf8_lossy(&bytes).trim().to_string())
-    }
-
-    fn kernel_config(&mut self) -> Result<String> {
-        let boot = format!("/boot/config-{}", self.kernel_release()?);
-        match read_limited(&boot) {
-            Ok(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-        const GZ: &str = "/proc/config.gz";
-        let gz = read_limited(GZ).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT) => Error::Env(format!(
-                "neither {boot} nor {GZ} (CONFIG_IKCONFIG_PROC) exists"
-            )),
-            _ => e,
-        })?;
-        let text =
-            gunzip(&gz, READ_LIMIT as usize).map_err(|what| Error::Env(format!("{GZ}: {what}")))?;
-        Ok(String::from_utf8_lossy(&text).into_owned())
-    }
-
-    fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
-        if self.vmlinux.is_none() {
-            if !self.ksyms.iter().any(|k| k == name) {
-                self.ksyms.push(name.to_string());
-            }
-            self.vmlinux = Some(KernelBtf::vmlinux(&self.ksyms)?);
-        }
-        let Some(vmlinux) = &self.vmlinux else {
-            return Ok(None);
-        };
-        kernel_btf_id(vmlinux, btf_kind, name)
-    }
-
-    fn module_btf_fd(&mut self, module: &str) -> Result<OwnedFd> {
-        crate::sys::module_btf_fd(module)
-            .map_err(Error::sys(
-                crate::uapi::Cmd::BtfGetNextId,
-                format!("the BTF object of module '{module}'"),
-            ))?
-            .ok_or_else(|| Error::Env(format!("module '{module}' has no BTF object in the kernel")))
-    }
-
-    fn kallsyms_address(&mut self, name: &str) -> Result<Option<u64>> {
-        if self.kallsyms.is_none() {
-            let bytes = read_limited("/proc/kallsyms")?;
-            self.kallsyms = Some(String::from_utf8_lossy(&bytes).into_owned());
-        }
-        let text = self.kallsyms.as_deref().unwrap_or_default();
-        kallsyms_lookup(text, name).map_err(|what| extern_err(name, what))
-    }
-}
-
-/// The one place that asks the kernel's BTF for an id: the VAR or FUNC
-/// `name` in vmlinux, else in the first module (/sys/kernel/btf/<module>,
-/// read only now) that has it.
-fn kernel_btf_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
-    if let Some(id) = vmlinux.find(btf_kind, name)? {
-        return Ok(Some(KernelBtfId { id, module: None }));
-    }
-    for module in vmlinux.modules(&[name.to_string()])? {
-        if let Some(id) = module.find(btf_kind, name)? {
-            return Ok(Some(KernelBtfId {
-                id,
-                module: Some(module.name.clone()),
-            }));
-        }
-    }
-    Ok(None)
 }
 
 /// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.

@@ -2,7 +2,7 @@
 //! and the failure cases.
 
 use super::*;
-use crate::btf::BtfExt;
+use crate::object::btf::BtfExt;
 use rawbpf_asm::op::{BPF_ADD, BPF_DW, BPF_W};
 
 /// A tiny BTF writer for tests.

@@ -9,22 +9,26 @@
 //! created so far is an `OwnedFd` that is closed on the way out, so a failed
 //! load leaves nothing behind in the kernel.
 
+pub mod map;
+pub mod parallel;
+pub mod program;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use crate::btf::{Btf, BtfExt};
-use crate::core::{self, BtfSource};
-use crate::elf::Object;
 use crate::error::{Error, Result};
-use crate::externs::{self, Externs};
-use crate::kernel_btf::{self, KernelBtf};
-use crate::maps::{self, Map};
-use crate::parallel;
-use crate::prog::{self, LoadRequest, ProgKind};
-use crate::reloc;
-use crate::section;
+use crate::kernel::btf::KernelBtf;
+use crate::object::btf::{Btf, BtfExt};
+use crate::object::core::{self, BtfSource};
+use crate::object::elf::Object;
+use crate::object::externs::{self, Externs};
+use crate::object::maps;
+use crate::object::reloc;
+use crate::object::section;
 use crate::sys::{self, TestRunResult};
 use crate::uapi::Cmd;
+use map::Map;
+use program::{LoadRequest, ProgKind};
 
 /// A program the kernel accepted.
 #[derive(Debug)]
@@ -268,7 +272,10 @@ fn load_from(
     let resolved = if p.externs.is_empty() {
         externs::Resolved::default()
     } else {
-        externs::resolve(&p.externs, &mut externs::Host::new(&p.externs))?
+        externs::resolve(
+            &p.externs,
+            &mut crate::kernel::externs::Host::new(&p.externs),
+        )?
     };
 
     // Before the first kernel object: on kernels without memcg accounting
@@ -276,7 +283,7 @@ fn load_from(
     raise_memlock_once();
     let btf = match &p.btf {
         Some(btf) => Some(
-            prog::with_kernel_log(
+            program::with_kernel_log(
                 || "the object's BTF".to_string(),
                 |log| sys::btf_load(btf.bytes(), log),
             )
@@ -285,11 +292,11 @@ fn load_from(
         None => None,
     };
     let mut maps =
-        crate::pins::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), options.pin_dir)
+        crate::load::map::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), options.pin_dir)
             .map_err(explain_eperm)?;
     if !resolved.kconfig.is_empty() {
         let spec = externs::kconfig_map_spec(&resolved.kconfig);
-        maps.extend(maps::create(&[spec], None).map_err(explain_eperm)?);
+        maps.extend(map::create(&[spec], None).map_err(explain_eperm)?);
     }
     // Sorted by source (then by index: the first map of a source is found
     // first), for a binary search per relocation instead of a scan.
@@ -326,7 +333,7 @@ fn load_from(
         let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let attach_btf_id = match (&kind.attach_func, &vmlinux) {
             (Some(target), Some(vmlinux)) => {
-                kernel_btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
+                crate::kernel::btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
             }
             _ => 0,
         };
@@ -344,7 +351,7 @@ fn load_from(
             btf: btf_fd,
             attach_btf_id: *attach_btf_id,
         };
-        prog::load(&request).map_err(explain_eperm)
+        program::load(&request).map_err(explain_eperm)
     })?;
     let programs: Vec<Program> = jobs
         .into_iter()

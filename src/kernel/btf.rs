@@ -9,7 +9,7 @@
 //!
 //! 1. reads the header and streams the string section in small chunks,
 //!    noting the offsets of the strings whose essential name (see
-//!    [`crate::core`]) is one of the wanted names;
+//!    [`crate::object::core`]) is one of the wanted names;
 //! 2. streams the type section once, keeping for every type only the file
 //!    offset of its record (4 bytes a type; the BTF id is the position) and,
 //!    for types whose name offset was noted, the id as a candidate;
@@ -28,9 +28,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::btf::extra_len;
-use crate::core::{essential_name, insert_sorted, BtfSource, TypeRec};
 use crate::error::{Error, Result};
+use crate::object::btf::extra_len;
+use crate::object::core::{essential_name, insert_sorted, BtfSource, TypeRec};
 
 /// The running kernel's BTF.
 pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -656,21 +656,21 @@ pub fn attach_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::btf::kind;
+    use crate::object::btf::kind;
 
     /// Reads the running kernel's BTF for a few names and checks it against
     /// a full parse (every kernel rawbpf is tested on has BTF).
     #[test]
     fn lean_reader_agrees_with_full_parse() {
         let bytes = std::fs::read(VMLINUX).expect("the kernel publishes its BTF");
-        let full = crate::btf::Btf::parse(&bytes).unwrap();
+        let full = crate::object::btf::Btf::parse(&bytes).unwrap();
         let wanted = ["sk_buff".to_string(), "bpf_lsm_file_open".to_string()];
         let k = KernelBtf::vmlinux(&wanted).unwrap();
         assert_eq!(k.len(), full.len());
         let sk = k.find(kind::STRUCT, "sk_buff").unwrap().unwrap();
         assert_eq!(Some(sk), full.find(kind::STRUCT, "sk_buff"));
         let a = k.type_rec(sk).unwrap();
-        let b = <crate::btf::Btf as BtfSource>::type_rec(&full, sk).unwrap();
+        let b = <crate::object::btf::Btf as BtfSource>::type_rec(&full, sk).unwrap();
         assert_eq!(
             (a.vlen, a.size_or_type, &a.extra),
             (b.vlen, b.size_or_type, &b.extra)
@@ -684,7 +684,7 @@ mod tests {
         let last = full.len() as u32 - 1;
         let (x, y) = (
             k.type_rec(last).unwrap(),
-            <crate::btf::Btf as BtfSource>::type_rec(&full, last).unwrap(),
+            <crate::object::btf::Btf as BtfSource>::type_rec(&full, last).unwrap(),
         );
         assert_eq!((x.kind, x.name_off, x.extra), (y.kind, y.name_off, y.extra));
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use super::*;
 
-const EXTERNS_OBJ: &[u8] = include_bytes!("../../bpf/externs.bpf.o");
+const EXTERNS_OBJ: &[u8] = include_bytes!("../../../bpf/externs.bpf.o");
 
 // gzip of the same texts by Python's gzip (mtime 0): one member each with a
 // dynamic-Huffman, a fixed-Huffman and a stored deflate block.
@@ -460,7 +460,7 @@ fn corrupted_extern_objects_never_panic() {
         let original = bytes[i];
         for corrupt in [original ^ 0xff, 0xff, original.wrapping_add(1)] {
             bytes[i] = corrupt;
-            let _ = crate::loader::prepare(&bytes);
+            let _ = crate::load::prepare(&bytes);
         }
         bytes[i] = original;
     }

@@ -13,9 +13,8 @@
 //! where the mount hides nothing: cgroup2 at a private directory of our own
 //! (never over /sys/fs/cgroup, where a cgroup v1 system keeps its
 //! hierarchies), bpffs only on an empty directory. Pin directories and what
-//! `detach` may touch are in [`crate::pins`].
+//! `detach` may touch are in [`crate::pin`].
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -23,99 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::error::{Error, Result};
-use crate::loader::{Loaded, Program};
+use crate::kernel::bpffs::pin;
+use crate::kernel::mounts::{cgroup2_root, find_mount};
+use crate::load::{Loaded, Program};
 use crate::sys::{self, AttachFlags};
 use crate::uapi::{AttachType, Cmd};
-
-/// The mount point of the first mount of file-system type `fstype`.
-pub fn find_mount(fstype: &str) -> Result<Option<PathBuf>> {
-    const MOUNTINFO: &str = "/proc/self/mountinfo";
-    let text = match fs::read_to_string(MOUNTINFO) {
-        Ok(text) => text,
-        // No /proc (very early boot): nothing is known to be mounted.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(MOUNTINFO, e)),
-    };
-    // "36 35 98:0 /mnt1 /mnt/point rw,noatime master:1 - cgroup2 cgroup2 rw"
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        if right.split(' ').next() == Some(fstype) {
-            if let Some(point) = left.split(' ').nth(4) {
-                return Ok(Some(PathBuf::from(unescape_mount_path(point))));
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_mount_path(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Finds a mount of `fstype`, or mounts one at the first usable candidate:
-/// a directory that is empty (or made here), so the mount hides nothing.
-fn find_or_mount(fstype: &str, candidates: &[&str]) -> Result<PathBuf> {
-    if let Some(point) = find_mount(fstype)? {
-        return Ok(point);
-    }
-    let mut last = None;
-    for dir in candidates {
-        if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-            last = Some(Error::Env(format!(
-                "{dir} is not empty: mounting {fstype} there would hide what it holds"
-            )));
-            continue;
-        }
-        if let Err(e) = fs::create_dir_all(dir) {
-            last = Some(Error::io(dir, e));
-            continue;
-        }
-        match sys::mount_fs(fstype, dir) {
-            Ok(()) => return Ok(PathBuf::from(dir)),
-            Err(e) => last = Some(Error::os(format!("mount -t {fstype} {fstype} {dir}"), e)),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::Env(format!("no {fstype} mount and nowhere to mount one"))))
-}
-
-/// Where rawbpf mounts cgroup2 when nothing has: a private directory it
-/// creates. Never /sys/fs/cgroup, where a cgroup v1 system keeps its
-/// hierarchies (a mount there would hide them all).
-pub const PRIVATE_CGROUP2: &str = "/run/rawbpf/cgroup2";
-
-/// The root of the cgroup v2 hierarchy, mounted (at [`PRIVATE_CGROUP2`]) if
-/// there is none.
-pub fn cgroup2_root() -> Result<PathBuf> {
-    find_or_mount("cgroup2", &[PRIVATE_CGROUP2]).map_err(|e| {
-        Error::Env(format!(
-            "no cgroup v2 hierarchy, and mounting one failed: {e}"
-        ))
-    })
-}
-
-/// The bpffs mount, mounted if there is none.
-pub fn bpffs_root() -> Result<PathBuf> {
-    find_or_mount("bpf", &["/sys/fs/bpf", "/run/rawbpf/bpffs"])
-        .map_err(|e| Error::Env(format!("no bpffs, and mounting one failed: {e}")))
-}
 
 /// An open cgroup directory; removed on drop if we created it.
 #[derive(Debug)]
@@ -484,56 +395,5 @@ impl Drop for Attachment {
             let _ = sys::prog_detach(prog.as_fd(), cgroup.as_fd(), self.attach_type);
         }
         // A link detaches when its fd closes.
-    }
-}
-
-fn cpath(path: &Path) -> Result<CString> {
-    CString::new(path_str(path)?)
-        .map_err(|_| Error::Env(format!("path {} contains NUL", path.display())))
-}
-
-/// Pins a kernel object at `path` in bpffs (BPF_OBJ_PIN).
-pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
-    sys::obj_pin(fd, &cpath(path)?).map_err(Error::sys(Cmd::ObjPin, path.display().to_string()))
-}
-
-/// Opens a pinned object (BPF_OBJ_GET).
-pub fn open_pinned(path: &Path) -> Result<OwnedFd> {
-    sys::obj_get(&cpath(path)?, sys::ObjGetFlags::empty())
-        .map_err(Error::sys(Cmd::ObjGet, path.display().to_string()))
-}
-
-/// Pin names inside a pin directory.
-pub const LINK_PREFIX: &str = "link_";
-/// Prefix of a pinned program (a legacy attachment).
-pub const PROG_PREFIX: &str = "prog_";
-/// Prefix of a pinned map.
-pub const MAP_PREFIX: &str = "map_";
-
-/// A pin's file name: bpffs refuses names with a dot (`bpf_lookup` in
-/// kernel/bpf/inode.c), so `.rodata` is pinned as `map__rodata`.
-pub fn pin_name(prefix: &str, name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{safe}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mount_paths_are_unescaped() {
-        assert_eq!(unescape_mount_path("/a\\040b"), "/a b");
-        assert_eq!(unescape_mount_path("/plain"), "/plain");
-        assert_eq!(unescape_mount_path("/end\\04"), "/end\\04");
     }
 }

@@ -8,8 +8,8 @@ use std::ffi::CString;
 use rawbpf_asm::Insn;
 
 use super::*;
-use crate::elf::{DataKind, Function, Reloc, Section};
-use crate::externs::{Resolution, Resolved};
+use crate::object::elf::{DataKind, Function, Reloc, Section};
+use crate::object::externs::{Resolution, Resolved};
 
 const PROG: usize = 1;
 const TEXT: usize = 2;

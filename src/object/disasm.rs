@@ -21,10 +21,10 @@ use std::os::fd::RawFd;
 
 use rawbpf_asm::{pseudo, Insn, Syntax};
 
-use crate::btf::{Btf, LineInfo};
-use crate::elf::{Object, SectionKind};
 use crate::error::{Error, Result};
-use crate::maps::MapSource;
+use crate::object::btf::{Btf, LineInfo};
+use crate::object::elf::{Object, SectionKind};
+use crate::object::maps::MapSource;
 use crate::uapi::helper_name;
 
 /// What to show.
@@ -115,7 +115,7 @@ fn core_notes(obj: &Object<'_>) -> BTreeMap<(usize, usize), String> {
     let Ok(btf) = Btf::parse(raw) else {
         return notes;
     };
-    let Ok(ext) = crate::btf::BtfExt::parse(ext, &btf) else {
+    let Ok(ext) = crate::object::btf::BtfExt::parse(ext, &btf) else {
         return notes;
     };
     for (section, relos) in &ext.core_relos {
@@ -123,7 +123,7 @@ fn core_notes(obj: &Object<'_>) -> BTreeMap<(usize, usize), String> {
             continue;
         };
         for r in relos {
-            let note = format!("CO-RE {}", crate::core::describe_relo(&btf, r));
+            let note = format!("CO-RE {}", crate::object::core::describe_relo(&btf, r));
             notes.insert((index, r.insn_off as usize / 8), note);
         }
     }
@@ -198,9 +198,9 @@ fn fake_fd(has_btf: bool, spec_index: usize) -> RawFd {
 
 /// Every program as BPF_PROG_LOAD receives it.
 pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
-    let mut p = crate::loader::prepare(bytes)?;
+    let mut p = crate::load::prepare(bytes)?;
     // CO-RE relocations against the running kernel, as `run` applies them.
-    crate::loader::relocate_core(&mut p, None, &[])?;
+    crate::load::relocate_core(&mut p, None, &[])?;
     let obj = &p.object;
     let has_btf = p.btf.is_some();
     let map_fd = |source: MapSource| {
@@ -216,9 +216,12 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
     };
     // Externs are resolved against this host, as `run` would resolve them.
     let resolved = if p.externs.is_empty() {
-        crate::externs::Resolved::default()
+        crate::object::externs::Resolved::default()
     } else {
-        crate::externs::resolve(&p.externs, &mut crate::externs::Host::new(&p.externs))?
+        crate::object::externs::resolve(
+            &p.externs,
+            &mut crate::kernel::externs::Host::new(&p.externs),
+        )?
     };
     let mut out = String::new();
     for &entry in &obj.programs {
@@ -226,11 +229,11 @@ pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
         if opts.program.as_ref().is_some_and(|p| *p != func.name) {
             continue;
         }
-        let targets = crate::reloc::Targets {
+        let targets = crate::object::reloc::Targets {
             map_fd: &map_fd,
             externs: &resolved,
         };
-        let linked = crate::reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
+        let linked = crate::object::reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
         let _ = writeln!(
             out,
             "program {} (section {}): {} instructions, {} func_info, {} line_info",

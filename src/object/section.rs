@@ -25,7 +25,7 @@
 //! whoever holds the program.
 //!
 //! A section name starting with `?` (`SEC("?xdp")`) is a program that is not
-//! loaded unless asked for by name ([`crate::loader::load_also`]).
+//! loaded unless asked for by name ([`crate::load::load_also`]).
 //!
 //! Deliberately refused, with the reason in the error: `struct_ops` (its
 //! programs are only meaningful as members of a `.struct_ops` map whose value
@@ -33,9 +33,9 @@
 //! `freplace` (it replaces a function of another loaded program, which must be
 //! named by fd at load time).
 
-use crate::btf::kind;
-use crate::prog::{attach_type as at, prog_type as pt};
+use crate::object::btf::kind;
 use crate::sys::ProgFlags;
+use crate::uapi::{attach_type as at, prog_type as pt};
 
 /// What a section's tail names at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +58,9 @@ pub enum Target {
 pub struct SectionDef {
     /// libbpf's pattern: exact, `name+` or `name/` (see the module docs).
     pub pattern: &'static str,
-    /// The program type, `BPF_PROG_TYPE_*` ([`crate::prog::prog_type`]).
+    /// The program type, `BPF_PROG_TYPE_*` ([`crate::uapi::prog_type`]).
     pub prog_type: u32,
-    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::prog::attach_type`]).
+    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::uapi::attach_type`]).
     pub expected_attach_type: u32,
     /// BPF_PROG_LOAD's `prog_flags` (sleepable, XDP frags).
     pub flags: ProgFlags,
@@ -259,9 +259,9 @@ pub fn autoload(section: &str) -> (&str, bool) {
 /// What a section name says about how to load a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgKind {
-    /// The program type, `BPF_PROG_TYPE_*` ([`crate::prog::prog_type`]).
+    /// The program type, `BPF_PROG_TYPE_*` ([`crate::uapi::prog_type`]).
     pub prog_type: u32,
-    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::prog::attach_type`]).
+    /// BPF_PROG_LOAD's `expected_attach_type`, `BPF_*` ([`crate::uapi::attach_type`]).
     pub expected_attach_type: u32,
     /// BPF_PROG_LOAD's `prog_flags` (sleepable, XDP frags).
     pub flags: ProgFlags,

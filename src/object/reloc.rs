@@ -54,11 +54,11 @@ use std::os::fd::RawFd;
 
 use rawbpf_asm::{Insn, INSN_SIZE};
 
-use crate::btf::{BtfExt, FuncInfo, LineInfo};
-use crate::elf::{Object, SectionKind, Symbol, R_BPF_64_32, R_BPF_64_64};
 use crate::error::{Error, Result};
-use crate::externs::{Resolution, Resolved};
-use crate::maps::MapSource;
+use crate::object::btf::{BtfExt, FuncInfo, LineInfo};
+use crate::object::elf::{Object, SectionKind, Symbol, R_BPF_64_32, R_BPF_64_64};
+use crate::object::externs::{Resolution, Resolved};
+use crate::object::maps::MapSource;
 
 /// A program ready for BPF_PROG_LOAD: its functions assembled into one array.
 #[derive(Clone, Debug, Default)]
@@ -415,7 +415,7 @@ fn place_target(
 }
 
 /// A reference to a symbol the object does not define: an extern, resolved
-/// before this step ([`crate::externs`]).
+/// before this step ([`crate::object::externs`]).
 fn relocate_extern(
     sym: &Symbol,
     site: Site,

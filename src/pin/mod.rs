@@ -25,11 +25,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::cgroup::{self, Attachment, Cgroup};
+use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
-use crate::loader::Loaded;
-use crate::maps::{Map, MapSpec};
-use crate::parallel;
+use crate::kernel::bpffs::{self, by_name_pin, fd_kind};
+use crate::load::parallel;
+use crate::load::Loaded;
 use crate::sys;
 use crate::uapi::Cmd;
 
@@ -59,9 +59,9 @@ impl PinKind {
     /// The anon-inode name the kernel gives such an fd (`/proc/self/fd`).
     fn inode_name(self) -> &'static str {
         match self {
-            PinKind::Link => "anon_inode:bpf-link",
-            PinKind::Legacy | PinKind::Program => "anon_inode:bpf-prog",
-            PinKind::Map | PinKind::ByName => "anon_inode:bpf-map",
+            PinKind::Link => bpffs::LINK_INODE,
+            PinKind::Legacy | PinKind::Program => bpffs::PROG_INODE,
+            PinKind::Map | PinKind::ByName => bpffs::MAP_INODE,
         }
     }
 }
@@ -193,21 +193,18 @@ pub fn planned_names(
         .iter()
         .map(|(m, by_name)| match by_name {
             true => (by_name_pin(m), PinKind::ByName),
-            false => (cgroup::pin_name(cgroup::MAP_PREFIX, m), PinKind::Map),
+            false => (bpffs::pin_name(bpffs::MAP_PREFIX, m), PinKind::Map),
         })
         .collect();
     for (prog, link) in attached {
         out.push(if *link {
-            (cgroup::pin_name(cgroup::LINK_PREFIX, prog), PinKind::Link)
+            (bpffs::pin_name(bpffs::LINK_PREFIX, prog), PinKind::Link)
         } else {
-            (cgroup::pin_name(cgroup::PROG_PREFIX, prog), PinKind::Legacy)
+            (bpffs::pin_name(bpffs::PROG_PREFIX, prog), PinKind::Legacy)
         });
     }
     for prog in unattached {
-        out.push((
-            cgroup::pin_name(cgroup::PROG_PREFIX, prog),
-            PinKind::Program,
-        ));
+        out.push((bpffs::pin_name(bpffs::PROG_PREFIX, prog), PinKind::Program));
     }
     out
 }
@@ -353,7 +350,7 @@ fn pin_everything(
         }
         to_pin.push((map.fd.as_fd(), pins.len()));
         pins.push((
-            cgroup::pin_name(cgroup::MAP_PREFIX, &map.name),
+            bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
             PinKind::Map,
             0,
         ));
@@ -362,12 +359,12 @@ fn pin_everything(
         let (kind, name, fd) = match (a.link(), a.program_fd()) {
             (Some(link), _) => (
                 PinKind::Link,
-                cgroup::pin_name(cgroup::LINK_PREFIX, &a.program),
+                bpffs::pin_name(bpffs::LINK_PREFIX, &a.program),
                 link,
             ),
             (None, Some(prog)) => (
                 PinKind::Legacy,
-                cgroup::pin_name(cgroup::PROG_PREFIX, &a.program),
+                bpffs::pin_name(bpffs::PROG_PREFIX, &a.program),
                 prog,
             ),
             (None, None) => continue,
@@ -382,7 +379,7 @@ fn pin_everything(
     {
         to_pin.push((p.fd.as_fd(), pins.len()));
         pins.push((
-            cgroup::pin_name(cgroup::PROG_PREFIX, &p.name),
+            bpffs::pin_name(bpffs::PROG_PREFIX, &p.name),
             PinKind::Program,
             0,
         ));
@@ -392,7 +389,7 @@ fn pin_everything(
     let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
         let (fd, entry) = to_pin[i];
         let path = dir.path.join(&pins[entry].0);
-        cgroup::pin(fd, &path)?;
+        bpffs::pin(fd, &path)?;
         pinned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -433,18 +430,12 @@ pub fn write_record(dir: &Path, record: &Record, made: &mut Vec<PathBuf>) -> Res
     Ok(())
 }
 
-/// The pin name of a map pinned by name: the map's name, as libbpf does
-/// (characters bpffs refuses become `_`).
-pub fn by_name_pin(map: &str) -> String {
-    cgroup::pin_name("", map)
-}
-
 /// Whether `path` is a pin of the very map `fd` refers to (same id).
 fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
     if fs::symlink_metadata(path).is_err() {
         return Ok(false);
     }
-    let pinned = cgroup::open_pinned(path)?;
+    let pinned = bpffs::open_pinned(path)?;
     let id = |fd: BorrowedFd<'_>| {
         sys::map_info(fd)
             .map(|i| i.id)
@@ -455,92 +446,6 @@ fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
             })
     };
     Ok(id(pinned.as_fd())? == id(fd)?)
-}
-
-/// Creates the maps of `specs` (see `maps::create`), except that a map
-/// asking for LIBBPF_PIN_BY_NAME whose pin `DIR/NAME` exists reuses the
-/// pinned map, if it is compatible: same type, key and value sizes,
-/// entries and flags, as libbpf requires. An incompatible one is an error
-/// naming the difference, never silently replaced.
-pub fn create_maps(
-    specs: &[MapSpec<'_>],
-    btf: Option<BorrowedFd<'_>>,
-    dir: Option<&Path>,
-) -> Result<Vec<Map>> {
-    let mut reused = Vec::new();
-    let mut fresh = Vec::new();
-    for spec in specs {
-        if let (true, Some(dir)) = (spec.pin_by_name, dir) {
-            let path = dir.join(by_name_pin(&spec.name));
-            if fs::symlink_metadata(&path).is_ok() {
-                reused.push(reuse(spec, &path)?);
-                continue;
-            }
-        }
-        fresh.push(spec.clone());
-    }
-    if reused.is_empty() {
-        // The common case: the maps step exactly as without pins.
-        return crate::maps::create(specs, btf);
-    }
-    let mut maps = crate::maps::create(&fresh, btf)?;
-    maps.extend(reused);
-    Ok(maps)
-}
-
-fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
-    let bad = |what: String| Error::Map {
-        map: spec.name.clone(),
-        what: format!("{} (LIBBPF_PIN_BY_NAME): {what}", path.display()),
-    };
-    let fd = cgroup::open_pinned(path)?;
-    let kind = fd_kind(fd.as_fd())?;
-    if kind != PinKind::Map.inode_name() {
-        return Err(bad(format!("it is {kind}, not a map")));
-    }
-    let info = sys::map_info(fd.as_fd()).map_err(|e| bad(e.to_string()))?;
-    let a = &spec.attr;
-    let mut diff = Vec::new();
-    for (what, pinned, wanted) in [
-        ("type", info.map_type, a.map_type),
-        ("key size", info.key_size, a.key_size),
-        ("value size", info.value_size, a.value_size),
-        ("max entries", info.max_entries, a.max_entries),
-        ("flags", info.map_flags, a.map_flags),
-    ] {
-        if pinned != wanted {
-            diff.push(format!("{what} {pinned}, the object's {wanted}"));
-        }
-    }
-    if !diff.is_empty() {
-        return Err(bad(format!(
-            "the pinned map is incompatible: {}; remove the pin or rename the map",
-            diff.join(", ")
-        )));
-    }
-    Ok(Map {
-        name: spec.name.clone(),
-        source: spec.source,
-        map_type: info.map_type,
-        key_size: info.key_size,
-        value_size: info.value_size,
-        max_entries: info.max_entries,
-        flags: sys::MapFlags::from_bits_retain(info.map_flags),
-        fd,
-        pin_by_name: true,
-    })
-}
-
-/// What kind of bpf object `fd` is, from its anon-inode name.
-fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
-    let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
-    fs::read_link(&link)
-        .map(|p| p.display().to_string())
-        .map_err(|e| {
-            refuse(format!(
-                "cannot tell what kind of bpf object it is ({link}: {e}; is /proc mounted?)"
-            ))
-        })
 }
 
 /// Reads the record of `dir`, with how many parts it has; an error if there
@@ -638,7 +543,7 @@ fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<OwnedFd, St
         return Err(format!("left alone: not a pin but a {what}"));
     }
     let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-    cgroup::open_pinned(Path::new(&by_fd))
+    bpffs::open_pinned(Path::new(&by_fd))
         .map_err(|e| format!("left alone: not a bpf object ({e}; is /proc mounted?)"))
 }
 

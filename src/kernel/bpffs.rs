@@ -1,0 +1,81 @@
+//! Pins: a kernel object outlives the process that made it while a file in
+//! a bpffs mount refers to it (BPF_OBJ_PIN); BPF_OBJ_GET opens it again.
+//! bpffs refuses names with a dot (`bpf_lookup` in kernel/bpf/inode.c).
+
+use std::ffi::CString;
+use std::fs;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::sys;
+use crate::uapi::Cmd;
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| Error::Env(format!("path {} is not UTF-8", path.display())))
+}
+
+fn cpath(path: &Path) -> Result<CString> {
+    CString::new(path_str(path)?)
+        .map_err(|_| Error::Env(format!("path {} contains NUL", path.display())))
+}
+
+/// Pins a kernel object at `path` in bpffs (BPF_OBJ_PIN).
+pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
+    sys::obj_pin(fd, &cpath(path)?).map_err(Error::sys(Cmd::ObjPin, path.display().to_string()))
+}
+
+/// Opens a pinned object (BPF_OBJ_GET).
+pub fn open_pinned(path: &Path) -> Result<OwnedFd> {
+    sys::obj_get(&cpath(path)?, sys::ObjGetFlags::empty())
+        .map_err(Error::sys(Cmd::ObjGet, path.display().to_string()))
+}
+
+/// Pin names inside a pin directory.
+pub const LINK_PREFIX: &str = "link_";
+/// Prefix of a pinned program (a legacy attachment).
+pub const PROG_PREFIX: &str = "prog_";
+/// Prefix of a pinned map.
+pub const MAP_PREFIX: &str = "map_";
+
+/// A pin's file name: bpffs refuses names with a dot (`bpf_lookup` in
+/// kernel/bpf/inode.c), so `.rodata` is pinned as `map__rodata`.
+pub fn pin_name(prefix: &str, name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{prefix}{safe}")
+}
+
+/// The pin name of a map pinned by name: the map's name, as libbpf does
+/// (characters bpffs refuses become `_`).
+pub fn by_name_pin(map: &str) -> String {
+    pin_name("", map)
+}
+
+/// The anon-inode names the kernel gives bpf objects' fds (`/proc/self/fd`).
+pub const MAP_INODE: &str = "anon_inode:bpf-map";
+/// See [`MAP_INODE`].
+pub const PROG_INODE: &str = "anon_inode:bpf-prog";
+/// See [`MAP_INODE`].
+pub const LINK_INODE: &str = "anon_inode:bpf-link";
+
+/// What kind of bpf object `fd` is, from its anon-inode name.
+pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
+    let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    fs::read_link(&link)
+        .map(|p| p.display().to_string())
+        .map_err(|e| {
+            Error::Env(format!(
+                "cannot tell what kind of bpf object it is ({link}: {e}; is /proc mounted?)"
+            ))
+        })
+}
