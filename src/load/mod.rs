@@ -25,45 +25,10 @@ use crate::object::externs::{self, Externs};
 use crate::object::maps;
 use crate::object::reloc;
 use crate::object::section;
-use crate::sys::{self, TestRunResult};
-use crate::uapi::Cmd;
+use crate::sys::{self};
 use map::Map;
+pub use program::Program;
 use program::{LoadRequest, ProgKind};
-
-/// A program the kernel accepted.
-#[derive(Debug)]
-pub struct Program {
-    /// The function's name (also the kernel's program name, cut to 15 bytes).
-    pub name: String,
-    /// The ELF section, e.g. `cgroup_skb/egress`.
-    pub section: String,
-    /// Program type, attach type and flags, from the section name.
-    pub kind: ProgKind,
-    /// Instructions handed to the kernel, subprograms included.
-    pub insn_count: usize,
-    /// The loaded program.
-    pub fd: OwnedFd,
-}
-
-impl Program {
-    /// The kernel's view: id, tag, verified instructions, maps used.
-    pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
-        sys::prog_info(self.fd.as_fd()).map_err(Error::sys(
-            Cmd::ObjGetInfoByFd,
-            format!("program '{}'", self.name),
-        ))
-    }
-
-    /// Runs the program once in the kernel on `packet` and/or `ctx`
-    /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
-    /// refuse any other value.
-    pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(Error::sys(
-            Cmd::ProgTestRun,
-            format!("program '{}'", self.name),
-        ))
-    }
-}
 
 /// Everything an object put into the kernel. Dropping it closes every fd;
 /// objects not pinned or attached through a kept link are then freed.

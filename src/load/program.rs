@@ -14,12 +14,13 @@
 //! stop signal caused it), and on any other failure load once more, and only
 //! once, with a log buffer to show the verifier's words.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::object::reloc::Assembled;
-use crate::sys::{self, ProgLoad};
+use crate::sys::{self, ProgLoad, TestRunResult};
 use crate::uapi::prog_type;
+use crate::uapi::Cmd;
 
 pub use crate::object::section::ProgKind;
 
@@ -261,6 +262,41 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
             Some("the kernel does not know a field rawbpf set: is it older than the program needs?")
         }
         _ => None,
+    }
+}
+
+/// A program the kernel accepted.
+#[derive(Debug)]
+pub struct Program {
+    /// The function's name (also the kernel's program name, cut to 15 bytes).
+    pub name: String,
+    /// The ELF section, e.g. `cgroup_skb/egress`.
+    pub section: String,
+    /// Program type, attach type and flags, from the section name.
+    pub kind: ProgKind,
+    /// Instructions handed to the kernel, subprograms included.
+    pub insn_count: usize,
+    /// The loaded program.
+    pub fd: OwnedFd,
+}
+
+impl Program {
+    /// The kernel's view: id, tag, verified instructions, maps used.
+    pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
+        sys::prog_info(self.fd.as_fd()).map_err(Error::sys(
+            Cmd::ObjGetInfoByFd,
+            format!("program '{}'", self.name),
+        ))
+    }
+
+    /// Runs the program once in the kernel on `packet` and/or `ctx`
+    /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
+    /// refuse any other value.
+    pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
+        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(Error::sys(
+            Cmd::ProgTestRun,
+            format!("program '{}'", self.name),
+        ))
     }
 }
 
