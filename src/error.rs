@@ -90,6 +90,9 @@ pub enum Error {
         /// The signal's number.
         signal: i32,
     },
+    /// The load was cancelled through [`LoadOptions::cancel`](crate::LoadOptions::cancel);
+    /// what was done so far is undone on the way out.
+    Cancelled,
 }
 
 /// The crate's result type.
@@ -180,6 +183,9 @@ impl fmt::Display for Error {
             }
             Error::Io { path, source } => write!(f, "{}: {}", path.display(), Reason(source)),
             Error::Env(what) => f.write_str(what),
+            Error::Cancelled => {
+                f.write_str("cancelled before finishing; everything done so far is undone")
+            }
             Error::Interrupted { signal } => write!(
                 f,
                 "interrupted by {} before finishing; everything done so far is undone",

@@ -35,7 +35,9 @@ pub mod sys;
 pub mod uapi;
 
 pub use error::{Error, Result};
-pub use load::{load, Loaded, Program};
+pub use load::map::Map;
+pub use load::{LoadOptions, Loaded, Program};
+pub use object::spec::{ObjectSpec, ProgramSpec};
 pub use rawbpf_asm as asm;
 
 /// The seed object: the bpf_timer_cancel example program, built by `make bpf`.

@@ -82,7 +82,7 @@ fn core_object_relocates_to_the_running_kernels_types() {
     let (pkt_bit_off, pkt_bit_size, _) = field(&k, skb, "pkt_type").unwrap();
     assert_eq!(pkt_bit_size, 3, "the kernel's pkt_type is a 3-bit bitfield");
 
-    let loaded = rawbpf::load(CORE).unwrap();
+    let loaded = common::load(CORE).unwrap();
     let prog = loaded.program("core_skb").unwrap();
     // mark (offset 8 of struct __sk_buff) is one of the fields a test run may set.
     let mut ctx = [0u8; 12];
@@ -164,7 +164,7 @@ fn core_object_relocates_to_the_running_kernels_types() {
 fn core_program_attached_to_a_cgroup_sees_real_traffic() {
     let cg = test_cgroup();
     let rx = Receiver::new();
-    let loaded = rawbpf::load(CORE).unwrap();
+    let loaded = common::load(CORE).unwrap();
     let prog = loaded.program("core_skb").unwrap();
     let _attachment = cgroup::attach(prog, &cg, AttachMode::Link).unwrap();
     assert_eq!(cg.send_udp(rx.addr()).unwrap(), SendOutcome::Sent);
@@ -182,13 +182,9 @@ fn core_relocates_against_a_btf_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("vmlinux.btf");
     std::fs::copy("/sys/kernel/btf/vmlinux", &file).unwrap();
-    let loaded = rawbpf::load::load_with(
-        CORE,
-        &rawbpf::load::Options {
-            target_btf: Some(&file),
-            ..Default::default()
-        },
-    );
+    let loaded = rawbpf::ObjectSpec::parse(CORE)
+        .unwrap()
+        .load(&rawbpf::LoadOptions::default().target_btf(&file));
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = loaded.unwrap();
     let k = vmlinux();
@@ -207,14 +203,10 @@ fn a_btf_file_that_is_not_btf_is_an_error_before_any_bpf_call() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("not.btf");
     std::fs::write(&file, b"this is not BTF at all, not even close").unwrap();
-    let err = rawbpf::load::load_with(
-        CORE,
-        &rawbpf::load::Options {
-            target_btf: Some(&file),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
+    let err = rawbpf::ObjectSpec::parse(CORE)
+        .unwrap()
+        .load(&rawbpf::LoadOptions::default().target_btf(&file))
+        .unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(err.to_string().contains("not little-endian BTF"), "{err}");
 }

@@ -77,7 +77,7 @@ fn externs_read_what_the_kernel_has() {
     require_root();
     let Some(config) = host_config() else {
         // Without a config source, a non-weak CONFIG_ must fail by name.
-        let err = rawbpf::load(EXTERNS).unwrap_err();
+        let err = common::load(EXTERNS).unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, Error::Extern { .. }) && msg.contains("CONFIG_"),
@@ -89,7 +89,7 @@ fn externs_read_what_the_kernel_has() {
     if not_applicable_without_syscall_programs("externs read by a syscall program", EXTERNS) {
         return;
     }
-    let loaded = rawbpf::load(EXTERNS).unwrap();
+    let loaded = common::load(EXTERNS).unwrap();
     let prog = loaded.program("read_externs").unwrap();
     let run = prog.test_run(&[], &[]).unwrap();
     assert_eq!(run.retval, 0);
@@ -154,7 +154,7 @@ fn externs_read_what_the_kernel_has() {
 fn refused_naming(object: &[u8], name: &str) {
     require_root();
     rawbpf::sys::start_call_log();
-    let err = rawbpf::load(object).unwrap_err();
+    let err = common::load(object).unwrap_err();
     assert_eq!(rawbpf::sys::take_call_log(), []);
     let msg = err.to_string();
     assert!(matches!(err, Error::Extern { .. }), "{msg}");
@@ -182,7 +182,7 @@ fn typed_ksym_reads_the_kernel_variable() {
     let cpu = cpus - 1;
     if !kernel_has(rawbpf::object::btf::kind::VAR, "cpu_number") {
         // Weak and missing: loads, and the branch that reads it is dead.
-        let loaded = rawbpf::load(KSYM_TYPED).unwrap();
+        let loaded = common::load(KSYM_TYPED).unwrap();
         let prog = loaded.program("read_cpu_number").unwrap();
         prog.test_run(&[], &cpu.to_ne_bytes()).unwrap();
         let bss = loaded
@@ -197,7 +197,7 @@ fn typed_ksym_reads_the_kernel_variable() {
     let kallsyms_all = host_config()
         .and_then(|c| c.get("CONFIG_KALLSYMS_ALL").cloned())
         .unwrap_or_default();
-    match rawbpf::load(KSYM_TYPED) {
+    match common::load(KSYM_TYPED) {
         Ok(loaded) => {
             let prog = loaded.program("read_cpu_number").unwrap();
             prog.test_run(&[], &cpu.to_ne_bytes()).unwrap();

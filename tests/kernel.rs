@@ -35,7 +35,7 @@ fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
     }
     let cg = test_cgroup();
     sys::start_call_log();
-    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let loaded = common::load(rawbpf::SEED_OBJECT).unwrap();
     let link = cgroup::attach(loaded.program("bpf_prog1").unwrap(), &cg, AttachMode::Link).unwrap();
     let calls = sys::take_call_log();
     assert_eq!(
@@ -64,7 +64,7 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
     let cg = test_cgroup();
     let pins = PinDir::new("calls");
     sys::start_call_log();
-    let loaded = rawbpf::load(policy_object()).unwrap();
+    let loaded = common::load(policy_object()).unwrap();
     let links = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
     let dir = rawbpf::pin::PinDir {
         path: pins.path().to_path_buf(),
@@ -130,16 +130,16 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
 #[test]
 fn programs_loaded_in_parallel_keep_the_objects_order() {
     require_root();
-    let expected = rawbpf::load::prepare(MULTI).unwrap();
+    let expected = rawbpf::ObjectSpec::parse(MULTI).unwrap();
     let names: Vec<&str> = expected
-        .object
+        .object()
         .programs
         .iter()
-        .map(|&f| expected.object.functions[f].name.as_str())
+        .map(|&f| expected.object().functions[f].name.as_str())
         .collect();
     assert!(names.len() >= 5, "{names:?}");
     sys::start_call_log();
-    let loaded = rawbpf::load(MULTI).unwrap();
+    let loaded = common::load(MULTI).unwrap();
     let calls = sys::take_call_log();
     let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(loaded_names, names);
@@ -164,13 +164,13 @@ fn a_parallel_load_reports_the_first_refused_program() {
     // itself, which the verifier rejects as an infinite loop.
     let mut bytes = MULTI.to_vec();
     let names = {
-        let p = rawbpf::load::prepare(MULTI).unwrap();
+        let p = rawbpf::ObjectSpec::parse(MULTI).unwrap();
         let mut names = Vec::new();
-        for (n, &f) in p.object.programs.iter().enumerate() {
-            let func = &p.object.functions[f];
+        for (n, &f) in p.object().programs.iter().enumerate() {
+            let func = &p.object().functions[f];
             names.push(func.name.clone());
             if n == 1 || n == 3 {
-                let data = p.object.sections[func.section].data;
+                let data = p.object().sections[func.section].data;
                 let at = data.as_ptr() as usize - MULTI.as_ptr() as usize
                     + (func.start + func.len - 1) * 8;
                 assert_eq!(bytes[at], 0x95, "the last instruction is exit");
@@ -181,7 +181,7 @@ fn a_parallel_load_reports_the_first_refused_program() {
         names
     };
     for _ in 0..3 {
-        let err = rawbpf::load(&bytes).unwrap_err();
+        let err = common::load(&bytes).unwrap_err();
         assert!(matches!(err, Error::Rejected { .. }), "{err}");
         assert!(
             err.to_string().contains(&format!("program '{}'", names[1])),
@@ -196,7 +196,7 @@ fn kernel_sees_the_seed_program_its_maps_and_btf() {
     if not_applicable_without_timers("the seed as the kernel sees it", rawbpf::SEED_OBJECT) {
         return;
     }
-    let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+    let loaded = common::load(rawbpf::SEED_OBJECT).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
     let (info, map_ids) = prog.info().unwrap();
     assert_eq!(info.prog_type, prog_type::CGROUP_SKB);
@@ -247,7 +247,7 @@ fn kernel_sees_the_seed_program_its_maps_and_btf() {
 fn check_drop_then_pass(mode: AttachMode) {
     let cg = test_cgroup();
     let rx = Receiver::new();
-    let loaded = rawbpf::load(policy_object()).unwrap();
+    let loaded = common::load(policy_object()).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
     let prog_id = prog.info().unwrap().0.id;
 
@@ -296,7 +296,7 @@ fn legacy_attach_drops_loopback_egress_until_detached() {
 #[test]
 fn dropping_a_link_detaches() {
     let cg = test_cgroup();
-    let loaded = rawbpf::load(policy_object()).unwrap();
+    let loaded = common::load(policy_object()).unwrap();
     let attachment =
         cgroup::attach(loaded.program("bpf_prog1").unwrap(), &cg, AttachMode::Link).unwrap();
     let link_id = sys::link_info(attachment.link().unwrap()).unwrap().id;
@@ -449,7 +449,7 @@ fn pinned_legacy_attachment_outlives_run_and_detach_removes_it() {
 #[test]
 fn subprograms_load_and_compute() {
     require_root();
-    let loaded = rawbpf::load(SUBPROG).unwrap();
+    let loaded = common::load(SUBPROG).unwrap();
     assert!(loaded.programs.len() >= 2);
     // bpf_prog_info.verified_insns is Linux 5.16; before, it reads 0.
     if rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 16)) {
@@ -469,7 +469,7 @@ fn subprograms_load_and_compute() {
 #[test]
 fn multiple_programs_of_different_types_load() {
     require_root();
-    let loaded = rawbpf::load(MULTI).unwrap();
+    let loaded = common::load(MULTI).unwrap();
     let mut types: Vec<u32> = loaded
         .programs
         .iter()
@@ -495,7 +495,7 @@ fn broken_callback_is_rejected_with_the_verifiers_words() {
     if not_applicable_without_timers("a non-static timer callback", BAD_CALLBACK) {
         return;
     }
-    let err = rawbpf::load(BAD_CALLBACK).unwrap_err();
+    let err = common::load(BAD_CALLBACK).unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err}");
     assert!(err.to_string().contains("program 'bpf_prog1'"), "{err}");
     // Newer kernels name the rule; 6.1 already fails verifying the global
@@ -515,7 +515,7 @@ fn broken_callback_is_rejected_with_the_verifiers_words() {
 #[test]
 fn verifier_rejection_shows_the_log_and_a_hint() {
     require_root();
-    let err = rawbpf::load(BAD_VERIFIER).unwrap_err();
+    let err = common::load(BAD_VERIFIER).unwrap_err();
     let Error::Rejected { log, hint, .. } = &err else {
         panic!("not a rejection: {err}")
     };
@@ -533,7 +533,7 @@ fn timer_map_without_btf_says_btf_is_needed() {
     if not_applicable_without_timers("a timer map without BTF", NO_BTF) {
         return;
     }
-    let err = rawbpf::load(NO_BTF).unwrap_err();
+    let err = common::load(NO_BTF).unwrap_err();
     assert!(
         err.verifier_log()
             .contains("map 'hmap' has to have BTF in order to use bpf_timer"),
@@ -566,7 +566,7 @@ fn callbacks_run_and_store_results_in_bss() {
     require_root();
     if rawbpf::selftest::kernel_version().is_some_and(|v| v < (5, 17)) {
         // bpf_loop is Linux 5.17: the kernel must refuse the object, in its words.
-        let err = rawbpf::load(CALLBACK).unwrap_err();
+        let err = common::load(CALLBACK).unwrap_err();
         assert!(
             matches!(err, Error::Rejected { .. }) && !err.verifier_log().is_empty(),
             "{err}"
@@ -578,7 +578,7 @@ fn callbacks_run_and_store_results_in_bss() {
         );
         return;
     }
-    let loaded = rawbpf::load(CALLBACK).unwrap();
+    let loaded = common::load(CALLBACK).unwrap();
     let prog = &loaded.programs[0];
     assert_eq!(global_u64(CALLBACK, &loaded, "runs"), 0);
     assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 1);
@@ -598,7 +598,7 @@ fn callbacks_run_and_store_results_in_bss() {
 #[test]
 fn globals_are_shared_between_runs_and_user_space() {
     require_root();
-    let loaded = rawbpf::load(GLOBALS).unwrap();
+    let loaded = common::load(GLOBALS).unwrap();
     let prog = &loaded.programs[0];
     assert!(loaded.map(".data").is_some() && loaded.map(".rodata").is_some());
     for _ in 0..3 {
@@ -614,6 +614,74 @@ fn globals_are_shared_between_runs_and_user_space() {
         42,
         ".rodata 7 + .data 35"
     );
+}
+
+#[test]
+fn globals_set_before_load_are_what_the_program_sees() {
+    require_root();
+    let mut spec = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
+    spec.set_global("seven", &100u32.to_ne_bytes()).unwrap();
+    spec.set_global("thirty_five", &1u32.to_ne_bytes()).unwrap();
+    spec.set_global("counter", &10u64.to_ne_bytes()).unwrap();
+    let loaded = spec.load(&rawbpf::LoadOptions::default()).unwrap();
+    let prog = loaded.program("count_packets").unwrap();
+    assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 1);
+    assert_eq!(
+        global_u64(GLOBALS, &loaded, "counter"),
+        11,
+        ".bss set to 10, one run"
+    );
+    assert_eq!(
+        global_u64(GLOBALS, &loaded, "last"),
+        101,
+        ".rodata 100 + .data 1"
+    );
+    // The kernel's copy of .rodata holds the value set, and is frozen.
+    let rodata = loaded.map(".rodata").unwrap();
+    let value = rodata.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    assert_eq!(value[..4], 100u32.to_ne_bytes());
+    assert!(
+        rodata.update(&0u32.to_ne_bytes(), &value).is_err(),
+        "frozen"
+    );
+}
+
+#[test]
+fn set_global_checks_the_name_and_the_size() {
+    let mut spec = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
+    let err = spec.set_global("seven", &1u64.to_ne_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("'seven' is 4 bytes; the value given is 8 bytes"),
+        "{err}"
+    );
+    let err = spec.set_global("no_such", &[0]).unwrap_err();
+    assert!(
+        err.to_string().contains("no global variable of that name"),
+        "{err}"
+    );
+    // A map definition is not a global.
+    let mut spec = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT).unwrap();
+    assert!(spec.set_global("hmap", &[0; 4]).is_err());
+}
+
+#[test]
+fn map_size_and_autoload_set_before_load_are_what_the_kernel_gets() {
+    require_root();
+    let mut spec = rawbpf::ObjectSpec::parse(MULTI).unwrap();
+    let names: Vec<String> = spec.programs().map(|p| p.name().to_string()).collect();
+    let (first, rest) = names.split_first().unwrap();
+    for name in rest {
+        spec.program_mut(name).unwrap().set_autoload(false);
+    }
+    spec.map_mut("hits").unwrap().set_max_entries(3).unwrap();
+    let loaded = spec.load(&rawbpf::LoadOptions::default()).unwrap();
+    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(loaded_names, [first.as_str()]);
+    assert_eq!(loaded.map("hits").unwrap().info().unwrap().max_entries, 3);
+    // Data maps hold one value: their size is not to be changed.
+    let mut spec = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
+    assert!(spec.map_mut(".bss").unwrap().set_max_entries(2).is_err());
 }
 
 fn demo_cgroups() -> Vec<String> {

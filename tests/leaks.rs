@@ -51,7 +51,7 @@ fn nothing_is_left_behind() {
 
     // A successful load, then drop: fds closed, kernel objects freed.
     let before = open_fds();
-    let loaded = rawbpf::load(policy_object()).unwrap();
+    let loaded = common::load(policy_object()).unwrap();
     let created = ids(&loaded);
     if kernel_has_bpf_timer() {
         assert_eq!(created.len(), 4, "BTF, hmap, .rodata, bpf_prog1");
@@ -71,11 +71,11 @@ fn nothing_is_left_behind() {
         ("no_btf", NO_BTF),
     ] {
         let before = open_fds();
-        assert!(rawbpf::load(bytes).is_err(), "{what} must fail");
+        assert!(common::load(bytes).is_err(), "{what} must fail");
         assert_eq!(open_fds(), before, "fds after the failed load of {what}");
     }
     let before = open_fds();
-    assert!(rawbpf::load(&rawbpf::SEED_OBJECT[..rawbpf::SEED_OBJECT.len() / 2]).is_err());
+    assert!(common::load(&rawbpf::SEED_OBJECT[..rawbpf::SEED_OBJECT.len() / 2]).is_err());
     assert_eq!(open_fds(), before, "fds after a truncated object");
 
     // The selftest: its cgroup, network namespace, sockets, sockmap and

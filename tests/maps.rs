@@ -6,7 +6,7 @@
 mod common;
 
 use common::{require_root, udp_packet};
-use rawbpf::load::prepare;
+
 use rawbpf::object::maps::{Slot, SlotTarget};
 use rawbpf::sys::MapFlags;
 use rawbpf::uapi::MapType;
@@ -21,8 +21,8 @@ fn u32_at(bytes: &[u8]) -> u32 {
 
 #[test]
 fn static_values_become_slots_and_inner_templates() {
-    let p = prepare(MAP_IN_MAP).unwrap();
-    let spec = |n: &str| p.maps.iter().find(|m| m.name == n).unwrap();
+    let p = rawbpf::ObjectSpec::parse(MAP_IN_MAP).unwrap();
+    let spec = |n: &str| p.maps().find(|m| m.name == n).unwrap();
     let outer = spec("outer_array");
     assert_eq!(outer.attr.map_type, MapType::ARRAY_OF_MAPS.0);
     assert_eq!((outer.attr.key_size, outer.attr.value_size), (4, 4));
@@ -78,8 +78,8 @@ fn static_values_become_slots_and_inner_templates() {
 
 #[test]
 fn types_that_refuse_btf_are_planned_with_sizes_only() {
-    let p = prepare(MAP_TYPES).unwrap();
-    for spec in p.maps.iter().filter(|m| !m.name.starts_with('.')) {
+    let p = rawbpf::ObjectSpec::parse(MAP_TYPES).unwrap();
+    for spec in p.maps().filter(|m| !m.name.starts_with('.')) {
         let refuses = spec.name != "bloom";
         assert_eq!(
             rawbpf::object::maps::takes_btf(spec.attr.map_type),
@@ -96,7 +96,7 @@ fn types_that_refuse_btf_are_planned_with_sizes_only() {
             );
         }
     }
-    let perf = p.maps.iter().find(|m| m.name == "perf_events").unwrap();
+    let perf = p.maps().find(|m| m.name == "perf_events").unwrap();
     assert_eq!(
         (
             perf.attr.key_size,
@@ -105,16 +105,16 @@ fn types_that_refuse_btf_are_planned_with_sizes_only() {
         ),
         (4, 4, 0)
     );
-    let bloom = p.maps.iter().find(|m| m.name == "bloom").unwrap();
+    let bloom = p.maps().find(|m| m.name == "bloom").unwrap();
     assert_eq!(bloom.attr.map_extra, 3);
     assert_ne!(bloom.attr.btf_value_type_id, 0);
 }
 
 #[test]
 fn data_sections_with_globals_are_planned_mmapable() {
-    let p = prepare(GLOBALS).unwrap();
+    let p = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
     let flags = |n: &str| {
-        MapFlags::from_bits_retain(p.maps.iter().find(|m| m.name == n).unwrap().attr.map_flags)
+        MapFlags::from_bits_retain(p.maps().find(|m| m.name == n).unwrap().attr.map_flags)
     };
     for n in [".data", ".bss", ".rodata"] {
         assert!(flags(n).contains(MapFlags::MMAPABLE), "{n}");
@@ -138,7 +138,7 @@ fn cpu_lists_count_like_libbpf() {
 #[test]
 fn outer_maps_hold_the_inner_maps_and_the_tail_call_happens() {
     require_root();
-    let loaded = rawbpf::load(MAP_IN_MAP).unwrap();
+    let loaded = common::load(MAP_IN_MAP).unwrap();
     let map = |n: &str| loaded.map(n).unwrap();
     let id = |n: &str| map(n).info().unwrap().id;
     let info = map("outer_array").info().unwrap();
@@ -177,7 +177,7 @@ fn outer_maps_hold_the_inner_maps_and_the_tail_call_happens() {
 #[test]
 fn question_mark_sections_load_only_when_asked() {
     require_root();
-    let loaded = rawbpf::load(MAP_IN_MAP).unwrap();
+    let loaded = common::load(MAP_IN_MAP).unwrap();
     let mut names: Vec<_> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
     names.sort();
     assert_eq!(
@@ -185,7 +185,13 @@ fn question_mark_sections_load_only_when_asked() {
         ["tail_caller", "tail_target"],
         "not_by_default is in '?tc'"
     );
-    let loaded = rawbpf::load::load_also(MAP_IN_MAP, &["not_by_default"]).unwrap();
+    let loaded = {
+        let mut spec = rawbpf::ObjectSpec::parse(MAP_IN_MAP).unwrap();
+        spec.program_mut("not_by_default")
+            .unwrap()
+            .set_autoload(true);
+        spec.load(&rawbpf::LoadOptions::default()).unwrap()
+    };
     let prog = loaded.program("not_by_default").expect("loaded when asked");
     assert_eq!(prog.section, "?tc");
     assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 7);
@@ -210,7 +216,7 @@ fn map_types_that_refuse_btf_are_created() {
         // No bloom filter maps before 5.16: the load stops at it with the
         // kernel's EINVAL, naming it. Every other map is created as the
         // loader plans it, and checked as below.
-        let Err(err) = rawbpf::load(MAP_TYPES) else {
+        let Err(err) = common::load(MAP_TYPES) else {
             panic!("a bloom filter map created before 5.16");
         };
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
@@ -219,12 +225,8 @@ fn map_types_that_refuse_btf_are_created() {
                 .contains("map 'bloom', type BLOOM_FILTER, key 0 B, value 4 B, 16 entries"),
             "{err}"
         );
-        let plan = prepare(MAP_TYPES).unwrap();
-        let specs: Vec<_> = plan
-            .maps
-            .into_iter()
-            .filter(|m| m.name != "bloom")
-            .collect();
+        let plan = rawbpf::ObjectSpec::parse(MAP_TYPES).unwrap();
+        let specs: Vec<_> = plan.maps().filter(|m| m.name != "bloom").cloned().collect();
         let maps = rawbpf::load::map::create(&specs, None).unwrap();
         assert_eq!(maps.len(), 14);
         for map in &maps {
@@ -244,7 +246,7 @@ fn map_types_that_refuse_btf_are_created() {
         );
         return;
     }
-    let loaded = rawbpf::load(MAP_TYPES).unwrap();
+    let loaded = common::load(MAP_TYPES).unwrap();
     let expect = [
         ("sock_map", MapType::SOCKMAP.0),
         ("sock_hash", MapType::SOCKHASH.0),
@@ -305,7 +307,7 @@ fn offset_of(name: &str) -> usize {
 #[test]
 fn data_sections_are_mmapable_and_shared_with_programs() {
     require_root();
-    let loaded = rawbpf::load(GLOBALS).unwrap();
+    let loaded = common::load(GLOBALS).unwrap();
     for n in [".data", ".bss", ".rodata"] {
         let info = loaded.map(n).unwrap().info().unwrap();
         assert!(
@@ -348,7 +350,7 @@ fn data_sections_are_mmapable_and_shared_with_programs() {
 #[test]
 fn a_slot_past_max_entries_is_refused_by_name() {
     const BAD: &[u8] = include_bytes!("../bpf/bad_map_in_map.bpf.o");
-    let e = prepare(BAD).unwrap_err().to_string();
+    let e = rawbpf::ObjectSpec::parse(BAD).unwrap_err().to_string();
     assert!(
         e.contains("too_small") && e.contains("slot 3 is past max_entries 2"),
         "{e}"
@@ -362,7 +364,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
     // sk_reuseport/migrate's context field migrating_sk came in 5.14.
     let migrate = kernel_at_least(5, 14);
     if !migrate {
-        let Err(err) = rawbpf::load::load_selected(SECTIONS, &|n| n == "on_migrate") else {
+        let Err(err) = common::load_selected(SECTIONS, |n| n == "on_migrate") else {
             panic!("on_migrate loaded before 5.14");
         };
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
@@ -377,9 +379,9 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
         );
     }
     let loaded = if migrate {
-        rawbpf::load(SECTIONS).unwrap()
+        common::load(SECTIONS).unwrap()
     } else {
-        rawbpf::load::load_selected(SECTIONS, &|n| n != "on_migrate").unwrap()
+        common::load_selected(SECTIONS, |n| n != "on_migrate").unwrap()
     };
     // (function, kernel program type): XDP 6, CGROUP_SOCK_ADDR 18,
     // SK_REUSEPORT 21, SCHED_CLS 3, SK_SKB 14, CGROUP_SOCK 9.

@@ -2,7 +2,7 @@
 //! the committed objects, and bad input. No root needed.
 
 use rawbpf::asm::{pseudo, Insn};
-use rawbpf::load::prepare;
+
 use rawbpf::object::btf::{kind, Btf};
 use rawbpf::object::elf::{DataKind, Object, SectionKind};
 use rawbpf::object::maps::MapSource;
@@ -17,18 +17,17 @@ const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
 
 /// Fake fds for relocation: 100 + the map's index in the plan.
 /// Assembles program `entry` with fake map fds and no externs.
-fn assemble(p: &rawbpf::load::Prepared<'_>, entry: usize) -> rawbpf::Result<reloc::Assembled> {
+fn assemble(p: &rawbpf::ObjectSpec<'_>, entry: usize) -> rawbpf::Result<reloc::Assembled> {
     let targets = reloc::Targets {
         map_fd: &fake_fds(p),
         externs: &Default::default(),
     };
-    reloc::assemble(&p.object, entry, p.ext.as_ref(), &targets)
+    reloc::assemble(p.object(), entry, p.btf_ext(), &targets)
 }
 
-fn fake_fds<'a>(p: &'a rawbpf::load::Prepared<'a>) -> impl Fn(MapSource) -> Option<i32> + 'a {
+fn fake_fds<'a>(p: &'a rawbpf::ObjectSpec<'a>) -> impl Fn(MapSource) -> Option<i32> + 'a {
     |source| {
-        p.maps
-            .iter()
+        p.maps()
             .position(|m| m.source == source)
             .map(|i| 100 + i as i32)
     }
@@ -115,13 +114,13 @@ fn datasec_fixup_fills_sizes_and_offsets_from_the_elf() {
 
 #[test]
 fn seed_plan_is_hmap_with_btf_and_a_frozen_rodata() {
-    let p = prepare(SEED).unwrap();
-    assert_eq!(p.maps.len(), 2);
-    let hmap = &p.maps[0];
+    let p = rawbpf::ObjectSpec::parse(SEED).unwrap();
+    assert_eq!(p.maps().count(), 2);
+    let hmap = p.maps().next().unwrap();
     assert_eq!(hmap.name, "hmap");
     assert!(hmap.attr.btf_key_type_id != 0 && hmap.attr.btf_value_type_id != 0);
     assert!(!hmap.freeze && hmap.initial.is_none());
-    let rodata = &p.maps[1];
+    let rodata = p.maps().nth(1).unwrap();
     assert_eq!(rodata.name, ".rodata");
     assert_eq!(
         (
@@ -133,7 +132,7 @@ fn seed_plan_is_hmap_with_btf_and_a_frozen_rodata() {
     );
     assert_eq!(
         u64::from(rodata.attr.value_size),
-        p.object.section_by_name(".rodata").unwrap().size
+        p.object().section_by_name(".rodata").unwrap().size
     );
     assert_eq!(
         rodata.attr.map_flags,
@@ -144,8 +143,8 @@ fn seed_plan_is_hmap_with_btf_and_a_frozen_rodata() {
 
 #[test]
 fn seed_relocation_patches_maps_and_appends_the_callback() {
-    let p = prepare(SEED).unwrap();
-    let obj = &p.object;
+    let p = rawbpf::ObjectSpec::parse(SEED).unwrap();
+    let obj = &p.object();
     let assembled = assemble(&p, obj.programs[0]).unwrap();
     let prog_len = obj.functions[obj.programs[0]].len;
     let callback = obj
@@ -206,8 +205,8 @@ fn seed_relocation_patches_maps_and_appends_the_callback() {
 
 #[test]
 fn nested_subprograms_are_appended_once_each() {
-    let p = prepare(SUBPROG).unwrap();
-    let obj = &p.object;
+    let p = rawbpf::ObjectSpec::parse(SUBPROG).unwrap();
+    let obj = &p.object();
     assert!(obj.programs.len() >= 2, "subprog.bpf.o has two programs");
     for &entry in &obj.programs {
         let assembled = assemble(&p, entry).unwrap();
@@ -235,8 +234,8 @@ fn nested_subprograms_are_appended_once_each() {
 
 #[test]
 fn callbacks_become_pseudo_func_loads() {
-    let p = prepare(CALLBACK).unwrap();
-    let obj = &p.object;
+    let p = rawbpf::ObjectSpec::parse(CALLBACK).unwrap();
+    let obj = &p.object();
     let assembled = assemble(&p, obj.programs[0]).unwrap();
     let starts: Vec<usize> = assembled.layout.iter().map(|l| l.1).collect();
     let funcs: Vec<usize> = (0..assembled.insns.len())
@@ -249,10 +248,9 @@ fn callbacks_become_pseudo_func_loads() {
 
 #[test]
 fn globals_get_one_map_per_data_section() {
-    let p = prepare(GLOBALS).unwrap();
+    let p = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
     let kinds: Vec<DataKind> = p
-        .maps
-        .iter()
+        .maps()
         .filter_map(|m| match m.source {
             MapSource::Data { kind, .. } => Some(kind),
             _ => None,
@@ -261,16 +259,16 @@ fn globals_get_one_map_per_data_section() {
     for k in [DataKind::Rodata, DataKind::Data, DataKind::Bss] {
         assert!(kinds.contains(&k), "{k:?} section missing from {kinds:?}");
     }
-    let obj = &p.object;
+    let obj = &p.object();
     let assembled = assemble(&p, obj.programs[0]).unwrap();
     assert!(assembled.insns.iter().any(Insn::is_map_value_load));
 }
 
 #[test]
 fn every_program_of_a_multi_program_object_links() {
-    let p = prepare(MULTI).unwrap();
-    assert!(p.object.programs.len() >= 4);
-    for &entry in &p.object.programs {
+    let p = rawbpf::ObjectSpec::parse(MULTI).unwrap();
+    assert!(p.object().programs.len() >= 4);
+    for &entry in &p.object().programs {
         let assembled = assemble(&p, entry).unwrap();
         assert!(assembled
             .insns
@@ -282,7 +280,7 @@ fn every_program_of_a_multi_program_object_links() {
 #[test]
 fn truncated_objects_give_errors_not_panics() {
     for len in 0..SEED.len() {
-        match prepare(&SEED[..len]) {
+        match rawbpf::ObjectSpec::parse(&SEED[..len]) {
             Err(Error::Elf(_) | Error::Btf(_) | Error::Map { .. } | Error::Reloc { .. }) => {}
             Err(other) => panic!("truncated at {len}: unexpected error kind {other}"),
             Ok(_) => panic!("truncated at {len}: parsed"),
@@ -317,7 +315,7 @@ fn corrupted_objects_never_panic() {
             let original = bytes[i];
             for corrupt in [original ^ 0xff, 0xff, original.wrapping_add(1)] {
                 bytes[i] = corrupt;
-                let _ = prepare(&bytes);
+                let _ = rawbpf::ObjectSpec::parse(&bytes);
             }
             bytes[i] = original;
         }
@@ -328,17 +326,21 @@ fn corrupted_objects_never_panic() {
 #[test]
 fn every_committed_object_prepares() {
     for (name, object) in ALL {
-        prepare(object).unwrap_or_else(|e| panic!("{name}: {e}"));
+        rawbpf::ObjectSpec::parse(object).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
 #[test]
 fn not_bpf_elf_is_named_as_such() {
-    let err = prepare(b"\x7fELF\x02\x01\x01").unwrap_err().to_string();
+    let err = rawbpf::ObjectSpec::parse(b"\x7fELF\x02\x01\x01")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("ELF"), "{err}");
     let mut wrong_machine = SEED.to_vec();
     wrong_machine[18] = 62; // EM_X86_64
-    let err = prepare(&wrong_machine).unwrap_err().to_string();
+    let err = rawbpf::ObjectSpec::parse(&wrong_machine)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("EM_BPF"), "{err}");
 }
 

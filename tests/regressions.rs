@@ -105,7 +105,7 @@ fn btf_array_whose_element_is_itself_is_an_error() {
     m.btf.array(arr, 4);
     m.map("hmap", arr);
     check("ARRAY of itself (prepare)", m.build(), harness::prepare);
-    let err = rawbpf::load::prepare(&m.build()).unwrap_err();
+    let err = rawbpf::ObjectSpec::parse(&m.build()).unwrap_err();
     assert!(err.to_string().contains("hmap"), "{err}");
 }
 
@@ -149,7 +149,7 @@ fn btf_ext_record_counts_past_the_section_are_an_error() {
             m.build(),
             harness::prepare,
         );
-        let err = rawbpf::load::prepare(&m.build()).unwrap_err();
+        let err = rawbpf::ObjectSpec::parse(&m.build()).unwrap_err();
         assert!(err.to_string().contains("records"), "{err}");
     }
 }
@@ -166,7 +166,7 @@ fn btf_ext_memory_stays_linear_in_the_object() {
     m.ext = Some(btf_ext(8, &[(sec, 8 << 10, 8 * (8 << 10))]));
     let data = m.build();
     let grew = peak_rss_growth(|| {
-        let p = rawbpf::load::prepare(&data);
+        let p = rawbpf::ObjectSpec::parse(&data);
         drop(p);
     });
     let limit = (64 << 20) + 64 * data.len() as u64;
@@ -214,8 +214,8 @@ fn sixty_thousand_globals_prepare_quickly() {
         took < Duration::from_secs(5),
         "60,000 globals took {took:?}"
     );
-    let p = rawbpf::load::prepare(&data).unwrap();
-    assert_eq!(p.maps.iter().filter(|m| m.name == ".data").count(), 1);
+    let p = rawbpf::ObjectSpec::parse(&data).unwrap();
+    assert_eq!(p.maps().filter(|m| m.name == ".data").count(), 1);
 }
 
 /// How much the process's peak resident memory grows while `f` runs. The
@@ -557,9 +557,9 @@ fn the_hand_made_object_writer_makes_objects_rawbpf_loads() {
     let int = m.btf.int(4);
     m.map("hmap", int);
     let data = m.build();
-    let p = rawbpf::load::prepare(&data).unwrap();
-    assert_eq!(p.object.programs.len(), 1);
-    let defs = p.btf.as_ref().unwrap().map_defs().unwrap();
+    let p = rawbpf::ObjectSpec::parse(&data).unwrap();
+    assert_eq!(p.object().programs.len(), 1);
+    let defs = p.btf().unwrap().map_defs().unwrap();
     assert_eq!(defs.len(), 1);
     assert_eq!(
         (
@@ -617,15 +617,15 @@ fn chain_of_programs(count: u32) -> Vec<u8> {
 #[test]
 fn linking_many_programs_that_share_functions_is_not_cubic() {
     let data = chain_of_programs(400);
-    let p = rawbpf::load::prepare(&data).unwrap();
-    let first = &p.object.programs[0];
+    let p = rawbpf::ObjectSpec::parse(&data).unwrap();
+    let first = &p.object().programs[0];
     let externs = rawbpf::object::externs::Resolved::default();
     let targets = rawbpf::object::reloc::Targets {
         map_fd: &|_| Some(3),
         externs: &externs,
     };
     let linked =
-        rawbpf::object::reloc::assemble(&p.object, *first, p.ext.as_ref(), &targets).unwrap();
+        rawbpf::object::reloc::assemble(p.object(), *first, p.btf_ext(), &targets).unwrap();
     assert_eq!(linked.insns.len(), 800);
     assert_eq!(linked.func_info.len(), 400);
     assert!(linked

@@ -209,7 +209,7 @@ fn a_failed_second_attach_undoes_the_first() {
     require_root();
     let cg = test_cgroup();
     let multi = TempObject::new("multi.bpf.o", MULTI);
-    let plan = rawbpf::load(MULTI).unwrap();
+    let plan = common::load(MULTI).unwrap();
     let cgroup_progs: Vec<_> = plan
         .programs
         .iter()
@@ -1036,7 +1036,7 @@ fn legacy_attach_modes_do_not_leak_between_tests() {
     // A sanity check of the helpers above: attach and detach by hand.
     require_root();
     let cg = test_cgroup();
-    let loaded = rawbpf::load(common::policy_object()).unwrap();
+    let loaded = common::load(common::policy_object()).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
     let a = cgroup::attach(prog, &cg, AttachMode::Legacy(AttachFlags::ALLOW_MULTI)).unwrap();
     assert_eq!(attached(&cg).len(), 1);

@@ -16,8 +16,8 @@ use rawbpf::Error;
 #[test]
 fn show_lists_link_and_legacy_attachments_with_their_ids() {
     let cg = test_cgroup();
-    let by_link = rawbpf::load(policy_object()).unwrap();
-    let by_attach = rawbpf::load(policy_object()).unwrap();
+    let by_link = common::load(policy_object()).unwrap();
+    let by_attach = common::load(policy_object()).unwrap();
     let p1 = by_link.program("bpf_prog1").unwrap();
     let p2 = by_attach.program("bpf_prog1").unwrap();
     let id1 = p1.info().unwrap().0.id;
@@ -77,7 +77,7 @@ fn show_lists_link_and_legacy_attachments_with_their_ids() {
 fn show_lists_pins_with_kind_id_and_name() {
     let cg = test_cgroup();
     let pins = PinDir::new("show");
-    let loaded = rawbpf::load(policy_object()).unwrap();
+    let loaded = common::load(policy_object()).unwrap();
     let attachments = cgroup::attach_all(&loaded, &cg, AttachMode::Link).unwrap();
     let link_id = sys::link_info(attachments[0].link().unwrap()).unwrap().id;
     let prog_id = loaded.program("bpf_prog1").unwrap().info().unwrap().0.id;

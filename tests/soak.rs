@@ -42,7 +42,7 @@ fn ten_thousand_load_attach_detach_cycles_leave_nothing() {
     let n = cycles();
     let start = Instant::now();
     for i in 0..n {
-        let loaded = rawbpf::load(rawbpf::SEED_OBJECT).unwrap();
+        let loaded = common::load(rawbpf::SEED_OBJECT).unwrap();
         let prog = loaded.program("bpf_prog1").unwrap();
         let mode = if i % 2 == 0 {
             AttachMode::Link

@@ -617,10 +617,14 @@ impl KeysOn {
     fn attach() -> Result<KeysOn, String> {
         const MULTI: &[u8] = include_bytes!("../../bpf/multi.bpf.o");
         let cgroup = Cgroup::create_unique("rawbpf-bench-keys").map_err(|e| e.to_string())?;
-        let loaded = rawbpf::load::load_selected(MULTI, &|name| {
-            name.contains("ingress") || name.contains("egress")
-        })
-        .map_err(|e| e.to_string())?;
+        let mut spec = rawbpf::ObjectSpec::parse(MULTI).map_err(|e| e.to_string())?;
+        for p in spec.programs_mut() {
+            let wanted = p.name().contains("ingress") || p.name().contains("egress");
+            p.set_autoload(wanted);
+        }
+        let loaded = spec
+            .load(&rawbpf::LoadOptions::default())
+            .map_err(|e| e.to_string())?;
         let links = cgroup::attach_all(&loaded, &cgroup, cgroup::AttachMode::Link)
             .map_err(|e| e.to_string())?;
         Ok(KeysOn {

@@ -9,7 +9,6 @@
 use std::sync::OnceLock;
 
 use rawbpf::asm::{self, Insn};
-use rawbpf::load;
 use rawbpf::load::program::ProgKind;
 use rawbpf::object::btf::{Btf, BtfExt};
 use rawbpf::object::elf::Object;
@@ -19,7 +18,7 @@ use rawbpf::object::reloc;
 /// fix-up, `.BTF.ext`, the map plan, then the relocation of every program
 /// with a fake fd for every map.
 pub fn prepare(data: &[u8]) {
-    let Ok(p) = load::prepare(data) else {
+    let Ok(p) = rawbpf::ObjectSpec::parse(data) else {
         return;
     };
     let externs = rawbpf::object::externs::Resolved::default();
@@ -27,10 +26,10 @@ pub fn prepare(data: &[u8]) {
         map_fd: &|_| Some(3),
         externs: &externs,
     };
-    for &entry in &p.object.programs {
-        let func = &p.object.functions[entry];
-        let _ = ProgKind::from_section(&p.object.sections[func.section].name);
-        if let Ok(linked) = reloc::assemble(&p.object, entry, p.ext.as_ref(), &targets) {
+    for &entry in &p.object().programs {
+        let func = &p.object().functions[entry];
+        let _ = ProgKind::from_section(&p.object().sections[func.section].name);
+        if let Ok(linked) = reloc::assemble(p.object(), entry, p.btf_ext(), &targets) {
             let _ = linked.insn_bytes();
             let _ = linked.func_info_bytes();
             let _ = linked.line_info_bytes();

@@ -16,7 +16,10 @@ pub(super) fn demo() -> Result<(), Failure> {
     // A stop signal ends the demo at the next step; returning removes its
     // cgroup and unloads everything.
     sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::io("sigaction", e))?;
-    let loaded = rawbpf::load(rawbpf::SEED_OBJECT)?;
+    let options = rawbpf::LoadOptions::default().cancel(sys::stop_flag());
+    let loaded = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT)?
+        .load(&options)
+        .map_err(super::stopped)?;
     let cgroup = Cgroup::create_unique("rawbpf-demo")?;
     check_stop()?;
     let receiver = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

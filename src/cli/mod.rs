@@ -232,6 +232,14 @@ fn report(result: Result<(), Failure>) -> u8 {
 /// The signals that stop `run` and `demo`: each cleans up and exits.
 const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// A cancelled load, as the stop signal that cancelled it.
+fn stopped(e: Error) -> Error {
+    match (e, sys::stop_signal()) {
+        (Error::Cancelled, Some(signal)) => Error::Interrupted { signal },
+        (e, _) => e,
+    }
+}
+
 /// Ends the current step if a stop signal arrived; returning drops (and so
 /// undoes) everything done so far.
 fn check_stop() -> Result<(), Error> {

@@ -50,20 +50,10 @@ pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
 
 /// What `run` will do with each program of the object, known before any
 /// bpf() call: (function name, attaches to a cgroup).
-fn plan_programs(p: &rawbpf::load::Prepared<'_>) -> Vec<(String, bool)> {
-    p.object
-        .programs
-        .iter()
-        .filter_map(|&e| p.object.functions.get(e))
-        .map(|f| {
-            let cgroup = p
-                .object
-                .sections
-                .get(f.section)
-                .and_then(|s| rawbpf::load::program::ProgKind::from_section(&s.name))
-                .is_some_and(|k| k.attaches_to_cgroup());
-            (f.name.clone(), cgroup)
-        })
+fn plan_programs(spec: &rawbpf::ObjectSpec<'_>) -> Vec<(String, bool)> {
+    spec.programs()
+        .filter(|p| p.autoload())
+        .map(|p| (p.name().to_string(), p.attaches_to_cgroup()))
         .collect()
 }
 
@@ -78,7 +68,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         Some(path) => rawbpf::load::read_object(path)?.into(),
         None => rawbpf::SEED_OBJECT.into(),
     };
-    let prepared = rawbpf::load::prepare(&bytes)?;
+    let prepared = rawbpf::ObjectSpec::parse(&bytes)?;
     let programs = plan_programs(&prepared);
     let needs_cgroup = programs.iter().any(|(_, cg)| *cg);
     let mode = match args.legacy {
@@ -89,9 +79,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         Some(pin) => {
             let dir = pins::resolve_pin_dir(pin, rawbpf::kernel::mounts::bpffs_root)?;
             let maps: Vec<(String, bool)> = prepared
-                .maps
-                .iter()
-                .map(|m| (m.name.clone(), m.pin_by_name))
+                .maps()
+                .map(|m| (m.name().to_string(), m.pin_by_name()))
                 .collect();
             let attached: Vec<(String, bool)> = programs
                 .iter()
@@ -109,10 +98,9 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         None => None,
     };
     let by_name: Vec<String> = prepared
-        .maps
-        .iter()
-        .filter(|m| m.pin_by_name)
-        .map(|m| m.name.clone())
+        .maps()
+        .filter(|m| m.pin_by_name())
+        .map(|m| m.name().to_string())
         .collect();
     let cgroup = match (&args.cgroup, needs_cgroup) {
         (_, false) => None,
@@ -133,13 +121,14 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         .filter(|d| d.exists)
         .map(|d| d.path.as_path());
     // The object parsed in step 1, not parsed again.
-    let loaded = rawbpf::load::load_prepared(
-        prepared,
-        &rawbpf::load::Options {
-            pin_dir: reuse_from,
-            target_btf: args.btf.as_deref(),
-        },
-    )?;
+    let mut options = rawbpf::LoadOptions::default().cancel(sys::stop_flag());
+    if let Some(dir) = reuse_from {
+        options = options.pin_maps(dir);
+    }
+    if let Some(btf) = &args.btf {
+        options = options.target_btf(btf);
+    }
+    let loaded = prepared.load(&options).map_err(super::stopped)?;
     check_stop()?;
     let attachments = match &cgroup {
         Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,

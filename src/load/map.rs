@@ -73,7 +73,7 @@ pub fn create(specs: &[MapSpec<'_>], btf_fd: Option<BorrowedFd<'_>>) -> Result<V
             fd,
             pin_by_name: spec.pin_by_name,
         };
-        if let Some(bytes) = spec.initial {
+        if let Some(bytes) = &spec.initial {
             // .rodata's size may exceed its file bytes only for NOBITS, which
             // has no initial value; pad defensively all the same.
             let mut value = bytes.to_vec();

@@ -13,19 +13,19 @@ pub mod map;
 pub mod parallel;
 pub mod program;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::kernel::btf::KernelBtf;
-use crate::object::btf::{Btf, BtfExt};
+use crate::kernel::externs::Host;
 use crate::object::core::{self, BtfSource};
-use crate::object::elf::Object;
-use crate::object::externs::{self, Externs};
+use crate::object::externs;
 use crate::object::maps;
 use crate::object::reloc;
-use crate::object::section;
-use crate::sys::{self};
+use crate::object::spec::{ObjectSpec, ProgramSpec};
+use crate::sys;
 use map::Map;
 pub use program::Program;
 use program::{LoadRequest, ProgKind};
@@ -52,51 +52,6 @@ impl Loaded {
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)
     }
-}
-
-/// What the kernel-free half of the pipeline makes of an object.
-#[derive(Debug)]
-pub struct Prepared<'a> {
-    /// The parsed ELF object.
-    pub object: Object<'a>,
-    /// Its `.BTF`, parsed and fixed up.
-    pub btf: Option<Btf>,
-    /// Its `.BTF.ext`, parsed.
-    pub ext: Option<BtfExt>,
-    /// The maps to create.
-    pub maps: Vec<maps::MapSpec<'a>>,
-    /// `__kconfig` and `__ksym` externs, resolved at load time.
-    pub externs: Externs,
-}
-
-/// Parses the ELF, fixes up its BTF and plans its maps: everything before the
-/// first system call.
-pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
-    let object = Object::parse(bytes)?;
-    if object.programs.is_empty() {
-        return Err(Error::Elf(
-            "no programs: no global function in an executable section other than .text".into(),
-        ));
-    }
-    let mut btf = object.btf.map(Btf::parse).transpose()?;
-    // Externs are declared in BTF, before the fix-ups rewrite their types.
-    let externs = Externs::collect(&object, btf.as_ref())?;
-    if let Some(btf) = &mut btf {
-        btf.fix_datasecs(&object)?;
-        externs.fix_btf(btf)?;
-    }
-    let ext = match (object.btf_ext, &btf) {
-        (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
-        _ => None,
-    };
-    let maps = maps::plan(&object, btf.as_ref())?;
-    Ok(Prepared {
-        object,
-        btf,
-        ext,
-        maps,
-        externs,
-    })
 }
 
 /// The largest object file rawbpf reads. Real BPF objects are kilobytes to
@@ -146,195 +101,228 @@ pub fn read_object(path: &std::path::Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Loads every map and program of a BPF ELF object into the kernel, except
-/// programs whose section starts with `?` (not loaded by default, as with
-/// libbpf; see [`load_also`]).
-pub fn load(bytes: &[u8]) -> Result<Loaded> {
-    load_also(bytes, &[])
-}
-
-/// As [`load`], and also the `?`-sections' programs whose function names
-/// are in `names`.
-pub fn load_also(bytes: &[u8], names: &[&str]) -> Result<Loaded> {
-    load_programs(
-        bytes,
-        &|name, autoload| autoload || names.contains(&name),
-        &Options::default(),
-    )
-}
-
-/// Loads every map, and the programs whose function name `select` accepts,
-/// whether their section has a `?` or not.
-pub fn load_selected(bytes: &[u8], select: &dyn Fn(&str) -> bool) -> Result<Loaded> {
-    load_programs(bytes, &|name, _| select(name), &Options::default())
-}
-
-/// Where a load looks beyond the object itself.
+/// Where a load looks beyond the object itself, and how it may be stopped.
+/// Built from [`LoadOptions::default`] with the methods below.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Options<'a> {
-    /// Maps pinned by name (LIBBPF_PIN_BY_NAME) are reused from here where a
-    /// compatible one is there (see `pins::create_maps`), else created.
-    pub pin_dir: Option<&'a Path>,
-    /// CO-RE relocations are resolved against this whole-kernel BTF file
+#[non_exhaustive]
+pub struct LoadOptions<'a> {
+    target_btf: Option<&'a Path>,
+    pin_maps: Option<&'a Path>,
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl<'a> LoadOptions<'a> {
+    /// Resolves CO-RE relocations against this whole-kernel BTF file
     /// (another kernel's) instead of the running kernel's
     /// `/sys/kernel/btf/vmlinux`.
-    pub target_btf: Option<&'a Path>,
+    pub fn target_btf(mut self, path: &'a Path) -> Self {
+        self.target_btf = Some(path);
+        self
+    }
+
+    /// Maps pinned by name (LIBBPF_PIN_BY_NAME) are reused from this bpffs
+    /// directory where a compatible one is there, else created. Without it
+    /// such maps are created and not pinned.
+    pub fn pin_maps(mut self, dir: &'a Path) -> Self {
+        self.pin_maps = Some(dir);
+        self
+    }
+
+    /// The load stops with [`Error::Cancelled`] (undoing what it did) once
+    /// `flag` is set: checked between steps and while the kernel verifies,
+    /// which a signal interrupts. A signal handler that sets the flag is
+    /// the caller's, as `rawbpf run` installs one.
+    pub fn cancel(mut self, flag: &'a AtomicBool) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Errs with [`Error::Cancelled`] once the cancel flag is set.
+    fn check_cancel(&self) -> Result<()> {
+        match self.cancel {
+            Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
 }
 
-/// Loads what [`load`] loads, with `options`.
-pub fn load_with(bytes: &[u8], options: &Options<'_>) -> Result<Loaded> {
-    load_programs(bytes, &|_, autoload| autoload, options)
+/// What the running kernel told the loader about an object: its BTF (for
+/// attach targets, after CO-RE) and its extern values.
+struct KernelFacts {
+    vmlinux: Option<KernelBtf>,
+    externs: externs::Resolved,
 }
 
-/// [`load_with`] for an object already [`prepare`]d (a caller that checks
-/// the object before loading it need not parse it twice).
-pub fn load_prepared(p: Prepared<'_>, options: &Options<'_>) -> Result<Loaded> {
-    load_from(p, &|_, autoload| autoload, options)
+/// A program relocated and ready for BPF_PROG_LOAD.
+struct Job<'s> {
+    spec: &'s ProgramSpec,
+    kind: ProgKind,
+    assembled: reloc::Assembled,
+    attach_btf_id: u32,
 }
 
-/// Loads every map, and the programs `select(function name, autoload)`
-/// accepts.
-fn load_programs(
-    bytes: &[u8],
-    select: &dyn Fn(&str, bool) -> bool,
-    options: &Options<'_>,
-) -> Result<Loaded> {
-    load_from(prepare(bytes)?, select, options)
-}
-
-/// [`load_programs`] from the prepared object.
-fn load_from(
-    mut p: Prepared<'_>,
-    select: &dyn Fn(&str, bool) -> bool,
-    options: &Options<'_>,
-) -> Result<Loaded> {
-    let selected = |e: usize| {
-        let f = &p.object.functions[e];
-        select(
-            &f.name,
-            section::autoload(&p.object.sections[f.section].name).1,
-        )
-    };
-    let attach_names: Vec<String> = p
-        .object
-        .programs
-        .iter()
-        .filter(|&&e| selected(e))
-        .filter_map(|&e| {
-            let section = &p.object.sections[p.object.functions[e].section].name;
-            ProgKind::from_section(section)?.attach_func
+impl ObjectSpec<'_> {
+    /// Loads every map, and every program whose autoload is on, into the
+    /// kernel. A failure at any step closes what was made, so it leaves
+    /// nothing behind.
+    pub fn load(mut self, options: &LoadOptions<'_>) -> Result<Loaded> {
+        let facts = self.resolve_against_kernel(options)?;
+        options.check_cancel()?;
+        // Before the first kernel object: on kernels without memcg
+        // accounting of BPF memory (before 5.11) the default RLIMIT_MEMLOCK
+        // is too small.
+        raise_memlock_once();
+        let btf = self.load_btf()?;
+        let btf_fd = btf.as_ref().map(|f| f.as_fd());
+        let maps = self.create_maps(btf_fd, options, &facts.externs)?;
+        options.check_cancel()?;
+        let jobs = self.relocate_programs(&maps, &facts)?;
+        let programs = load_programs(&self, &jobs, btf_fd, options)?;
+        fill_prog_arrays(&self.maps, &maps, &programs)?;
+        Ok(Loaded {
+            btf,
+            maps,
+            programs,
         })
-        .collect();
-    // The kernel's types, read only for CO-RE relocations (before any
-    // bpf() call, so a failure leaves nothing behind) and attach targets.
-    let mut vmlinux = relocate_core(&mut p, options.target_btf, &attach_names)?;
-    if vmlinux.is_none() && !attach_names.is_empty() {
-        vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
     }
-    let obj = &p.object;
-    // Externs only when the object has some (the seed never reads the
-    // kernel's config, BTF or kallsyms), and before any kernel object exists.
-    let resolved = if p.externs.is_empty() {
-        externs::Resolved::default()
-    } else {
-        externs::resolve(
-            &p.externs,
-            &mut crate::kernel::externs::Host::new(&p.externs),
-        )?
-    };
 
-    // Before the first kernel object: on kernels without memcg accounting
-    // of BPF memory (before 5.11) the default RLIMIT_MEMLOCK is too small.
-    raise_memlock_once();
-    let btf = match &p.btf {
-        Some(btf) => Some(
-            program::with_kernel_log(
-                || "the object's BTF".to_string(),
-                |log| sys::btf_load(btf.bytes(), log),
-            )
-            .map_err(explain_eperm)?,
-        ),
-        None => None,
-    };
-    let mut maps =
-        crate::load::map::create_maps(&p.maps, btf.as_ref().map(|f| f.as_fd()), options.pin_dir)
-            .map_err(explain_eperm)?;
-    if !resolved.kconfig.is_empty() {
-        let spec = externs::kconfig_map_spec(&resolved.kconfig);
-        maps.extend(map::create(&[spec], None).map_err(explain_eperm)?);
+    /// The one step that reads the running kernel, skipped for an object
+    /// that needs nothing of it (the seed): its BTF for CO-RE relocations
+    /// and attach targets, its config and symbols for externs. All before
+    /// the first bpf() call, so a failure here leaves nothing behind.
+    fn resolve_against_kernel(&mut self, options: &LoadOptions<'_>) -> Result<KernelFacts> {
+        let attach_names: Vec<String> = self
+            .programs
+            .iter()
+            .filter(|p| p.autoload)
+            .filter_map(|p| p.kind().and_then(|k| k.attach_func.clone()))
+            .collect();
+        let mut vmlinux = relocate_core(self, options.target_btf, &attach_names)?;
+        if vmlinux.is_none() && !attach_names.is_empty() {
+            vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
+        }
+        let externs = if self.externs.is_empty() {
+            externs::Resolved::default()
+        } else {
+            externs::resolve(&self.externs, &mut Host::new(&self.externs))?
+        };
+        Ok(KernelFacts { vmlinux, externs })
     }
-    // Sorted by source (then by index: the first map of a source is found
-    // first), for a binary search per relocation instead of a scan.
+
+    /// BPF_BTF_LOAD of the object's fixed-up BTF, if it has any: maps and
+    /// programs refer to it by fd.
+    fn load_btf(&self) -> Result<Option<OwnedFd>> {
+        let Some(btf) = &self.btf else {
+            return Ok(None);
+        };
+        program::with_kernel_log(
+            None,
+            || "the object's BTF".to_string(),
+            |log| sys::btf_load(btf.bytes(), log),
+        )
+        .map(Some)
+        .map_err(explain_eperm)
+    }
+
+    /// The object's maps (reusing pinned-by-name ones), then the `.kconfig`
+    /// map if the object has `__kconfig` externs.
+    fn create_maps(
+        &self,
+        btf: Option<BorrowedFd<'_>>,
+        options: &LoadOptions<'_>,
+        resolved: &externs::Resolved,
+    ) -> Result<Vec<Map>> {
+        let mut maps =
+            map::create_maps(&self.maps, btf, options.pin_maps).map_err(explain_eperm)?;
+        if !resolved.kconfig.is_empty() {
+            let spec = externs::kconfig_map_spec(&resolved.kconfig);
+            maps.extend(map::create(&[spec], None).map_err(explain_eperm)?);
+        }
+        Ok(maps)
+    }
+
+    /// Every selected program relocated, in order, before any is loaded:
+    /// an error in this pure work comes before the first program exists.
+    fn relocate_programs(&self, maps: &[Map], facts: &KernelFacts) -> Result<Vec<Job<'_>>> {
+        let map_fd = map_fds_by_source(maps);
+        let targets = reloc::Targets {
+            map_fd: &map_fd,
+            externs: &facts.externs,
+        };
+        let mut jobs = Vec::new();
+        for spec in self.programs.iter().filter(|p| p.autoload) {
+            let kind = spec.kind.clone().map_err(|what| Error::Program {
+                program: spec.name.clone(),
+                what,
+            })?;
+            let assembled = reloc::assemble(&self.object, spec.entry, self.ext.as_ref(), &targets)?;
+            let attach_btf_id = match (&kind.attach_func, &facts.vmlinux) {
+                (Some(target), Some(vmlinux)) => {
+                    crate::kernel::btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
+                }
+                _ => 0,
+            };
+            jobs.push(Job {
+                spec,
+                kind,
+                assembled,
+                attach_btf_id,
+            });
+        }
+        Ok(jobs)
+    }
+}
+
+/// A map's fd by the place in the object it comes from, found by binary
+/// search (relocations ask once per reference).
+fn map_fds_by_source(maps: &[Map]) -> impl Fn(maps::MapSource) -> Option<RawFd> + '_ {
+    // Sorted by source, then index: the first map of a source is found first.
     let mut by_source: Vec<(maps::MapSource, usize)> = maps
         .iter()
         .enumerate()
         .map(|(i, m)| (m.source, i))
         .collect();
     by_source.sort_unstable();
-    let map_fd = |source| {
+    move |source| {
         let first = by_source.partition_point(|&(s, _)| s < source);
         let (_, i) = by_source.get(first).filter(|&&(s, _)| s == source)?;
-        Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd))
-    };
-
-    // Relocate every program first (pure work, in order, so that an error
-    // in it comes before any program is loaded), then load them: the kernel
-    // verifies independent programs in parallel.
-    let mut jobs = Vec::with_capacity(obj.programs.len());
-    for &entry in obj.programs.iter().filter(|&&e| {
-        let f = &obj.functions[e];
-        select(&f.name, section::autoload(&obj.sections[f.section].name).1)
-    }) {
-        let func = &obj.functions[entry];
-        let section = &obj.sections[func.section].name;
-        let kind = ProgKind::parse(section).map_err(|what| Error::Program {
-            program: func.name.clone(),
-            what,
-        })?;
-        let targets = reloc::Targets {
-            map_fd: &map_fd,
-            externs: &resolved,
-        };
-        let assembled = reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
-        let attach_btf_id = match (&kind.attach_func, &vmlinux) {
-            (Some(target), Some(vmlinux)) => {
-                crate::kernel::btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
-            }
-            _ => 0,
-        };
-        jobs.push((func, section, kind, assembled, attach_btf_id));
+        Some(maps[*i].fd.as_raw_fd())
     }
-    let btf_fd = btf.as_ref().map(|f| f.as_fd());
+}
+
+/// BPF_PROG_LOAD of every job; the kernel verifies independent programs in
+/// parallel, so they are loaded from as many threads as there are CPUs.
+fn load_programs(
+    spec: &ObjectSpec<'_>,
+    jobs: &[Job<'_>],
+    btf: Option<BorrowedFd<'_>>,
+    options: &LoadOptions<'_>,
+) -> Result<Vec<Program>> {
     let fds = parallel::in_parallel(jobs.len(), 1, |i| {
-        let (func, section, kind, assembled, attach_btf_id) = &jobs[i];
+        let job = &jobs[i];
         let request = LoadRequest {
-            name: &func.name,
-            section,
-            kind,
-            assembled,
-            license: &obj.license,
-            btf: btf_fd,
-            attach_btf_id: *attach_btf_id,
+            name: &job.spec.name,
+            section: &job.spec.section,
+            kind: &job.kind,
+            assembled: &job.assembled,
+            license: &spec.object.license,
+            btf,
+            attach_btf_id: job.attach_btf_id,
+            cancel: options.cancel,
         };
         program::load(&request).map_err(explain_eperm)
     })?;
-    let programs: Vec<Program> = jobs
-        .into_iter()
+    Ok(jobs
+        .iter()
         .zip(fds)
-        .map(|((func, section, kind, assembled, _), fd)| Program {
-            name: func.name.clone(),
-            section: section.clone(),
-            kind,
-            insn_count: assembled.insns.len(),
+        .map(|(job, fd)| Program {
+            name: job.spec.name.clone(),
+            section: job.spec.section.clone(),
+            kind: job.kind.clone(),
+            insn_count: job.assembled.insns.len(),
             fd,
         })
-        .collect();
-    fill_prog_arrays(&p.maps, &maps, &programs)?;
-    Ok(Loaded {
-        btf,
-        maps,
-        programs,
-    })
+        .collect())
 }
 
 /// Program arrays initialised in the object (`.values = { [0] = &prog }`):
@@ -371,7 +359,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
 /// pass then also indexes the names in `also` (attach targets) and is
 /// returned for them. Nothing is read for an object without CO-RE records.
 pub fn relocate_core(
-    p: &mut Prepared<'_>,
+    p: &mut ObjectSpec<'_>,
     target_btf: Option<&Path>,
     also: &[String],
 ) -> Result<Option<KernelBtf>> {
@@ -398,7 +386,7 @@ pub fn relocate_core(
 
 /// Applies the object's CO-RE relocations, section by section, against
 /// `target` (and, for names it lacks, the running kernel's modules).
-fn apply_core(p: &mut Prepared<'_>, target: &KernelBtf, names: &[String]) -> Result<()> {
+fn apply_core(p: &mut ObjectSpec<'_>, target: &KernelBtf, names: &[String]) -> Result<()> {
     let (Some(btf), Some(ext)) = (&p.btf, &p.ext) else {
         return Ok(());
     };

@@ -15,6 +15,7 @@
 //! once, with a log buffer to show the verifier's words.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::object::reloc::Assembled;
@@ -40,6 +41,9 @@ pub struct LoadRequest<'a> {
     pub btf: Option<BorrowedFd<'a>>,
     /// The kernel BTF id of the attach target (tracing, LSM), else 0.
     pub attach_btf_id: u32,
+    /// Set to stop the load (a verification in progress ends with EAGAIN
+    /// when a signal arrives).
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 /// The log buffer of the one logged retry. Since Linux 6.4 a log that
@@ -70,6 +74,7 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         fd_array: &req.assembled.fd_array,
     };
     with_kernel_log(
+        req.cancel,
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),
     )
@@ -129,10 +134,10 @@ fn kernel_lacks_timer() -> bool {
 }
 
 /// Stops when SIGINT, SIGTERM or SIGHUP arrived (see `sys::install_stop_handlers`).
-fn check_stop() -> Result<()> {
-    match sys::stop_signal() {
-        Some(signal) => Err(Error::Interrupted { signal }),
-        None => Ok(()),
+fn check_stop(cancel: Option<&AtomicBool>) -> Result<()> {
+    match cancel {
+        Some(flag) if flag.load(Ordering::SeqCst) => Err(Error::Cancelled),
+        _ => Ok(()),
     }
 }
 
@@ -144,12 +149,13 @@ fn check_stop() -> Result<()> {
 /// twice, even one that hits the verifier's instruction limit, whose log
 /// overflows any buffer.
 pub fn with_kernel_log(
+    cancel: Option<&AtomicBool>,
     what: impl Fn() -> String,
     load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
 ) -> Result<OwnedFd> {
     let mut first = None;
     for _ in 0..EAGAIN_TRIES {
-        check_stop()?;
+        check_stop(cancel)?;
         match load(None) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
@@ -159,13 +165,13 @@ pub fn with_kernel_log(
             }
         }
     }
-    check_stop()?;
+    check_stop(cancel)?;
     // Zeroed lazily by the allocator: only the pages the kernel writes cost.
     let mut log = vec![0u8; LOG_SIZE];
     match load(Some(&mut log)) {
         Ok(fd) => Ok(fd),
         Err(e) => {
-            check_stop()?;
+            check_stop(cancel)?;
             let cut = e.raw_os_error() == Some(libc::ENOSPC);
             // Report the kernel's first answer: the logged retry may only
             // add EAGAIN, or ENOSPC when the log did not fit.
@@ -309,6 +315,7 @@ mod tests {
         use std::cell::Cell;
         let calls = Cell::new(0);
         let err = with_kernel_log(
+            None,
             || "program 'big'".into(),
             |log| {
                 calls.set(calls.get() + 1);

@@ -198,7 +198,7 @@ fn fake_fd(has_btf: bool, spec_index: usize) -> RawFd {
 
 /// Every program as BPF_PROG_LOAD receives it.
 pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
-    let mut p = crate::load::prepare(bytes)?;
+    let mut p = crate::object::spec::ObjectSpec::parse(bytes)?;
     // CO-RE relocations against the running kernel, as `run` applies them.
     crate::load::relocate_core(&mut p, None, &[])?;
     let obj = &p.object;

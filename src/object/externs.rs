@@ -743,7 +743,7 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::object::maps::MapSpec<'_> {
             map_name: crate::sys::object_name(KCONFIG_SEC),
             ..Default::default()
         },
-        initial: Some(value),
+        initial: Some(value.into()),
         freeze: true,
         inner: None,
         slots: Vec::new(),

@@ -1,6 +1,6 @@
 //! `rawbpf inspect`: what is inside a BPF object, as the loader sees it.
 //!
-//! Everything [`crate::load::prepare`] works out before the first system
+//! Everything [`ObjectSpec::parse`](crate::ObjectSpec::parse) works out before the first system
 //! call, printed for a person: the ELF sections, each program with the
 //! program type and expected attach type its section name gives it, the maps
 //! with their key and value types as C, the global-data sections and their
@@ -14,17 +14,17 @@ use rawbpf_asm::Insn;
 
 use crate::error::Result;
 use crate::load::program::ProgKind;
-use crate::load::{prepare, Prepared};
 use crate::object::btf::{kind, Btf};
 use crate::object::btf_c;
 use crate::object::elf::{Object, SectionKind};
 use crate::object::maps::MapSource;
+use crate::object::spec::ObjectSpec as Prepared;
 use crate::sys::MapFlags;
 use crate::uapi::{AttachType, MapType, ProgType};
 
 /// The whole report.
 pub fn inspect(bytes: &[u8]) -> Result<String> {
-    let p = prepare(bytes)?;
+    let p = Prepared::parse(bytes)?;
     let mut out = String::new();
     summary(&mut out, &p);
     sections(&mut out, &p.object);

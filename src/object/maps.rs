@@ -118,7 +118,7 @@ pub struct MapSpec<'a> {
     /// What BPF_MAP_CREATE is given.
     pub attr: MapCreateAttr,
     /// Written to key 0 after creation (the bytes of `.data`/`.rodata`).
-    pub initial: Option<&'a [u8]>,
+    pub initial: Option<std::borrow::Cow<'a, [u8]>>,
     /// Freeze after writing (`.rodata`).
     pub freeze: bool,
     /// For maps of maps: the inner map template, created only to be passed
@@ -372,7 +372,7 @@ fn plan_data_map<'a>(
         },
         attr,
         // .rodata is always written, so it can always be frozen.
-        initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data),
+        initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data.into()),
         freeze: kind == DataKind::Rodata,
         inner: None,
         slots: Vec::new(),

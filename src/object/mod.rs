@@ -30,3 +30,4 @@ pub mod inspect;
 pub mod maps;
 pub mod reloc;
 pub mod section;
+pub mod spec;

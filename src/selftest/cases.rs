@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{errno_name, joined, kernel_version, list, pinned, Verdict};
 use crate::error::{Error, Result};
-use crate::load::{self, Loaded};
+use crate::{LoadOptions, Loaded, ObjectSpec};
 
 /// The compiled `bpf/timer_cases.bpf.c`, embedded so the static binary can
 /// run the suite on its own (in an initramfs).
@@ -84,7 +84,7 @@ struct Cases {
 impl Cases {
     fn load() -> Result<Cases> {
         Ok(Cases {
-            loaded: load::load(TIMER_CASES)?,
+            loaded: ObjectSpec::parse(TIMER_CASES)?.load(&LoadOptions::default())?,
         })
     }
 

@@ -10,10 +10,10 @@ use std::os::fd::AsFd as _;
 use super::netns::{self, NetAttach, NetTarget};
 use super::{list, type_values, Step, Verdict};
 use crate::error::{Error, Result};
-use crate::load::{self, Loaded};
 use crate::sys;
 use crate::uapi::attach_type as at;
 use crate::uapi::{Errno, ProgType};
+use crate::{LoadOptions, Loaded, ObjectSpec};
 
 /// The compiled `bpf/timer_types.bpf.c`: one program per program type.
 pub const TIMER_TYPES: &[u8] = include_bytes!("../../bpf/timer_types.bpf.o");
@@ -192,12 +192,22 @@ fn test_run(spec: &TypeSpec, loaded: &Loaded) -> Step {
     }
 }
 
+/// Loads the maps of the timer-types object and only its program `name`.
+fn load_only(name: &str) -> Result<Loaded> {
+    let mut spec = ObjectSpec::parse(TIMER_TYPES)?;
+    for p in spec.programs_mut() {
+        let wanted = p.name() == name;
+        p.set_autoload(wanted);
+    }
+    spec.load(&LoadOptions::default())
+}
+
 /// Loads, test-runs and attaches a timer program of each listed type.
 pub fn program_types() -> Result<Vec<TypeResult>> {
     let mut results = Vec::new();
     let mut loads = Vec::new();
     for spec in TYPES {
-        let loaded = match load::load_selected(TIMER_TYPES, &|name| name == spec.program) {
+        let loaded = match load_only(spec.program) {
             Ok(loaded) => loaded,
             Err(e) => {
                 let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_empty();

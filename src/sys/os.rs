@@ -772,9 +772,19 @@ fn f_type((ret, buf): (libc::c_int, libc::statfs)) -> io::Result<i64> {
 /// [`install_stop_handlers`]' handler.
 static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
+/// Set with [`STOP_SIGNAL`]: the flag a load's `LoadOptions::cancel` watches.
+static STOP_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 extern "C" fn record_stop(sig: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
+    // Only atomic stores: async-signal-safe.
     STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
+    STOP_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The flag [`install_stop_handlers`]' handler sets, for a load to watch
+/// (`LoadOptions::cancel`).
+pub fn stop_flag() -> &'static std::sync::atomic::AtomicBool {
+    &STOP_REQUESTED
 }
 
 /// Makes `signals` (SIGINT, SIGTERM, SIGHUP) record themselves instead of

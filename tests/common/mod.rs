@@ -192,7 +192,7 @@ pub fn not_applicable_without_timers(test: &str, object: &[u8]) -> bool {
         return false;
     }
     require_root();
-    let err = match rawbpf::load(object) {
+    let err = match load(object) {
         Ok(_) => panic!("{test}: a bpf_timer object loaded on a kernel before 5.15"),
         Err(e) => e,
     };
@@ -254,7 +254,7 @@ pub fn not_applicable_without_syscall_programs(test: &str, object: &[u8]) -> boo
         return false;
     }
     require_root();
-    let err = match rawbpf::load(object) {
+    let err = match load(object) {
         Ok(_) => panic!("{test}: a syscall program loaded on a kernel before 5.14"),
         Err(e) => e,
     };
@@ -274,4 +274,25 @@ pub fn not_applicable_without_syscall_programs(test: &str, object: &[u8]) -> boo
         "NOT APPLICABLE: {test}: needs the syscall program type (Linux 5.14); checked that the kernel refuses the type with EINVAL"
     );
     true
+}
+
+/// Loads every map and every autoloaded program of `bytes` with the
+/// default options: the one way to load, in one call for tests.
+pub fn load(bytes: &[u8]) -> rawbpf::Result<rawbpf::Loaded> {
+    rawbpf::ObjectSpec::parse(bytes)?.load(&rawbpf::LoadOptions::default())
+}
+
+/// Loads every map, and only the programs whose function name `select`
+/// accepts (whether or not their section starts with `?`).
+#[allow(dead_code)]
+pub fn load_selected(
+    bytes: &[u8],
+    select: impl Fn(&str) -> bool,
+) -> rawbpf::Result<rawbpf::Loaded> {
+    let mut spec = rawbpf::ObjectSpec::parse(bytes)?;
+    for p in spec.programs_mut() {
+        let wanted = select(p.name());
+        p.set_autoload(wanted);
+    }
+    spec.load(&rawbpf::LoadOptions::default())
 }

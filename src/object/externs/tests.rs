@@ -460,7 +460,7 @@ fn corrupted_extern_objects_never_panic() {
         let original = bytes[i];
         for corrupt in [original ^ 0xff, 0xff, original.wrapping_add(1)] {
             bytes[i] = corrupt;
-            let _ = crate::load::prepare(&bytes);
+            let _ = crate::object::spec::ObjectSpec::parse(&bytes);
         }
         bytes[i] = original;
     }

@@ -1,0 +1,338 @@
+//! The object as a spec: everything it asks the kernel for, editable before
+//! the first system call.
+//!
+//! [`ObjectSpec::parse`] runs the kernel-free half of the pipeline (ELF,
+//! BTF and its fix-ups, externs, map plans) and keeps the result. Before
+//! [`ObjectSpec::load`](crate::ObjectSpec::load) a user may change what will
+//! be loaded, as a libbpf skeleton user does between `open` and `load`:
+//!
+//! - a global variable's initial value ([`ObjectSpec::set_global`]): the
+//!   bytes of `.rodata`, `.data` and `.bss` become the single value of their
+//!   ARRAY map, so setting a `const volatile` global here is how a tool
+//!   passes its configuration to a program, and the verifier sees it as a
+//!   constant (`.rodata` is frozen: `bpf_map_direct_read` lets the verifier
+//!   read a frozen, read-only map's value);
+//! - a program's autoload and type ([`ProgramSpec`]);
+//! - a map's size, flags and pinning ([`MapSpec`]).
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+use crate::object::btf::{kind, Btf, BtfExt};
+use crate::object::elf::Object;
+use crate::object::externs::Externs;
+use crate::object::maps::{self, MapSource, MapSpec};
+use crate::object::section::{self, ProgKind};
+use crate::sys::MapFlags;
+
+/// A program of the object, before load.
+#[derive(Clone, Debug)]
+pub struct ProgramSpec {
+    pub(crate) name: String,
+    pub(crate) section: String,
+    /// Index into the object's functions.
+    pub(crate) entry: usize,
+    /// The type from the section name, or why there is none.
+    pub(crate) kind: std::result::Result<ProgKind, String>,
+    pub(crate) autoload: bool,
+}
+
+impl ProgramSpec {
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ELF section it is in, e.g. `cgroup_skb/egress`.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// Program type, attach type and flags, from the section name (or as
+    /// set with [`set_kind`](Self::set_kind)); None if the section names none.
+    pub fn kind(&self) -> Option<&ProgKind> {
+        self.kind.as_ref().ok()
+    }
+
+    /// Whether [`load`](crate::ObjectSpec::load) loads it: true unless its
+    /// section starts with `?`, as with libbpf.
+    pub fn autoload(&self) -> bool {
+        self.autoload
+    }
+
+    /// Loads the program, or not.
+    pub fn set_autoload(&mut self, autoload: bool) {
+        self.autoload = autoload;
+    }
+
+    /// Loads it as `kind` instead of what its section name says (libbpf's
+    /// `bpf_program__set_type` and `set_expected_attach_type`).
+    pub fn set_kind(&mut self, kind: ProgKind) {
+        self.kind = Ok(kind);
+    }
+
+    /// Whether it attaches to a cgroup (a type `rawbpf run` attaches).
+    pub fn attaches_to_cgroup(&self) -> bool {
+        self.kind().is_some_and(ProgKind::attaches_to_cgroup)
+    }
+}
+
+/// A parsed object, ready to be edited and loaded.
+#[derive(Debug)]
+pub struct ObjectSpec<'a> {
+    /// The parsed ELF object.
+    pub(crate) object: Object<'a>,
+    /// Its `.BTF`, parsed and fixed up.
+    pub(crate) btf: Option<Btf>,
+    /// Its `.BTF.ext`, parsed.
+    pub(crate) ext: Option<BtfExt>,
+    /// The maps to create.
+    pub(crate) maps: Vec<MapSpec<'a>>,
+    /// `__kconfig` and `__ksym` externs, resolved at load time.
+    pub(crate) externs: Externs,
+    /// The programs, in the object's order.
+    pub(crate) programs: Vec<ProgramSpec>,
+}
+
+impl<'a> ObjectSpec<'a> {
+    /// Parses the ELF, fixes up its BTF and plans its maps: everything
+    /// before the first system call. `bytes` is a BPF object as clang
+    /// writes it (`clang -O2 -g -target bpf`).
+    pub fn parse(bytes: &'a [u8]) -> Result<ObjectSpec<'a>> {
+        let object = Object::parse(bytes)?;
+        if object.programs.is_empty() {
+            return Err(Error::Elf(
+                "no programs: no global function in an executable section other than .text".into(),
+            ));
+        }
+        let mut btf = object.btf.map(Btf::parse).transpose()?;
+        // Externs are declared in BTF, before the fix-ups rewrite their types.
+        let externs = Externs::collect(&object, btf.as_ref())?;
+        if let Some(btf) = &mut btf {
+            btf.fix_datasecs(&object)?;
+            externs.fix_btf(btf)?;
+        }
+        let ext = match (object.btf_ext, &btf) {
+            (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
+            _ => None,
+        };
+        let maps = maps::plan(&object, btf.as_ref())?;
+        let programs = program_specs(&object);
+        Ok(ObjectSpec {
+            object,
+            btf,
+            ext,
+            maps,
+            externs,
+            programs,
+        })
+    }
+
+    /// The parsed ELF object (sections, symbols, functions, relocations).
+    pub fn object(&self) -> &Object<'a> {
+        &self.object
+    }
+
+    /// The object's `.BTF`, parsed and fixed up as the kernel will get it.
+    pub fn btf(&self) -> Option<&Btf> {
+        self.btf.as_ref()
+    }
+
+    /// The object's `.BTF.ext` (func, line and CO-RE records).
+    pub fn btf_ext(&self) -> Option<&BtfExt> {
+        self.ext.as_ref()
+    }
+
+    /// The programs, in the object's order.
+    pub fn programs(&self) -> impl Iterator<Item = &ProgramSpec> {
+        self.programs.iter()
+    }
+
+    /// The programs, to change what is loaded and how.
+    pub fn programs_mut(&mut self) -> impl Iterator<Item = &mut ProgramSpec> {
+        self.programs.iter_mut()
+    }
+
+    /// The program whose function is named `name`.
+    pub fn program_mut(&mut self, name: &str) -> Option<&mut ProgramSpec> {
+        self.programs.iter_mut().find(|p| p.name == name)
+    }
+
+    /// The maps, definitions and global data alike.
+    pub fn maps(&self) -> impl Iterator<Item = &MapSpec<'a>> {
+        self.maps.iter()
+    }
+
+    /// The map named `name` (a `.maps` symbol, or a data section such as
+    /// `.rodata`), to change its size, flags or pinning.
+    pub fn map_mut(&mut self, name: &str) -> Option<&mut MapSpec<'a>> {
+        self.maps.iter_mut().find(|m| m.name == name)
+    }
+
+    /// Sets the initial value of the global variable `name` (in `.rodata*`,
+    /// `.data*` or `.bss*`) to `value`, whose length must be the variable's
+    /// size: from BTF where the object has it, else from its ELF symbol.
+    pub fn set_global(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        let (section, offset, size) = self.find_global(name)?;
+        if value.len() != size {
+            return Err(Error::Map {
+                map: self.object.sections[section].name.clone(),
+                what: format!(
+                    "global '{name}' is {size} bytes; the value given is {} bytes",
+                    value.len()
+                ),
+            });
+        }
+        let map = self
+            .maps
+            .iter_mut()
+            .find(|m| matches!(m.source, MapSource::Data { section: s, .. } if s == section))
+            .ok_or_else(|| not_a_global(name))?;
+        let mut bytes = match map.initial.take() {
+            Some(bytes) => bytes.into_owned(),
+            None => Vec::new(),
+        };
+        bytes.resize(map.attr.value_size as usize, 0);
+        let end = offset + size;
+        let slot = bytes
+            .get_mut(offset..end)
+            .ok_or_else(|| not_a_global(name))?;
+        slot.copy_from_slice(value);
+        map.initial = Some(Cow::Owned(bytes));
+        Ok(())
+    }
+
+    /// Where the global `name` lives: (section index, offset, size).
+    fn find_global(&self, name: &str) -> Result<(usize, usize, usize)> {
+        let data_sections = self.object.sections.iter().filter(|s| {
+            self.maps
+                .iter()
+                .any(|m| matches!(m.source, MapSource::Data { section, .. } if section == s.index))
+        });
+        for section in data_sections {
+            let found = match &self.btf {
+                Some(btf) => btf_global(btf, &section.name, name)?,
+                None => None,
+            };
+            let found = found.or_else(|| self.symbol_global(section.index, name));
+            if let Some((offset, size)) = found {
+                return Ok((section.index, offset, size));
+            }
+        }
+        Err(not_a_global(name))
+    }
+
+    /// The ELF symbol `name` in the data section `section`: (offset, size).
+    fn symbol_global(&self, section: usize, name: &str) -> Option<(usize, usize)> {
+        let sym = self
+            .object
+            .symbols
+            .iter()
+            .find(|s| s.section == Some(section) && s.name == name && !s.is_section())?;
+        Some((
+            usize::try_from(sym.value).ok()?,
+            usize::try_from(sym.size).ok()?,
+        ))
+    }
+}
+
+/// The VAR `name` in the DATASEC named `section`: (offset, size).
+fn btf_global(btf: &Btf, section: &str, name: &str) -> Result<Option<(usize, usize)>> {
+    let Some(datasec) = btf.find(kind::DATASEC, section) else {
+        return Ok(None);
+    };
+    for (var, offset, size) in btf.datasec_vars(datasec)? {
+        if btf.type_name(var)? == name {
+            return Ok(Some((offset as usize, size as usize)));
+        }
+    }
+    Ok(None)
+}
+
+fn not_a_global(name: &str) -> Error {
+    Error::Map {
+        map: name.to_string(),
+        what: "no global variable of that name in .rodata, .data or .bss".into(),
+    }
+}
+
+/// One spec per program, with its type from the section name.
+fn program_specs(object: &Object<'_>) -> Vec<ProgramSpec> {
+    object
+        .programs
+        .iter()
+        .filter_map(|&entry| {
+            let func = object.functions.get(entry)?;
+            let section = &object.sections.get(func.section)?.name;
+            Some(ProgramSpec {
+                name: func.name.clone(),
+                section: section.clone(),
+                entry,
+                kind: ProgKind::parse(section),
+                autoload: section::autoload(section).1,
+            })
+        })
+        .collect()
+}
+
+impl MapSpec<'_> {
+    /// The map's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `BPF_MAP_TYPE_*`.
+    pub fn map_type(&self) -> crate::uapi::MapType {
+        crate::uapi::MapType(self.attr.map_type)
+    }
+
+    /// Key size in bytes.
+    pub fn key_size(&self) -> u32 {
+        self.attr.key_size
+    }
+
+    /// Value size in bytes.
+    pub fn value_size(&self) -> u32 {
+        self.attr.value_size
+    }
+
+    /// Maximum number of entries.
+    pub fn max_entries(&self) -> u32 {
+        self.attr.max_entries
+    }
+
+    /// The flags BPF_MAP_CREATE gets.
+    pub fn flags(&self) -> MapFlags {
+        MapFlags::from_bits_retain(self.attr.map_flags)
+    }
+
+    /// Whether it asks to be pinned by name (LIBBPF_PIN_BY_NAME).
+    pub fn pin_by_name(&self) -> bool {
+        self.pin_by_name
+    }
+
+    /// Creates the map with room for `entries` (libbpf's
+    /// `bpf_map__set_max_entries`). Global-data maps hold exactly one value
+    /// and refuse.
+    pub fn set_max_entries(&mut self, entries: u32) -> Result<()> {
+        if !matches!(self.source, MapSource::Defined { .. }) {
+            return Err(Error::Map {
+                map: self.name.clone(),
+                what: "a global-data map holds exactly one value; its size is the section's".into(),
+            });
+        }
+        self.attr.max_entries = entries;
+        Ok(())
+    }
+
+    /// Creates the map with `flags` (`BPF_F_*`) instead of the object's.
+    pub fn set_flags(&mut self, flags: MapFlags) {
+        self.attr.map_flags = flags.bits();
+    }
+
+    /// Pins the map by name (LIBBPF_PIN_BY_NAME) under
+    /// [`LoadOptions::pin_maps`](crate::LoadOptions::pin_maps), or not.
+    pub fn set_pin_by_name(&mut self, pin: bool) {
+        self.pin_by_name = pin;
+    }
+}
