@@ -15,6 +15,35 @@
 //! with `unsafe`; [`uapi`] names the kernel's numbers; [`show`] reads back
 //! what is attached and pinned. Instruction encoding lives in the
 //! `rawbpf-asm` crate ([`asm`]).
+//!
+//! # Using the library
+//!
+//! One way to load: parse the object (no system call), change what you
+//! need, load, then use the programs and maps by name.
+//!
+//! ```
+//! # fn main() -> rawbpf::Result<()> {
+//! use rawbpf::{LoadOptions, ObjectSpec};
+//!
+//! // Loading needs root (CAP_BPF and CAP_PERFMON for the seed).
+//! let mut spec = ObjectSpec::parse(rawbpf::SEED_OBJECT)?; // no system call
+//! spec.map_mut("hmap").expect("the seed's map").set_max_entries(1)?;
+//! let loaded = spec.load(&LoadOptions::default())?;
+//!
+//! let prog = loaded.program("bpf_prog1").expect("the seed's program");
+//! let run = prog.test_run(&[0u8; 64], &[])?; // BPF_PROG_TEST_RUN
+//! assert_eq!(run.retval, 0); // the seed drops every packet
+//! let map = loaded.map("hmap").expect("the seed's map");
+//! assert_eq!(map.info()?.max_entries, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`ObjectSpec::set_global`] sets a global (a `const volatile` in
+//! `.rodata` is how a tool configures its program), [`ProgramSpec`]
+//! turns autoload on or off, [`LoadOptions`] names a target BTF, a pin
+//! root for maps pinned by name, and a cancel flag. Attaching is in
+//! [`attach`], pinning and undoing a run in [`pin`].
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

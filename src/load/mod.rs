@@ -24,7 +24,7 @@ use crate::object::core::{self, BtfSource};
 use crate::object::externs;
 use crate::object::maps;
 use crate::object::reloc;
-use crate::object::spec::{ObjectSpec, ProgramSpec};
+use crate::object::spec::{Global, ObjectSpec, ProgramSpec};
 use crate::sys;
 use map::Map;
 pub use program::Program;
@@ -40,6 +40,8 @@ pub struct Loaded {
     pub maps: Vec<Map>,
     /// The programs, loaded.
     pub programs: Vec<Program>,
+    /// Where each global variable lives, for [`Loaded::global`].
+    globals: Vec<Global>,
 }
 
 impl Loaded {
@@ -51,6 +53,31 @@ impl Loaded {
     /// The program whose function is named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The current bytes of the global variable `name` (in `.data*`,
+    /// `.bss*` or `.rodata*`): a lookup of its section's map, cut to the
+    /// variable.
+    pub fn global(&self, name: &str) -> Result<Vec<u8>> {
+        let unknown = || Error::Map {
+            map: name.to_string(),
+            what: "no global variable of that name in .rodata, .data or .bss".into(),
+        };
+        let global = self
+            .globals
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(unknown)?;
+        let map = self
+            .maps
+            .iter()
+            .find(|m| matches!(m.source, maps::MapSource::Data { section, .. } if section == global.section))
+            .ok_or_else(unknown)?;
+        let value = map.lookup(&0u32.to_ne_bytes())?.ok_or_else(unknown)?;
+        value
+            .get(global.offset..global.offset + global.size)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(unknown)
     }
 }
 
@@ -166,6 +193,7 @@ impl ObjectSpec<'_> {
     /// kernel. A failure at any step closes what was made, so it leaves
     /// nothing behind.
     pub fn load(mut self, options: &LoadOptions<'_>) -> Result<Loaded> {
+        let globals = self.globals();
         let facts = self.resolve_against_kernel(options)?;
         options.check_cancel()?;
         // Before the first kernel object: on kernels without memcg
@@ -183,6 +211,7 @@ impl ObjectSpec<'_> {
             btf,
             maps,
             programs,
+            globals,
         })
     }
 

@@ -25,6 +25,16 @@ use crate::object::maps::{self, MapSource, MapSpec};
 use crate::object::section::{self, ProgKind};
 use crate::sys::MapFlags;
 
+/// A global variable's place: its data section and the bytes it spans in
+/// that section's map value.
+#[derive(Clone, Debug)]
+pub(crate) struct Global {
+    pub(crate) name: String,
+    pub(crate) section: usize,
+    pub(crate) offset: usize,
+    pub(crate) size: usize,
+}
+
 /// A program of the object, before load.
 #[derive(Clone, Debug)]
 pub struct ProgramSpec {
@@ -204,12 +214,7 @@ impl<'a> ObjectSpec<'a> {
 
     /// Where the global `name` lives: (section index, offset, size).
     fn find_global(&self, name: &str) -> Result<(usize, usize, usize)> {
-        let data_sections = self.object.sections.iter().filter(|s| {
-            self.maps
-                .iter()
-                .any(|m| matches!(m.source, MapSource::Data { section, .. } if section == s.index))
-        });
-        for section in data_sections {
+        for section in self.data_sections() {
             let found = match &self.btf {
                 Some(btf) => btf_global(btf, &section.name, name)?,
                 None => None,
@@ -220,6 +225,36 @@ impl<'a> ObjectSpec<'a> {
             }
         }
         Err(not_a_global(name))
+    }
+
+    /// The sections that become global-data maps.
+    fn data_sections(&self) -> impl Iterator<Item = &crate::object::elf::Section<'a>> {
+        self.object.sections.iter().filter(|s| {
+            self.maps
+                .iter()
+                .any(|m| matches!(m.source, MapSource::Data { section, .. } if section == s.index))
+        })
+    }
+
+    /// Every named global variable of the data sections, with where it
+    /// lives: what [`Loaded::global`](crate::Loaded::global) reads.
+    pub(crate) fn globals(&self) -> Vec<Global> {
+        let mut out = Vec::new();
+        for section in self.data_sections() {
+            for sym in self.object.symbols.iter().filter(|s| {
+                s.section == Some(section.index) && !s.is_section() && !s.name.is_empty()
+            }) {
+                if let Ok((_, offset, size)) = self.find_global(&sym.name) {
+                    out.push(Global {
+                        name: sym.name.clone(),
+                        section: section.index,
+                        offset,
+                        size,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// The ELF symbol `name` in the data section `section`: (offset, size).
