@@ -134,3 +134,18 @@ bench-deps:
 		(for l in libbpf.a libelf.a libz.a libzstd.a; do [ -e "$$(cc -print-file-name=$$l)" ] || exit 1; done) || { \
 		apt-get update && apt-get install -y --no-install-recommends \
 			strace gcc libc6-dev libbpf-dev libelf-dev zlib1g-dev libzstd-dev; }
+
+# Installs the command, its man page, bash completion and the boot
+# integrations: PREFIX (/usr/local) and DESTDIR (a staging root) as usual.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+.PHONY: install
+install: build
+	install -D -m 0755 $(RELEASE) $(DESTDIR)$(PREFIX)/bin/rawbpf
+	install -D -m 0644 contrib/man/rawbpf.1 $(DESTDIR)$(PREFIX)/share/man/man1/rawbpf.1
+	install -D -m 0644 contrib/bash-completion/rawbpf \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/rawbpf
+	install -D -m 0755 contrib/initramfs-tools/hook \
+		$(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/rawbpf
+	install -D -m 0755 contrib/initramfs-tools/init-top \
+		$(DESTDIR)$(PREFIX)/share/initramfs-tools/scripts/init-top/rawbpf

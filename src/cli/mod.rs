@@ -31,70 +31,13 @@ macro_rules! errln {
 
 mod demo;
 mod detach;
+mod help;
 mod run;
 #[cfg(feature = "selftest")]
 mod selftest;
 mod show;
 #[cfg(feature = "tools")]
 mod tools;
-
-const USAGE: &str = "\
-rawbpf: a minimal eBPF loader over its own bpf() system calls
-
-usage:
-  rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]]
-             [--verbose] [--trace] [--btf FILE]
-      Load every map and program of OBJECT (default: the embedded seed, the
-      bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
-      a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
-      attached until SIGINT, SIGTERM or SIGHUP, then detaches and cleans up.
-      With --pin DIR (a directory inside a bpffs, or a name under its mount)
-      it pins the links, maps and programs not attached there, records
-      what it pinned in the symlink DIR/rawbpf_run and exits;
-      `rawbpf detach --pin DIR` undoes that. Any failure or stop signal
-      before the end undoes everything the run did.
-      --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
-                       BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
-      --verbose        ask the kernel about what it holds (ids, tags), list
-                       the bpf() commands that loaded and attached it, and
-                       say how long they took
-      --trace          print every bpf() call on stderr as it happens: the
-                       command, its decoded fields, the result or errno, time
-      --btf FILE       resolve CO-RE relocations against FILE (another
-                       kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux
-  rawbpf detach --pin DIR [--cgroup DIR] [--trace]
-      Detach and unpin what `run --pin DIR` left, as its record there says;
-      anything else in DIR is left alone. --cgroup is only needed if the
-      cgroup moved, and must be the one the programs are attached to.
-  rawbpf demo [--trace]
-      Load the embedded seed, attach it to a fresh cgroup, show the kernel
-      drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
-      datagram now passes, and clean everything up.
-  rawbpf show [--cgroup DIR] [--pin DIR]
-      What the kernel has attached directly to the cgroup DIR (each cgroup
-      attach type: program id, name, type, link id) and what is pinned under
-      the bpffs directory DIR (a name goes under the bpffs mount). Without
-      either: the cgroup2 root and the bpffs mount.
-  rawbpf selftest [--trace]
-      Check on the running kernel what bpf_timer_cancel is documented to
-      return (and what it does beyond that), and print a table; exit status 0
-      only if everything documented holds.
-  rawbpf inspect OBJECT
-      What is inside OBJECT, as the loader sees it: sections, programs with
-      their program and attach types, maps with key and value types as C,
-      global data and its variables, relocations by kind, externs, and the
-      BTF fix-ups rawbpf makes. No kernel and no root needed.
-  rawbpf disasm OBJECT [--relocated] [--alu32] [PROGRAM]
-      Every program's instructions in llvm-objdump's syntax, annotated after
-      ';' with the map, global, function or helper each refers to. With
-      --relocated, each program as BPF_PROG_LOAD receives it: subprograms
-      appended, pseudo sources set, func_info and source lines interleaved.
-      --alu32 prints sub-register loads and stores as llvm -mcpu=v3 does.
-      No kernel and no root needed.
-  rawbpf help | --help | --version
-
-exit status: 0 success, 1 failure, 2 bad usage, 3 (selftest) the kernel is
-too old to test: it has no bpf_timer helpers (Linux 5.15 or later)";
 
 /// A command-line mistake (exit status 2).
 struct Usage(String);
@@ -150,15 +93,47 @@ fn command(args: &[String]) -> Result<(), Failure> {
         args.to_vec()
     };
     let args = &args[..];
+    if let Some(text) = help_asked(args)? {
+        outln!("{text}");
+        return Ok(());
+    }
+    let result = dispatch(args);
+    // A usage error shows the subcommand's synopsis.
+    match (result, args.first().and_then(|name| help::command(name))) {
+        (Err(Failure::Usage(Usage(msg))), Some(c)) => Err(Usage(format!(
+            "{msg}\nusage: {}\n(see `rawbpf {} --help`)",
+            c.synopsis, c.name
+        ))
+        .into()),
+        (result, _) => result,
+    }
+}
+
+/// The help text asked for, if any: `rawbpf`, `rawbpf --help`, `rawbpf help
+/// [COMMAND | --roff]`, `rawbpf COMMAND --help`, `--version`.
+fn help_asked(args: &[String]) -> Result<Option<String>, Failure> {
+    let first = args.first().map(String::as_str);
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    Ok(Some(match (first, rest.as_slice()) {
+        (None | Some("--help" | "-h" | "help"), []) => help::usage(),
+        (Some("help"), ["--roff"]) => help::roff(),
+        (Some("help"), [name]) => match help::command(name) {
+            Some(c) => help::help(c),
+            None => return Err(Usage(format!("no command '{name}' to help with")).into()),
+        },
+        (Some("--version" | "-V"), []) => format!("rawbpf {}", env!("CARGO_PKG_VERSION")),
+        (Some(name), rest) if rest.iter().any(|a| matches!(*a, "--help" | "-h")) => {
+            match help::command(name) {
+                Some(c) => help::help(c),
+                None => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn dispatch(args: &[String]) -> Result<(), Failure> {
     match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
-            outln!("{USAGE}");
-            Ok(())
-        }
-        Some("--version" | "-V") => {
-            outln!("rawbpf {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
         Some("run") => run::parse_run(&args[1..])
             .map_err(Failure::from)
             .and_then(run::run),
@@ -189,6 +164,7 @@ fn command(args: &[String]) -> Result<(), Failure> {
         .into()),
         Some("show") => show::show(&args[1..]),
         Some(other) => Err(Usage(format!("unknown command '{other}'")).into()),
+        None => Err(Usage("no command".into()).into()),
     }
 }
 
@@ -214,6 +190,10 @@ fn non_empty(option: &str, value: String) -> Result<String, Usage> {
 fn report(result: Result<(), Failure>) -> u8 {
     match result {
         Ok(()) => 0,
+        Err(Failure::Usage(Usage(msg))) if msg.contains("--help`)") => {
+            errln!("rawbpf: {msg}");
+            2
+        }
         Err(Failure::Usage(Usage(msg))) => {
             errln!("rawbpf: {msg}\n(see `rawbpf --help`)");
             2
