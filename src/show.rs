@@ -266,22 +266,44 @@ pub fn pinned(path: &Path) -> Result<Pinned> {
     })
 }
 
+/// A path that could not be read, and why.
+pub type Skipped = (PathBuf, String);
+
+/// What is pinned under a bpffs directory: the pins it could read, and a
+/// note for each it could not (another tool's file the kernel will not
+/// open, such as the `progs.debug` bpffs shows at its root; a directory
+/// it may not read).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PinListing {
+    /// The pins read, sorted by path.
+    pub pins: Vec<Pinned>,
+    /// What was skipped, and why: (path, reason).
+    pub skipped: Vec<Skipped>,
+}
+
 /// Everything pinned under the bpffs directory `dir` (and its
-/// subdirectories), sorted by path.
-pub fn pins(dir: &Path) -> Result<Vec<Pinned>> {
+/// subdirectories); what cannot be read is skipped with a note.
+pub fn pins(dir: &Path) -> Result<PinListing> {
     let meta = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if !meta.is_dir() {
         return Err(Error::Env(format!("{} is not a directory", dir.display())));
     }
     require_fs(dir, sys::BPF_FS_MAGIC, "bpffs")?;
-    let mut out = Vec::new();
+    let mut out = PinListing::default();
     walk(dir, 0, &mut out)?;
-    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out.pins.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<Pinned>) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+fn walk(dir: &Path, depth: usize, out: &mut PinListing) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if depth > 0 => {
+            out.skipped.push((dir.to_path_buf(), e.to_string()));
+            return Ok(());
+        }
+        Err(e) => return Err(Error::io(dir, e)),
+    };
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
@@ -295,16 +317,49 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<Pinned>) -> Result<()> {
             }
             walk(&path, depth + 1, out)?;
         } else if file_type.is_file() {
-            if out.len() >= MAX_PINS {
+            if out.pins.len() + out.skipped.len() >= MAX_PINS {
                 return Err(Error::Env(format!(
                     "{}: more than {MAX_PINS} pins",
                     dir.display()
                 )));
             }
-            out.push(pinned(&path)?);
+            match pinned(&path) {
+                Ok(pin) => out.pins.push(pin),
+                Err(e) => out.skipped.push((path, e.to_string())),
+            }
         }
     }
     Ok(())
+}
+
+/// The directories under the bpffs directory `root` that hold a `rawbpf
+/// run --pin` record (a `rawbpf_run` symlink), sorted; unreadable
+/// directories are skipped with a note.
+pub fn run_dirs(root: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>)> {
+    require_fs(root, sys::BPF_FS_MAGIC, "bpffs")?;
+    let (mut found, mut skipped) = (Vec::new(), Vec::new());
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                skipped.push((dir, e.to_string()));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_symlink() && entry.file_name() == crate::pin::RECORD => {
+                    found.push(dir.clone())
+                }
+                Ok(t) if t.is_dir() && depth + 1 < MAX_DEPTH => stack.push((path, depth + 1)),
+                _ => {}
+            }
+        }
+    }
+    found.sort_unstable();
+    Ok((found, skipped))
 }
 
 /// The text `rawbpf show` prints for a cgroup.
@@ -338,8 +393,13 @@ pub fn format_attachments(dir: &Path, attached: &[Attached]) -> String {
 }
 
 /// The text `rawbpf show` prints for a pin directory.
-pub fn format_pins(dir: &Path, pins: &[Pinned]) -> String {
+pub fn format_pins(dir: &Path, listing: &PinListing) -> String {
+    let pins = &listing.pins;
     let mut out = format!("pinned under {}: {} object(s)\n", dir.display(), pins.len());
+    for (path, why) in &listing.skipped {
+        let rel = path.strip_prefix(dir).unwrap_or(path).display();
+        out += &format!("  {rel:<24} skipped: {why}\n");
+    }
     for p in pins {
         let rel = p.path.strip_prefix(dir).unwrap_or(&p.path).display();
         out += &match (p.kind, p.link) {

@@ -112,3 +112,62 @@ fn the_bash_completion_knows_every_command_and_option() {
         }
     }
 }
+
+#[test]
+fn show_with_no_arguments_lists_runs_and_skips_what_it_cannot_read() {
+    common::require_root();
+    // A run pinned under the bpffs mount, beside whatever else is there
+    // (the kernel's own progs.debug, other tools' pins).
+    let cg = common::test_cgroup();
+    let pins = common::PinDir::new("show-all");
+    let policy = common::PolicyArg::new();
+    let dir = pins.path().to_str().unwrap();
+    let cgroup = cg.path().to_str().unwrap();
+    let mut args = vec!["run"];
+    args.extend(policy.args());
+    args.extend(["--cgroup", cgroup, "--pin", dir]);
+    common::rawbpf_ok(&args);
+    let text = common::rawbpf_ok(&["show"]);
+    assert!(text.contains(&format!("pinned under {dir}:")), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&common::rawbpf_ok(&["show", "--json"])).expect("show --json is JSON");
+    let pinned = json["pins"].as_array().unwrap();
+    let ours: Vec<_> = pinned
+        .iter()
+        .filter(|p| p["path"].as_str().unwrap().starts_with(dir))
+        .collect();
+    assert!(ours.iter().any(|p| p["kind"] == "link"), "{json}");
+    // The kernel's own iterator pins, where this kernel has them, are
+    // listed as skipped at the bpffs root, not an error.
+    let root = rawbpf::kernel::mounts::find_mount("bpf").unwrap().unwrap();
+    if root.join("progs.debug").exists() {
+        let out = rawbpf(&["show", "--pin", root.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            json["skipped"].to_string().contains("progs.debug"),
+            "{json}"
+        );
+    }
+    common::rawbpf_ok(&["detach", "--pin", dir]);
+}
+
+#[test]
+fn inspect_json_names_programs_and_maps() {
+    let object = common::ObjectFile::new(include_bytes!("../bpf/globals.bpf.o"));
+    let text = common::rawbpf_ok(&["inspect", object.path(), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&text).expect("inspect --json is JSON");
+    assert_eq!(json["license"], "GPL");
+    assert_eq!(json["programs"][0]["name"], "count_packets");
+    assert_eq!(json["programs"][0]["type"], "CGROUP_SKB");
+    let maps: Vec<&str> = json["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        maps.contains(&".rodata") && maps.contains(&".bss"),
+        "{maps:?}"
+    );
+}

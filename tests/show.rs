@@ -92,7 +92,9 @@ fn show_lists_pins_with_kind_id_and_name() {
     let prog = loaded.program("bpf_prog1").unwrap();
     rawbpf::kernel::bpffs::pin(prog.fd.as_fd(), &sub.join("prog")).unwrap();
 
-    let got = show::pins(pins.path()).unwrap();
+    let listing = show::pins(pins.path()).unwrap();
+    assert_eq!(listing.skipped, []);
+    let got = listing.pins;
     let find = |rel: &str| {
         got.iter()
             .find(|p| p.path == pins.path().join(rel))

@@ -61,14 +61,20 @@ datagram now passes, and clean everything up.
 
 const SHOW: Command = Command {
     name: "show",
-    synopsis: "rawbpf show [--cgroup DIR] [--pin DIR]",
+    synopsis: "rawbpf show [--cgroup DIR] [--pin DIR] [--json]",
     text: "\
 What the kernel has attached directly to the cgroup DIR (each cgroup
 attach type: program id, name, type, link id) and what is pinned under
 the bpffs directory DIR (a name goes under the bpffs mount). Without
-either: the cgroup2 root and the bpffs mount.
+either: the cgroup2 root, and every directory under the bpffs mount
+that `rawbpf run --pin` made (it holds a rawbpf_run record). What
+cannot be read (another tool's file, a directory not readable) is
+skipped with a note.
   --cgroup DIR     the cgroup v2 directory to list
-  --pin DIR        the bpffs directory to list",
+  --pin DIR        the bpffs directory to list
+  --json           one JSON object: {\"cgroups\": [{path, attached}],
+                   \"pins\": [{path, kind, id, name, type, prog_id,
+                   attach_type}], \"skipped\": [{path, reason}]}",
 };
 
 const SELFTEST: Command = Command {
@@ -83,12 +89,16 @@ only if everything documented holds.
 
 const INSPECT: Command = Command {
     name: "inspect",
-    synopsis: "rawbpf inspect OBJECT",
+    synopsis: "rawbpf inspect OBJECT [--json]",
     text: "\
 What is inside OBJECT, as the loader sees it: sections, programs with
 their program and attach types, maps with key and value types as C,
 global data and its variables, relocations by kind, externs, and the
-BTF fix-ups rawbpf makes. No kernel and no root needed.",
+BTF fix-ups rawbpf makes. No kernel and no root needed.
+  --json           one JSON object: {license, btf, \"programs\": [{name,
+                   section, type, expected_attach_type, autoload}],
+                   \"maps\": [{name, type, key_size, value_size,
+                   max_entries, flags, pin_by_name}]}",
 };
 
 const DISASM: Command = Command {

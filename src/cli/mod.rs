@@ -32,6 +32,8 @@ macro_rules! errln {
 mod demo;
 mod detach;
 mod help;
+#[cfg_attr(not(feature = "tools"), allow(dead_code))]
+mod json;
 mod run;
 #[cfg(feature = "selftest")]
 mod selftest;
@@ -146,16 +148,7 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         #[cfg(feature = "tools")]
         Some("disasm") => tools::disasm(&args[1..]),
         #[cfg(feature = "tools")]
-        Some("inspect") => match &args[1..] {
-            [object] => {
-                out!(
-                    "{}",
-                    rawbpf::object::inspect::inspect(&tools::read_object(object)?)?
-                );
-                Ok(())
-            }
-            _ => Err(Usage("inspect takes one OBJECT".into()).into()),
-        },
+        Some("inspect") => tools::inspect(&args[1..]),
         #[cfg(not(all(feature = "selftest", feature = "tools")))]
         Some(cmd @ ("selftest" | "disasm" | "inspect")) => Err(Error::Env(format!(
             "'{cmd}' is not in this build of rawbpf: it was built without the \
