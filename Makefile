@@ -64,7 +64,16 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-check: fmt clippy bpf-check
+check: fmt clippy bpf-check msrv
+
+# The oldest Rust the crate says it builds with (Cargo.toml's rust-version):
+# clippy's incompatible_msrv lint checks std APIs against it, and this
+# builds every target with that very toolchain (rustup installs it).
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+.PHONY: msrv
+msrv:
+	rustup toolchain install $(MSRV) --profile minimal >/dev/null 2>&1 || true
+	$(CARGO) +$(MSRV) build --workspace --all-targets --target-dir target/msrv
 
 # Rebuild the committed BPF objects (needs clang; `make bpf-deps` installs it).
 bpf: bpf-deps
