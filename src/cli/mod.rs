@@ -43,7 +43,7 @@ rawbpf: a minimal eBPF loader over its own bpf() system calls
 
 usage:
   rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]]
-             [--verbose] [--trace] [--btf FILE]
+             [--no-attach] [--verbose] [--trace] [--btf FILE]
       Load every map and program of OBJECT (default: the embedded seed, the
       bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
       a cgroup named 'rawbpf' under the cgroup2 root). Without --pin it stays
@@ -51,10 +51,16 @@ usage:
       With --pin DIR (a directory inside a bpffs, or a name under its mount)
       it pins the links, maps and programs not attached there, records
       what it pinned in the symlink DIR/rawbpf_run and exits;
-      `rawbpf detach --pin DIR` undoes that. Any failure or stop signal
-      before the end undoes everything the run did.
+      `rawbpf detach --pin DIR` undoes that, also after a run that was
+      killed halfway: the record is written before anything is attached or
+      pinned. Any failure or stop signal before the end undoes everything
+      the run did. Two runs (or a run and a detach) on one DIR: the second
+      fails at once.
       --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                        BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
+      --no-attach      with --pin: attach nothing, pin every program as
+                       DIR/prog_NAME (for systemd's BPFProgram= or
+                       IPEgressFilterPath=)
       --verbose        ask the kernel about what it holds (ids, tags), list
                        the bpf() commands that loaded and attached it, and
                        say how long they took
@@ -63,9 +69,12 @@ usage:
       --btf FILE       resolve CO-RE relocations against FILE (another
                        kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux
   rawbpf detach --pin DIR [--cgroup DIR] [--trace]
-      Detach and unpin what `run --pin DIR` left, as its record there says;
-      anything else in DIR is left alone. --cgroup is only needed if the
-      cgroup moved, and must be the one the programs are attached to.
+      Detach and unpin what `run --pin DIR` left, as its record there says,
+      whether the run finished or was killed; anything else in DIR is left
+      alone. If anything recorded cannot be undone (or stays attached), it
+      exits 1 with the reason per object and keeps the record: run it again
+      once the cause is gone. --cgroup is only needed if the cgroup moved,
+      and must be the one the programs are attached to.
   rawbpf demo [--trace]
       Load the embedded seed, attach it to a fresh cgroup, show the kernel
       drops a UDP datagram to 127.0.0.1 sent from inside it, detach, show the
