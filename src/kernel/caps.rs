@@ -12,8 +12,9 @@
 //! CAP_PERFMON and the bpf_timer, spin lock and per-CPU pointer helpers
 //! only with CAP_BPF; the verifier then calls them unknown ("program of
 //! this type cannot use helper bpf_trace_printk#6"). CAP_SYS_ADMIN stands
-//! in for CAP_BPF and CAP_PERFMON (`bpf_capable`, `perfmon_capable`), not
-//! for CAP_NET_ADMIN. The effective set is read with capget(2).
+//! in for CAP_BPF and CAP_PERFMON (`bpf_capable`, `perfmon_capable`), and
+//! since Linux 6.9 for CAP_NET_ADMIN too (`bpf_ns_capable`, under
+//! `bpf_token_capable`). The effective set is read with capget(2).
 
 use crate::sys;
 
@@ -43,10 +44,16 @@ impl Cap {
     }
 
     /// Whether the set `effective` (bit N for capability N) grants this
-    /// capability, or the CAP_SYS_ADMIN that stands in for it.
-    pub fn granted_by(self, effective: u64) -> bool {
+    /// capability, or the CAP_SYS_ADMIN that stands in for it on a kernel
+    /// of `version`.
+    pub fn granted_by(self, effective: u64, version: (u32, u32)) -> bool {
         let has = |c: Cap| effective & (1 << c.0) != 0;
-        has(self) || (matches!(self, Cap::BPF | Cap::PERFMON) && has(Cap::SYS_ADMIN))
+        let stands_in = match self {
+            Cap::BPF | Cap::PERFMON => true,
+            Cap::NET_ADMIN => version >= (6, 9),
+            _ => false,
+        };
+        has(self) || (stands_in && has(Cap::SYS_ADMIN))
     }
 }
 
@@ -92,14 +99,22 @@ fn unprivileged_bpf_disabled() -> bool {
 /// Which of `needed` this process lacks; empty if it has them all or its
 /// capabilities cannot be read.
 pub fn missing(needed: &[Cap]) -> Vec<Cap> {
+    let version = kernel_version().unwrap_or((0, 0));
     match sys::effective_capabilities() {
         Ok(effective) => needed
             .iter()
             .copied()
-            .filter(|c| !c.granted_by(effective))
+            .filter(|c| !c.granted_by(effective, version))
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The running kernel's (major, minor), from /proc/sys/kernel/osrelease.
+pub fn kernel_version() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut parts = release.trim().split(['.', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// The capability a helper (by `enum bpf_func_id`) is offered only with,
@@ -157,13 +172,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sys_admin_stands_in_for_bpf_and_perfmon_only() {
+    fn sys_admin_stands_in_for_bpf_perfmon_and_since_6_9_net_admin() {
         let sys_admin = 1u64 << 21;
-        assert!(Cap::BPF.granted_by(sys_admin));
-        assert!(Cap::PERFMON.granted_by(sys_admin));
-        assert!(!Cap::NET_ADMIN.granted_by(sys_admin));
-        assert!(Cap::PERFMON.granted_by(1 << 38));
-        assert!(!Cap::PERFMON.granted_by(1 << 39));
+        assert!(Cap::BPF.granted_by(sys_admin, (5, 10)));
+        assert!(Cap::PERFMON.granted_by(sys_admin, (5, 10)));
+        assert!(!Cap::NET_ADMIN.granted_by(sys_admin, (6, 8)));
+        assert!(Cap::NET_ADMIN.granted_by(sys_admin, (6, 9)));
+        assert!(Cap::PERFMON.granted_by(1 << 38, (6, 1)));
+        assert!(!Cap::PERFMON.granted_by(1 << 39, (6, 1)));
     }
 
     #[test]

@@ -35,9 +35,7 @@ pub fn cause(errno: i32) -> Option<String> {
 /// Before 5.11 the kernel charged maps and programs to RLIMIT_MEMLOCK and
 /// said EPERM past it; rawbpf raises the limit, which can fail.
 fn memlock_cause() -> Option<String> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let mut parts = release.trim().split(['.', '-']);
-    let version: (u32, u32) = (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
+    let version = super::caps::kernel_version()?;
     let limit = sys::soft_limit(Limit::Memlock).ok()??;
     (version < (5, 11)).then(|| {
         format!(

@@ -266,15 +266,22 @@ fn undo_pin(
         }
         Opened::Pin(fd) => {
             drop(fd);
-            fs::remove_file(&path).map_err(|e| format!("cannot unpin it: {}", Error::io(&path, e)))
+            fs::remove_file(&path)
+                .map_err(|e| format!("cannot unpin it: {}", why(Error::io(&path, e))))
         }
     }
 }
 
-/// The text of a failed bpf() command, as the error would say it.
+/// The text of a failed bpf() command, as the error would say it, with
+/// the process limit behind it if one is.
 fn cause(cmd: Cmd, e: std::io::Error) -> String {
-    let text = Error::sys(cmd, "")(e).to_string();
-    text.replacen(" ()", "", 1)
+    let text = why(Error::sys(cmd, "")(e));
+    text.replacen(" ()", "", 1).replacen(" (; ", " (", 1)
+}
+
+/// An error as a failure's text, with the process limit behind it if one is.
+fn why(e: Error) -> String {
+    crate::kernel::limits::explain(e).to_string()
 }
 
 /// Opens what is at a recorded name, and tells whether it is what the
@@ -286,7 +293,7 @@ fn open_recorded(path: &Path, dev: u64, pin: &Pin) -> std::result::Result<Opened
         Opened::Pin(fd) => fd,
         other => return Ok(other),
     };
-    let is = fd_kind(fd.as_fd()).map_err(|e| e.to_string())?;
+    let is = fd_kind(fd.as_fd()).map_err(why)?;
     let kind = pin.kind;
     if is != kind.inode_name() {
         let why = format!("it is {is}, not the {kind:?} rawbpf pinned there");
@@ -325,11 +332,11 @@ fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<Opened, Str
     let file = match sys::open_path_nofollow(path) {
         Ok(fd) => fs::File::from(fd),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Opened::Gone),
-        Err(e) => return Err(format!("cannot open it: {}", Error::io(path, e))),
+        Err(e) => return Err(format!("cannot open it: {}", why(Error::io(path, e)))),
     };
     let m = file
         .metadata()
-        .map_err(|e| format!("cannot stat it: {}", Error::io(path, e)))?;
+        .map_err(|e| format!("cannot stat it: {}", why(Error::io(path, e))))?;
     if !m.is_file() || m.dev() != dir_dev {
         let what = if m.is_dir() {
             "directory"
@@ -350,7 +357,7 @@ fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<Opened, Str
     }
     bpffs::open_pinned(Path::new(&by_fd))
         .map(Opened::Pin)
-        .map_err(|e| e.to_string())
+        .map_err(why)
 }
 
 /// Detaches a legacy attachment the record names, found by its program's
@@ -369,7 +376,7 @@ fn detach_legacy(
             .map_err(|e| cause(Cmd::ObjGetInfoByFd, e))?,
         (None, None) => return Ok(()),
     };
-    let (_, ids) = cg.query(pin.attach_type).map_err(|e| e.to_string())?;
+    let (_, ids) = cg.query(pin.attach_type).map_err(why)?;
     if !ids.contains(&id) {
         return Ok(());
     }
@@ -407,7 +414,7 @@ fn still_attached(record: &Record, cg: &Cgroup, dir: &Path, failures: &mut Failu
         let ids = match cg.query(attach_type) {
             Ok((_, ids)) => ids,
             Err(e) => {
-                failures.push(format!("cannot tell what is still attached: {e}"));
+                failures.push(format!("cannot tell what is still attached: {}", why(e)));
                 continue;
             }
         };

@@ -359,12 +359,21 @@ impl Locked {
         // lock; then the path is tried again, a few times.
         for _ in 0..8 {
             let made = create && make_marked_dir(path)?;
-            let fd = match open_dir(path) {
-                Ok(fd) => fd,
+            let locked = open_dir(path).and_then(|fd| {
+                let held = sys::flock_exclusive(fd.as_fd()).map_err(|e| Error::io(path, e))?;
+                Ok((fd, held))
+            });
+            let (fd, held) = match locked {
+                Ok(locked) => locked,
                 Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if made {
+                        let _ = fs::remove_dir(path);
+                    }
+                    return Err(e);
+                }
             };
-            if !sys::flock_exclusive(fd.as_fd()).map_err(|e| Error::io(path, e))? {
+            if !held {
                 // Whoever holds it uses the directory, also one we made.
                 return Err(refuse(format!(
                     "{} is in use: another rawbpf run or detach holds its lock (flock); \
