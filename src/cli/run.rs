@@ -556,26 +556,27 @@ pub(super) fn describe(
         }
     }
     for a in attachments {
-        let target = cgroup
-            .map(|c| c.path().display().to_string())
-            .unwrap_or_default();
-        match a.link().map(sys::link_info) {
-            Some(Ok(info)) => {
-                out += &format!(
-                    "link    id {:<5} {} -> {target} (attach type {})\n",
-                    info.id,
-                    a.program,
-                    AttachType(a.attach_type)
-                )
-            }
-            _ => {
-                out += &format!(
-                    "attach  legacy  {} -> {target} (attach type {})\n",
-                    a.program,
-                    AttachType(a.attach_type)
-                )
-            }
-        }
+        out += &describe_attachment(a, cgroup);
     }
     out
+}
+
+/// One attachment, with its link id when a BPF link holds it.
+fn describe_attachment(a: &Attachment, cgroup: Option<&Cgroup>) -> String {
+    let target = cgroup
+        .map(|c| c.path().display().to_string())
+        .unwrap_or_default();
+    match a.link().map(sys::link_info) {
+        Some(Ok(info)) => format!(
+            "link    id {:<5} {} -> {target} (attach type {})\n",
+            info.id,
+            a.program,
+            AttachType(a.attach_type)
+        ),
+        _ => format!(
+            "attach  legacy  {} -> {target} (attach type {})\n",
+            a.program,
+            AttachType(a.attach_type)
+        ),
+    }
 }
