@@ -459,9 +459,10 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Whether `meta` is a directory `run` made (its mark) and this user owns.
+/// Whether `meta` is a directory `run` made (its mark, the sticky bit,
+/// which no umask clears) and this user owns.
 fn has_run_mark(meta: &fs::Metadata) -> bool {
-    meta.is_dir() && meta.permissions().mode() & 0o7777 == MADE_MODE && meta.uid() == sys::geteuid()
+    meta.is_dir() && meta.permissions().mode() & 0o1000 != 0 && meta.uid() == sys::geteuid()
 }
 
 /// What the head of a record looked like.
