@@ -5,7 +5,7 @@ CARGO  ?= cargo
 KERNEL ?= all
 RELEASE := target/release/rawbpf
 
-.PHONY: all build static run test soak check fmt clippy bpf bpf-check bpf-deps vmtest \
+.PHONY: all build static run test test-deps soak check fmt clippy bpf bpf-check bpf-deps vmtest \
 	vmtest-initramfs bench bench-smoke bench-deps
 
 all: build
@@ -50,13 +50,18 @@ run: build
 	$(RELEASE) demo
 
 # Unit tests and kernel tests (these load real programs: run as root).
-test:
+# tests/crash.rs kills rawbpf at each of its system calls with strace's
+# fault injection: test-deps installs strace when it is missing.
+test: test-deps
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make test: the kernel tests load BPF programs and need root (sudo make test), or run them in a VM with make vmtest"; \
 		exit 1; \
 	fi
 	$(CARGO) test --workspace
 	$(CARGO) build --no-default-features
+
+test-deps:
+	@command -v strace >/dev/null || { apt-get update && apt-get install -y --no-install-recommends strace; }
 
 # Not in `make test`: 10,000 load -> attach -> detach cycles in one process;
 # fds and the kernel's id lists must end as they started (tests/soak.rs).

@@ -112,7 +112,7 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
     assert!(meta.file_type().is_symlink(), "{meta:?}");
     let (record, parts) = rawbpf::pin::read_record(pins.path()).unwrap();
     assert_eq!(parts, 1);
-    let mut named: Vec<&str> = record.pins.iter().map(|(n, _, _)| n.as_str()).collect();
+    let mut named: Vec<&str> = record.pins.iter().map(|p| p.name.as_str()).collect();
     named.sort_unstable();
     let mut pinned: Vec<String> = std::fs::read_dir(pins.path())
         .unwrap()
@@ -414,7 +414,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     assert_eq!(linked, attached, "each link pinned is one the kernel runs");
     assert_eq!(maps, 64);
     let (record, _) = rawbpf::pin::read_record(pins.path()).unwrap();
-    let mut recorded: Vec<String> = record.pins.iter().map(|(n, _, _)| n.clone()).collect();
+    let mut recorded: Vec<String> = record.pins.iter().map(|p| p.name.clone()).collect();
     recorded.sort_unstable();
     pinned.sort_unstable();
     assert_eq!(recorded, pinned, "the record names exactly the pins made");

@@ -321,7 +321,7 @@ impl ElfBuilder {
             } else {
                 (0, 0, 0)
             };
-            while out.len() % 8 != 0 {
+            while !out.len().is_multiple_of(8) {
                 out.push(0);
             }
             let offset = out.len() as u64;
@@ -337,7 +337,7 @@ impl ElfBuilder {
             headers.extend(8u64.to_le_bytes()); // sh_addralign
             headers.extend(entsize.to_le_bytes());
         }
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len() as u64;

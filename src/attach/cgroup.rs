@@ -260,12 +260,15 @@ pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attac
             .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
         ),
         AttachMode::Legacy(flags) => {
-            sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
-                .map_err(|e| attach_error(Cmd::ProgAttach, what, e, cgroup, attach_type, mode))?;
-            AttachKind::Legacy {
+            // The fds that detach it again, before it is attached: a dup
+            // that fails (EMFILE) afterwards would leave it attached.
+            let kind = AttachKind::Legacy {
                 prog: dup(prog.fd.as_fd())?,
                 cgroup: dup(cgroup.fd())?,
-            }
+            };
+            sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
+                .map_err(|e| attach_error(Cmd::ProgAttach, what, e, cgroup, attach_type, mode))?;
+            kind
         }
     };
     Ok(Attachment {

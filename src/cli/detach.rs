@@ -6,6 +6,13 @@ use rawbpf::{pin as pins, Error};
 use super::{non_empty, Failure, Usage};
 
 pub(super) fn detach(args: &[String]) -> Result<(), Failure> {
+    detach_pinned(args).map_err(|f| match f {
+        Failure::Run(e) => Failure::Run(rawbpf::kernel::limits::explain(e)),
+        f => f,
+    })
+}
+
+fn detach_pinned(args: &[String]) -> Result<(), Failure> {
     let (mut pin, mut cg) = (None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {

@@ -13,7 +13,7 @@ pub(super) struct Command {
 const RUN: Command = Command {
     name: "run",
     synopsis: "rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]] \
-               [--verbose] [--trace] [--btf FILE]",
+               [--no-attach] [--verbose] [--trace] [--btf FILE]",
     text: "\
 Load every map and program of OBJECT (default: the embedded seed, the
 bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
@@ -22,12 +22,18 @@ attached until SIGINT, SIGTERM or SIGHUP, then detaches and cleans up.
 With --pin DIR (a directory inside a bpffs, or a name under its mount)
 it pins the links, maps and programs not attached there, records
 what it pinned in the symlink DIR/rawbpf_run and exits;
-`rawbpf detach --pin DIR` undoes that. Any failure or stop signal
-before the end undoes everything the run did.
+`rawbpf detach --pin DIR` undoes that, also after a run that was
+killed halfway: the record is written before anything is attached or
+pinned. Any failure or stop signal before the end undoes everything
+the run did. Two runs (or a run and a detach) on one DIR: the second
+fails at once.
   --cgroup DIR     the cgroup v2 directory to attach to
   --pin DIR        pin what was loaded and attached under DIR and exit
   --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                    BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
+  --no-attach      with --pin: attach nothing, pin every program as
+                   DIR/prog_NAME (for systemd's BPFProgram= or
+                   IPEgressFilterPath=)
   --verbose        ask the kernel about what it holds (ids, tags), list
                    the bpf() commands that loaded and attached it, and
                    say how long they took
@@ -41,9 +47,12 @@ const DETACH: Command = Command {
     name: "detach",
     synopsis: "rawbpf detach --pin DIR [--cgroup DIR] [--trace]",
     text: "\
-Detach and unpin what `run --pin DIR` left, as its record there says;
-anything else in DIR is left alone. --cgroup is only needed if the
-cgroup moved, and must be the one the programs are attached to.
+Detach and unpin what `run --pin DIR` left, as its record there says,
+whether the run finished or was killed; anything else in DIR is left
+alone. If anything recorded cannot be undone (or stays attached), it
+exits 1 with the reason per object and keeps the record: run it again
+once the cause is gone. --cgroup is only needed if the cgroup moved,
+and must be the one the programs are attached to.
   --pin DIR        the directory `run --pin` pinned under
   --cgroup DIR     the cgroup the programs are attached to, if it moved
   --trace          print every bpf() call on stderr",

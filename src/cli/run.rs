@@ -2,7 +2,7 @@
 //! until a stop signal or pin everything and exit.
 
 use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rawbpf::attach::cgroup::{self, AttachMode, Attachment, Cgroup};
 use rawbpf::sys::{self, AttachFlags};
@@ -17,6 +17,7 @@ pub(super) struct RunArgs {
     cgroup: Option<PathBuf>,
     pin: Option<String>,
     legacy: Option<AttachFlags>,
+    no_attach: bool,
     verbose: bool,
     btf: Option<PathBuf>,
 }
@@ -37,6 +38,7 @@ pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
                 out.legacy = Some(AttachFlags::ALLOW_MULTI)
             }
             "--legacy-attach=override" => out.legacy = Some(AttachFlags::ALLOW_OVERRIDE),
+            "--no-attach" => out.no_attach = true,
             "--verbose" | "-v" => out.verbose = true,
             "--trace" => sys::set_trace(true),
             "--btf" => out.btf = Some(value("--btf")?.into()),
@@ -45,17 +47,136 @@ pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
             a => return Err(Usage(format!("unexpected argument '{a}'"))),
         }
     }
+    if out.no_attach {
+        if out.pin.is_none() {
+            return Err(Usage(
+                "--no-attach needs --pin DIR (it pins the programs instead of attaching them)"
+                    .into(),
+            ));
+        }
+        if out.cgroup.is_some() || out.legacy.is_some() {
+            return Err(Usage(
+                "--no-attach attaches nothing: it takes no --cgroup or --legacy-attach".into(),
+            ));
+        }
+    }
     Ok(out)
 }
 
+/// The cgroup a run attaches to, chosen before any bpf() call.
+enum CgroupPlan {
+    /// Nothing to attach (no cgroup program, or --no-attach).
+    None,
+    /// A cgroup that is there: given with --cgroup, or the default one.
+    There { cgroup: Cgroup, made: bool },
+    /// The default cgroup, missing: a pinned run makes it after its record.
+    ToMake(PathBuf),
+}
+
+/// Everything `run` checks before its first bpf() call.
+struct Plan {
+    /// Each program's name, and whether `run` attaches it.
+    programs: Vec<(String, bool)>,
+    mode: AttachMode,
+    pin: Option<pins::PinDir>,
+    /// What a pinned run will pin, by name.
+    names: Vec<(String, pins::PinKind)>,
+    cgroup: CgroupPlan,
+    by_name: Vec<String>,
+}
+
 /// What `run` will do with each program of the object, known before any
-/// bpf() call: (function name, attaches to a cgroup).
-fn plan_programs(spec: &rawbpf::ObjectSpec<'_>) -> Vec<(String, bool)> {
+/// bpf() call: (function name, attached to the cgroup).
+fn plan_programs(spec: &rawbpf::ObjectSpec<'_>, attach: bool) -> Vec<(String, bool)> {
     spec.programs()
         .filter(|p| p.autoload())
-        .map(|p| (p.name().to_string(), p.attaches_to_cgroup()))
+        .map(|p| (p.name().to_string(), attach && p.attaches_to_cgroup()))
         .collect()
 }
+
+impl Plan {
+    /// Checks the object's names, the pin directory and the cgroup.
+    fn new(args: &RunArgs, prepared: &rawbpf::ObjectSpec<'_>) -> Result<Plan, Failure> {
+        let programs = plan_programs(prepared, !args.no_attach);
+        let mode = match args.legacy {
+            Some(flags) => AttachMode::Legacy(flags),
+            None => AttachMode::Link,
+        };
+        let maps: Vec<(String, bool)> = prepared
+            .maps()
+            .map(|m| (m.name().to_string(), m.pin_by_name()))
+            .collect();
+        let attached: Vec<(String, bool)> = programs
+            .iter()
+            .filter(|(_, a)| *a)
+            .map(|(n, _)| (n.clone(), mode == AttachMode::Link))
+            .collect();
+        let unattached: Vec<String> = programs
+            .iter()
+            .filter(|(_, a)| !*a)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let names = pins::planned_names(&maps, &attached, &unattached);
+        let pin = match &args.pin {
+            Some(pin) => {
+                pins::check_names(&names)?;
+                Some(pins::resolve_pin_dir(
+                    pin,
+                    rawbpf::kernel::mounts::bpffs_root,
+                )?)
+            }
+            None => None,
+        };
+        let by_name = maps.into_iter().filter(|m| m.1).map(|m| m.0).collect();
+        let cgroup = plan_cgroup(args, !attached.is_empty(), pin.is_some())?;
+        Ok(Plan {
+            programs,
+            mode,
+            pin,
+            names,
+            cgroup,
+            by_name,
+        })
+    }
+}
+
+/// The cgroup: --cgroup's, or `rawbpf` under the cgroup2 root, made now
+/// for a run without --pin, and after the record for one with --pin.
+fn plan_cgroup(args: &RunArgs, attaches: bool, pinned: bool) -> Result<CgroupPlan, Failure> {
+    let plan = match (&args.cgroup, attaches) {
+        (_, false) => CgroupPlan::None,
+        (Some(dir), true) => CgroupPlan::There {
+            cgroup: Cgroup::open(dir)?,
+            made: false,
+        },
+        (None, true) if !pinned => {
+            let cgroup = Cgroup::create(DEFAULT_CGROUP)?;
+            let made = cgroup.removes_on_drop();
+            CgroupPlan::There { cgroup, made }
+        }
+        (None, true) => {
+            let path = rawbpf::kernel::mounts::cgroup2_root()?.join(DEFAULT_CGROUP);
+            match path.exists() {
+                true => CgroupPlan::There {
+                    cgroup: Cgroup::open(&path)?,
+                    made: false,
+                },
+                false => CgroupPlan::ToMake(path),
+            }
+        }
+    };
+    if pinned {
+        match &plan {
+            CgroupPlan::There { cgroup, .. } => pins::check_cgroup_path(cgroup.path())?,
+            CgroupPlan::ToMake(path) => pins::check_cgroup_path(path)?,
+            CgroupPlan::None => {}
+        }
+    }
+    Ok(plan)
+}
+
+/// The cgroup `run` attaches to when no --cgroup is given.
+const DEFAULT_CGROUP: &str = "rawbpf";
 
 pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     // From here SIGINT, SIGTERM and SIGHUP are noted instead of killing the
@@ -69,60 +190,30 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         None => rawbpf::SEED_OBJECT.into(),
     };
     let prepared = rawbpf::ObjectSpec::parse(&bytes)?;
-    let programs = plan_programs(&prepared);
-    let needs_cgroup = programs.iter().any(|(_, cg)| *cg);
-    let mode = match args.legacy {
-        Some(flags) => AttachMode::Legacy(flags),
-        None => AttachMode::Link,
-    };
-    let pin_dir = match &args.pin {
-        Some(pin) => {
-            let dir = pins::resolve_pin_dir(pin, rawbpf::kernel::mounts::bpffs_root)?;
-            let maps: Vec<(String, bool)> = prepared
-                .maps()
-                .map(|m| (m.name().to_string(), m.pin_by_name()))
-                .collect();
-            let attached: Vec<(String, bool)> = programs
-                .iter()
-                .filter(|(_, cg)| *cg)
-                .map(|(n, _)| (n.clone(), mode == AttachMode::Link))
-                .collect();
-            let unattached: Vec<String> = programs
-                .iter()
-                .filter(|(_, cg)| !*cg)
-                .map(|(n, _)| n.clone())
-                .collect();
-            pins::check_free(&dir, &pins::planned_names(&maps, &attached, &unattached))?;
-            Some(dir)
-        }
-        None => None,
-    };
-    let by_name: Vec<String> = prepared
-        .maps()
-        .filter(|m| m.pin_by_name())
-        .map(|m| m.name().to_string())
-        .collect();
-    let cgroup = match (&args.cgroup, needs_cgroup) {
-        (_, false) => None,
-        (Some(dir), true) => Some(Cgroup::open(dir)?),
-        (None, true) => Some(Cgroup::create("rawbpf")?),
-    };
-    if let (Some(_), Some(cg)) = (&pin_dir, &cgroup) {
-        pins::check_cgroup_path(cg.path())?;
-    }
+    let plan = Plan::new(&args, &prepared)?;
     check_stop()?;
+    let result = match &plan.pin {
+        Some(dir) => run_pinned(&args, prepared, &plan, dir),
+        None => run_and_wait(&args, prepared, plan),
+    };
+    result.map_err(|f| match f {
+        Failure::Run(e) => Failure::Run(rawbpf::kernel::limits::explain(e)),
+        f => f,
+    })
+}
 
-    // 2. Load and attach.
+/// Loads the prepared object; maps pinned by name are reused from `pin_dir`.
+fn load(
+    args: &RunArgs,
+    prepared: rawbpf::ObjectSpec<'_>,
+    pin_dir: Option<&Path>,
+) -> Result<Loaded, Failure> {
     if args.verbose {
         sys::start_call_log();
     }
-    let reuse_from = pin_dir
-        .as_ref()
-        .filter(|d| d.exists)
-        .map(|d| d.path.as_path());
     // The object parsed in step 1, not parsed again.
     let mut options = rawbpf::LoadOptions::default().cancel(sys::stop_flag());
-    if let Some(dir) = reuse_from {
+    if let Some(dir) = pin_dir {
         options = options.pin_maps(dir);
     }
     if let Some(btf) = &args.btf {
@@ -130,26 +221,187 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let loaded = prepared.load(&options).map_err(super::stopped)?;
     check_stop()?;
-    let attachments = match &cgroup {
-        Some(cg) => cgroup::attach_all(&loaded, cg, mode)?,
-        None => Vec::new(),
+    Ok(loaded)
+}
+
+/// Attaches the planned programs to `cgroup`.
+fn attach(loaded: &Loaded, cgroup: Option<&Cgroup>, plan: &Plan) -> Result<Vec<Attachment>, Error> {
+    let Some(cg) = cgroup else {
+        return Ok(Vec::new());
     };
-    // From here a stop signal is the normal end of a run without --pin
-    // (detach and exit 0), and ends a run with --pin before it pins.
+    let attached: Vec<&str> = plan
+        .programs
+        .iter()
+        .filter(|(_, a)| *a)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    loaded
+        .programs
+        .iter()
+        .filter(|p| attached.contains(&p.name.as_str()))
+        .map(|p| cgroup::attach(p, cg, plan.mode))
+        .collect()
+}
+
+/// `run --pin`: the protocol of `rawbpf::pin` (its module doc), step by
+/// step: lock the directory, load, record, make the cgroup, attach, pin.
+fn run_pinned(
+    args: &RunArgs,
+    prepared: rawbpf::ObjectSpec<'_>,
+    plan: &Plan,
+    dir: &pins::PinDir,
+) -> Result<(), Failure> {
+    let lock = pins::Locked::for_run(dir)?;
+    let held = pins::PinDir {
+        path: lock.path().to_path_buf(),
+        exists: true,
+    };
+    pins::check_free(&held, &plan.names)?;
+    check_stop()?;
+    let loaded = load(args, prepared, Some(lock.path()))?;
+    let record = record_of(&loaded, plan)?;
+    let mut run = pins::PinRun::begin(lock, &record)?;
+    check_stop()?;
+    let made = match &plan.cgroup {
+        CgroupPlan::ToMake(_) => Some(run.make_cgroup(DEFAULT_CGROUP)?),
+        _ => None,
+    };
+    let cgroup = match &plan.cgroup {
+        CgroupPlan::There { cgroup, .. } => Some(cgroup),
+        _ => made.as_ref(),
+    };
+    let attachments = attach(&loaded, cgroup, plan)?;
+    report_loaded(args, &loaded, &attachments, cgroup);
+    let pinned = check_stop().and_then(|()| {
+        if args.verbose {
+            sys::start_call_log();
+        }
+        run.pin(&record, &loaded, &attachments)
+    });
+    if let Err(e) = pinned {
+        return Err(undo(e, attachments, run).into());
+    }
+    if args.verbose {
+        outln!("{}", call_time(&sys::take_timed_call_log(), "pin"));
+    }
+    for a in attachments {
+        a.keep();
+    }
+    // The cgroup stays: the pinned programs are attached to it.
+    if let Some(cg) = made {
+        cg.keep();
+    }
+    let path = run.path().to_path_buf();
+    run.finish();
+    print_pinned(&loaded, plan, &path);
+    Ok(())
+}
+
+/// The record of a pinned run: what it will pin and attach, and where.
+fn record_of(loaded: &Loaded, plan: &Plan) -> Result<pins::Record, Error> {
+    let cgroup = match &plan.cgroup {
+        CgroupPlan::None => None,
+        CgroupPlan::There { cgroup, made } => Some(pins::CgroupIntent::of(cgroup, *made)?),
+        CgroupPlan::ToMake(path) => Some(pins::CgroupIntent {
+            path: path.clone(),
+            id: 0,
+            made: pins::Made::Pending,
+        }),
+    };
+    let attached: Vec<pins::Attached<'_>> = loaded
+        .programs
+        .iter()
+        .filter(|p| plan.programs.iter().any(|(n, a)| *a && *n == p.name))
+        .map(|p| pins::Attached {
+            program: &p.name,
+            attach_type: p.kind.expected_attach_type,
+            link: plan.mode == AttachMode::Link,
+        })
+        .collect();
+    pins::intent(loaded, cgroup.as_ref(), &attached)
+}
+
+/// Undoes a pinned run that failed after attaching: its legacy
+/// attachments first, while the record still names them, then (dropping
+/// `run`) its pins and record. If an attachment cannot be detached,
+/// everything stays for `detach`, and the error says so.
+fn undo(e: Error, attachments: Vec<Attachment>, run: pins::PinRun) -> Error {
+    let failed: Vec<String> = attachments
+        .into_iter()
+        .filter_map(|a| a.detach().err().map(|e| e.to_string()))
+        .collect();
+    if failed.is_empty() {
+        drop(run);
+        return e;
+    }
+    let dir = run.path().display().to_string();
+    run.keep();
+    Error::Env(format!(
+        "{e}\nand undoing the run failed ({}); what it made is left for `rawbpf detach --pin {dir}`",
+        failed.join("; ")
+    ))
+}
+
+/// What a pinned run says at its end.
+fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
+    let unattached: Vec<&str> = loaded
+        .programs
+        .iter()
+        .filter(|p| !plan.programs.iter().any(|(n, a)| *a && *n == p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+    if !unattached.is_empty() {
+        outln!(
+            "pinned the programs not attached as prog_NAME: {}",
+            unattached.join(", ")
+        );
+    }
+    outln!(
+        "pinned under {}; undo with: rawbpf detach --pin {}",
+        dir.display(),
+        dir.display()
+    );
+}
+
+/// What was loaded and attached: from what the loader knows, or with
+/// `--verbose` from the kernel, with the bpf() calls it took.
+fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg: Option<&Cgroup>) {
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_timed_call_log();
-    if args.verbose {
-        out!("{}", describe(&loaded, &attachments, cgroup.as_ref()));
-        let names: Vec<&str> = calls.iter().map(|c| c.cmd.name()).collect();
-        outln!(
-            "bpf() calls to load and attach ({}): {}",
-            names.len(),
-            names.join(", ")
-        );
-        outln!("{}", call_time(&calls, "load and attach"));
-    } else {
+    if !args.verbose {
         // What the loader already knows: no query, no system call per object.
-        out!("{}", summary(&loaded, &attachments, cgroup.as_ref()));
+        out!("{}", summary(loaded, attachments, cg));
+        return;
+    }
+    out!("{}", describe(loaded, attachments, cg));
+    let names: Vec<&str> = calls.iter().map(|c| c.cmd.name()).collect();
+    outln!(
+        "bpf() calls to load and attach ({}): {}",
+        names.len(),
+        names.join(", ")
+    );
+    outln!("{}", call_time(&calls, "load and attach"));
+}
+
+/// `run` without --pin: load, attach, stay until a stop signal, then undo
+/// everything.
+fn run_and_wait(
+    args: &RunArgs,
+    prepared: rawbpf::ObjectSpec<'_>,
+    plan: Plan,
+) -> Result<(), Failure> {
+    let cgroup = match plan.cgroup {
+        CgroupPlan::There { ref cgroup, .. } => Some(cgroup),
+        _ => None,
+    };
+    let loaded = load(args, prepared, None)?;
+    let attachments = attach(&loaded, cgroup, &plan)?;
+    report_loaded(args, &loaded, &attachments, cgroup);
+    if !plan.by_name.is_empty() {
+        outln!(
+            "maps asking to be pinned by name (LIBBPF_PIN_BY_NAME) are not pinned without --pin: {}",
+            plan.by_name.join(", ")
+        );
     }
     let unattached: Vec<&str> = loaded
         .programs
@@ -157,46 +409,6 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         .filter(|p| !attachments.iter().any(|a| a.program == p.name))
         .map(|p| p.name.as_str())
         .collect();
-
-    // 3a. With --pin: pin everything, all or nothing, and exit.
-    if let Some(dir) = &pin_dir {
-        check_stop()?;
-        let record = cgroup.as_ref().map(|cg| pins::CgroupRecord {
-            cgroup: cg,
-            created: cg.removes_on_drop(),
-        });
-        if args.verbose {
-            sys::start_call_log();
-        }
-        pins::pin_run(dir, &loaded, attachments, record)?;
-        if args.verbose {
-            outln!("{}", call_time(&sys::take_timed_call_log(), "pin"));
-        }
-        if !unattached.is_empty() {
-            outln!(
-                "pinned the programs not attached as prog_NAME: {}",
-                unattached.join(", ")
-            );
-        }
-        outln!(
-            "pinned under {}; undo with: rawbpf detach --pin {}",
-            dir.path.display(),
-            dir.path.display()
-        );
-        // The cgroup stays: the pinned programs are attached to it.
-        if let Some(cg) = cgroup {
-            cg.keep();
-        }
-        return Ok(());
-    }
-
-    // 3b. Without --pin: stay until a stop signal, then undo everything.
-    if !by_name.is_empty() {
-        outln!(
-            "maps asking to be pinned by name (LIBBPF_PIN_BY_NAME) are not pinned without --pin: {}",
-            by_name.join(", ")
-        );
-    }
     if !unattached.is_empty() {
         outln!(
             "loaded but not attached (they go when rawbpf exits; --pin DIR keeps them): {}",
@@ -336,26 +548,27 @@ pub(super) fn describe(
         }
     }
     for a in attachments {
-        let target = cgroup
-            .map(|c| c.path().display().to_string())
-            .unwrap_or_default();
-        match a.link().map(sys::link_info) {
-            Some(Ok(info)) => {
-                out += &format!(
-                    "link    id {:<5} {} -> {target} (attach type {})\n",
-                    info.id,
-                    a.program,
-                    AttachType(a.attach_type)
-                )
-            }
-            _ => {
-                out += &format!(
-                    "attach  legacy  {} -> {target} (attach type {})\n",
-                    a.program,
-                    AttachType(a.attach_type)
-                )
-            }
-        }
+        out += &describe_attachment(a, cgroup);
     }
     out
+}
+
+/// One attachment, with its link id when a BPF link holds it.
+fn describe_attachment(a: &Attachment, cgroup: Option<&Cgroup>) -> String {
+    let target = cgroup
+        .map(|c| c.path().display().to_string())
+        .unwrap_or_default();
+    match a.link().map(sys::link_info) {
+        Some(Ok(info)) => format!(
+            "link    id {:<5} {} -> {target} (attach type {})\n",
+            info.id,
+            a.program,
+            AttachType(a.attach_type)
+        ),
+        _ => format!(
+            "attach  legacy  {} -> {target} (attach type {})\n",
+            a.program,
+            AttachType(a.attach_type)
+        ),
+    }
 }

@@ -5,6 +5,8 @@
 
 pub mod bpffs;
 pub mod btf;
+pub mod caps;
 pub mod cpus;
 pub mod externs;
+pub mod limits;
 pub mod mounts;

@@ -18,6 +18,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+use crate::kernel::caps::{self, Cap};
 use crate::object::reloc::Assembled;
 use crate::sys::{self, ProgLoad, TestRunResult};
 use crate::uapi::prog_type;
@@ -73,8 +74,9 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         attach_btf_id: req.attach_btf_id,
         fd_array: &req.assembled.fd_array,
     };
-    with_kernel_log(
+    with_kernel_log_needing(
         req.cancel,
+        &caps::for_prog_type(req.kind.prog_type),
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),
     )
@@ -147,9 +149,24 @@ fn check_stop(cancel: Option<&AtomicBool>) -> Result<()> {
 /// a stop signal ends the load instead. On failure verify once more with a
 /// 4 MiB log and report the kernel's words: a program is verified at most
 /// twice, even one that hits the verifier's instruction limit, whose log
-/// overflows any buffer.
+/// overflows any buffer. A load that needs only CAP_BPF (BTF); see
+/// [`with_kernel_log_needing`].
 pub fn with_kernel_log(
     cancel: Option<&AtomicBool>,
+    what: impl Fn() -> String,
+    load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
+) -> Result<OwnedFd> {
+    with_kernel_log_needing(cancel, &[Cap::BPF], what, load)
+}
+
+/// [`with_kernel_log`] for a load that needs the capabilities `needs`.
+/// Refusals that are not the verifier's verdict are said as what they are,
+/// without a second try or a log: a limit of this process (EMFILE, ENFILE,
+/// ENOMEM, RLIMIT_MEMLOCK before 5.11, see [`crate::kernel::limits`]), or
+/// EPERM for a capability this process lacks ([`crate::kernel::caps`]).
+pub fn with_kernel_log_needing(
+    cancel: Option<&AtomicBool>,
+    needs: &[Cap],
     what: impl Fn() -> String,
     load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
 ) -> Result<OwnedFd> {
@@ -160,6 +177,12 @@ pub fn with_kernel_log(
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
             Err(e) => {
+                if let Some(refused) = not_the_verifier(needs, &what, e.raw_os_error()) {
+                    return Err(Error::Os {
+                        what: refused,
+                        source: e,
+                    });
+                }
                 first = Some(e);
                 break;
             }
@@ -178,6 +201,32 @@ pub fn with_kernel_log(
             Err(rejected(what(), first.unwrap_or(e), &log, cut))
         }
     }
+}
+
+/// Why a load failing with `errno` was not refused by the verifier, if it
+/// was not: the capability missing for EPERM, or a limit of this process.
+fn not_the_verifier(
+    needs: &[Cap],
+    what: &impl Fn() -> String,
+    errno: Option<i32>,
+) -> Option<String> {
+    let errno = errno?;
+    if errno == libc::EPERM {
+        let missing = caps::missing(needs);
+        if !missing.is_empty() {
+            return Some(format!(
+                "loading {} needs {}, which this process does not have (its effective \
+                 capabilities; CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON)",
+                what(),
+                caps::names(&missing)
+            ));
+        }
+    }
+    let limit = crate::kernel::limits::cause(errno)?;
+    Some(format!(
+        "loading {} failed for a limit of this process, not for anything in it: {limit}",
+        what()
+    ))
 }
 
 /// Builds an [`Error::Rejected`] from a kernel log buffer, keeping the
@@ -238,8 +287,36 @@ fn calls_missing_timer_helper(log: &str) -> bool {
     })
 }
 
+/// The hint for a helper refused because this process lacks CAP_PERFMON.
+pub const NEEDS_PERFMON: &str =
+    "this process lacks CAP_PERFMON, and without it the kernel offers no \
+     tracing helper (bpf_trace_printk, bpf_probe_read_kernel, bpf_snprintf...): run it with \
+     CAP_PERFMON (or CAP_SYS_ADMIN)";
+/// The hint for a helper refused because this process lacks CAP_BPF.
+pub const NEEDS_BPF: &str = "this process lacks CAP_BPF, and without it the kernel offers no \
+     bpf_timer, spin lock or per-CPU pointer helper: run it with CAP_BPF (or CAP_SYS_ADMIN)";
+
+/// The capability a helper the log refuses is offered only with, when this
+/// process lacks it (`bpf_base_func_proto`, see [`crate::kernel::caps`]).
+fn missing_helper_cap(log: &str) -> Option<&'static str> {
+    caps::refused_helpers(log)
+        .into_iter()
+        .filter_map(caps::for_helper)
+        .find(|&cap| !caps::missing(&[cap]).is_empty())
+        .map(|cap| {
+            if cap == Cap::PERFMON {
+                NEEDS_PERFMON
+            } else {
+                NEEDS_BPF
+            }
+        })
+}
+
 /// A one-line hint for the commonest verifier messages.
 fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
+    if let Some(cap) = missing_helper_cap(log) {
+        return Some(cap);
+    }
     if calls_missing_timer_helper(log) {
         return Some(NO_BPF_TIMER);
     }

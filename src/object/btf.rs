@@ -1051,7 +1051,7 @@ fn info_blocks<'d, 'b>(
         return Ok(Vec::new());
     }
     let rec_size = u32_at(data, 0)? as usize;
-    if rec_size < min_rec || rec_size % 4 != 0 {
+    if rec_size < min_rec || !rec_size.is_multiple_of(4) {
         return Err(btf_err(format!(
             ".BTF.ext: record size {rec_size} is invalid (need at least {min_rec})"
         )));

@@ -173,7 +173,7 @@ fn byte_of_slot(slot: usize) -> u64 {
 
 /// The slot at a byte offset, if the offset is on a slot boundary.
 fn slot_of_byte(byte: u64) -> Option<usize> {
-    (byte % INSN_SIZE as u64 == 0)
+    byte.is_multiple_of(INSN_SIZE as u64)
         .then(|| usize::try_from(byte / INSN_SIZE as u64).ok())
         .flatten()
 }

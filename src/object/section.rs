@@ -25,7 +25,7 @@
 //! whoever holds the program.
 //!
 //! A section name starting with `?` (`SEC("?xdp")`) is a program that is not
-//! loaded unless asked for by name ([`crate::load::load_also`]).
+//! loaded unless asked for ([`ProgramSpec::set_autoload`](crate::ProgramSpec::set_autoload)).
 //!
 //! Deliberately refused, with the reason in the error: `struct_ops` (its
 //! programs are only meaningful as members of a `.struct_ops` map whose value

@@ -1,43 +1,85 @@
 //! Pin directories: what `run --pin` leaves behind, and how `detach` finds
-//! exactly that again and nothing else.
+//! exactly that again and nothing else, however `run` or `detach` ended.
 //!
 //! A pin keeps a kernel object alive after the process ends (BPF_OBJ_PIN
-//! makes a file for it in a bpf file system). rawbpf runs as root on paths it
-//! is given, so every path is checked for what it resolves to, not for how it
-//! is spelled: a pin directory is a real directory on a bpffs (statfs says
-//! `BPF_FS_MAGIC`), never the mount's root, reached without `..`.
+//! makes a file for it in a bpf file system, `bpf_obj_pin_user` in
+//! kernel/bpf/inode.c). rawbpf runs as root on paths it is given, so every
+//! path is checked for what it resolves to, not for how it is spelled: a pin
+//! directory is a real directory on a bpffs (statfs says `BPF_FS_MAGIC`),
+//! never the mount's root, reached without `..`.
 //!
 //! Beside its pins `run` leaves a record, symbolic links named `rawbpf_run`
 //! (and `rawbpf_run-1`... when it is long) whose target text says which
-//! names it created and of what kind, and the cgroup its legacy attachments
-//! are attached to (path and id); [`record`] has the format. A symlink costs
-//! no bpf() call, and it is read back with readlink, never followed.
+//! names it pins and of what kind, which programs it attaches (id and tag)
+//! with which attach types, and the cgroup (path and id); [`record`] has
+//! the format. A symlink costs no bpf() call, is made in one step
+//! (`bpf_symlink`), and is read back with readlink, never followed.
 //! `detach` acts on the entries the record names, each only if it is a pin
-//! (not a symlink or a directory) of a bpf object of the kind the record
-//! says, and leaves anything else alone, saying so. Legacy attachments need
-//! no `--cgroup`: the record says where they are, and a `--cgroup` that
-//! names another cgroup is refused before anything changes.
+//! (not a symlink or a directory) of a bpf object of the kind, and for a
+//! program the id, the record says, and leaves anything else alone, saying
+//! so. A `--cgroup` that names another cgroup than the record's is refused
+//! before anything changes.
+//!
+//! # The protocol: the record comes before anything needs it
+//!
+//! Something `run` makes outlives it in two ways only: a pin (a file in
+//! bpffs holds the object), and a program attached with BPF_PROG_ATTACH,
+//! which the cgroup holds from that call on (`cgroup_bpf_attach` in
+//! kernel/bpf/cgroup.c) until BPF_PROG_DETACH. A BPF link outlives the
+//! process only once it is pinned: its last fd's close detaches it
+//! (`bpf_link_release`). So `run --pin DIR` takes its steps in this order,
+//! and a process stopped between any two of them (SIGKILL, the OOM killer,
+//! a power cut) leaves one of these states, each of which `detach --pin
+//! DIR` undoes:
+//!
+//! | after step | on disk | `detach` |
+//! |---|---|---|
+//! | 1. lock | DIR, made with mode 01755 (the sticky bit marks it as `run`'s) if it was missing, its fd locked with flock(2) | finds no record: an empty DIR with the mark, owned by this user, is removed; anything else is left alone |
+//! | 2. load | nothing more: maps and programs live only in this process's fds | as 1 |
+//! | 3. record | `rawbpf_run-N` parts, then `rawbpf_run`, the head, last (parts without a head are no record): every name the run will pin; each program it will attach, with its id and tag (from `/proc/self/fdinfo`, no bpf() call) and attach type; the cgroup's path and id | reads the record; nothing it names is there yet; removes the record and DIR |
+//! | 4. cgroup | only for the default cgroup, when it is missing: the record says "about to make it" (`2`), then the cgroup is made, then `rawbpf_run-cgroup` notes its id | without the note it keeps the cgroup: it cannot tell whether the run made it, and nothing was attached to it yet |
+//! | 5. attach | a legacy attachment is in the kernel from here on, a link is not | finds the recorded program ids with BPF_PROG_QUERY on the recorded cgroup and detaches them (BPF_PROG_DETACH on an fd got by id) |
+//! | 6. pin | `map_*`, `link_*`, `prog_*` and maps pinned by name, in any order | detaches (a link: BPF_LINK_DETACH) and unpins each pin that is there; a name that is missing was never made |
+//! | 7. exit | the lock goes with the process (`locks_remove_file` at the last close) | as 6 |
+//!
+//! A failure (not a kill) undoes the run in the opposite order: legacy
+//! attachments detached, pins removed, the record, the head first, then
+//! DIR if the run made it. `detach` removes the record only once every
+//! object it names is gone: any failure to open, query, detach or unpin one
+//! (EMFILE, ENOMEM, EINTR, a pin moved away while its link still holds the
+//! program attached) ends it with the cause per object, the record kept and
+//! the directory as it is, ready for another `detach`, which does only
+//! what is left. A `detach` stopped halfway through the record's removal
+//! leaves parts without a head: the next one removes them.
+//!
+//! `run` and `detach` each hold the directory's flock(2) lock from before
+//! they read or write anything in it to their end; a second one on the
+//! same directory fails at once, saying so, and touches nothing. The lock
+//! is on the directory's own fd and is checked, once held, to still be the
+//! directory at that path (a `detach` may have removed it in between).
 
 use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
-use crate::kernel::bpffs::{self, by_name_pin, fd_kind};
-use crate::load::parallel;
-use crate::load::Loaded;
+use crate::kernel::bpffs::{self, by_name_pin};
 use crate::sys;
-use crate::uapi::Cmd;
 
+mod detach;
 pub mod record;
+mod run;
 
-pub use record::Record;
+pub use detach::{detach, DetachReport};
 /// The record's first part's name.
 pub use record::HEAD as RECORD;
+pub use record::{Made, Pin, ProgIdent, Record};
+pub use run::{
+    intent, pin_run, prog_ident, write_record, Attached, CgroupIntent, CgroupRecord, PinRun,
+};
 
 /// What a pin of the record is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,10 +251,9 @@ pub fn planned_names(
     out
 }
 
-/// Refuses, before anything is loaded, a pin directory that already holds
-/// a rawbpf record (any of its parts) or any of the names `run` would
-/// create, and names the record could not hold.
-pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
+/// Refuses names the record could not hold, or two the same, before
+/// anything is loaded.
+pub fn check_names(names: &[(String, PinKind)]) -> Result<()> {
     if names.len() > record::MAX_PINS {
         return Err(refuse(format!(
             "{} pins are more than rawbpf's record holds ({})",
@@ -232,6 +273,15 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Refuses a pin directory that already holds a rawbpf record (any of its
+/// files) or any of the names `run` would create, and names the record
+/// could not hold ([`check_names`]). `run` asks once it holds the
+/// directory's lock, before anything is loaded.
+pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
+    check_names(names)?;
     if !dir.exists {
         return Ok(());
     }
@@ -248,7 +298,7 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
         let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if record::is_part_name(&name) || made_here.contains(name.as_ref()) {
+        if record::is_record_name(&name) || made_here.contains(name.as_ref()) {
             return Err(refuse(format!(
                 "{} exists already: detach what is pinned there first, or choose another --pin directory",
                 entry.path().display()
@@ -270,15 +320,6 @@ pub fn check_cgroup_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What `run` did to a cgroup, for the record.
-pub struct CgroupRecord<'a> {
-    /// The cgroup the programs were attached to.
-    pub cgroup: &'a Cgroup,
-    /// `run` created the directory (the default `rawbpf` cgroup): `detach`
-    /// removes it again when it is empty.
-    pub created: bool,
-}
-
 /// The cgroup id of a cgroup v2 directory: its inode number.
 pub fn cgroup_id(path: &Path) -> Result<u64> {
     fs::metadata(path)
@@ -286,448 +327,260 @@ pub fn cgroup_id(path: &Path) -> Result<u64> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// Pins everything `run --pin` leaves behind: the maps, each attachment
-/// (the link, or the program of a legacy attachment), each program loaded
-/// but not attached, and the record. All or nothing: on any failure every
-/// pin made here is removed again (and the directory, if made here), and
-/// the caller's attachments, still owned by it, detach when dropped. On
-/// success the attachments are released to their pins.
-pub fn pin_run(
-    dir: &PinDir,
-    loaded: &Loaded,
-    attachments: Vec<Attachment>,
-    cgroup: Option<CgroupRecord<'_>>,
-) -> Result<()> {
-    // Each pin and record part made here, removed again if a later step fails.
-    let mut made: Vec<PathBuf> = Vec::new();
-    let created_dir = !dir.exists;
-    if created_dir {
-        fs::create_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
+/// The mode `run` makes a pin directory with: the sticky bit marks it as
+/// made by `run` (see the table above), so that `detach` may remove it when
+/// a run stopped before writing anything in it.
+const MADE_MODE: u32 = 0o1755;
+
+/// A pin directory this process holds: open, and locked with flock(2)
+/// (LOCK_EX) on that fd until it is dropped. Dropped while it still has
+/// `made` set, it removes the directory if it is empty.
+#[derive(Debug)]
+pub struct Locked {
+    path: PathBuf,
+    fd: OwnedFd,
+    made: bool,
+}
+
+impl Locked {
+    /// For `run`: makes the directory if it is missing (mode 01755), then
+    /// locks it.
+    pub fn for_run(dir: &PinDir) -> Result<Locked> {
+        Locked::acquire(&dir.path, true)
     }
-    let result = pin_everything(dir, loaded, &attachments, cgroup, &mut made);
-    match result {
-        Ok(()) => {
-            for a in attachments {
-                a.keep();
+
+    /// For `detach`: locks the existing directory.
+    pub fn for_detach(dir: &PinDir) -> Result<Locked> {
+        Locked::acquire(&dir.path, false)
+    }
+
+    fn acquire(path: &Path, create: bool) -> Result<Locked> {
+        // A `detach` may remove the directory between our open and our
+        // lock; then the path is tried again, a few times.
+        for _ in 0..8 {
+            let made = create && make_marked_dir(path)?;
+            let locked = open_dir(path).and_then(|fd| {
+                let held = sys::flock_exclusive(fd.as_fd()).map_err(|e| Error::io(path, e))?;
+                Ok((fd, held))
+            });
+            let (fd, held) = match locked {
+                Ok(locked) => locked,
+                Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => continue,
+                Err(e) => {
+                    if made {
+                        let _ = fs::remove_dir(path);
+                    }
+                    return Err(e);
+                }
+            };
+            if !held {
+                // Whoever holds it uses the directory, also one we made.
+                return Err(refuse(format!(
+                    "{} is in use: another rawbpf run or detach holds its lock (flock); \
+                     nothing was done here, try again once it has finished",
+                    path.display()
+                )));
             }
-            Ok(())
+            let held = fs::File::from(fd);
+            let same = match (held.metadata(), fs::symlink_metadata(path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if same {
+                let fd = OwnedFd::from(held);
+                return Ok(Locked {
+                    path: path.to_path_buf(),
+                    fd,
+                    made,
+                });
+            }
+            if !create {
+                break;
+            }
         }
-        Err(e) => {
-            for p in made.iter().rev() {
-                let _ = fs::remove_file(p);
-            }
-            if created_dir {
-                let _ = fs::remove_dir(&dir.path);
-            }
-            Err(e)
+        Err(refuse(format!(
+            "{} was removed or replaced while rawbpf was locking it; nothing was done",
+            path.display()
+        )))
+    }
+
+    /// The locked directory's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The locked directory's fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Whether this process made the directory.
+    pub fn made(&self) -> bool {
+        self.made
+    }
+
+    /// Keeps the directory when this lock is dropped.
+    fn keep(&mut self) {
+        self.made = false;
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if self.made {
+            // Fails (ENOTEMPTY) if anything is in it: then it stays.
+            let _ = fs::remove_dir(&self.path);
         }
     }
 }
 
-/// Pins in one directory spread over threads only from this many per
-/// thread: a pin costs a few microseconds, a thread about a dozen pins.
-const PINS_PER_THREAD: usize = 16;
-
-fn pin_everything(
-    dir: &PinDir,
-    loaded: &Loaded,
-    attachments: &[Attachment],
-    cgroup: Option<CgroupRecord<'_>>,
-    made: &mut Vec<PathBuf>,
-) -> Result<()> {
-    // What to pin (an fd and its name), and what the record says of each.
-    let mut to_pin: Vec<(BorrowedFd<'_>, usize)> = Vec::new();
-    let mut pins = Vec::new();
-    let attached: Vec<&str> = attachments.iter().map(|a| a.program.as_str()).collect();
-    for map in &loaded.maps {
-        if map.pin_by_name {
-            let name = by_name_pin(&map.name);
-            if !is_pinned_here(&dir.path.join(&name), map.fd.as_fd())? {
-                to_pin.push((map.fd.as_fd(), pins.len()));
-            }
-            pins.push((name, PinKind::ByName, 0));
-            continue;
-        }
-        to_pin.push((map.fd.as_fd(), pins.len()));
-        pins.push((
-            bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
-            PinKind::Map,
-            0,
-        ));
+/// Makes `path` with [`MADE_MODE`]; false if it exists already.
+fn make_marked_dir(path: &Path) -> Result<bool> {
+    match fs::DirBuilder::new().mode(MADE_MODE).create(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
     }
-    for a in attachments {
-        let (kind, name, fd) = match (a.link(), a.program_fd()) {
-            (Some(link), _) => (
-                PinKind::Link,
-                bpffs::pin_name(bpffs::LINK_PREFIX, &a.program),
-                link,
-            ),
-            (None, Some(prog)) => (
-                PinKind::Legacy,
-                bpffs::pin_name(bpffs::PROG_PREFIX, &a.program),
-                prog,
-            ),
-            (None, None) => continue,
-        };
-        to_pin.push((fd, pins.len()));
-        pins.push((name, kind, a.attach_type));
-    }
-    for p in loaded
-        .programs
-        .iter()
-        .filter(|p| !attached.contains(&p.name.as_str()))
-    {
-        to_pin.push((p.fd.as_fd(), pins.len()));
-        pins.push((
-            bpffs::pin_name(bpffs::PROG_PREFIX, &p.name),
-            PinKind::Program,
-            0,
-        ));
-    }
-    // Each pin made is noted at once, so that a failure undoes exactly those.
-    let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
-    let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
-        let (fd, entry) = to_pin[i];
-        let path = dir.path.join(&pins[entry].0);
-        bpffs::pin(fd, &path)?;
-        pinned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(path);
-        Ok(())
-    });
-    made.extend(
-        pinned
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    result?;
-    let record = Record {
-        cgroup_created: cgroup.as_ref().is_some_and(|c| c.created),
-        cgroup_id: match &cgroup {
-            Some(c) => cgroup_id(c.cgroup.path())?,
-            None => 0,
-        },
-        cgroup_path: cgroup
-            .map(|c| c.cgroup.path().to_path_buf())
-            .unwrap_or_default(),
-        pins,
-    };
-    write_record(&dir.path, &record, made)
 }
 
-/// Writes `record` into `dir` as symlinks (see [`record`]), the first part
-/// last: while it is missing, nothing reads a record that is not whole.
-/// Each part made is added to `made`. No bpf() call.
-pub fn write_record(dir: &Path, record: &Record, made: &mut Vec<PathBuf>) -> Result<()> {
-    let parts = record::encode(record).map_err(refuse)?;
-    for (i, part) in parts.iter().enumerate().rev() {
-        let path = dir.join(record::part_name(i));
-        std::os::unix::fs::symlink(OsStr::from_bytes(part), &path)
-            .map_err(|e| Error::io(&path, e))?;
-        made.push(path);
+fn open_dir(path: &Path) -> Result<OwnedFd> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| refuse(format!("path {} is not UTF-8", path.display())))?;
+    let fd = sys::open(s, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .map_err(|e| Error::io(path, e))?;
+    let fs_type = sys::fd_fs_type(fd.as_fd()).map_err(|e| Error::io(path, e))?;
+    if fs_type != sys::BPF_FS_MAGIC {
+        return Err(refuse(format!(
+            "{} is no longer on a bpf file system",
+            path.display()
+        )));
     }
-    Ok(())
+    Ok(fd)
 }
 
-/// Whether `path` is a pin of the very map `fd` refers to (same id).
-fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
-    if fs::symlink_metadata(path).is_err() {
-        return Ok(false);
-    }
-    let pinned = bpffs::open_pinned(path)?;
-    let id = |fd: BorrowedFd<'_>| {
-        sys::map_info(fd)
-            .map(|i| i.id)
-            .map_err(|source| Error::Sys {
-                cmd: Cmd::ObjGetInfoByFd,
-                what: path.display().to_string(),
-                source,
-            })
-    };
-    Ok(id(pinned.as_fd())? == id(fd)?)
+/// Whether `meta` is a directory `run` made (its mark, the sticky bit,
+/// which no umask clears) and this user owns.
+fn has_run_mark(meta: &fs::Metadata) -> bool {
+    meta.is_dir() && meta.permissions().mode() & 0o1000 != 0 && meta.uid() == sys::geteuid()
+}
+
+/// What the head of a record looked like.
+pub(crate) enum Found {
+    /// A whole record, with its part count.
+    Record(Record, usize),
+    /// No `rawbpf_run` at all.
+    NoHead(Error),
+    /// Something there that is not rawbpf's record.
+    NotOurs(Error),
 }
 
 /// Reads the record of `dir`, with how many parts it has; an error if there
 /// is none or it is not one. Each part is read with readlink, never
 /// followed, and at most [`record::MAX_PARTS`] of them.
 pub fn read_record(dir: &Path) -> Result<(Record, usize)> {
-    let not_ours = |why: String| {
-        refuse(format!(
-            "{}: {why}; it was not made by `rawbpf run --pin`, so nothing was touched",
-            dir.display()
-        ))
-    };
-    let part = |i: usize| -> Result<Vec<u8>> {
-        let name = record::part_name(i);
-        let path = dir.join(&name);
-        match fs::symlink_metadata(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(not_ours(match i {
-                    0 => format!("there is no {RECORD} record"),
-                    _ => format!("the {RECORD} record is damaged ({name} is missing)"),
-                }))
-            }
-            Err(e) => return Err(Error::io(&path, e)),
-            Ok(m) if !m.file_type().is_symlink() => {
-                return Err(not_ours(format!(
-                    "{name} is not a symbolic link, so not rawbpf's record"
-                )))
-            }
-            // Anyone who may write in the directory may make a symlink: a
-            // record is only one this user made.
-            Ok(m) if m.uid() != sys::geteuid() => {
-                return Err(not_ours(format!(
-                    "{name} belongs to user {}, not to this one",
-                    m.uid()
-                )))
-            }
-            Ok(_) => {}
+    match find_record(dir) {
+        Found::Record(r, parts) => Ok((r, parts)),
+        Found::NoHead(e) | Found::NotOurs(e) => Err(e),
+    }
+}
+
+fn not_ours(dir: &Path, why: String) -> Error {
+    refuse(format!(
+        "{}: {why}; it was not made by `rawbpf run --pin`, so nothing was touched",
+        dir.display()
+    ))
+}
+
+/// readlink of `dir/name`, if it is a symlink this user made; NotFound
+/// says it is missing.
+fn read_own_symlink(dir: &Path, name: &str) -> std::result::Result<Vec<u8>, (bool, Error)> {
+    let path = dir.join(name);
+    match fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err((true, Error::io(&path, e)))
         }
-        let text = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(text.into_os_string().into_vec())
+        Err(e) => return Err((false, Error::io(&path, e))),
+        Ok(m) if !m.file_type().is_symlink() => {
+            return Err((
+                false,
+                not_ours(
+                    dir,
+                    format!("{name} is not a symbolic link, so not rawbpf's record"),
+                ),
+            ))
+        }
+        // Anyone who may write in the directory may make a symlink: a
+        // record is only one this user made.
+        Ok(m) if m.uid() != sys::geteuid() => {
+            return Err((
+                false,
+                not_ours(
+                    dir,
+                    format!("{name} belongs to user {}, not to this one", m.uid()),
+                ),
+            ))
+        }
+        Ok(_) => {}
+    }
+    fs::read_link(&path)
+        .map(|t| t.into_os_string().into_vec())
+        .map_err(|e| (false, Error::io(&path, e)))
+}
+
+pub(crate) fn find_record(dir: &Path) -> Found {
+    let head = match read_own_symlink(dir, RECORD) {
+        Ok(head) => head,
+        Err((true, _)) => {
+            return Found::NoHead(not_ours(dir, format!("there is no {RECORD} record")))
+        }
+        Err((false, e)) => return Found::NotOurs(e),
     };
-    let head = part(0)?;
-    let parts = record::part_count(&head).map_err(|why| not_ours(format!("{RECORD}: {why}")))?;
+    let parts = match record::part_count(&head) {
+        Ok(n) => n,
+        Err(why) => return Found::NotOurs(not_ours(dir, format!("{RECORD}: {why}"))),
+    };
     let mut text = head;
     for i in 1..parts {
+        let name = record::part_name(i);
         if text.len() != i * record::PART_MAX {
-            return Err(not_ours(format!(
+            let why = format!(
                 "the {RECORD} record is damaged ({} is not {} bytes long)",
                 record::part_name(i - 1),
                 record::PART_MAX
-            )));
+            );
+            return Found::NotOurs(not_ours(dir, why));
         }
-        text.extend(part(i)?);
+        match read_own_symlink(dir, &name) {
+            Ok(part) => text.extend(part),
+            Err((true, _)) => {
+                let why = format!("the {RECORD} record is damaged ({name} is missing)");
+                return Found::NotOurs(not_ours(dir, why));
+            }
+            Err((false, e)) => return Found::NotOurs(e),
+        }
     }
-    let record =
-        record::decode(&text, parts).map_err(|why| not_ours(format!("{RECORD}: {why}")))?;
-    Ok((record, parts))
+    match record::decode(&text, parts) {
+        Ok(r) => Found::Record(r, parts),
+        Err(why) => Found::NotOurs(not_ours(dir, format!("{RECORD}: {why}"))),
+    }
 }
 
-/// What `detach` did, one line per thing worth telling.
-#[derive(Debug, Default)]
-pub struct DetachReport {
-    /// How many links and legacy attachments were detached.
-    pub detached: usize,
-    /// What was already gone, left alone, kept or removed.
-    pub notes: Vec<String>,
+/// The id in `dir`'s [`record::CGROUP_NOTE`], with whether `run` made the
+/// cgroup; None if there is none.
+pub(crate) fn read_cgroup_note(dir: &Path) -> Result<Option<(u64, bool)>> {
+    match read_own_symlink(dir, record::CGROUP_NOTE) {
+        Ok(text) => record::parse_cgroup_note(&text)
+            .map(Some)
+            .map_err(|why| not_ours(dir, why)),
+        Err((true, _)) => Ok(None),
+        Err((false, e)) => Err(e),
+    }
 }
 
-/// Opens the bpf object pinned at `path` itself, never one a symlink there
-/// points to, even a symlink put there after the name was looked at:
-/// BPF_OBJ_GET follows symlinks. The name is opened with O_PATH and
-/// O_NOFOLLOW (an fd of the name itself, whatever it is), checked to be a
-/// regular file of the pin directory's file system, and BPF_OBJ_GET then
-/// reads /proc/self/fd/N, which is that very file. The error says why the
-/// entry is left alone.
-fn open_pin_itself(path: &Path, dir_dev: u64) -> std::result::Result<OwnedFd, String> {
-    let file = match sys::open_path_nofollow(path) {
-        Ok(fd) => fs::File::from(fd),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("already gone".into()),
-        Err(e) => return Err(format!("left alone: cannot open it ({e})")),
-    };
-    let m = file
-        .metadata()
-        .map_err(|e| format!("left alone: cannot stat it ({e})"))?;
-    if !m.is_file() || m.dev() != dir_dev {
-        let what = if m.is_dir() {
-            "directory"
-        } else if m.file_type().is_symlink() {
-            "symbolic link"
-        } else if m.is_file() {
-            "file of another file system"
-        } else {
-            "special file"
-        };
-        return Err(format!("left alone: not a pin but a {what}"));
-    }
-    let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
-    bpffs::open_pinned(Path::new(&by_fd))
-        .map_err(|e| format!("left alone: not a bpf object ({e}; is /proc mounted?)"))
-}
-
-/// Undoes `run --pin`: detaches and unpins what the record names, then the
-/// record's parts (the first one last), then the directory if nothing else
-/// is in it, then the cgroup if `run` created it and it is empty.
-/// `cgroup_arg` (`--cgroup`) is checked against the record and refused if
-/// it names another cgroup.
-pub fn detach(dir: &PinDir, cgroup_arg: Option<&Cgroup>) -> Result<DetachReport> {
-    if !dir.exists {
-        return Err(refuse(format!(
-            "pin directory {} does not exist",
-            dir.path.display()
-        )));
-    }
-    let (record, parts) = read_record(&dir.path)?;
-    let mut report = DetachReport::default();
-    let needs_cgroup = record.pins.iter().any(|(_, k, _)| *k == PinKind::Legacy);
-    // The cgroup of the legacy attachments, checked before anything changes.
-    let recorded = record.cgroup_path.as_path();
-    let own;
-    let cgroup: Option<&Cgroup> = match cgroup_arg {
-        Some(cg) => {
-            let id = cgroup_id(cg.path())?;
-            if record.cgroup_id != 0 && id != record.cgroup_id {
-                return Err(refuse(format!(
-                    "--cgroup {} is not the cgroup these programs were attached to ({}, cgroup id {}); nothing was touched",
-                    cg.path().display(),
-                    recorded.display(),
-                    record.cgroup_id
-                )));
-            }
-            Some(cg)
-        }
-        None if needs_cgroup => match Cgroup::open(recorded) {
-            Ok(cg) if cgroup_id(cg.path()).ok() == Some(record.cgroup_id) => {
-                own = cg;
-                Some(&own)
-            }
-            // Moved or removed: find it by its id.
-            _ => match Cgroup::by_id(record.cgroup_id)? {
-                Some(cg) => {
-                    report.notes.push(format!(
-                        "the cgroup {} is now at {}",
-                        recorded.display(),
-                        cg.path().display()
-                    ));
-                    own = cg;
-                    Some(&own)
-                }
-                None => {
-                    report.notes.push(format!(
-                        "the cgroup {} (id {}) is gone, and its programs were detached with it",
-                        recorded.display(),
-                        record.cgroup_id
-                    ));
-                    None
-                }
-            },
-        },
-        None => None,
-    };
-
-    let dir_dev = fs::metadata(&dir.path)
-        .map_err(|e| Error::io(&dir.path, e))?
-        .dev();
-    for (name, kind, attach_type) in &record.pins {
-        let path = dir.path.join(name);
-        let fd = match open_pin_itself(&path, dir_dev) {
-            Ok(fd) => fd,
-            Err(why) => {
-                report.notes.push(format!("{}: {why}", path.display()));
-                continue;
-            }
-        };
-        let is = fd_kind(fd.as_fd())?;
-        if is != kind.inode_name() {
-            report.notes.push(format!(
-                "{}: left alone: it is {is}, not the {:?} rawbpf pinned there",
-                path.display(),
-                kind
-            ));
-            continue;
-        }
-        match kind {
-            PinKind::Link => {
-                sys::link_detach(fd.as_fd()).map_err(|source| Error::Sys {
-                    cmd: Cmd::LinkDetach,
-                    what: path.display().to_string(),
-                    source,
-                })?;
-                report.detached += 1;
-            }
-            PinKind::Legacy => {
-                let Some(cg) = cgroup else {
-                    // Its cgroup is gone (noted above): nothing is attached.
-                    drop(fd);
-                    fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                    continue;
-                };
-                let (info, _) = sys::prog_info(fd.as_fd()).map_err(|source| Error::Sys {
-                    cmd: Cmd::ObjGetInfoByFd,
-                    what: path.display().to_string(),
-                    source,
-                })?;
-                let (_, ids) = cg.query(*attach_type)?;
-                if ids.contains(&info.id) {
-                    sys::prog_detach(fd.as_fd(), cg.fd(), *attach_type).map_err(|source| {
-                        Error::Sys {
-                            cmd: Cmd::ProgDetach,
-                            what: format!("{} from {}", path.display(), cg.path().display()),
-                            source,
-                        }
-                    })?;
-                    report.detached += 1;
-                } else {
-                    report.notes.push(format!(
-                        "{}: was no longer attached to {}",
-                        path.display(),
-                        cg.path().display()
-                    ));
-                }
-            }
-            PinKind::ByName => {
-                report.notes.push(format!(
-                    "kept {}: pinned by name (LIBBPF_PIN_BY_NAME), to be shared",
-                    path.display()
-                ));
-                continue;
-            }
-            PinKind::Map | PinKind::Program => {}
-        }
-        drop(fd);
-        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-    }
-    // The first part last, as `run` made it last: whatever is left of a
-    // record still starts with the part that says what it was.
-    for i in (0..parts).rev() {
-        let part = dir.path.join(record::part_name(i));
-        fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
-    }
-
-    let shared: Vec<&str> = record
-        .pins
-        .iter()
-        .filter(|(_, k, _)| *k == PinKind::ByName)
-        .map(|(n, _, _)| n.as_str())
-        .collect();
-    let left: Vec<String> = fs::read_dir(&dir.path)
-        .map_err(|e| Error::io(&dir.path, e))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !shared.contains(&n.as_str()))
-        .collect();
-    let shared_left = shared.iter().any(|n| dir.path.join(n).exists());
-    if left.is_empty() && shared_left {
-        report.notes.push(format!(
-            "kept {}: it holds the maps pinned by name",
-            dir.path.display()
-        ));
-    } else if left.is_empty() {
-        fs::remove_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
-        report.notes.push(format!("removed {}", dir.path.display()));
-    } else {
-        report.notes.push(format!(
-            "kept {}: it holds {} entr{} rawbpf did not pin: {}",
-            dir.path.display(),
-            left.len(),
-            if left.len() == 1 { "y" } else { "ies" },
-            left.join(", ")
-        ));
-    }
-    if record.cgroup_created
-        && !recorded.as_os_str().is_empty()
-        && cgroup_id(recorded).ok() == Some(record.cgroup_id)
-    {
-        match fs::remove_dir(recorded) {
-            Ok(()) => report
-                .notes
-                .push(format!("removed the cgroup {}", recorded.display())),
-            Err(e) => report
-                .notes
-                .push(format!("kept the cgroup {}: {e}", recorded.display())),
-        }
-    }
-    Ok(report)
+/// Makes the symlink `dir/name` with `text` as its target.
+fn symlink(dir: &Path, name: &str, text: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::os::unix::fs::symlink(OsStr::from_bytes(text), &path).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
 }

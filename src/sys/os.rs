@@ -939,3 +939,132 @@ pub fn mkfifo(path: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Takes an exclusive lock on the open file `fd` (flock(2) LOCK_EX), without
+/// waiting: Ok(false) if another open file holds it. The kernel drops the
+/// lock when the last fd of this open file closes, so also when the process
+/// dies however it dies (SIGKILL, OOM kill), and never leaves it stale.
+pub fn flock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock only reads two integers; `fd` is open for the call.
+        if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The calling thread's effective capability set (capget(2), version 3:
+/// two 32-bit words), bit N for capability N (`CAP_BPF` is 39).
+pub fn effective_capabilities() -> io::Result<u64> {
+    let mut header = CapHeader {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: `header` and `data` are live and laid out as the kernel's
+    // __user_cap_header_struct and two __user_cap_data_struct, which is
+    // what version 3 writes.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::from(data[0].effective) | u64::from(data[1].effective) << 32)
+}
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// A resource limit a bpf() call may run into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// RLIMIT_NOFILE: open files (EMFILE).
+    OpenFiles,
+    /// RLIMIT_MEMLOCK: what kernels before 5.11 charge maps and programs to.
+    Memlock,
+}
+
+/// The soft limit this process has now; None if unlimited.
+pub fn soft_limit(which: Limit) -> io::Result<Option<u64>> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let resource = match which {
+        Limit::OpenFiles => libc::RLIMIT_NOFILE,
+        Limit::Memlock => libc::RLIMIT_MEMLOCK,
+    };
+    // SAFETY: getrlimit writes the rlimit above, which lives across the call.
+    if unsafe { libc::getrlimit(resource, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
+}
+
+/// Makes `cmd` start its program with RLIMIT_NOFILE (soft and hard) at
+/// `files`: at most that many fds, stdio included (tests of what rawbpf
+/// does when it runs out of them).
+pub fn limit_open_files_on_exec(cmd: &mut std::process::Command, files: u64) {
+    use std::os::unix::process::CommandExt;
+    let limit = libc::rlimit {
+        rlim_cur: files,
+        rlim_max: files,
+    };
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // setrlimit, async-signal-safe, on a value copied into it.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes `cmd` start its program without the capabilities `caps` (numbers,
+/// `CAP_PERFMON` is 38): they are dropped from the child's bounding set
+/// (prctl PR_CAPBSET_DROP) before exec, and root's capabilities after exec
+/// are the bounding set (`cap_bprm_creds_from_file` in
+/// security/commoncap.c), so the program starts without them.
+pub fn drop_capabilities_on_exec(cmd: &mut std::process::Command, caps: &[u32]) {
+    use std::os::unix::process::CommandExt;
+    let caps = caps.to_vec();
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // prctl, async-signal-safe, with integers; `caps` was allocated before
+    // the fork and is only read.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &cap in &caps {
+                if libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}

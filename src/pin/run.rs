@@ -1,0 +1,385 @@
+//! `run --pin`'s half of the protocol in [`super`]'s module doc: the record
+//! of what the run will make, written before the first thing it makes that
+//! outlives the process, then the cgroup, the pins, and on failure the undo
+//! in the opposite order.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use super::record::{self, Made, Pin, ProgIdent, Record};
+use super::{cgroup_id, check_free, refuse, symlink, Locked, PinDir, PinKind};
+use crate::attach::cgroup::{Attachment, Cgroup};
+use crate::error::{Error, Result};
+use crate::kernel::bpffs::{self, by_name_pin};
+use crate::load::{parallel, Loaded};
+use crate::sys;
+use crate::uapi::Cmd;
+
+/// The cgroup a run attaches to, as its record says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CgroupIntent {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its id (inode number); 0 while it is still to be made.
+    pub id: u64,
+    /// Whether the run made it, or is about to.
+    pub made: Made,
+}
+
+impl CgroupIntent {
+    /// An existing cgroup: `made` says whether this run made it.
+    pub fn of(cgroup: &Cgroup, made: bool) -> Result<CgroupIntent> {
+        Ok(CgroupIntent {
+            path: cgroup.path().to_path_buf(),
+            id: cgroup_id(cgroup.path())?,
+            made: if made { Made::Yes } else { Made::No },
+        })
+    }
+}
+
+/// A program the run attaches: its name, attach type and whether through a
+/// BPF link (else BPF_PROG_ATTACH).
+#[derive(Clone, Copy, Debug)]
+pub struct Attached<'a> {
+    /// The program's (function's) name.
+    pub program: &'a str,
+    /// The attach type.
+    pub attach_type: u32,
+    /// A BPF link, or a legacy attachment.
+    pub link: bool,
+}
+
+/// The record of a run that pins what `loaded` holds, with `attached`
+/// attached to `cgroup`: every name it will pin and, for each program, its
+/// id and tag (read from `/proc/self/fdinfo`, which costs no bpf() call).
+pub fn intent(
+    loaded: &Loaded,
+    cgroup: Option<&CgroupIntent>,
+    attached: &[Attached<'_>],
+) -> Result<Record> {
+    let mut pins = Vec::new();
+    for map in &loaded.maps {
+        pins.push(match map.pin_by_name {
+            true => Pin::new(by_name_pin(&map.name), PinKind::ByName, 0),
+            false => Pin::new(
+                bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
+                PinKind::Map,
+                0,
+            ),
+        });
+    }
+    for a in attached {
+        let prog = loaded.program(a.program).ok_or_else(|| Error::Program {
+            program: a.program.to_string(),
+            what: "attached, but not among the loaded programs".into(),
+        })?;
+        let (prefix, kind) = match a.link {
+            true => (bpffs::LINK_PREFIX, PinKind::Link),
+            false => (bpffs::PROG_PREFIX, PinKind::Legacy),
+        };
+        let mut pin = Pin::new(bpffs::pin_name(prefix, a.program), kind, a.attach_type);
+        pin.prog = Some(prog_ident(prog.fd.as_fd())?);
+        pins.push(pin);
+    }
+    for p in &loaded.programs {
+        if attached.iter().any(|a| a.program == p.name) {
+            continue;
+        }
+        let mut pin = Pin::new(
+            bpffs::pin_name(bpffs::PROG_PREFIX, &p.name),
+            PinKind::Program,
+            0,
+        );
+        pin.prog = Some(prog_ident(p.fd.as_fd())?);
+        pins.push(pin);
+    }
+    Ok(Record {
+        cgroup_made: cgroup.map_or(Made::No, |c| c.made),
+        cgroup_path: cgroup.map(|c| c.path.clone()).unwrap_or_default(),
+        cgroup_id: cgroup.map_or(0, |c| c.id),
+        pins,
+    })
+}
+
+/// A program's id and tag from `/proc/self/fdinfo/FD` (`prog_id`,
+/// `prog_tag`: `bpf_prog_show_fdinfo` in kernel/bpf/syscall.c).
+pub fn prog_ident(fd: BorrowedFd<'_>) -> Result<ProgIdent> {
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let id = field("prog_id").and_then(|v| v.parse::<u32>().ok());
+    let tag = field("prog_tag").and_then(|v| {
+        let mut tag = [0u8; 8];
+        for (i, b) in tag.iter_mut().enumerate() {
+            *b = u8::from_str_radix(v.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(tag)
+    });
+    match (id, tag) {
+        (Some(id), Some(tag)) if id != 0 => Ok(ProgIdent { id, tag }),
+        _ => Err(Error::Env(format!(
+            "{path} has no prog_id and prog_tag: is it a BPF program, and /proc mounted?"
+        ))),
+    }
+}
+
+/// A `run --pin` under way: its record is on disk, and the directory
+/// locked. Dropped before [`PinRun::finish`] or [`PinRun::keep`], it
+/// removes the pins it made, then the record (the head first), then the
+/// directory if the run made it. The caller detaches its legacy
+/// attachments before that (drop them first).
+#[derive(Debug)]
+pub struct PinRun {
+    lock: Locked,
+    parts: usize,
+    made: Vec<PathBuf>,
+    note: Option<PathBuf>,
+    keep: bool,
+}
+
+impl PinRun {
+    /// Writes `record` into the locked directory, refusing first a
+    /// directory that holds a record or any name the record names.
+    pub fn begin(lock: Locked, record: &Record) -> Result<PinRun> {
+        let names: Vec<(String, PinKind)> = record
+            .pins
+            .iter()
+            .map(|p| (p.name.clone(), p.kind))
+            .collect();
+        let dir = PinDir {
+            path: lock.path().to_path_buf(),
+            exists: true,
+        };
+        check_free(&dir, &names)?;
+        let mut parts = Vec::new();
+        if let Err(e) = write_record(lock.path(), record, &mut parts) {
+            // The head is written last: what is there is no record yet.
+            for p in &parts {
+                let _ = fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        Ok(PinRun {
+            lock,
+            parts: parts.len(),
+            made: Vec::new(),
+            note: None,
+            keep: false,
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.lock.path()
+    }
+
+    /// Makes the cgroup `name` under the cgroup2 root, which the record
+    /// says the run is about to make ([`Made::Pending`]), and notes its id.
+    pub fn make_cgroup(&mut self, name: &str) -> Result<Cgroup> {
+        let cg = Cgroup::create(name)?;
+        let note = record::cgroup_note(cgroup_id(cg.path())?, cg.removes_on_drop());
+        self.note = Some(symlink(
+            self.lock.path(),
+            record::CGROUP_NOTE,
+            note.as_bytes(),
+        )?);
+        Ok(cg)
+    }
+
+    /// Pins everything `record` names that `loaded` and `attachments`
+    /// hold: maps, links, the programs of legacy attachments, programs not
+    /// attached. A map pinned by name that is already there is reused.
+    pub fn pin(
+        &mut self,
+        record: &Record,
+        loaded: &Loaded,
+        attachments: &[Attachment],
+    ) -> Result<()> {
+        let fds = fds_by_pin_name(loaded, attachments);
+        let mut to_pin: Vec<(BorrowedFd<'_>, PathBuf)> = Vec::new();
+        for pin in &record.pins {
+            let fd = *fds.get(pin.name.as_str()).ok_or_else(|| {
+                refuse(format!(
+                    "{} is recorded, but nothing of this run is pinned as it",
+                    pin.name
+                ))
+            })?;
+            let path = self.lock.path().join(&pin.name);
+            if pin.kind == PinKind::ByName && is_pinned_here(&path, fd)? {
+                continue;
+            }
+            to_pin.push((fd, path));
+        }
+        // Each pin made is noted at once, so that a failure undoes exactly those.
+        let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
+        let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
+            let (fd, path) = &to_pin[i];
+            bpffs::pin(*fd, path)?;
+            pinned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(path.clone());
+            Ok(())
+        });
+        self.made.extend(
+            pinned
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        result.map(drop)
+    }
+
+    /// The run is complete: everything stays, the lock goes.
+    pub fn finish(self) {
+        self.keep();
+    }
+
+    /// Leaves everything as it is for `detach` (a failed undo).
+    pub fn keep(mut self) {
+        self.keep = true;
+        self.lock.keep();
+    }
+}
+
+impl Drop for PinRun {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for p in self.made.iter().rev() {
+            let _ = fs::remove_file(p);
+        }
+        // The head first: from then on there is no record, and the rest is
+        // leftovers `detach` removes.
+        for i in 0..self.parts {
+            let _ = fs::remove_file(self.lock.path().join(record::part_name(i)));
+        }
+        if let Some(note) = &self.note {
+            let _ = fs::remove_file(note);
+        }
+    }
+}
+
+/// Pins in one directory spread over threads only from this many per
+/// thread: a pin costs a few microseconds, a thread about a dozen pins.
+const PINS_PER_THREAD: usize = 16;
+
+/// What each name of a run's record pins: the same names [`intent`] gives.
+fn fds_by_pin_name<'a>(
+    loaded: &'a Loaded,
+    attachments: &'a [Attachment],
+) -> HashMap<String, BorrowedFd<'a>> {
+    let mut fds = HashMap::new();
+    for map in &loaded.maps {
+        let name = match map.pin_by_name {
+            true => by_name_pin(&map.name),
+            false => bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
+        };
+        fds.insert(name, map.fd.as_fd());
+    }
+    for p in &loaded.programs {
+        fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, &p.name), p.fd.as_fd());
+    }
+    for a in attachments {
+        match (a.link(), a.program_fd()) {
+            (Some(link), _) => fds.insert(bpffs::pin_name(bpffs::LINK_PREFIX, &a.program), link),
+            (None, Some(prog)) => fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, &a.program), prog),
+            (None, None) => None,
+        };
+    }
+    fds
+}
+
+/// Writes `record` into `dir` as symlinks (see [`record`]), the first part
+/// last: while it is missing, nothing reads a record that is not whole.
+/// Each part made is added to `made`. No bpf() call.
+pub fn write_record(dir: &Path, record: &Record, made: &mut Vec<PathBuf>) -> Result<()> {
+    let parts = record::encode(record).map_err(refuse)?;
+    for (i, part) in parts.iter().enumerate().rev() {
+        made.push(symlink(dir, &record::part_name(i), part)?);
+    }
+    Ok(())
+}
+
+/// Whether `path` is a pin of the very map `fd` refers to (same id).
+fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(false);
+    }
+    let pinned = bpffs::open_pinned(path)?;
+    let id = |fd: BorrowedFd<'_>| {
+        sys::map_info(fd)
+            .map(|i| i.id)
+            .map_err(Error::sys(Cmd::ObjGetInfoByFd, path.display().to_string()))
+    };
+    Ok(id(pinned.as_fd())? == id(fd)?)
+}
+
+/// What `run` did to a cgroup, for [`pin_run`].
+pub struct CgroupRecord<'a> {
+    /// The cgroup the programs were attached to.
+    pub cgroup: &'a Cgroup,
+    /// `run` created the directory (the default `rawbpf` cgroup): `detach`
+    /// removes it again when it is empty.
+    pub created: bool,
+}
+
+/// Pins what a caller loaded and attached already, with its record: maps,
+/// each attachment (the link, or the program of a legacy attachment), each
+/// program not attached. All or nothing: on any failure every pin made
+/// here is removed again (and the directory, if made here), and the
+/// caller's attachments, still owned by it, detach when dropped. On
+/// success the attachments are released to their pins.
+///
+/// The record is written before the first pin, so a link pinned here is
+/// always within `detach`'s reach; legacy attachments made before this
+/// call are not, until it has written the record: a caller that wants them
+/// covered from the start follows [`PinRun`]'s order (record, then attach).
+pub fn pin_run(
+    dir: &PinDir,
+    loaded: &Loaded,
+    attachments: Vec<Attachment>,
+    cgroup: Option<CgroupRecord<'_>>,
+) -> Result<()> {
+    let attached: Vec<Attached<'_>> = attachments
+        .iter()
+        .filter(|a| a.link().is_some() || a.program_fd().is_some())
+        .map(|a| Attached {
+            program: &a.program,
+            attach_type: a.attach_type,
+            link: a.link().is_some(),
+        })
+        .collect();
+    let cgroup = cgroup
+        .map(|c| CgroupIntent::of(c.cgroup, c.created))
+        .transpose()?;
+    let record = intent(loaded, cgroup.as_ref(), &attached)?;
+    let names: Vec<(String, PinKind)> = record
+        .pins
+        .iter()
+        .map(|p| (p.name.clone(), p.kind))
+        .collect();
+    super::check_names(&names)?;
+    let mut run = PinRun::begin(Locked::for_run(dir)?, &record)?;
+    match run.pin(&record, loaded, &attachments) {
+        Ok(()) => {
+            for a in attachments {
+                a.keep();
+            }
+            run.finish();
+            Ok(())
+        }
+        Err(e) => {
+            // Legacy attachments detached while the record still names them.
+            drop(attachments);
+            drop(run);
+            Err(e)
+        }
+    }
+}
