@@ -18,8 +18,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::kernel::btf::KernelBtf;
-use crate::object::btf::{Btf, BtfExt};
-use crate::object::core::{self, BtfSource};
+use crate::object::btf::{Btf, BtfExt, BtfSource};
+use crate::object::core;
 use crate::object::elf::Object;
 use crate::object::externs::{self, Externs};
 use crate::object::maps;

@@ -15,12 +15,6 @@ use crate::object::btf::{kind, Btf};
 /// How deep declarators and nested definitions may go.
 const DEPTH: usize = 16;
 
-fn u32_at(bytes: &[u8], pos: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        bytes.get(pos..pos + 4)?.try_into().ok()?,
-    ))
-}
-
 /// `type name` as C declares a variable of type `id` called `name` (which
 /// may be empty for an abstract declarator: `struct elem`, `char [41]`).
 pub fn declaration(btf: &Btf, id: u32, name: &str) -> String {
@@ -116,18 +110,14 @@ fn params(btf: &Btf, id: u32, depth: usize) -> String {
     let Ok(t) = btf.get(id) else {
         return String::new();
     };
-    let bytes = btf.bytes();
-    let list: Vec<String> = (0..usize::from(t.vlen))
-        .map(|i| {
-            let p = t.pos + 12 + 8 * i;
-            let name = u32_at(bytes, p)
-                .and_then(|o| btf.name(o).ok())
-                .unwrap_or("");
-            match u32_at(bytes, p + 4) {
-                Some(0) => "...".to_string(),
-                Some(ty) => decl(btf, ty, name.to_string(), depth + 1),
-                None => "?".to_string(),
+    let list: Vec<String> = (0..u32::from(t.vlen))
+        .map(|i| match t.param(i) {
+            Ok((_, 0)) => "...".to_string(),
+            Ok((name_off, ty)) => {
+                let name = btf.name(name_off).unwrap_or("");
+                decl(btf, ty, name.to_string(), depth + 1)
             }
+            Err(_) => "?".to_string(),
         })
         .collect();
     if list.is_empty() {
@@ -141,7 +131,7 @@ fn params(btf: &Btf, id: u32, depth: usize) -> String {
 /// `struct elem {\n\tstruct bpf_timer timer;\n}`. Other kinds print their
 /// declaration.
 pub fn definition(btf: &Btf, id: u32) -> Result<String> {
-    let t = *btf.get(id)?;
+    let t = btf.get(id)?;
     let name = btf.name(t.name_off)?;
     let mut out = String::new();
     match t.kind {
@@ -170,15 +160,14 @@ pub fn definition(btf: &Btf, id: u32) -> Result<String> {
                 format!("enum {name}")
             };
             let _ = writeln!(out, "{head} {{");
-            let bytes = btf.bytes();
-            for i in 0..usize::from(t.vlen) {
-                let p = t.pos + 12 + 8 * i;
-                let n = u32_at(bytes, p)
-                    .and_then(|o| btf.name(o).ok())
-                    .unwrap_or("?");
-                let v = u32_at(bytes, p + 4).unwrap_or(0);
+            for i in 0..u32::from(t.vlen) {
+                let (n, v) = match t.enumerator(i) {
+                    Ok((name_off, v)) => (btf.name(name_off).unwrap_or("?"), v),
+                    Err(_) => ("?", 0),
+                };
+                // A signed enum's values come sign-extended.
                 let v = if t.kflag {
-                    (v as i32).to_string()
+                    (v as i64).to_string()
                 } else {
                     v.to_string()
                 };

@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+use crate::object::btf::types::{INT_BOOL, INT_CHAR};
 use crate::object::btf::{kind, Btf};
 use crate::object::elf::Object;
 
@@ -163,7 +164,7 @@ impl Externs {
                 )
             })?;
             let (sec, btf_id) = find_declaration(btf, &sym.name)?;
-            let decl = *btf.get(btf_id)?;
+            let decl = btf.get(btf_id)?;
             let kind = match (sec.as_str(), decl.kind) {
                 (KCONFIG_SEC, kind::VAR) => ExternKind::Kconfig {
                     ty: kconfig_type(btf, &sym.name, decl.size_or_type)?,
@@ -238,7 +239,7 @@ impl Externs {
             let mut dummy = None;
             let mut end = 0u32;
             for (i, (var, byte, size)) in entries.iter_mut().enumerate() {
-                let t = *btf.get(*var)?;
+                let t = btf.get(*var)?;
                 if sec_name == KCONFIG_SEC {
                     let e = self.by_btf_id(*var);
                     let Some(ExternKind::Kconfig { ty, byte: at }) = e.map(|e| e.kind) else {
@@ -320,7 +321,7 @@ fn is_typed(btf: &Btf, type_id: u32) -> Result<bool> {
 /// How a `.kconfig` VAR of BTF type `type_id` is stored (libbpf's rules).
 fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
     let id = btf.resolve(type_id)?;
-    let t = *btf.get(id)?;
+    let t = btf.get(id)?;
     let bad = || {
         extern_err(
             name,
@@ -329,16 +330,16 @@ fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
     };
     match t.kind {
         kind::INT => {
-            let (encoding, bits) = btf.int_encoding(id)?;
+            let int = t.int()?;
             let size = t.size_or_type;
-            if encoding & INT_BOOL != 0 && size == 1 {
+            if int.encoding & INT_BOOL != 0 && size == 1 {
                 Ok(KconfigType::Bool)
-            } else if encoding & INT_CHAR != 0 && size == 1 {
+            } else if int.encoding & INT_CHAR != 0 && size == 1 {
                 Ok(KconfigType::Char)
-            } else if matches!(size, 1 | 2 | 4 | 8) && bits == 8 * size {
+            } else if matches!(size, 1 | 2 | 4 | 8) && int.bits == 8 * size {
                 Ok(KconfigType::Int {
                     size,
-                    signed: encoding & INT_SIGNED != 0,
+                    signed: int.signed(),
                 })
             } else {
                 Err(bad())
@@ -360,10 +361,6 @@ fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
         _ => Err(bad()),
     }
 }
-
-const INT_SIGNED: u32 = 1;
-const INT_CHAR: u32 = 2;
-const INT_BOOL: u32 = 4;
 
 // ---------------------------------------------------------------------------
 // Resolution: the kernel-facing half.

@@ -257,7 +257,7 @@ fn fixed_btf_has_no_extern_linkage_left() {
     let (_, mut btf, externs) = prepared();
     externs.fix_btf(&mut btf).unwrap();
     for id in 1..btf.len() as u32 {
-        let t = *btf.get(id).unwrap();
+        let t = btf.get(id).unwrap();
         if t.kind == kind::FUNC {
             assert!(t.vlen <= 1, "FUNC {id} still extern");
         }
@@ -268,7 +268,10 @@ fn fixed_btf_has_no_extern_linkage_left() {
         assert_eq!(size, 4);
     }
     let kconfig = btf.find(kind::DATASEC, KCONFIG_SEC).unwrap();
-    assert_eq!(btf.size_of(kconfig).unwrap(), externs.kconfig_size);
+    assert_eq!(
+        btf.size_of(kconfig).unwrap(),
+        u64::from(externs.kconfig_size)
+    );
     let hz = find(&externs, "CONFIG_HZ");
     let entry = btf
         .datasec_vars(kconfig)
