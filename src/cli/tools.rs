@@ -29,7 +29,11 @@ pub(super) fn disasm(args: &[String]) -> Result<(), Failure> {
     let object = object.ok_or_else(|| Usage("disasm needs an OBJECT".into()))?;
     let bytes = read_object(&object)?;
     let text = if relocated {
-        rawbpf::object::disasm::relocated(&bytes, &opts)?
+        // CO-RE and externs against the running kernel, as `run` applies them.
+        let mut p = rawbpf::load::prepare(&bytes)?;
+        rawbpf::load::relocate_core(&mut p, None, &[])?;
+        let resolved = rawbpf::kernel::externs::resolve(&p.externs)?;
+        rawbpf::object::disasm::relocated(&p, &resolved, &opts)?
     } else {
         rawbpf::object::disasm::object(&bytes, &opts)?
     };

@@ -18,10 +18,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::kernel::btf::KernelBtf;
-use crate::object::btf::{Btf, BtfExt, BtfSource};
+use crate::object::btf::BtfSource;
 use crate::object::core;
-use crate::object::elf::Object;
-use crate::object::externs::{self, Externs};
+use crate::object::externs;
 use crate::object::maps;
 use crate::object::reloc;
 use crate::object::section;
@@ -54,50 +53,7 @@ impl Loaded {
     }
 }
 
-/// What the kernel-free half of the pipeline makes of an object.
-#[derive(Debug)]
-pub struct Prepared<'a> {
-    /// The parsed ELF object.
-    pub object: Object<'a>,
-    /// Its `.BTF`, parsed and fixed up.
-    pub btf: Option<Btf>,
-    /// Its `.BTF.ext`, parsed.
-    pub ext: Option<BtfExt>,
-    /// The maps to create.
-    pub maps: Vec<maps::MapSpec<'a>>,
-    /// `__kconfig` and `__ksym` externs, resolved at load time.
-    pub externs: Externs,
-}
-
-/// Parses the ELF, fixes up its BTF and plans its maps: everything before the
-/// first system call.
-pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
-    let object = Object::parse(bytes)?;
-    if object.programs.is_empty() {
-        return Err(Error::Elf(
-            "no programs: no global function in an executable section other than .text".into(),
-        ));
-    }
-    let mut btf = object.btf.map(Btf::parse).transpose()?;
-    // Externs are declared in BTF, before the fix-ups rewrite their types.
-    let externs = Externs::collect(&object, btf.as_ref())?;
-    if let Some(btf) = &mut btf {
-        btf.fix_datasecs(&object)?;
-        externs.fix_btf(btf)?;
-    }
-    let ext = match (object.btf_ext, &btf) {
-        (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
-        _ => None,
-    };
-    let maps = maps::plan(&object, btf.as_ref())?;
-    Ok(Prepared {
-        object,
-        btf,
-        ext,
-        maps,
-        externs,
-    })
-}
+pub use crate::object::{prepare, Prepared};
 
 /// The largest object file rawbpf reads. Real BPF objects are kilobytes to
 /// a few megabytes; the cap keeps a wrong path (a disk image, /dev/zero)

@@ -36,11 +36,8 @@ use crate::object::btf::types::{INT_BOOL, INT_CHAR};
 use crate::object::btf::{kind, Btf};
 use crate::object::elf::Object;
 
-mod inflate;
 #[cfg(test)]
 mod tests;
-
-pub use inflate::gunzip;
 
 /// The DATASEC clang gives to `__kconfig` externs (kernel configuration values).
 pub const KCONFIG_SEC: &str = ".kconfig";
@@ -746,36 +743,4 @@ pub fn kconfig_map_spec(value: &[u8]) -> crate::object::maps::MapSpec<'_> {
         slots: Vec::new(),
         pin_by_name: false,
     }
-}
-
-/// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.
-/// A name with two different addresses is ambiguous (static functions of
-/// several files); all-zero addresses mean the kernel hides them from us.
-pub fn kallsyms_lookup(text: &str, name: &str) -> std::result::Result<Option<u64>, String> {
-    let mut found: Option<u64> = None;
-    for line in text.lines() {
-        let mut f = line.split_ascii_whitespace();
-        let (Some(addr), Some(_), Some(sym)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        if sym != name {
-            continue;
-        }
-        let addr = u64::from_str_radix(addr, 16)
-            .map_err(|_| format!("bad address '{addr}' in /proc/kallsyms"))?;
-        match found {
-            Some(a) if a != addr => {
-                return Err(format!(
-                    "ambiguous: /proc/kallsyms has it at {a:#x} and at {addr:#x}"
-                ))
-            }
-            _ => found = Some(addr),
-        }
-    }
-    if found == Some(0) {
-        return Err(
-            "/proc/kallsyms shows address 0 (kptr_restrict hides addresses; run as root)".into(),
-        );
-    }
-    Ok(found)
 }

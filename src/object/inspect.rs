@@ -1,6 +1,6 @@
 //! `rawbpf inspect`: what is inside a BPF object, as the loader sees it.
 //!
-//! Everything [`crate::load::prepare`] works out before the first system
+//! Everything [`crate::object::prepare`] works out before the first system
 //! call, printed for a person: the ELF sections, each program with the
 //! program type and expected attach type its section name gives it, the maps
 //! with their key and value types as C, the global-data sections and their
@@ -13,12 +13,13 @@ use std::fmt::Write as _;
 use rawbpf_asm::Insn;
 
 use crate::error::Result;
-use crate::load::program::ProgKind;
-use crate::load::{prepare, Prepared};
-use crate::object::btf::{kind, Btf};
+use crate::object::btf::{kind, Btf, CoreRelo};
 use crate::object::btf_c;
+use crate::object::core::describe_relo;
 use crate::object::elf::{Object, SectionKind};
 use crate::object::maps::MapSource;
+use crate::object::section::ProgKind;
+use crate::object::{prepare, Prepared};
 use crate::sys::MapFlags;
 use crate::uapi::{AttachType, MapType, ProgType};
 
@@ -344,7 +345,7 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
         }
     }
     // CO-RE relocations live in .BTF.ext, not in ELF relocation sections.
-    let core: Vec<(&str, &crate::object::btf::CoreRelo)> = p
+    let core: Vec<(&str, &CoreRelo)> = p
         .ext
         .iter()
         .flat_map(|e| &e.core_relos)
@@ -361,7 +362,7 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
                 out,
                 "      {sec} insn {} -> {}",
                 r.insn_off / 8,
-                crate::object::core::describe_relo(btf, r)
+                describe_relo(btf, r)
             );
         }
     }
