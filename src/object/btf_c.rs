@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::error::Result;
-use crate::object::btf::{kind, Btf};
+use crate::object::btf::{kind, Btf, Type};
 
 /// How deep declarators and nested definitions may go.
 const DEPTH: usize = 16;
@@ -25,14 +25,28 @@ pub fn declaration(btf: &Btf, id: u32, name: &str) -> String {
     out
 }
 
+/// `base inner`, or `base` alone for an abstract declarator.
+fn join(base: String, inner: &str) -> String {
+    if inner.is_empty() {
+        base
+    } else {
+        format!("{base} {inner}")
+    }
+}
+
+/// `inner` in parentheses when it is a pointer: `(*a)[4]`, `(*f)(int)`.
+fn group(inner: String) -> String {
+    if inner.starts_with('*') {
+        format!("({inner})")
+    } else {
+        inner
+    }
+}
+
+/// Type `id` declaring `inner`, which is built from the outside in: a
+/// pointer adds `*`, an array `[n]`, a prototype its parameters, until a
+/// named type ends the walk.
 fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
-    let join = |base: String, inner: &str| {
-        if inner.is_empty() {
-            base
-        } else {
-            format!("{base} {inner}")
-        }
-    };
     if depth > DEPTH {
         return join("...".into(), &inner);
     }
@@ -43,62 +57,58 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
         return join(format!("<bad type {id}>"), &inner);
     };
     let name = btf.name(t.name_off).unwrap_or("?");
+    let next = t.size_or_type;
     match t.kind {
         kind::INT | kind::FLOAT | kind::TYPEDEF => join(name.into(), &inner),
         kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FWD => {
-            let tag = match t.kind {
-                kind::STRUCT => "struct",
-                kind::UNION => "union",
-                kind::FWD if t.kflag => "union",
-                kind::FWD => "struct",
-                _ => "enum",
-            };
-            if name.is_empty() {
-                // Anonymous: the definition is the type.
-                let body = definition(btf, id).unwrap_or_else(|_| format!("{tag} {{ ... }}"));
-                join(body, &inner)
-            } else {
-                join(format!("{tag} {name}"), &inner)
-            }
+            join(tagged(btf, id, &t, name), &inner)
         }
-        kind::PTR => decl(btf, t.size_or_type, format!("*{inner}"), depth + 1),
+        kind::PTR => decl(btf, next, format!("*{inner}"), depth + 1),
         kind::ARRAY => {
             let (elem, n) = btf.array(id).unwrap_or((0, 0));
-            let inner = if inner.starts_with('*') {
-                format!("({inner})")
-            } else {
-                inner
-            };
-            decl(btf, elem, format!("{inner}[{n}]"), depth + 1)
+            decl(btf, elem, format!("{}[{n}]", group(inner)), depth + 1)
         }
-        kind::CONST | kind::VOLATILE | kind::RESTRICT => {
-            let q = match t.kind {
-                kind::CONST => "const",
-                kind::VOLATILE => "volatile",
-                _ => "restrict",
-            };
-            // `const char *p` and `char *const p` both read naturally with the
-            // qualifier placed before what it qualifies.
-            if inner.starts_with('*') || inner.is_empty() || !is_pointer(btf, t.size_or_type) {
-                format!("{q} {}", decl(btf, t.size_or_type, inner, depth + 1))
-            } else {
-                decl(btf, t.size_or_type, format!("{q} {inner}"), depth + 1)
-            }
-        }
-        kind::TYPE_TAG => decl(btf, t.size_or_type, inner, depth + 1),
+        kind::CONST | kind::VOLATILE | kind::RESTRICT => qualified(btf, &t, inner, depth),
+        kind::TYPE_TAG => decl(btf, next, inner, depth + 1),
         kind::FUNC_PROTO => {
-            let inner = if inner.starts_with('*') {
-                format!("({inner})")
-            } else {
-                inner
-            };
             let params = params(btf, id, depth);
-            decl(btf, t.size_or_type, format!("{inner}({params})"), depth + 1)
+            decl(btf, next, format!("{}({params})", group(inner)), depth + 1)
         }
-        kind::FUNC => decl(btf, t.size_or_type, name.to_string(), depth + 1),
-        kind::VAR => decl(btf, t.size_or_type, name.to_string(), depth + 1),
+        kind::FUNC | kind::VAR => decl(btf, next, name.to_string(), depth + 1),
         kind::DATASEC => join(format!("DATASEC {name}"), &inner),
         k => join(format!("<kind {k}>"), &inner),
+    }
+}
+
+/// `struct elem`, `union u`, `enum e`; an anonymous one is its definition.
+fn tagged(btf: &Btf, id: u32, t: &Type<'_>, name: &str) -> String {
+    let tag = match t.kind {
+        kind::STRUCT => "struct",
+        kind::UNION => "union",
+        kind::FWD if t.kflag => "union",
+        kind::FWD => "struct",
+        _ => "enum",
+    };
+    if name.is_empty() {
+        definition(btf, id).unwrap_or_else(|_| format!("{tag} {{ ... }}"))
+    } else {
+        format!("{tag} {name}")
+    }
+}
+
+/// A qualifier, placed before what it qualifies: `const char *p` and
+/// `char *const p` both read naturally that way.
+fn qualified(btf: &Btf, t: &Type<'_>, inner: String, depth: usize) -> String {
+    let q = match t.kind {
+        kind::CONST => "const",
+        kind::VOLATILE => "volatile",
+        _ => "restrict",
+    };
+    let next = t.size_or_type;
+    if inner.starts_with('*') || inner.is_empty() || !is_pointer(btf, next) {
+        format!("{q} {}", decl(btf, next, inner, depth + 1))
+    } else {
+        decl(btf, next, format!("{q} {inner}"), depth + 1)
     }
 }
 
@@ -197,12 +207,8 @@ pub fn referenced_structs(btf: &Btf, id: u32) -> Vec<u32> {
                 Ok((elem, _)) => id = elem,
                 Err(_) => break,
             },
-            kind::TYPEDEF
-            | kind::CONST
-            | kind::VOLATILE
-            | kind::RESTRICT
-            | kind::TYPE_TAG
-            | kind::PTR => id = t.size_or_type,
+            kind::PTR => id = t.size_or_type,
+            _ if t.is_modifier() => id = t.size_or_type,
             _ => break,
         }
     }

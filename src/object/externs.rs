@@ -35,6 +35,8 @@ use crate::error::{Error, Result};
 use crate::object::btf::types::{INT_BOOL, INT_CHAR};
 use crate::object::btf::{kind, Btf};
 use crate::object::elf::Object;
+use crate::object::maps::{MapSource, MapSpec, MAP_TYPE_ARRAY};
+use crate::sys::{MapCreateAttr, MapFlags};
 
 #[cfg(test)]
 mod tests;
@@ -724,23 +726,19 @@ fn parse_int(value: &str) -> Option<i128> {
 
 /// The `.kconfig` map: one read-only (for programs), frozen ARRAY entry
 /// holding `value`, as libbpf creates it.
-pub fn kconfig_map_spec(value: &[u8]) -> crate::object::maps::MapSpec<'_> {
-    crate::object::maps::MapSpec {
-        name: KCONFIG_SEC.to_string(),
-        source: crate::object::maps::MapSource::Kconfig,
-        attr: crate::sys::MapCreateAttr {
-            map_type: crate::object::maps::MAP_TYPE_ARRAY,
-            key_size: 4,
-            value_size: value.len() as u32,
-            max_entries: 1,
-            map_flags: crate::sys::MapFlags::RDONLY_PROG.bits(),
-            map_name: crate::sys::object_name(KCONFIG_SEC),
-            ..Default::default()
-        },
+pub fn kconfig_map_spec(value: &[u8]) -> MapSpec<'_> {
+    let attr = MapCreateAttr {
+        map_type: MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: value.len() as u32,
+        max_entries: 1,
+        map_flags: MapFlags::RDONLY_PROG.bits(),
+        map_name: crate::sys::object_name(KCONFIG_SEC),
+        ..Default::default()
+    };
+    MapSpec {
         initial: Some(value),
         freeze: true,
-        inner: None,
-        slots: Vec::new(),
-        pin_by_name: false,
+        ..MapSpec::new(KCONFIG_SEC, MapSource::Kconfig, attr)
     }
 }

@@ -178,7 +178,8 @@ fn slot_of_byte(byte: u64) -> Option<usize> {
         .flatten()
 }
 
-/// Relocates every reference in one placed function.
+/// Relocates every reference in one placed function, instruction by
+/// instruction (an ld_imm64 and its second slot are one).
 fn relocate_function(
     obj: &Object<'_>,
     func: usize,
@@ -187,12 +188,6 @@ fn relocate_function(
     out: &mut Assembled,
 ) -> Result<()> {
     let f = &obj.functions[func];
-    let section = &obj.sections[f.section];
-    let err = |site: Site, what: String| Error::Reloc {
-        section: section.name.clone(),
-        insn: site.section_slot,
-        what,
-    };
     let mut j = 0;
     while j < f.len {
         let site = Site {
@@ -200,53 +195,61 @@ fn relocate_function(
             program_slot: first_slot + j,
         };
         let insn = out.insns[site.program_slot];
-        if insn.is_ld_imm64() && j + 1 >= f.len {
-            return Err(err(
-                site,
-                format!("ld_imm64 runs past the end of function '{}'", f.name),
-            ));
-        }
-        j += if insn.is_ld_imm64() { 2 } else { 1 };
-
-        let reloc = obj
-            .relocs
-            .get(&(f.section, byte_of_slot(site.section_slot)));
-        let result = match reloc {
-            // A call without relocation is relative inside its own section.
-            None if insn.is_pseudo_call() => relocate_local_call(obj, f.section, site, out),
-            None => Ok(()),
-            Some(reloc) => {
-                let sym = &obj.symbols[reloc.symbol];
-                match sym.section {
-                    None => relocate_extern(sym, site, targets.externs, &targets.map_fd, out),
-                    Some(target_section) if insn.is_ld_imm64() => {
-                        if reloc.r_type != R_BPF_64_64 {
-                            return Err(err(
-                                site,
-                                format!("ld_imm64 with relocation type {}", reloc.r_type),
-                            ));
-                        }
-                        relocate_load(obj, sym, target_section, site, targets, out)
-                    }
-                    Some(target_section) if insn.is_pseudo_call() => {
-                        if reloc.r_type != R_BPF_64_32 {
-                            return Err(err(
-                                site,
-                                format!("call with relocation type {}", reloc.r_type),
-                            ));
-                        }
-                        relocate_subprogram_call(obj, sym, target_section, site, out)
-                    }
-                    Some(_) => Err(format!(
-                        "relocation against '{}' on an instruction that is neither ld_imm64 nor a call",
-                        sym.name
-                    )),
-                }
-            }
+        let result = if insn.is_ld_imm64() && j + 1 >= f.len {
+            Err(format!(
+                "ld_imm64 runs past the end of function '{}'",
+                f.name
+            ))
+        } else {
+            relocate_site(obj, f.section, site, targets, out)
         };
-        result.map_err(|what| err(site, what))?;
+        result.map_err(|what| Error::Reloc {
+            section: obj.sections[f.section].name.clone(),
+            insn: site.section_slot,
+            what,
+        })?;
+        j += if insn.is_ld_imm64() { 2 } else { 1 };
     }
     Ok(())
+}
+
+/// The reference at one site, if any, by what its ELF relocation names: an
+/// extern, or a symbol of the object that an ld_imm64 loads or a call calls.
+fn relocate_site(
+    obj: &Object<'_>,
+    section: usize,
+    site: Site,
+    targets: &Targets<'_>,
+    out: &mut Assembled,
+) -> std::result::Result<(), String> {
+    let insn = out.insns[site.program_slot];
+    let Some(reloc) = obj.relocs.get(&(section, byte_of_slot(site.section_slot))) else {
+        // A call without relocation is relative inside its own section.
+        if insn.is_pseudo_call() {
+            return relocate_local_call(obj, section, site, out);
+        }
+        return Ok(());
+    };
+    let sym = &obj.symbols[reloc.symbol];
+    match sym.section {
+        None => relocate_extern(sym, site, targets.externs, &targets.map_fd, out),
+        Some(target_section) if insn.is_ld_imm64() => {
+            if reloc.r_type != R_BPF_64_64 {
+                return Err(format!("ld_imm64 with relocation type {}", reloc.r_type));
+            }
+            relocate_load(obj, sym, target_section, site, targets, out)
+        }
+        Some(target_section) if insn.is_pseudo_call() => {
+            if reloc.r_type != R_BPF_64_32 {
+                return Err(format!("call with relocation type {}", reloc.r_type));
+            }
+            relocate_subprogram_call(obj, sym, target_section, site, out)
+        }
+        Some(_) => Err(format!(
+            "relocation against '{}' on an instruction that is neither ld_imm64 nor a call",
+            sym.name
+        )),
+    }
 }
 
 /// An ld_imm64 of a symbol defined in the object: what it becomes depends on
