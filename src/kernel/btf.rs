@@ -684,19 +684,7 @@ mod tests {
         );
     }
 
-    /// A BTF blob from type words and a string section.
-    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x9f, 0xeb, 1, 0];
-        let tl = 4 * types.len() as u32;
-        for w in [24, 0, tl, tl, strings.len() as u32] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        for w in types {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(strings);
-        out
-    }
+    use crate::object::btf::testing::blob;
 
     /// Split BTF as a module has it: ids and string offsets continue after
     /// the base's, and lookups cross into the base.

@@ -219,36 +219,20 @@ pub fn referenced_structs(btf: &Btf, id: u32) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// A BTF blob from (kind, name_off, info extras) records: the header,
-    /// the types, the strings.
-    fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&0xeb9fu16.to_le_bytes());
-        b.push(1);
-        b.push(0);
-        b.extend_from_slice(&24u32.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
-        b.extend_from_slice(types);
-        b.extend_from_slice(strings);
-        b
-    }
+    use crate::object::btf::testing::{blob, info};
 
+    /// Appends a record: `kind` as its number, then the kind-specific words.
     fn ty(
-        out: &mut Vec<u8>,
+        out: &mut Vec<u32>,
         name_off: u32,
-        kind: u32,
+        kind: u8,
         vlen: u32,
         kflag: bool,
         size_or_type: u32,
         extra: &[u32],
     ) {
-        let info = (kind << 24) | vlen | if kflag { 1 << 31 } else { 0 };
-        for v in [name_off, info, size_or_type].iter().chain(extra) {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+        out.extend([name_off, info(kind, vlen, kflag), size_or_type]);
+        out.extend_from_slice(extra);
     }
 
     #[test]

@@ -445,9 +445,30 @@ pub struct KernelBtfId {
     pub module: Option<String>,
 }
 
+/// A module BTF's index in `fd_array` and its fd.
+type ModuleSlot = (i16, RawFd);
+
 impl Resolved {
+    /// The kernel's BTF id of `name` (of BTF kind `btf_kind`), and, when a
+    /// module's BTF has it, that BTF's `fd_array` index and fd.
+    fn kernel_btf_id(
+        &mut self,
+        btf_kind: u8,
+        name: &str,
+        sources: &mut dyn Sources,
+    ) -> Result<Option<(u32, Option<ModuleSlot>)>> {
+        let Some(found) = sources.kernel_btf_id(btf_kind, name)? else {
+            return Ok(None);
+        };
+        let module = match &found.module {
+            Some(m) => Some(self.module_slot(m, sources)?),
+            None => None,
+        };
+        Ok(Some((found.id, module)))
+    }
+
     /// The `fd_array` index and fd of a module's BTF, opened once per module.
-    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<(i16, RawFd)> {
+    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<ModuleSlot> {
         if let Some(i) = self.module_names.iter().position(|m| m == module) {
             return Ok(((i + 1) as i16, self.fd_array[i + 1]));
         }
@@ -465,88 +486,50 @@ impl Resolved {
     }
 }
 
-/// Resolves every extern against `sources`.
+/// Resolves every extern against `sources`: each kind from where the
+/// kernel keeps it (its configuration, its BTF, kallsyms).
 pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved> {
     let mut out = Resolved {
         kconfig: vec![0; externs.kconfig_size as usize],
         ..Default::default()
     };
-    let mut config: Option<Result<BTreeMap<String, String>>> = None;
+    let mut config = Config::default();
     for (number, e) in externs.list.iter().enumerate() {
-        let number = number as u32;
+        // A weak extern the kernel lacks reads as 0 or is poisoned.
+        let missing = |what: &str| {
+            if e.weak {
+                Ok(Resolution::Missing {
+                    number: number as u32,
+                })
+            } else {
+                Err(extern_err(&e.name, what))
+            }
+        };
         let resolution = match e.kind {
             ExternKind::Kconfig { ty, byte } => {
-                let value = if e.name.starts_with("CONFIG_") {
-                    let config = config.get_or_insert_with(|| {
-                        sources.kernel_config().map(|text| parse_config(&text))
-                    });
-                    match config {
-                        Ok(c) => c.get(&e.name).cloned(),
-                        Err(_) if e.weak => None,
-                        Err(err) => {
-                            return Err(extern_err(
-                                &e.name,
-                                format!("no kernel configuration to read it from: {err}"),
-                            ))
-                        }
-                    }
-                } else {
-                    linux_value(&e.name, sources)?
-                };
-                match value {
-                    Some(v) => {
-                        let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
-                        store_kconfig(&e.name, ty, &v, slot)?;
-                    }
-                    None if e.weak => {}
-                    None => return Err(missing_kconfig(&e.name)),
-                }
+                let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
+                store_config_value(e, ty, slot, &mut config, sources)?;
                 Resolution::Kconfig { byte }
             }
-            ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
-                Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
-                    btf_id: id,
-                    fd_array_index: 0,
+            ExternKind::Kfunc => match out.kernel_btf_id(kind::FUNC, &e.name, sources)? {
+                Some((btf_id, module)) => Resolution::Kfunc {
+                    btf_id,
+                    fd_array_index: module.map_or(0, |(index, _)| index),
                 },
-                Some(KernelBtfId {
-                    id,
-                    module: Some(m),
-                }) => Resolution::Kfunc {
-                    btf_id: id,
-                    fd_array_index: out.module_slot(&m, sources)?.0,
-                },
-                None if e.weak => Resolution::Missing { number },
-                None => return Err(extern_err(&e.name, KFUNC_NOT_FOUND)),
+                None => missing(KFUNC_NOT_FOUND)?,
             },
-            ExternKind::Ksym { typed: true } => match sources.kernel_btf_id(kind::VAR, &e.name)? {
-                Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
-                    btf_id: id,
-                    btf_obj_fd: 0,
-                },
-                Some(KernelBtfId {
-                    id,
-                    module: Some(m),
-                }) => Resolution::TypedKsym {
-                    btf_id: id,
-                    btf_obj_fd: out.module_slot(&m, sources)?.1,
-                },
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
-                    ))
+            ExternKind::Ksym { typed: true } => {
+                match out.kernel_btf_id(kind::VAR, &e.name, sources)? {
+                    Some((btf_id, module)) => Resolution::TypedKsym {
+                        btf_id,
+                        btf_obj_fd: module.map_or(0, |(_, fd)| fd),
+                    },
+                    None => missing(KSYM_NOT_FOUND)?,
                 }
-            },
+            }
             ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
                 Some(address) => Resolution::Address(address),
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel symbol not found in /proc/kallsyms",
-                    ))
-                }
+                None => missing("kernel symbol not found in /proc/kallsyms")?,
             },
         };
         out.by_name.insert(e.name.clone(), resolution);
@@ -554,6 +537,46 @@ pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved>
     Ok(out)
 }
 
+/// The kernel configuration, read on the first `CONFIG_*` extern (or the
+/// error reading it gave).
+#[derive(Default)]
+struct Config(Option<Result<BTreeMap<String, String>>>);
+
+/// A `.kconfig` extern's value, stored into its `slot` of the map's value:
+/// `CONFIG_*` from the configuration, `LINUX_*` from the loader itself. A
+/// missing weak one stays 0.
+fn store_config_value(
+    e: &Extern,
+    ty: KconfigType,
+    slot: &mut [u8],
+    config: &mut Config,
+    sources: &mut dyn Sources,
+) -> Result<()> {
+    let value = if e.name.starts_with("CONFIG_") {
+        let config = config
+            .0
+            .get_or_insert_with(|| sources.kernel_config().map(|text| parse_config(&text)));
+        match config {
+            Ok(c) => c.get(&e.name).cloned(),
+            Err(_) if e.weak => None,
+            Err(err) => {
+                return Err(extern_err(
+                    &e.name,
+                    format!("no kernel configuration to read it from: {err}"),
+                ))
+            }
+        }
+    } else {
+        linux_value(&e.name, sources)?
+    };
+    match value {
+        Some(v) => store_kconfig(&e.name, ty, &v, slot),
+        None if e.weak => Ok(()),
+        None => Err(missing_kconfig(&e.name)),
+    }
+}
+
+const KSYM_NOT_FOUND: &str = "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)";
 const KFUNC_NOT_FOUND: &str =
     "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)";
 

@@ -374,10 +374,7 @@ fn relocate_subprogram_call(
     let symbol_slot =
         symbol_slot.ok_or_else(|| format!("call to '{}', which is not code", sym.name))?;
     // For a section symbol the callee is imm + 1 slots after the symbol.
-    let target = symbol_slot as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
-    let rel = place_target(obj, section, target, site, out)?;
-    out.insns[site.program_slot] = Insn::call_pseudo(rel);
-    Ok(())
+    call_in_section(obj, section, symbol_slot, site, out)
 }
 
 /// A call with no relocation is pc-relative inside its own section; it
@@ -388,7 +385,19 @@ fn relocate_local_call(
     site: Site,
     out: &mut Assembled,
 ) -> std::result::Result<(), String> {
-    let target = site.section_slot as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
+    call_in_section(obj, section, site.section_slot, site, out)
+}
+
+/// The call at `site` reaches `imm + 1` slots after slot `from` of
+/// `section`: that function is placed and the call made relative to it.
+fn call_in_section(
+    obj: &Object<'_>,
+    section: usize,
+    from: usize,
+    site: Site,
+    out: &mut Assembled,
+) -> std::result::Result<(), String> {
+    let target = from as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
     let rel = place_target(obj, section, target, site, out)?;
     out.insns[site.program_slot] = Insn::call_pseudo(rel);
     Ok(())

@@ -20,6 +20,8 @@ pub mod ext;
 pub mod fixup;
 pub mod map_def;
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 pub mod types;
 

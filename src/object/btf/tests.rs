@@ -78,21 +78,7 @@ mod map_values_tests {
         fn finish(mut self, name: &str, ty: u32) -> Btf {
             let var = self.add(name, kind::VAR, 0, ty, &[1]);
             self.add(".maps", kind::DATASEC, 1, 0, &[var, 0, 32]);
-            let types: Vec<u8> = self.types.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let mut blob = Vec::new();
-            blob.extend(MAGIC.to_le_bytes());
-            blob.extend([1, 0]);
-            for w in [
-                24,
-                0,
-                types.len() as u32,
-                types.len() as u32,
-                self.strings.len() as u32,
-            ] {
-                blob.extend(w.to_le_bytes());
-            }
-            blob.extend(types);
-            blob.extend(&self.strings);
+            let blob = crate::object::btf::testing::blob(&self.types, &self.strings);
             Btf::parse(&blob).unwrap()
         }
     }
@@ -205,24 +191,10 @@ mod bounds_tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    /// A BTF blob from raw type records and a string section.
-    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-        let type_len = (types.len() * 4) as u32;
-        let mut b = Vec::new();
-        b.extend_from_slice(&MAGIC.to_le_bytes());
-        b.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        for t in types {
-            b.extend_from_slice(&t.to_le_bytes());
-        }
-        b.extend_from_slice(strings);
-        b
-    }
+    use crate::object::btf::testing::blob;
 
     fn info(kind: u8, vlen: u32) -> u32 {
-        (u32::from(kind) << 24) | vlen
+        crate::object::btf::testing::info(kind, vlen, false)
     }
 
     #[test]
