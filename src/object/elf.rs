@@ -9,6 +9,13 @@
 //! maps, globals and functions are REL relocations in `.rel<section>`, whose
 //! `sh_info` names the section they patch.
 //!
+//! The kernel never sees the ELF: what it checks later comes from here.
+//! The license string decides whether GPL-only helpers may be called
+//! (`license_is_gpl_compatible`, checked in `bpf_prog_load`); every program
+//! and subprogram must start where a FUNC says, because BTF func_info is
+//! matched against the verifier's own split into subprograms
+//! (`check_btf_func`).
+//!
 //! Nothing here touches the kernel: it is a pure function of the bytes.
 
 use std::collections::BTreeMap;

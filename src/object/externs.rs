@@ -1,4 +1,5 @@
-//! Extern variables and functions: values the object asks the loader for.
+//! Step 4: extern variables and functions, values the object asks the
+//! loader for.
 //!
 //! A BPF program may declare things it does not define, and leave them to the
 //! loader (libbpf's conventions, which clang's BTF carries):
@@ -24,9 +25,17 @@
 //! their calls are poisoned so the verifier objects only if one is reached.
 //! A missing non-weak extern is an error naming it.
 //!
-//! [`Externs::collect`] and [`Externs::fix_btf`] are pure; [`resolve`] reads
-//! the host (config, kernel BTF, kallsyms) and only when the object has
-//! externs, so objects without externs never touch those files.
+//! The kernel rules this serves: an extern VAR or FUNC is refused in loaded
+//! BTF (`btf_var_check_meta`, `btf_func_check_meta`), so [`Externs::fix_btf`]
+//! rewrites them; a BPF_PSEUDO_BTF_ID load must name a VAR of the kernel's
+//! BTF (`check_pseudo_btf_id`), and a kfunc call a FUNC the kernel allows
+//! BPF to call (`add_kfunc_call`, `check_kfunc_call`).
+//!
+//! Everything here is pure: [`Externs::collect`] and [`Externs::fix_btf`]
+//! read the object, and [`resolve`] asks a [`Sources`] for the kernel's
+//! answers. The running kernel's sources are
+//! [`crate::kernel::externs`], read only when the object has externs, so
+//! objects without externs never touch those files.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -231,6 +240,7 @@ impl Externs {
     pub fn fix_btf(&self, btf: &mut Btf) -> Result<()> {
         const GLOBAL: u32 = 1;
         for sec_name in [KCONFIG_SEC, KSYMS_SEC] {
+            // An object without such externs has no such DATASEC: nothing to fix.
             let Some(sec) = btf.find(kind::DATASEC, sec_name) else {
                 continue;
             };
@@ -419,7 +429,8 @@ impl Resolved {
     }
 }
 
-/// Where the host's answers come from; [`Host`] reads the real files, tests
+/// Where the host's answers come from; [`crate::kernel::externs::Host`]
+/// reads the real files, tests
 /// hand in their own.
 pub trait Sources {
     /// `uname -r`.

@@ -1,4 +1,5 @@
-//! Step 3: create the object's maps.
+//! Step 5: plan the object's maps: the BPF_MAP_CREATE attr of each, and
+//! what to write into it once it exists. The load layer creates them.
 //!
 //! Two sources of maps: definitions (`.maps` through BTF, or legacy
 //! `struct bpf_map_def` in `maps`) and global data. Each `.rodata*`, `.data*`
@@ -10,7 +11,8 @@
 //!
 //! A data section holding at least one global (non-static) variable is also
 //! created BPF_F_MMAPABLE, as libbpf does, so user space can map its bytes
-//! ([`Map::mmap`]) instead of going through lookups and updates.
+//! (the load layer's `Map::mmap`) instead of going through lookups and
+//! updates.
 //!
 //! A map whose value holds `struct bpf_timer` must carry BTF: the kernel looks
 //! the timer up in the value type given by `btf_value_type_id`

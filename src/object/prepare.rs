@@ -39,6 +39,9 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared<'_>> {
             "no programs: no global function in an executable section other than .text".into(),
         ));
     }
+    // Without .BTF (clang without -g) there is nothing to fix up and no
+    // strings to read .BTF.ext with: those steps are skipped, and maps are
+    // planned by size alone.
     let mut btf = object.btf.map(Btf::parse).transpose()?;
     // Externs are declared in BTF, before the fix-ups rewrite their types.
     let externs = Externs::collect(&object, btf.as_ref())?;

@@ -1,4 +1,4 @@
-//! Step 4: relocation, turning a program's ELF code into what BPF_PROG_LOAD takes.
+//! Step 7: relocation, turning a program's ELF code into what BPF_PROG_LOAD takes.
 //!
 //! The kernel loads one flat instruction array per program, so each
 //! subprogram the program calls (or takes the address of, as a callback) is
@@ -44,7 +44,11 @@
 //! `.BTF.ext` func_info and line_info travel with their functions: their byte
 //! offsets in an ELF section become slot indexes of the final program.
 //! The kernel matches func_info against its own split of the program into
-//! subprograms (`check_btf_func` in kernel/bpf/verifier.c).
+//! subprograms (`check_btf_func` in kernel/bpf/verifier.c). The pseudo
+//! sources this step writes are what the verifier resolves before it
+//! checks anything: map fds and values, BTF ids in `resolve_pseudo_ldimm64`
+//! (`check_pseudo_btf_id`), function pointers and bpf-to-bpf calls in
+//! `add_subprog_and_kfunc`.
 //!
 //! This step is pure: map fds and extern resolutions are handed in, so it is
 //! tested without a kernel.
@@ -135,9 +139,11 @@ pub fn assemble(
         next += 1;
         relocate_function(obj, func, first_slot, targets, &mut out)?;
     }
+    // Without .BTF.ext there are no func_info and line_info to carry along.
     if let Some(ext) = ext {
         move_ext_info(obj, ext, &mut out)?;
     }
+    // fd_array only when a kfunc call names a module's BTF by index.
     if out.insns.iter().any(|i| i.is_kfunc_call() && i.off != 0) {
         out.fd_array = targets.externs.fd_array.clone();
     }

@@ -1,4 +1,4 @@
-//! Program and attach types from section names.
+//! Step 2: program and attach types from section names.
 //!
 //! The kernel needs each program's type (`enum bpf_prog_type`) and, for many
 //! types, the attach type it will be attached with (`expected_attach_type`):
@@ -25,7 +25,7 @@
 //! whoever holds the program.
 //!
 //! A section name starting with `?` (`SEC("?xdp")`) is a program that is not
-//! loaded unless asked for by name ([`crate::load::load_also`]).
+//! loaded unless asked for by name (the load layer's `load_also`).
 //!
 //! Deliberately refused, with the reason in the error: `struct_ops` (its
 //! programs are only meaningful as members of a `.struct_ops` map whose value

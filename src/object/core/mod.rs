@@ -1,5 +1,6 @@
-//! CO-RE, "compile once, run everywhere": fitting field offsets and type
-//! facts compiled against one kernel's types to the kernel the program runs on.
+//! Step 6: CO-RE, "compile once, run everywhere": fitting field offsets and
+//! type facts compiled against one kernel's types to the kernel the program
+//! runs on.
 //!
 //! # The problem
 //!
@@ -87,12 +88,12 @@
 //!
 //! | step | here | relo_core.c |
 //! |---|---|---|
-//! | resolve the access string locally | [`spec`] | `bpf_core_parse_spec` |
-//! | replay it on each candidate | [`spec`] | `bpf_core_spec_match` |
-//! | compatible fields and types | [`compat`] | `bpf_core_fields_are_compat`, `bpf_core_types_are_compat`, `bpf_core_types_match` |
-//! | the number on each side | [`value`] | `bpf_core_calc_field_relo` and its kin |
+//! | resolve the access string locally | `spec` | `bpf_core_parse_spec` |
+//! | replay it on each candidate | `spec` | `bpf_core_spec_match` |
+//! | compatible fields and types | `compat` | `bpf_core_fields_are_compat`, `bpf_core_types_are_compat`, `bpf_core_types_match` |
+//! | the number on each side | `value` | `bpf_core_calc_field_relo` and its kin |
 //! | choose among candidates | [`decide`] | `bpf_core_calc_relo_insn` |
-//! | patch the instruction | [`patch`] | `bpf_core_patch_insn` |
+//! | patch the instruction | `patch` | `bpf_core_patch_insn` |
 //!
 //! This module is pure: the local BTF, the relocation records and the target
 //! types (any [`BtfSource`]) come in, patched instructions go out.
