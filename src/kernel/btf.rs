@@ -9,12 +9,18 @@
 //!
 //! 1. reads the header and streams the string section in small chunks,
 //!    noting the offsets of the strings whose essential name (see
-//!    [`crate::object::core`]) is one of the wanted names;
+//!    [`essential_name`]) is one of the wanted names;
 //! 2. streams the type section once, keeping for every type only the file
 //!    offset of its record (4 bytes a type; the BTF id is the position) and,
 //!    for types whose name offset was noted, the id as a candidate;
 //! 3. afterwards reads single records and strings with `pread` on demand,
 //!    with a small cache.
+//!
+//! What a record means is not this reader's business: it finds records
+//! with [`scan_records`] and decodes them with [`Type::decode`], and answers
+//! through [`BtfSource`], the same model the object's own BTF is read
+//! through ([`crate::object::btf::types`]), so the walks CO-RE makes over
+//! either are written once.
 //!
 //! A kernel module's BTF (`/sys/kernel/btf/<module>`) is *split* BTF: its
 //! type ids continue after vmlinux's last id and its string offsets after
@@ -23,12 +29,11 @@
 //! vmlinux has no candidate for a name (as libbpf does), and never when the
 //! target is a BTF file given with `--btf`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-
-use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 use crate::object::btf::types::{scan_records, HEADER_LEN, TYPE_HEADER_LEN};
