@@ -8,8 +8,8 @@
 //! loader turns them into BPF_MAP_CREATE attrs ([`crate::object::maps`]).
 
 use super::types::kind;
-use super::{btf_err, Btf};
-use crate::error::{Error, Result};
+use super::{btf_err, btf_what, Btf};
+use crate::error::Result;
 use crate::uapi::MapType;
 
 /// A map definition read from `.maps` BTF.
@@ -54,15 +54,6 @@ pub enum MapValues {
     Programs,
 }
 
-/// The message of an error, without the "bad BTF" its display adds: for
-/// errors that gain a prefix naming the map.
-pub(super) fn strip_prefix(e: Error) -> String {
-    match e {
-        Error::Btf(what) => what,
-        other => other.to_string(),
-    }
-}
-
 impl Btf {
     /// Reads every map definition of the `.maps` DATASEC.
     pub fn map_defs(&self) -> Result<Vec<BtfMapDef>> {
@@ -75,7 +66,7 @@ impl Btf {
             let name = self.name(v.name_off)?.to_string();
             let def = self
                 .map_def(&name, v.size_or_type, false)
-                .map_err(|e| btf_err(format!("map '{name}': {}", strip_prefix(e))))?;
+                .map_err(|e| btf_err(format!("map '{name}': {}", btf_what(e))))?;
             defs.push(def);
         }
         Ok(defs)
@@ -180,7 +171,7 @@ impl Btf {
             kind::STRUCT => {
                 let inner = self
                     .map_def(&format!("{name}.inner"), target, true)
-                    .map_err(|e| btf_err(format!("inner map: {}", strip_prefix(e))))?;
+                    .map_err(|e| btf_err(format!("inner map: {}", btf_what(e))))?;
                 Ok(MapValues::Maps(Box::new(inner)))
             }
             kind::FUNC_PROTO => Ok(MapValues::Programs),

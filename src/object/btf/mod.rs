@@ -40,6 +40,15 @@ fn btf_err(what: impl std::fmt::Display) -> Error {
     Error::Btf(what.to_string())
 }
 
+/// What an error says, without the "bad BTF: " its display adds: for an
+/// error that gains context (a map's name, an instruction) on its way out.
+pub(crate) fn btf_what(e: Error) -> String {
+    match e {
+        Error::Btf(what) => what,
+        other => other.to_string(),
+    }
+}
+
 /// A parsed BTF blob, kept as bytes so fix-ups patch it in place.
 #[derive(Clone, Debug)]
 pub struct Btf {
@@ -143,7 +152,7 @@ impl Btf {
             .and_then(|i| self.index.get(i as usize))
             .ok_or_else(|| btf_err(format!("type id {id} does not exist")))?;
         Type::decode(&self.raw[*pos as usize..])
-            .map_err(|e| btf_err(format!("type {id}: {}", map_def::strip_prefix(e))))
+            .map_err(|e| btf_err(format!("type {id}: {}", btf_what(e))))
     }
 
     /// The kind-specific bytes after type `id`'s 12-byte header (members,
@@ -211,11 +220,6 @@ impl Btf {
     pub fn datasec_vars(&self, id: u32) -> Result<Vec<(u32, u32, u32)>> {
         let t = self.of_kind(id, kind::DATASEC, "a DATASEC")?;
         (0..u32::from(t.vlen)).map(|i| t.datasec_var(i)).collect()
-    }
-
-    /// The encoding of an INT.
-    pub fn int(&self, id: u32) -> Result<Int> {
-        self.of_kind(id, kind::INT, "an INT")?.int()
     }
 
     /// The id of the first type of `kind` named `name`.

@@ -113,7 +113,7 @@ use std::cell::Cell;
 use rawbpf_asm::Insn;
 
 use crate::error::{Error, Result};
-use crate::object::btf::{essential_name, kind, Btf, BtfSource, CoreRelo, Type};
+use crate::object::btf::{btf_what, essential_name, kind, Btf, BtfSource, CoreRelo, Type};
 use spec::{local_spec, match_spec, Spec, Step};
 use value::{value_of, Value};
 
@@ -510,7 +510,7 @@ pub fn relocate_section(
                 insns.len()
             )));
         }
-        let outcome = decide(local, r, targets).map_err(|e| err(strip(e)))?;
+        let outcome = decide(local, r, targets).map_err(|e| err(btf_what(e)))?;
         patch::patch(insns, i, &outcome).map_err(err)?;
         applied.push(Applied {
             insn: i,
@@ -520,13 +520,6 @@ pub fn relocate_section(
         });
     }
     Ok(applied)
-}
-
-fn strip(e: Error) -> String {
-    match e {
-        Error::Btf(what) => what,
-        other => other.to_string(),
-    }
 }
 
 /// The essential names of the root types the relocations of `relos` look up
