@@ -37,7 +37,7 @@ fn vmlinux() -> Btf {
 /// `(bit offset, bit size, type)` of member `name` of struct `id`, looking
 /// inside anonymous members (sk_buff keeps many fields in anonymous unions).
 fn field(btf: &Btf, id: u32, name: &str) -> Option<(u32, u32, u32)> {
-    let t = *btf.get(id).unwrap();
+    let t = btf.get(id).unwrap();
     let extra = btf.extra_bytes(id).unwrap();
     for (i, (mname, ty, bit_off)) in btf.members(id).unwrap().into_iter().enumerate() {
         let raw = u32::from_le_bytes(extra[12 * i + 8..12 * i + 12].try_into().unwrap());
@@ -117,7 +117,7 @@ fn core_object_relocates_to_the_running_kernels_types() {
     assert_eq!(rshift, 61);
 
     // Types.
-    assert_eq!(g("skb_size"), u64::from(k.size_of(skb).unwrap()));
+    assert_eq!(g("skb_size"), k.size_of(skb).unwrap());
     assert_eq!(g("skb_exists"), 1);
     assert_eq!(g("no_type_exists"), 0);
     assert_eq!(g("skb_kernel_id"), u64::from(skb));

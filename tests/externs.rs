@@ -127,10 +127,10 @@ fn externs_read_what_the_kernel_has() {
     // Typeless ksym: the address /proc/kallsyms shows.
     let kallsyms = std::fs::read_to_string("/proc/kallsyms").unwrap();
     if cfg!(target_arch = "x86_64") {
-        let wrapper = externs::kallsyms_lookup(&kallsyms, "__x64_sys_bpf").unwrap();
+        let wrapper = rawbpf::kernel::externs::kallsyms_lookup(&kallsyms, "__x64_sys_bpf").unwrap();
         assert_eq!(seen.syscall_wrapper, u32::from(wrapper.is_some()));
     }
-    let want = externs::kallsyms_lookup(&kallsyms, "bpf_prog_put")
+    let want = rawbpf::kernel::externs::kallsyms_lookup(&kallsyms, "bpf_prog_put")
         .unwrap()
         .unwrap();
     assert_eq!(seen.prog_put, want);

@@ -250,7 +250,10 @@ fn disasm_relocated_is_what_prog_load_receives() {
         program: Some("bpf_prog1".into()),
         ..Default::default()
     };
-    let text = disasm::relocated(rawbpf::SEED_OBJECT, &opts).unwrap();
+    // The seed has neither CO-RE relocations nor externs: nothing to resolve.
+    let p = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT).unwrap();
+    let none = rawbpf::object::externs::Resolved::default();
+    let text = disasm::relocated(&p, &none, &opts).unwrap();
     for want in [
         "program bpf_prog1 (section cgroup_skb/egress): 51 instructions, 2 func_info, ",
         "bpf_prog1: ; func_info type ",
@@ -265,7 +268,8 @@ fn disasm_relocated_is_what_prog_load_receives() {
         assert!(text.contains(want), "no {want:?} in\n{text}");
     }
     let err = disasm::relocated(
-        rawbpf::SEED_OBJECT,
+        &p,
+        &none,
         &Options {
             program: Some("nope".into()),
             ..Default::default()

@@ -30,7 +30,8 @@ pub(super) fn disasm(args: &[String]) -> Result<(), Failure> {
     let object = object.ok_or_else(|| Usage("disasm needs an OBJECT".into()))?;
     let bytes = read_object(&object)?;
     let text = if relocated {
-        rawbpf::object::disasm::relocated(&bytes, &opts)?
+        // CO-RE and externs against the running kernel, as `run` applies them.
+        rawbpf::ObjectSpec::parse(&bytes)?.disasm_relocated(&opts)?
     } else {
         rawbpf::object::disasm::object(&bytes, &opts)?
     };

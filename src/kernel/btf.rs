@@ -9,12 +9,18 @@
 //!
 //! 1. reads the header and streams the string section in small chunks,
 //!    noting the offsets of the strings whose essential name (see
-//!    [`crate::object::core`]) is one of the wanted names;
+//!    [`essential_name`]) is one of the wanted names;
 //! 2. streams the type section once, keeping for every type only the file
 //!    offset of its record (4 bytes a type; the BTF id is the position) and,
 //!    for types whose name offset was noted, the id as a candidate;
 //! 3. afterwards reads single records and strings with `pread` on demand,
 //!    with a small cache.
+//!
+//! What a record means is not this reader's business: it finds records
+//! with [`scan_records`] and decodes them with [`Type::decode`], and answers
+//! through [`BtfSource`], the same model the object's own BTF is read
+//! through ([`crate::object::btf::types`]), so the walks CO-RE makes over
+//! either are written once.
 //!
 //! A kernel module's BTF (`/sys/kernel/btf/<module>`) is *split* BTF: its
 //! type ids continue after vmlinux's last id and its string offsets after
@@ -23,14 +29,16 @@
 //! vmlinux has no candidate for a name (as libbpf does), and never when the
 //! target is a BTF file given with `--btf`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::object::btf::extra_len;
-use crate::object::core::{essential_name, insert_sorted, BtfSource, TypeRec};
+use crate::object::btf::types::{scan_records, HEADER_LEN, TYPE_HEADER_LEN};
+use crate::object::btf::{essential_name, BtfSource, Header, Type};
+use crate::object::core::insert_sorted;
 
 /// The running kernel's BTF.
 pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -121,31 +129,23 @@ impl Part {
         Ok(carry)
     }
 
-    /// Reads the header, then streams strings and types once (see the module doc).
+    /// Opens a BTF file: its header, then one pass over strings and types
+    /// (see the module doc). `base` is vmlinux's part when this is a
+    /// module's split BTF.
     fn open(
         path: &Path,
         label: String,
         base: Option<&Part>,
         wanted: &[String],
     ) -> Result<(Part, Cands)> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let bad = |what: String| Error::Btf(format!("{}: {what}", path.display()));
-        let mut hdr = [0u8; 24];
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut hdr = [0u8; HEADER_LEN];
         file.read_exact_at(&mut hdr, 0)
             .map_err(|e| Error::io(path, e))?;
-        let u32_at = |p: usize| u32::from_le_bytes([hdr[p], hdr[p + 1], hdr[p + 2], hdr[p + 3]]);
-        if u16::from_le_bytes([hdr[0], hdr[1]]) != 0xeb9f || hdr[2] != 1 {
-            return Err(bad("not little-endian BTF version 1".into()));
-        }
+        let header = Header::parse(&hdr).map_err(bad)?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let (hdr_len, type_off, type_len, str_off, str_len) =
-            (u32_at(4), u32_at(8), u32_at(12), u32_at(16), u32_at(20));
-        let within =
-            |off: u32, len: u32| u64::from(hdr_len) + u64::from(off) + u64::from(len) <= file_len;
-        if hdr_len < 24 || !within(type_off, type_len) || !within(str_off, str_len) || str_len == 0
-        {
-            return Err(bad("header sections lie outside the file".into()));
-        }
+        header.check_within(file_len).map_err(bad)?;
         let (first_id, str_base) = match base {
             Some(b) => (b.first_id + b.index.len() as u32, b.str_base + b.str_len),
             None => (1, 0),
@@ -159,21 +159,32 @@ impl Part {
             label,
             first_id,
             str_base,
-            str_pos: u64::from(hdr_len) + u64::from(str_off),
-            str_len,
-            type_pos: u64::from(hdr_len) + u64::from(type_off),
-            type_len,
+            str_pos: header.str_start(),
+            str_len: header.str_len,
+            type_pos: header.type_start(),
+            type_len: header.type_len,
             index: Vec::new(),
         };
-        let mapped_strings = match (&part.map, base) {
-            (Some(map), None) => usize::try_from(part.str_pos)
+        let cands = part.index_types(base.is_none(), wanted).map_err(bad)?;
+        Ok((part, cands))
+    }
+
+    /// Fills the index and finds the wanted candidates. Mapped (and not
+    /// split): one pass over the types, each name looked at where it lies,
+    /// first byte first. Streamed: the wanted names' offsets first, then the
+    /// types.
+    fn index_types(
+        &mut self,
+        whole: bool,
+        wanted: &[String],
+    ) -> std::result::Result<Cands, String> {
+        let mapped_strings = match &self.map {
+            Some(map) if whole => usize::try_from(self.str_pos)
                 .ok()
-                .and_then(|at| map.bytes().get(at..at.checked_add(str_len as usize)?)),
+                .and_then(|at| map.bytes().get(at..at.checked_add(self.str_len as usize)?)),
             _ => None,
         };
         let (cands, index) = match mapped_strings {
-            // Mapped (and not split): one pass over the types, each name
-            // looked at where it lies, first byte first.
             Some(strings) => {
                 let range = first_byte_ranges(wanted);
                 let wanted_at = |off: u32| {
@@ -186,20 +197,19 @@ impl Part {
                     check_string(strings, pos, 0, &range, wanted, &mut hit);
                     hit.first().map(|&(_, w)| w)
                 };
-                part.scan_types(type_len, &wanted_at).map_err(bad)?
+                self.scan_types(&wanted_at)?
             }
-            // Streamed: the wanted names' offsets first, then the types.
             None => {
-                let offs = part.scan_strings(wanted).map_err(bad)?;
+                let offs = self.scan_strings(wanted)?;
                 let wanted_at = |off: u32| {
                     let i = offs.binary_search_by_key(&off, |&(o, _)| o).ok()?;
                     Some(offs[i].1)
                 };
-                part.scan_types(type_len, &wanted_at).map_err(bad)?
+                self.scan_types(&wanted_at)?
             }
         };
-        part.index = index;
-        Ok((part, cands))
+        self.index = index;
+        Ok(cands)
     }
 
     /// Pass 1: offsets (as type records name them) of the strings whose
@@ -257,37 +267,27 @@ impl Part {
     /// `wanted_at(name_off)` says which wanted name a name offset is, if any.
     fn scan_types(
         &self,
-        len: u32,
         wanted_at: &dyn Fn(u32) -> Option<u32>,
     ) -> std::result::Result<(Cands, Vec<u32>), String> {
         let mut cands = Vec::new();
         // Most vmlinux types take 16 to 40 bytes.
-        let mut index = Vec::with_capacity(len as usize / 24);
+        let mut index = Vec::with_capacity(self.type_len as usize / 24);
         let first_id = self.first_id;
         // The largest record: 12 bytes and 65535 members of 12 bytes.
-        let left = self.stream(self.type_pos, len, 12 + 12 * 0xffff, &mut |data, base| {
-            let mut p = 0usize;
-            while let Some(hdr) = data.get(p..p + 12) {
-                let word =
-                    |q: usize| u32::from_le_bytes([hdr[q], hdr[q + 1], hdr[q + 2], hdr[q + 3]]);
-                let (name_off, info) = (word(0), word(4));
-                let k = ((info >> 24) & 0x1f) as u8;
-                let Some(extra) = extra_len(k, (info & 0xffff) as u16) else {
-                    let id = first_id as usize + index.len();
-                    return Err(format!("type {id} has unknown kind {k}"));
-                };
-                if data.len() - p < 12 + extra {
-                    break;
-                }
+        let room = TYPE_HEADER_LEN + 12 * 0xffff;
+        let left = self.stream(self.type_pos, self.type_len, room, &mut |data, base| {
+            let used = scan_records(data, |p, name_off| {
                 if name_off != 0 {
                     if let Some(w) = wanted_at(name_off) {
                         cands.push((w, first_id + index.len() as u32));
                     }
                 }
                 index.push(base + p as u32);
-                p += 12 + extra;
-            }
-            Ok(p)
+            });
+            used.map_err(|k| {
+                let id = first_id as usize + index.len();
+                format!("type {id} has unknown kind {k}")
+            })
         })?;
         if left != 0 {
             return Err("the last type runs past the type section".into());
@@ -303,7 +303,7 @@ impl Part {
 
     /// Reads type record `id` (which this file defines) with one `pread`:
     /// it ends where the next record starts.
-    fn read_type(&self, id: u32) -> Result<TypeRec> {
+    fn read_type(&self, id: u32) -> Result<Type<'static>> {
         let bad = |what: String| Error::Btf(format!("{}: type {id}: {what}", self.label));
         let i = id.wrapping_sub(self.first_id) as usize;
         let off = *self
@@ -311,25 +311,11 @@ impl Part {
             .get(i)
             .ok_or_else(|| bad("does not exist".into()))?;
         let end = self.index.get(i + 1).copied().unwrap_or(self.type_len);
-        let mut rec = vec![0u8; end.saturating_sub(off).max(12) as usize];
+        let mut rec = vec![0u8; end.saturating_sub(off).max(TYPE_HEADER_LEN as u32) as usize];
         self.read_exact_at(&mut rec, self.type_pos + u64::from(off))
             .map_err(|e| bad(e.to_string()))?;
-        let word = |q: usize| u32::from_le_bytes([rec[q], rec[q + 1], rec[q + 2], rec[q + 3]]);
-        let info = word(4);
-        let mut t = TypeRec {
-            kind: ((info >> 24) & 0x1f) as u8,
-            name_off: word(0),
-            vlen: (info & 0xffff) as u16,
-            kflag: info >> 31 == 1,
-            size_or_type: word(8),
-            extra: Vec::new(),
-        };
-        let n = extra_len(t.kind, t.vlen).ok_or_else(|| bad(format!("unknown kind {}", t.kind)))?;
-        t.extra = rec
-            .get(12..12 + n)
-            .ok_or_else(|| bad("record is cut short".into()))?
-            .to_vec();
-        Ok(t)
+        let t = Type::decode(&rec).map_err(|e| bad(e.to_string()))?;
+        Ok(t.into_owned())
     }
 
     /// Reads the string at `off` (an offset this file defines).
@@ -408,47 +394,104 @@ fn check_string(
     }
 }
 
-/// Caches of what was read on demand (the same members and names are asked
-/// for again for every relocation into a struct): sorted by id or offset.
-#[derive(Debug, Default)]
-struct Cache {
-    types: Vec<(u32, TypeRec)>,
-    strings: Vec<(u32, String)>,
+/// What was read on demand, sorted by id or offset: the same members and
+/// names are asked for again for every relocation into a struct.
+#[derive(Debug)]
+struct Cache<T>(RefCell<Vec<(u32, T)>>);
+
+impl<T> Default for Cache<T> {
+    fn default() -> Self {
+        Cache(RefCell::default())
+    }
 }
 
-impl Cache {
-    /// The cached record of type `id`, read from `part` on first use.
-    fn ty(cell: &RefCell<Cache>, part: &Part, id: u32) -> Result<TypeRec> {
-        let at = match cell.borrow().types.binary_search_by_key(&id, |e| e.0) {
-            Ok(i) => return Ok(cell.borrow().types[i].1.clone()),
+impl<T: Clone> Cache<T> {
+    /// The value cached for `key`, read with `read` on first use.
+    fn get(&self, key: u32, read: impl FnOnce() -> Result<T>) -> Result<T> {
+        let at = match self.0.borrow().binary_search_by_key(&key, |e| e.0) {
+            Ok(i) => return Ok(self.0.borrow()[i].1.clone()),
             Err(at) => at,
         };
-        let t = part.read_type(id)?;
-        cell.borrow_mut().types.insert(at, (id, t.clone()));
-        Ok(t)
+        let value = read()?;
+        self.0.borrow_mut().insert(at, (key, value.clone()));
+        Ok(value)
+    }
+}
+
+/// One BTF file, indexed for the wanted names, with what was read from it.
+#[derive(Debug)]
+struct Indexed {
+    part: Part,
+    /// The wanted essential names, sorted.
+    wanted: Vec<String>,
+    cands: Cands,
+    types: Cache<Type<'static>>,
+    strings: Cache<String>,
+}
+
+impl Indexed {
+    /// Opens `path` (a module's split BTF on `base`) for `wanted` (sorted).
+    fn open(path: &Path, label: String, base: Option<&Part>, wanted: Vec<String>) -> Result<Self> {
+        let (part, cands) = Part::open(path, label, base, &wanted)?;
+        Ok(Indexed {
+            part,
+            wanted,
+            cands,
+            types: Cache::default(),
+            strings: Cache::default(),
+        })
     }
 
-    /// The cached string at `off`, read from `part` on first use.
-    fn string(cell: &RefCell<Cache>, part: &Part, off: u32) -> Result<String> {
-        let at = match cell.borrow().strings.binary_search_by_key(&off, |e| e.0) {
-            Ok(i) => return Ok(cell.borrow().strings[i].1.clone()),
-            Err(at) => at,
-        };
-        let s = part.read_string(off)?;
-        cell.borrow_mut().strings.insert(at, (off, s.clone()));
-        Ok(s)
+    /// Type `id`, which this file defines.
+    fn ty(&self, id: u32) -> Result<Type<'static>> {
+        self.types.get(id, || self.part.read_type(id))
     }
+
+    /// The string at `off`, which this file defines.
+    fn string(&self, off: u32) -> Result<String> {
+        self.strings.get(off, || self.part.read_string(off))
+    }
+
+    /// The candidates for essential name `essential`.
+    fn candidates(&self, essential: &str) -> Vec<u32> {
+        match self.wanted.binary_search_by(|w| w.as_str().cmp(essential)) {
+            Ok(w) => self
+                .cands
+                .iter()
+                .filter(|&&(c, _)| c == w as u32)
+                .map(|&(_, id)| id)
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// `names` sorted, without duplicates.
+fn sorted(names: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        insert_sorted(&mut out, name);
+    }
+    out
+}
+
+/// The id of the type of `kind` named exactly `name` among `src`'s
+/// candidates.
+fn find_in(src: &dyn BtfSource, kind: u8, name: &str) -> Result<Option<u32>> {
+    for id in src.candidates(essential_name(name))? {
+        let t = src.ty(id)?;
+        if t.kind == kind && src.string(t.name_off)? == name {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// A kernel BTF (vmlinux, or a whole-kernel BTF file), indexed for the
 /// wanted names only.
 #[derive(Debug)]
 pub struct KernelBtf {
-    part: Part,
-    /// The wanted essential names, sorted.
-    wanted: Vec<String>,
-    cands: Cands,
-    cache: RefCell<Cache>,
+    file: Indexed,
     /// Whether this is the running kernel's (so modules may be searched).
     running: bool,
 }
@@ -464,39 +507,30 @@ impl KernelBtf {
     /// A whole-kernel BTF file (e.g. another kernel's vmlinux BTF, for
     /// `run --btf FILE`), indexed for `wanted` essential names.
     pub fn open(path: &Path, wanted: &[String]) -> Result<KernelBtf> {
-        let mut sorted = Vec::new();
-        for w in wanted {
-            insert_sorted(&mut sorted, w);
-        }
-        let wanted = sorted;
         let label = match path.to_str() {
             Some(VMLINUX) => "vmlinux".to_string(),
             _ => path.display().to_string(),
         };
-        let (part, cands) = Part::open(path, label, None, &wanted)?;
         Ok(KernelBtf {
-            part,
-            wanted,
-            cands,
-            cache: RefCell::default(),
+            file: Indexed::open(path, label, None, sorted(wanted))?,
             running: false,
         })
     }
 
     /// Number of type ids, `void` included.
     pub fn len(&self) -> usize {
-        self.part.index.len() + 1
+        self.file.part.index.len() + 1
     }
 
     /// Whether the BTF has no types besides `void`.
     pub fn is_empty(&self) -> bool {
-        self.part.index.is_empty()
+        self.file.part.index.is_empty()
     }
 
     /// The id of the type of `kind` named exactly `name` (which must have
     /// been among the wanted names), e.g. a FUNC to attach to.
     pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
-        find_in(self, &self.wanted, &self.cands, kind, name)
+        find_in(self, kind, name)
     }
 
     /// The split BTF of every loaded module that has a candidate for one of
@@ -506,95 +540,59 @@ impl KernelBtf {
         if !self.running || wanted.is_empty() {
             return Ok(out);
         }
-        let mut sorted = Vec::new();
-        for w in wanted {
-            insert_sorted(&mut sorted, w);
-        }
-        let wanted = sorted;
-        let dir = std::fs::read_dir(BTF_DIR).map_err(|e| Error::io(BTF_DIR, e))?;
-        let mut names = Vec::new();
-        for name in dir
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-        {
-            if name != "vmlinux" {
-                insert_sorted(&mut names, &name);
-            }
-        }
-        for name in names {
+        let wanted = sorted(wanted);
+        for name in module_names()? {
             let path = Path::new(BTF_DIR).join(&name);
-            let (part, cands) = Part::open(&path, name.clone(), Some(&self.part), &wanted)?;
-            if !cands.is_empty() {
+            let file = Indexed::open(&path, name.clone(), Some(&self.file.part), wanted.clone())?;
+            if !file.cands.is_empty() {
                 out.push(ModuleBtf {
                     base: self,
                     name,
-                    part,
-                    wanted: wanted.clone(),
-                    cands,
-                    cache: RefCell::default(),
+                    file,
                 });
             }
         }
         Ok(out)
     }
-
-    fn type_cached(&self, id: u32) -> Result<TypeRec> {
-        if id == 0 {
-            return Ok(TypeRec::default());
-        }
-        Cache::ty(&self.cache, &self.part, id)
-    }
-
-    fn string_cached(&self, off: u32) -> Result<String> {
-        if off == 0 {
-            return Ok(String::new());
-        }
-        Cache::string(&self.cache, &self.part, off)
-    }
 }
 
-fn cands_for(wanted: &[String], cands: &Cands, essential: &str) -> Vec<u32> {
-    match wanted.binary_search_by(|w| w.as_str().cmp(essential)) {
-        Ok(w) => cands
-            .iter()
-            .filter(|&&(c, _)| c == w as u32)
-            .map(|&(_, id)| id)
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn find_in(
-    src: &dyn BtfSource,
-    wanted: &[String],
-    cands: &Cands,
-    kind: u8,
-    name: &str,
-) -> Result<Option<u32>> {
-    for id in cands_for(wanted, cands, essential_name(name)) {
-        let t = src.type_rec(id)?;
-        if t.kind == kind && src.string(t.name_off)? == name {
-            return Ok(Some(id));
+/// The modules that publish BTF, sorted: every file under
+/// /sys/kernel/btf but vmlinux.
+fn module_names() -> Result<Vec<String>> {
+    let dir = std::fs::read_dir(BTF_DIR).map_err(|e| Error::io(BTF_DIR, e))?;
+    let mut names = Vec::new();
+    for name in dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+    {
+        if name != "vmlinux" {
+            insert_sorted(&mut names, &name);
         }
     }
-    Ok(None)
+    Ok(names)
 }
 
 impl BtfSource for KernelBtf {
-    fn type_rec(&self, id: u32) -> Result<TypeRec> {
-        self.type_cached(id)
+    fn ty(&self, id: u32) -> Result<Type<'_>> {
+        if id == 0 {
+            return Ok(Type::VOID);
+        }
+        self.file.ty(id)
     }
 
-    fn string(&self, off: u32) -> Result<String> {
-        self.string_cached(off)
+    fn string(&self, off: u32) -> Result<Cow<'_, str>> {
+        if off == 0 {
+            return Ok(Cow::Borrowed(""));
+        }
+        self.file.string(off).map(Cow::Owned)
     }
 
     fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
-        Ok(cands_for(&self.wanted, &self.cands, essential))
+        Ok(self.file.candidates(essential))
     }
 
     fn label(&self) -> String {
-        self.part.label.clone()
+        self.file.part.label.clone()
     }
 }
 
@@ -604,36 +602,34 @@ pub struct ModuleBtf<'a> {
     base: &'a KernelBtf,
     /// The module's name (the file name under /sys/kernel/btf).
     pub name: String,
-    part: Part,
-    wanted: Vec<String>,
-    cands: Cands,
-    cache: RefCell<Cache>,
+    file: Indexed,
 }
 
 impl ModuleBtf<'_> {
     /// The id of the module's type of `kind` named exactly `name`.
     pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
-        find_in(self, &self.wanted, &self.cands, kind, name)
+        find_in(self, kind, name)
     }
 }
 
+/// Low ids and string offsets are vmlinux's, the rest the module's.
 impl BtfSource for ModuleBtf<'_> {
-    fn type_rec(&self, id: u32) -> Result<TypeRec> {
-        if !self.part.has(id) {
-            return self.base.type_rec(id);
+    fn ty(&self, id: u32) -> Result<Type<'_>> {
+        if !self.file.part.has(id) {
+            return self.base.ty(id);
         }
-        Cache::ty(&self.cache, &self.part, id)
+        self.file.ty(id)
     }
 
-    fn string(&self, off: u32) -> Result<String> {
-        if off < self.part.str_base {
+    fn string(&self, off: u32) -> Result<Cow<'_, str>> {
+        if off < self.file.part.str_base {
             return self.base.string(off);
         }
-        Cache::string(&self.cache, &self.part, off)
+        self.file.string(off).map(Cow::Owned)
     }
 
     fn candidates(&self, essential: &str) -> Result<Vec<u32>> {
-        Ok(cands_for(&self.wanted, &self.cands, essential))
+        Ok(self.file.candidates(essential))
     }
 
     fn label(&self) -> String {
@@ -648,7 +644,7 @@ pub fn attach_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<u32> {
         program: name.to_string(),
         what: format!(
             "kernel function or type '{name}' is not in {}",
-            vmlinux.part.label
+            vmlinux.file.part.label
         ),
     })
 }
@@ -669,8 +665,8 @@ mod tests {
         assert_eq!(k.len(), full.len());
         let sk = k.find(kind::STRUCT, "sk_buff").unwrap().unwrap();
         assert_eq!(Some(sk), full.find(kind::STRUCT, "sk_buff"));
-        let a = k.type_rec(sk).unwrap();
-        let b = <crate::object::btf::Btf as BtfSource>::type_rec(&full, sk).unwrap();
+        let a = k.ty(sk).unwrap();
+        let b = <crate::object::btf::Btf as BtfSource>::ty(&full, sk).unwrap();
         assert_eq!(
             (a.vlen, a.size_or_type, &a.extra),
             (b.vlen, b.size_or_type, &b.extra)
@@ -683,8 +679,8 @@ mod tests {
         // The last type and a member name read on demand agree too.
         let last = full.len() as u32 - 1;
         let (x, y) = (
-            k.type_rec(last).unwrap(),
-            <crate::object::btf::Btf as BtfSource>::type_rec(&full, last).unwrap(),
+            k.ty(last).unwrap(),
+            <crate::object::btf::Btf as BtfSource>::ty(&full, last).unwrap(),
         );
         assert_eq!((x.kind, x.name_off, x.extra), (y.kind, y.name_off, y.extra));
         assert_eq!(
@@ -693,19 +689,7 @@ mod tests {
         );
     }
 
-    /// A BTF blob from type words and a string section.
-    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x9f, 0xeb, 1, 0];
-        let tl = 4 * types.len() as u32;
-        for w in [24, 0, tl, tl, strings.len() as u32] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        for w in types {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(strings);
-        out
-    }
+    use crate::object::btf::testing::blob;
 
     /// Split BTF as a module has it: ids and string offsets continue after
     /// the base's, and lookups cross into the base.
@@ -730,26 +714,28 @@ mod tests {
         let k = KernelBtf::open(&dir.join("vmlinux"), &wanted).unwrap();
         assert_eq!(k.find(kind::STRUCT, "base_s").unwrap(), Some(2));
         assert_eq!(k.candidates("modtype").unwrap(), [] as [u32; 0]);
-        let (part, cands) =
-            Part::open(&dir.join("mod"), "mod".into(), Some(&k.part), &k.wanted).unwrap();
+        let file = Indexed::open(
+            &dir.join("mod"),
+            "mod".into(),
+            Some(&k.file.part),
+            k.file.wanted.clone(),
+        )
+        .unwrap();
         let m = ModuleBtf {
             base: &k,
             name: "mod".into(),
-            part,
-            wanted: k.wanted.clone(),
-            cands,
-            cache: RefCell::default(),
+            file,
         };
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(m.find(kind::STRUCT, "modtype").unwrap(), Some(3));
-        let t = m.type_rec(3).unwrap();
+        let t = m.ty(3).unwrap();
         assert_eq!((t.kind, t.vlen, t.size_or_type), (kind::STRUCT, 2, 8));
         assert_eq!(m.string(t.name_off).unwrap(), "modtype");
         // Member types resolve into the base, member names into the module.
-        assert_eq!(m.type_rec(2).unwrap().kind, kind::STRUCT);
+        assert_eq!(m.ty(2).unwrap().kind, kind::STRUCT);
         assert_eq!(m.string(29).unwrap(), "b");
         assert_eq!(m.string(1).unwrap(), "int");
-        assert!(m.type_rec(4).is_err());
+        assert!(m.ty(4).is_err());
         assert!(m.string(40).is_err());
     }
 }

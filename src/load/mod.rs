@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::kernel::btf::KernelBtf;
-use crate::kernel::externs::Host;
-use crate::object::core::{self, BtfSource};
+use crate::object::btf::BtfSource;
+use crate::object::core;
 use crate::object::externs;
 use crate::object::maps;
 use crate::object::reloc;
@@ -230,11 +230,7 @@ impl ObjectSpec<'_> {
         if vmlinux.is_none() && !attach_names.is_empty() {
             vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
         }
-        let externs = if self.externs.is_empty() {
-            externs::Resolved::default()
-        } else {
-            externs::resolve(&self.externs, &mut Host::new(&self.externs))?
-        };
+        let externs = crate::kernel::externs::resolve(&self.externs)?;
         Ok(KernelFacts { vmlinux, externs })
     }
 
@@ -299,6 +295,18 @@ impl ObjectSpec<'_> {
             });
         }
         Ok(jobs)
+    }
+}
+
+#[cfg(feature = "tools")]
+impl ObjectSpec<'_> {
+    /// Every program as [`load`](Self::load) would hand it to
+    /// BPF_PROG_LOAD, after the same step against the running kernel (CO-RE
+    /// relocations, extern values), as text: `rawbpf disasm --relocated`.
+    /// Maps get the fds a real load would give them; nothing is loaded.
+    pub fn disasm_relocated(mut self, opts: &crate::object::disasm::Options) -> Result<String> {
+        let facts = self.resolve_against_kernel(&LoadOptions::default())?;
+        crate::object::disasm::relocated(&self, &facts.externs, opts)
     }
 }
 
@@ -387,7 +395,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
 /// file `target_btf` if given, else against the running kernel's, whose
 /// pass then also indexes the names in `also` (attach targets) and is
 /// returned for them. Nothing is read for an object without CO-RE records.
-pub fn relocate_core(
+fn relocate_core(
     p: &mut ObjectSpec<'_>,
     target_btf: Option<&Path>,
     also: &[String],

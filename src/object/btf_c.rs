@@ -10,16 +10,10 @@
 use std::fmt::Write as _;
 
 use crate::error::Result;
-use crate::object::btf::{kind, Btf};
+use crate::object::btf::{kind, Btf, Type};
 
 /// How deep declarators and nested definitions may go.
 const DEPTH: usize = 16;
-
-fn u32_at(bytes: &[u8], pos: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(
-        bytes.get(pos..pos + 4)?.try_into().ok()?,
-    ))
-}
 
 /// `type name` as C declares a variable of type `id` called `name` (which
 /// may be empty for an abstract declarator: `struct elem`, `char [41]`).
@@ -31,14 +25,28 @@ pub fn declaration(btf: &Btf, id: u32, name: &str) -> String {
     out
 }
 
+/// `base inner`, or `base` alone for an abstract declarator.
+fn join(base: String, inner: &str) -> String {
+    if inner.is_empty() {
+        base
+    } else {
+        format!("{base} {inner}")
+    }
+}
+
+/// `inner` in parentheses when it is a pointer: `(*a)[4]`, `(*f)(int)`.
+fn group(inner: String) -> String {
+    if inner.starts_with('*') {
+        format!("({inner})")
+    } else {
+        inner
+    }
+}
+
+/// Type `id` declaring `inner`, which is built from the outside in: a
+/// pointer adds `*`, an array `[n]`, a prototype its parameters, until a
+/// named type ends the walk.
 fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
-    let join = |base: String, inner: &str| {
-        if inner.is_empty() {
-            base
-        } else {
-            format!("{base} {inner}")
-        }
-    };
     if depth > DEPTH {
         return join("...".into(), &inner);
     }
@@ -49,62 +57,58 @@ fn decl(btf: &Btf, id: u32, inner: String, depth: usize) -> String {
         return join(format!("<bad type {id}>"), &inner);
     };
     let name = btf.name(t.name_off).unwrap_or("?");
+    let next = t.size_or_type;
     match t.kind {
         kind::INT | kind::FLOAT | kind::TYPEDEF => join(name.into(), &inner),
         kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FWD => {
-            let tag = match t.kind {
-                kind::STRUCT => "struct",
-                kind::UNION => "union",
-                kind::FWD if t.kflag => "union",
-                kind::FWD => "struct",
-                _ => "enum",
-            };
-            if name.is_empty() {
-                // Anonymous: the definition is the type.
-                let body = definition(btf, id).unwrap_or_else(|_| format!("{tag} {{ ... }}"));
-                join(body, &inner)
-            } else {
-                join(format!("{tag} {name}"), &inner)
-            }
+            join(tagged(btf, id, &t, name), &inner)
         }
-        kind::PTR => decl(btf, t.size_or_type, format!("*{inner}"), depth + 1),
+        kind::PTR => decl(btf, next, format!("*{inner}"), depth + 1),
         kind::ARRAY => {
             let (elem, n) = btf.array(id).unwrap_or((0, 0));
-            let inner = if inner.starts_with('*') {
-                format!("({inner})")
-            } else {
-                inner
-            };
-            decl(btf, elem, format!("{inner}[{n}]"), depth + 1)
+            decl(btf, elem, format!("{}[{n}]", group(inner)), depth + 1)
         }
-        kind::CONST | kind::VOLATILE | kind::RESTRICT => {
-            let q = match t.kind {
-                kind::CONST => "const",
-                kind::VOLATILE => "volatile",
-                _ => "restrict",
-            };
-            // `const char *p` and `char *const p` both read naturally with the
-            // qualifier placed before what it qualifies.
-            if inner.starts_with('*') || inner.is_empty() || !is_pointer(btf, t.size_or_type) {
-                format!("{q} {}", decl(btf, t.size_or_type, inner, depth + 1))
-            } else {
-                decl(btf, t.size_or_type, format!("{q} {inner}"), depth + 1)
-            }
-        }
-        kind::TYPE_TAG => decl(btf, t.size_or_type, inner, depth + 1),
+        kind::CONST | kind::VOLATILE | kind::RESTRICT => qualified(btf, &t, inner, depth),
+        kind::TYPE_TAG => decl(btf, next, inner, depth + 1),
         kind::FUNC_PROTO => {
-            let inner = if inner.starts_with('*') {
-                format!("({inner})")
-            } else {
-                inner
-            };
             let params = params(btf, id, depth);
-            decl(btf, t.size_or_type, format!("{inner}({params})"), depth + 1)
+            decl(btf, next, format!("{}({params})", group(inner)), depth + 1)
         }
-        kind::FUNC => decl(btf, t.size_or_type, name.to_string(), depth + 1),
-        kind::VAR => decl(btf, t.size_or_type, name.to_string(), depth + 1),
+        kind::FUNC | kind::VAR => decl(btf, next, name.to_string(), depth + 1),
         kind::DATASEC => join(format!("DATASEC {name}"), &inner),
         k => join(format!("<kind {k}>"), &inner),
+    }
+}
+
+/// `struct elem`, `union u`, `enum e`; an anonymous one is its definition.
+fn tagged(btf: &Btf, id: u32, t: &Type<'_>, name: &str) -> String {
+    let tag = match t.kind {
+        kind::STRUCT => "struct",
+        kind::UNION => "union",
+        kind::FWD if t.kflag => "union",
+        kind::FWD => "struct",
+        _ => "enum",
+    };
+    if name.is_empty() {
+        definition(btf, id).unwrap_or_else(|_| format!("{tag} {{ ... }}"))
+    } else {
+        format!("{tag} {name}")
+    }
+}
+
+/// A qualifier, placed before what it qualifies: `const char *p` and
+/// `char *const p` both read naturally that way.
+fn qualified(btf: &Btf, t: &Type<'_>, inner: String, depth: usize) -> String {
+    let q = match t.kind {
+        kind::CONST => "const",
+        kind::VOLATILE => "volatile",
+        _ => "restrict",
+    };
+    let next = t.size_or_type;
+    if inner.starts_with('*') || inner.is_empty() || !is_pointer(btf, next) {
+        format!("{q} {}", decl(btf, next, inner, depth + 1))
+    } else {
+        decl(btf, next, format!("{q} {inner}"), depth + 1)
     }
 }
 
@@ -116,18 +120,14 @@ fn params(btf: &Btf, id: u32, depth: usize) -> String {
     let Ok(t) = btf.get(id) else {
         return String::new();
     };
-    let bytes = btf.bytes();
-    let list: Vec<String> = (0..usize::from(t.vlen))
-        .map(|i| {
-            let p = t.pos + 12 + 8 * i;
-            let name = u32_at(bytes, p)
-                .and_then(|o| btf.name(o).ok())
-                .unwrap_or("");
-            match u32_at(bytes, p + 4) {
-                Some(0) => "...".to_string(),
-                Some(ty) => decl(btf, ty, name.to_string(), depth + 1),
-                None => "?".to_string(),
+    let list: Vec<String> = (0..u32::from(t.vlen))
+        .map(|i| match t.param(i) {
+            Ok((_, 0)) => "...".to_string(),
+            Ok((name_off, ty)) => {
+                let name = btf.name(name_off).unwrap_or("");
+                decl(btf, ty, name.to_string(), depth + 1)
             }
+            Err(_) => "?".to_string(),
         })
         .collect();
     if list.is_empty() {
@@ -141,7 +141,7 @@ fn params(btf: &Btf, id: u32, depth: usize) -> String {
 /// `struct elem {\n\tstruct bpf_timer timer;\n}`. Other kinds print their
 /// declaration.
 pub fn definition(btf: &Btf, id: u32) -> Result<String> {
-    let t = *btf.get(id)?;
+    let t = btf.get(id)?;
     let name = btf.name(t.name_off)?;
     let mut out = String::new();
     match t.kind {
@@ -170,15 +170,14 @@ pub fn definition(btf: &Btf, id: u32) -> Result<String> {
                 format!("enum {name}")
             };
             let _ = writeln!(out, "{head} {{");
-            let bytes = btf.bytes();
-            for i in 0..usize::from(t.vlen) {
-                let p = t.pos + 12 + 8 * i;
-                let n = u32_at(bytes, p)
-                    .and_then(|o| btf.name(o).ok())
-                    .unwrap_or("?");
-                let v = u32_at(bytes, p + 4).unwrap_or(0);
+            for i in 0..u32::from(t.vlen) {
+                let (n, v) = match t.enumerator(i) {
+                    Ok((name_off, v)) => (btf.name(name_off).unwrap_or("?"), v),
+                    Err(_) => ("?", 0),
+                };
+                // A signed enum's values come sign-extended.
                 let v = if t.kflag {
-                    (v as i32).to_string()
+                    (v as i64).to_string()
                 } else {
                     v.to_string()
                 };
@@ -208,12 +207,8 @@ pub fn referenced_structs(btf: &Btf, id: u32) -> Vec<u32> {
                 Ok((elem, _)) => id = elem,
                 Err(_) => break,
             },
-            kind::TYPEDEF
-            | kind::CONST
-            | kind::VOLATILE
-            | kind::RESTRICT
-            | kind::TYPE_TAG
-            | kind::PTR => id = t.size_or_type,
+            kind::PTR => id = t.size_or_type,
+            _ if t.is_modifier() => id = t.size_or_type,
             _ => break,
         }
     }
@@ -224,36 +219,20 @@ pub fn referenced_structs(btf: &Btf, id: u32) -> Vec<u32> {
 mod tests {
     use super::*;
 
-    /// A BTF blob from (kind, name_off, info extras) records: the header,
-    /// the types, the strings.
-    fn blob(types: &[u8], strings: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&0xeb9fu16.to_le_bytes());
-        b.push(1);
-        b.push(0);
-        b.extend_from_slice(&24u32.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(types.len() as u32).to_le_bytes());
-        b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
-        b.extend_from_slice(types);
-        b.extend_from_slice(strings);
-        b
-    }
+    use crate::object::btf::testing::{blob, info};
 
+    /// Appends a record: `kind` as its number, then the kind-specific words.
     fn ty(
-        out: &mut Vec<u8>,
+        out: &mut Vec<u32>,
         name_off: u32,
-        kind: u32,
+        kind: u8,
         vlen: u32,
         kflag: bool,
         size_or_type: u32,
         extra: &[u32],
     ) {
-        let info = (kind << 24) | vlen | if kflag { 1 << 31 } else { 0 };
-        for v in [name_off, info, size_or_type].iter().chain(extra) {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+        out.extend([name_off, info(kind, vlen, kflag), size_or_type]);
+        out.extend_from_slice(extra);
     }
 
     #[test]

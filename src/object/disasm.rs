@@ -13,7 +13,9 @@
 //!   in order), so the output reads side by side with `--trace`; the
 //!   annotation names the map.
 //!
-//! Both are pure functions of the object bytes: no kernel, no root.
+//! Both are pure: the first a function of the object's bytes, the second of
+//! the prepared object and the extern values the caller resolved (CO-RE
+//! applied by the caller too). No kernel, no root here.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,9 +24,13 @@ use std::os::fd::RawFd;
 use rawbpf_asm::{pseudo, Insn, Syntax};
 
 use crate::error::{Error, Result};
-use crate::object::btf::{Btf, LineInfo};
+use crate::object::btf::{Btf, BtfExt, LineInfo};
+use crate::object::core::describe_relo;
 use crate::object::elf::{Object, SectionKind};
-use crate::object::maps::MapSource;
+use crate::object::externs::{Resolved, KCONFIG_SEC};
+use crate::object::maps::{MapSource, MapSpec};
+use crate::object::reloc::{assemble, Assembled, Targets};
+use crate::object::spec::ObjectSpec as Prepared;
 use crate::uapi::helper_name;
 
 /// What to show.
@@ -115,7 +121,7 @@ fn core_notes(obj: &Object<'_>) -> BTreeMap<(usize, usize), String> {
     let Ok(btf) = Btf::parse(raw) else {
         return notes;
     };
-    let Ok(ext) = crate::object::btf::BtfExt::parse(ext, &btf) else {
+    let Ok(ext) = BtfExt::parse(ext, &btf) else {
         return notes;
     };
     for (section, relos) in &ext.core_relos {
@@ -123,7 +129,7 @@ fn core_notes(obj: &Object<'_>) -> BTreeMap<(usize, usize), String> {
             continue;
         };
         for r in relos {
-            let note = format!("CO-RE {}", crate::object::core::describe_relo(&btf, r));
+            let note = format!("CO-RE {}", describe_relo(&btf, r));
             notes.insert((index, r.insn_off as usize / 8), note);
         }
     }
@@ -190,101 +196,144 @@ fn object_note(obj: &Object<'_>, section: usize, at: usize, insn: &Insn) -> Opti
     })
 }
 
-/// The fd a real run gives the map of `spec_index`: 3 is the BTF's, when
-/// there is BTF, and maps follow in creation order.
-fn fake_fd(has_btf: bool, spec_index: usize) -> RawFd {
-    (3 + usize::from(has_btf) + spec_index) as RawFd
-}
-
-/// Every program as BPF_PROG_LOAD receives it.
-pub fn relocated(bytes: &[u8], opts: &Options) -> Result<String> {
-    let mut p = crate::object::spec::ObjectSpec::parse(bytes)?;
-    // CO-RE relocations against the running kernel, as `run` applies them.
-    crate::load::relocate_core(&mut p, None, &[])?;
-    let obj = &p.object;
-    let has_btf = p.btf.is_some();
-    let map_fd = |source: MapSource| {
-        p.maps
-            .iter()
-            .position(|m| m.source == source)
-            .map(|i| fake_fd(has_btf, i))
+/// Every program as BPF_PROG_LOAD receives it, from `p` with its CO-RE
+/// relocations already applied and its externs resolved (`resolved`): the
+/// caller decides against which kernel (`rawbpf disasm --relocated` uses
+/// the running one, as `run` does).
+pub fn relocated(p: &Prepared<'_>, resolved: &Resolved, opts: &Options) -> Result<String> {
+    let maps = FakeFds {
+        has_btf: p.btf.is_some(),
+        maps: &p.maps,
+        kconfig: !resolved.kconfig.is_empty(),
     };
-    let map_name = |fd: i32| {
-        (0..p.maps.len())
-            .find(|&i| fake_fd(has_btf, i) == fd)
-            .map(|i| p.maps[i].name.as_str())
-    };
-    // Externs are resolved against this host, as `run` would resolve them.
-    let resolved = if p.externs.is_empty() {
-        crate::object::externs::Resolved::default()
-    } else {
-        crate::object::externs::resolve(
-            &p.externs,
-            &mut crate::kernel::externs::Host::new(&p.externs),
-        )?
+    let targets = Targets {
+        map_fd: &|source| maps.fd(source),
+        externs: resolved,
     };
     let mut out = String::new();
-    for &entry in &obj.programs {
-        let func = &obj.functions[entry];
+    for &entry in &p.object.programs {
+        let func = &p.object.functions[entry];
         if opts.program.as_ref().is_some_and(|p| *p != func.name) {
             continue;
         }
-        let targets = crate::object::reloc::Targets {
-            map_fd: &map_fd,
-            externs: &resolved,
-        };
-        let linked = crate::object::reloc::assemble(obj, entry, p.ext.as_ref(), &targets)?;
-        let _ = writeln!(
-            out,
-            "program {} (section {}): {} instructions, {} func_info, {} line_info",
-            func.name,
-            obj.sections[func.section].name,
-            linked.insns.len(),
-            linked.func_info.len(),
-            linked.line_info.len()
-        );
-        // Functions by where they start, for calls and function pointers.
-        let func_at = |i: usize| {
-            linked
-                .layout
-                .iter()
-                .find(|&&(_, base)| base == i)
-                .map(|&(f, _)| obj.functions[f].name.as_str())
-        };
-        let mut lines = linked.line_info.iter().peekable();
-        // The same source line at another column is said once.
-        let mut last_line = None;
-        each_insn(&linked.insns, |i, insn, next| {
-            // func_info first: it starts a function; then the source line.
-            if let Some(fi) = linked.func_info.iter().find(|f| f.insn_off as usize == i) {
-                let name = p
-                    .btf
-                    .as_ref()
-                    .and_then(|b| b.type_name(fi.type_id).ok())
-                    .unwrap_or("?");
-                let _ = writeln!(out, "{name}: ; func_info type {}", fi.type_id);
-            } else if let Some(name) = func_at(i).filter(|_| i > 0) {
-                let _ = writeln!(out, "{name}:");
-            }
-            while let Some(li) = lines.next_if(|l| l.insn_off as usize <= i) {
-                let here = (li.file_name_off, li.line_col >> 10);
-                if last_line == Some(here) {
-                    continue;
-                }
-                last_line = Some(here);
-                if let Some(text) = p.btf.as_ref().and_then(|btf| source_line(btf, li)) {
-                    let _ = writeln!(out, "{text}");
-                }
-            }
-            let note = relocated_note(insn, next, i, &map_name, &func_at);
-            line(&mut out, i, insn, next, opts.syntax, note);
-        });
+        let assembled = assemble(&p.object, entry, p.ext.as_ref(), &targets)?;
+        program_listing(&mut out, p, entry, &assembled, &maps, opts);
         out.push('\n');
     }
     if out.is_empty() {
         return Err(no_such_program(opts));
     }
     Ok(out)
+}
+
+/// The fds a real run gives the maps: 3 is the BTF's, when there is BTF,
+/// and maps follow in creation order, the `.kconfig` map (if any) last.
+struct FakeFds<'m> {
+    has_btf: bool,
+    maps: &'m [MapSpec<'m>],
+    kconfig: bool,
+}
+
+impl FakeFds<'_> {
+    /// The fd of the map of `spec_index`.
+    fn of(&self, spec_index: usize) -> RawFd {
+        (3 + usize::from(self.has_btf) + spec_index) as RawFd
+    }
+
+    /// The fd of the map made from `source`.
+    fn fd(&self, source: MapSource) -> Option<RawFd> {
+        if source == MapSource::Kconfig && self.kconfig {
+            return Some(self.of(self.maps.len()));
+        }
+        let i = self.maps.iter().position(|m| m.source == source)?;
+        Some(self.of(i))
+    }
+
+    /// The name of the map given `fd`.
+    fn name(&self, fd: i32) -> Option<&str> {
+        if self.kconfig && fd == self.of(self.maps.len()) {
+            return Some(KCONFIG_SEC);
+        }
+        (0..self.maps.len())
+            .find(|&i| self.of(i) == fd)
+            .map(|i| self.maps[i].name.as_str())
+    }
+}
+
+/// One assembled program: a summary line, then each instruction, with
+/// func_info starting each function and line_info's source lines.
+fn program_listing(
+    out: &mut String,
+    p: &Prepared<'_>,
+    entry: usize,
+    linked: &Assembled,
+    maps: &FakeFds<'_>,
+    opts: &Options,
+) {
+    let obj = &p.object;
+    let func = &obj.functions[entry];
+    let _ = writeln!(
+        out,
+        "program {} (section {}): {} instructions, {} func_info, {} line_info",
+        func.name,
+        obj.sections[func.section].name,
+        linked.insns.len(),
+        linked.func_info.len(),
+        linked.line_info.len()
+    );
+    // Functions by where they start, for calls and function pointers.
+    let func_at = |i: usize| {
+        linked
+            .layout
+            .iter()
+            .find(|&&(_, base)| base == i)
+            .map(|&(f, _)| obj.functions[f].name.as_str())
+    };
+    let mut lines = SourceLines {
+        btf: p.btf.as_ref(),
+        records: linked.line_info.iter().peekable(),
+        last: None,
+    };
+    each_insn(&linked.insns, |i, insn, next| {
+        // func_info first: it starts a function; then the source line.
+        if let Some(fi) = linked.func_info.iter().find(|f| f.insn_off as usize == i) {
+            let name = p
+                .btf
+                .as_ref()
+                .and_then(|b| b.type_name(fi.type_id).ok())
+                .unwrap_or("?");
+            let _ = writeln!(out, "{name}: ; func_info type {}", fi.type_id);
+        } else if let Some(name) = func_at(i).filter(|_| i > 0) {
+            let _ = writeln!(out, "{name}:");
+        }
+        lines.up_to(out, i);
+        let note = relocated_note(insn, next, i, &|fd| maps.name(fd), &func_at);
+        line(out, i, insn, next, opts.syntax, note);
+    });
+}
+
+/// The line_info records of a program, printed as the instructions reach
+/// them; the same source line at another column is said once.
+struct SourceLines<'a, I: Iterator<Item = &'a LineInfo>> {
+    btf: Option<&'a Btf>,
+    records: std::iter::Peekable<I>,
+    last: Option<(u32, u32)>,
+}
+
+impl<'a, I: Iterator<Item = &'a LineInfo>> SourceLines<'a, I> {
+    /// Prints the source lines of every record up to instruction `i`.
+    fn up_to(&mut self, out: &mut String, i: usize) {
+        while let Some(li) = self.records.next_if(|l| l.insn_off as usize <= i) {
+            let here = (li.file_name_off, li.line_col >> 10);
+            if self.last == Some(here) {
+                continue;
+            }
+            self.last = Some(here);
+            if let Some(text) = self.btf.and_then(|btf| source_line(btf, li)) {
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
 }
 
 /// `        ; return 0; [./x.bpf.c:12:2]`: a line_info record as a comment;

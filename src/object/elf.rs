@@ -9,6 +9,13 @@
 //! maps, globals and functions are REL relocations in `.rel<section>`, whose
 //! `sh_info` names the section they patch.
 //!
+//! The kernel never sees the ELF: what it checks later comes from here.
+//! The license string decides whether GPL-only helpers may be called
+//! (`license_is_gpl_compatible`, checked in `bpf_prog_load`); every program
+//! and subprogram must start where a FUNC says, because BTF func_info is
+//! matched against the verifier's own split into subprograms
+//! (`check_btf_func`).
+//!
 //! Nothing here touches the kernel: it is a pure function of the bytes.
 
 use std::collections::BTreeMap;
@@ -382,6 +389,8 @@ fn find_maps(sections: &[Section<'_>], symbols: &[Symbol]) -> Vec<MapSymbol> {
 
 /// The REL relocations of code sections (each on an 8-byte instruction) and
 /// of `.maps` (each an 8-byte pointer), checked against the symbol table.
+/// Relocations of other sections (DWARF, `.BTF`, `.BTF.ext`) are for
+/// linkers, not for a loader.
 fn read_relocations(
     table: &SectionTable<'_>,
     endian: LE,
@@ -401,54 +410,66 @@ fn read_relocations(
                 "relocation section targets missing section {target}"
             )));
         };
-        if target_section.kind == SectionKind::Maps {
-            for rel in rels {
-                let (offset, symbol) = (rel.r_offset(endian), rel.r_sym(endian) as usize);
-                if symbol >= symbols.len()
-                    || offset % 8 != 0
-                    || offset
-                        .checked_add(8)
-                        .is_none_or(|end| end > target_section.size)
-                {
-                    return Err(elf_err(format!(
-                        "relocation at .maps+{offset:#x} (symbol {symbol}) is not an 8-byte pointer to a known symbol"
-                    )));
+        match target_section.kind {
+            SectionKind::Maps => {
+                for rel in rels {
+                    map_relocs.push(map_reloc(rel, endian, target_section, symbols.len())?);
                 }
-                map_relocs.push(MapReloc { offset, symbol });
             }
-            continue;
-        }
-        if !matches!(
-            target_section.kind,
-            SectionKind::Program | SectionKind::Text
-        ) {
-            continue; // DWARF, .BTF and .BTF.ext relocations are for linkers, not for us
-        }
-        for rel in rels {
-            let offset = rel.r_offset(endian);
-            let symbol = rel.r_sym(endian) as usize;
-            if symbol >= symbols.len() {
-                return Err(elf_err(format!(
-                    "relocation at {}+{offset:#x} names symbol {symbol}, past the symbol table",
-                    target_section.name
-                )));
+            SectionKind::Program | SectionKind::Text => {
+                for rel in rels {
+                    let (offset, reloc) = code_reloc(rel, endian, target_section, symbols.len())?;
+                    relocs.insert((target, offset), reloc);
+                }
             }
-            if offset % 8 != 0 || offset >= target_section.size {
-                return Err(elf_err(format!(
-                    "relocation at {}+{offset:#x} is not on an instruction",
-                    target_section.name
-                )));
-            }
-            relocs.insert(
-                (target, offset),
-                Reloc {
-                    symbol,
-                    r_type: rel.r_type(endian).0,
-                },
-            );
+            _ => {}
         }
     }
     Ok((relocs, map_relocs))
+}
+
+/// A relocation in `.maps`: an 8-byte pointer (to an inner map or a
+/// program) inside the section, naming a known symbol.
+fn map_reloc(
+    rel: &elf::Rel64<LE>,
+    endian: LE,
+    maps: &Section<'_>,
+    symbol_count: usize,
+) -> Result<MapReloc> {
+    let (offset, symbol) = (rel.r_offset(endian), rel.r_sym(endian) as usize);
+    let in_section = offset.checked_add(8).is_some_and(|end| end <= maps.size);
+    if symbol >= symbol_count || offset % 8 != 0 || !in_section {
+        return Err(elf_err(format!(
+            "relocation at .maps+{offset:#x} (symbol {symbol}) is not an 8-byte pointer to a known symbol"
+        )));
+    }
+    Ok(MapReloc { offset, symbol })
+}
+
+/// A relocation in code: on an instruction of the section, naming a known
+/// symbol; returned with its byte offset.
+fn code_reloc(
+    rel: &elf::Rel64<LE>,
+    endian: LE,
+    code: &Section<'_>,
+    symbol_count: usize,
+) -> Result<(u64, Reloc)> {
+    let offset = rel.r_offset(endian);
+    let symbol = rel.r_sym(endian) as usize;
+    if symbol >= symbol_count {
+        return Err(elf_err(format!(
+            "relocation at {}+{offset:#x} names symbol {symbol}, past the symbol table",
+            code.name
+        )));
+    }
+    if !offset.is_multiple_of(8) || offset >= code.size {
+        return Err(elf_err(format!(
+            "relocation at {}+{offset:#x} is not on an instruction",
+            code.name
+        )));
+    }
+    let r_type = rel.r_type(endian).0;
+    Ok((offset, Reloc { symbol, r_type }))
 }
 
 /// The `license` section's NUL-terminated string, which the kernel checks

@@ -1,4 +1,5 @@
-//! Extern variables and functions: values the object asks the loader for.
+//! Step 4: extern variables and functions, values the object asks the
+//! loader for.
 //!
 //! A BPF program may declare things it does not define, and leave them to the
 //! loader (libbpf's conventions, which clang's BTF carries):
@@ -24,22 +25,30 @@
 //! their calls are poisoned so the verifier objects only if one is reached.
 //! A missing non-weak extern is an error naming it.
 //!
-//! [`Externs::collect`] and [`Externs::fix_btf`] are pure; [`resolve`] reads
-//! the host (config, kernel BTF, kallsyms) and only when the object has
-//! externs, so objects without externs never touch those files.
+//! The kernel rules this serves: an extern VAR or FUNC is refused in loaded
+//! BTF (`btf_var_check_meta`, `btf_func_check_meta`), so [`Externs::fix_btf`]
+//! rewrites them; a BPF_PSEUDO_BTF_ID load must name a VAR of the kernel's
+//! BTF (`check_pseudo_btf_id`), and a kfunc call a FUNC the kernel allows
+//! BPF to call (`add_kfunc_call`, `check_kfunc_call`).
+//!
+//! Everything here is pure: [`Externs::collect`] and [`Externs::fix_btf`]
+//! read the object, and [`resolve`] asks a [`Sources`] for the kernel's
+//! answers. The running kernel's sources are
+//! [`crate::kernel::externs`], read only when the object has externs, so
+//! objects without externs never touch those files.
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
+use crate::object::btf::types::{INT_BOOL, INT_CHAR};
 use crate::object::btf::{kind, Btf};
 use crate::object::elf::Object;
+use crate::object::maps::{MapSource, MapSpec, MAP_TYPE_ARRAY};
+use crate::sys::{MapCreateAttr, MapFlags};
 
-mod inflate;
 #[cfg(test)]
 mod tests;
-
-pub use inflate::gunzip;
 
 /// The DATASEC clang gives to `__kconfig` externs (kernel configuration values).
 pub const KCONFIG_SEC: &str = ".kconfig";
@@ -163,7 +172,7 @@ impl Externs {
                 )
             })?;
             let (sec, btf_id) = find_declaration(btf, &sym.name)?;
-            let decl = *btf.get(btf_id)?;
+            let decl = btf.get(btf_id)?;
             let kind = match (sec.as_str(), decl.kind) {
                 (KCONFIG_SEC, kind::VAR) => ExternKind::Kconfig {
                     ty: kconfig_type(btf, &sym.name, decl.size_or_type)?,
@@ -231,6 +240,7 @@ impl Externs {
     pub fn fix_btf(&self, btf: &mut Btf) -> Result<()> {
         const GLOBAL: u32 = 1;
         for sec_name in [KCONFIG_SEC, KSYMS_SEC] {
+            // An object without such externs has no such DATASEC: nothing to fix.
             let Some(sec) = btf.find(kind::DATASEC, sec_name) else {
                 continue;
             };
@@ -238,7 +248,7 @@ impl Externs {
             let mut dummy = None;
             let mut end = 0u32;
             for (i, (var, byte, size)) in entries.iter_mut().enumerate() {
-                let t = *btf.get(*var)?;
+                let t = btf.get(*var)?;
                 if sec_name == KCONFIG_SEC {
                     let e = self.by_btf_id(*var);
                     let Some(ExternKind::Kconfig { ty, byte: at }) = e.map(|e| e.kind) else {
@@ -320,7 +330,7 @@ fn is_typed(btf: &Btf, type_id: u32) -> Result<bool> {
 /// How a `.kconfig` VAR of BTF type `type_id` is stored (libbpf's rules).
 fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
     let id = btf.resolve(type_id)?;
-    let t = *btf.get(id)?;
+    let t = btf.get(id)?;
     let bad = || {
         extern_err(
             name,
@@ -329,16 +339,16 @@ fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
     };
     match t.kind {
         kind::INT => {
-            let (encoding, bits) = btf.int_encoding(id)?;
+            let int = t.int()?;
             let size = t.size_or_type;
-            if encoding & INT_BOOL != 0 && size == 1 {
+            if int.encoding & INT_BOOL != 0 && size == 1 {
                 Ok(KconfigType::Bool)
-            } else if encoding & INT_CHAR != 0 && size == 1 {
+            } else if int.encoding & INT_CHAR != 0 && size == 1 {
                 Ok(KconfigType::Char)
-            } else if matches!(size, 1 | 2 | 4 | 8) && bits == 8 * size {
+            } else if matches!(size, 1 | 2 | 4 | 8) && int.bits == 8 * size {
                 Ok(KconfigType::Int {
                     size,
-                    signed: encoding & INT_SIGNED != 0,
+                    signed: int.signed(),
                 })
             } else {
                 Err(bad())
@@ -360,10 +370,6 @@ fn kconfig_type(btf: &Btf, name: &str, type_id: u32) -> Result<KconfigType> {
         _ => Err(bad()),
     }
 }
-
-const INT_SIGNED: u32 = 1;
-const INT_CHAR: u32 = 2;
-const INT_BOOL: u32 = 4;
 
 // ---------------------------------------------------------------------------
 // Resolution: the kernel-facing half.
@@ -423,7 +429,8 @@ impl Resolved {
     }
 }
 
-/// Where the host's answers come from; [`Host`] reads the real files, tests
+/// Where the host's answers come from; [`crate::kernel::externs::Host`]
+/// reads the real files, tests
 /// hand in their own.
 pub trait Sources {
     /// `uname -r`.
@@ -449,9 +456,30 @@ pub struct KernelBtfId {
     pub module: Option<String>,
 }
 
+/// A module BTF's index in `fd_array` and its fd.
+type ModuleSlot = (i16, RawFd);
+
 impl Resolved {
+    /// The kernel's BTF id of `name` (of BTF kind `btf_kind`), and, when a
+    /// module's BTF has it, that BTF's `fd_array` index and fd.
+    fn kernel_btf_id(
+        &mut self,
+        btf_kind: u8,
+        name: &str,
+        sources: &mut dyn Sources,
+    ) -> Result<Option<(u32, Option<ModuleSlot>)>> {
+        let Some(found) = sources.kernel_btf_id(btf_kind, name)? else {
+            return Ok(None);
+        };
+        let module = match &found.module {
+            Some(m) => Some(self.module_slot(m, sources)?),
+            None => None,
+        };
+        Ok(Some((found.id, module)))
+    }
+
     /// The `fd_array` index and fd of a module's BTF, opened once per module.
-    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<(i16, RawFd)> {
+    fn module_slot(&mut self, module: &str, sources: &mut dyn Sources) -> Result<ModuleSlot> {
         if let Some(i) = self.module_names.iter().position(|m| m == module) {
             return Ok(((i + 1) as i16, self.fd_array[i + 1]));
         }
@@ -469,88 +497,50 @@ impl Resolved {
     }
 }
 
-/// Resolves every extern against `sources`.
+/// Resolves every extern against `sources`: each kind from where the
+/// kernel keeps it (its configuration, its BTF, kallsyms).
 pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved> {
     let mut out = Resolved {
         kconfig: vec![0; externs.kconfig_size as usize],
         ..Default::default()
     };
-    let mut config: Option<Result<BTreeMap<String, String>>> = None;
+    let mut config = Config::default();
     for (number, e) in externs.list.iter().enumerate() {
-        let number = number as u32;
+        // A weak extern the kernel lacks reads as 0 or is poisoned.
+        let missing = |what: &str| {
+            if e.weak {
+                Ok(Resolution::Missing {
+                    number: number as u32,
+                })
+            } else {
+                Err(extern_err(&e.name, what))
+            }
+        };
         let resolution = match e.kind {
             ExternKind::Kconfig { ty, byte } => {
-                let value = if e.name.starts_with("CONFIG_") {
-                    let config = config.get_or_insert_with(|| {
-                        sources.kernel_config().map(|text| parse_config(&text))
-                    });
-                    match config {
-                        Ok(c) => c.get(&e.name).cloned(),
-                        Err(_) if e.weak => None,
-                        Err(err) => {
-                            return Err(extern_err(
-                                &e.name,
-                                format!("no kernel configuration to read it from: {err}"),
-                            ))
-                        }
-                    }
-                } else {
-                    linux_value(&e.name, sources)?
-                };
-                match value {
-                    Some(v) => {
-                        let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
-                        store_kconfig(&e.name, ty, &v, slot)?;
-                    }
-                    None if e.weak => {}
-                    None => return Err(missing_kconfig(&e.name)),
-                }
+                let slot = &mut out.kconfig[byte as usize..(byte + ty.size()) as usize];
+                store_config_value(e, ty, slot, &mut config, sources)?;
                 Resolution::Kconfig { byte }
             }
-            ExternKind::Kfunc => match sources.kernel_btf_id(kind::FUNC, &e.name)? {
-                Some(KernelBtfId { id, module: None }) => Resolution::Kfunc {
-                    btf_id: id,
-                    fd_array_index: 0,
+            ExternKind::Kfunc => match out.kernel_btf_id(kind::FUNC, &e.name, sources)? {
+                Some((btf_id, module)) => Resolution::Kfunc {
+                    btf_id,
+                    fd_array_index: module.map_or(0, |(index, _)| index),
                 },
-                Some(KernelBtfId {
-                    id,
-                    module: Some(m),
-                }) => Resolution::Kfunc {
-                    btf_id: id,
-                    fd_array_index: out.module_slot(&m, sources)?.0,
-                },
-                None if e.weak => Resolution::Missing { number },
-                None => return Err(extern_err(&e.name, KFUNC_NOT_FOUND)),
+                None => missing(KFUNC_NOT_FOUND)?,
             },
-            ExternKind::Ksym { typed: true } => match sources.kernel_btf_id(kind::VAR, &e.name)? {
-                Some(KernelBtfId { id, module: None }) => Resolution::TypedKsym {
-                    btf_id: id,
-                    btf_obj_fd: 0,
-                },
-                Some(KernelBtfId {
-                    id,
-                    module: Some(m),
-                }) => Resolution::TypedKsym {
-                    btf_id: id,
-                    btf_obj_fd: out.module_slot(&m, sources)?.1,
-                },
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)",
-                    ))
+            ExternKind::Ksym { typed: true } => {
+                match out.kernel_btf_id(kind::VAR, &e.name, sources)? {
+                    Some((btf_id, module)) => Resolution::TypedKsym {
+                        btf_id,
+                        btf_obj_fd: module.map_or(0, |(_, fd)| fd),
+                    },
+                    None => missing(KSYM_NOT_FOUND)?,
                 }
-            },
+            }
             ExternKind::Ksym { typed: false } => match sources.kallsyms_address(&e.name)? {
                 Some(address) => Resolution::Address(address),
-                None if e.weak => Resolution::Missing { number },
-                None => {
-                    return Err(extern_err(
-                        &e.name,
-                        "kernel symbol not found in /proc/kallsyms",
-                    ))
-                }
+                None => missing("kernel symbol not found in /proc/kallsyms")?,
             },
         };
         out.by_name.insert(e.name.clone(), resolution);
@@ -558,6 +548,46 @@ pub fn resolve(externs: &Externs, sources: &mut dyn Sources) -> Result<Resolved>
     Ok(out)
 }
 
+/// The kernel configuration, read on the first `CONFIG_*` extern (or the
+/// error reading it gave).
+#[derive(Default)]
+struct Config(Option<Result<BTreeMap<String, String>>>);
+
+/// A `.kconfig` extern's value, stored into its `slot` of the map's value:
+/// `CONFIG_*` from the configuration, `LINUX_*` from the loader itself. A
+/// missing weak one stays 0.
+fn store_config_value(
+    e: &Extern,
+    ty: KconfigType,
+    slot: &mut [u8],
+    config: &mut Config,
+    sources: &mut dyn Sources,
+) -> Result<()> {
+    let value = if e.name.starts_with("CONFIG_") {
+        let config = config
+            .0
+            .get_or_insert_with(|| sources.kernel_config().map(|text| parse_config(&text)));
+        match config {
+            Ok(c) => c.get(&e.name).cloned(),
+            Err(_) if e.weak => None,
+            Err(err) => {
+                return Err(extern_err(
+                    &e.name,
+                    format!("no kernel configuration to read it from: {err}"),
+                ))
+            }
+        }
+    } else {
+        linux_value(&e.name, sources)?
+    };
+    match value {
+        Some(v) => store_kconfig(&e.name, ty, &v, slot),
+        None if e.weak => Ok(()),
+        None => Err(missing_kconfig(&e.name)),
+    }
+}
+
+const KSYM_NOT_FOUND: &str = "kernel variable not found in the kernel's BTF (/sys/kernel/btf/*)";
 const KFUNC_NOT_FOUND: &str =
     "kernel function (kfunc) not found in the kernel's BTF (/sys/kernel/btf/*)";
 
@@ -730,55 +760,19 @@ fn parse_int(value: &str) -> Option<i128> {
 
 /// The `.kconfig` map: one read-only (for programs), frozen ARRAY entry
 /// holding `value`, as libbpf creates it.
-pub fn kconfig_map_spec(value: &[u8]) -> crate::object::maps::MapSpec<'_> {
-    crate::object::maps::MapSpec {
-        name: KCONFIG_SEC.to_string(),
-        source: crate::object::maps::MapSource::Kconfig,
-        attr: crate::sys::MapCreateAttr {
-            map_type: crate::object::maps::MAP_TYPE_ARRAY,
-            key_size: 4,
-            value_size: value.len() as u32,
-            max_entries: 1,
-            map_flags: crate::sys::MapFlags::RDONLY_PROG.bits(),
-            map_name: crate::sys::object_name(KCONFIG_SEC),
-            ..Default::default()
-        },
+pub fn kconfig_map_spec(value: &[u8]) -> MapSpec<'_> {
+    let attr = MapCreateAttr {
+        map_type: MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: value.len() as u32,
+        max_entries: 1,
+        map_flags: MapFlags::RDONLY_PROG.bits(),
+        map_name: crate::sys::object_name(KCONFIG_SEC),
+        ..Default::default()
+    };
+    MapSpec {
         initial: Some(value.into()),
         freeze: true,
-        inner: None,
-        slots: Vec::new(),
-        pin_by_name: false,
+        ..MapSpec::new(KCONFIG_SEC, MapSource::Kconfig, attr)
     }
-}
-
-/// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.
-/// A name with two different addresses is ambiguous (static functions of
-/// several files); all-zero addresses mean the kernel hides them from us.
-pub fn kallsyms_lookup(text: &str, name: &str) -> std::result::Result<Option<u64>, String> {
-    let mut found: Option<u64> = None;
-    for line in text.lines() {
-        let mut f = line.split_ascii_whitespace();
-        let (Some(addr), Some(_), Some(sym)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        if sym != name {
-            continue;
-        }
-        let addr = u64::from_str_radix(addr, 16)
-            .map_err(|_| format!("bad address '{addr}' in /proc/kallsyms"))?;
-        match found {
-            Some(a) if a != addr => {
-                return Err(format!(
-                    "ambiguous: /proc/kallsyms has it at {a:#x} and at {addr:#x}"
-                ))
-            }
-            _ => found = Some(addr),
-        }
-    }
-    if found == Some(0) {
-        return Err(
-            "/proc/kallsyms shows address 0 (kptr_restrict hides addresses; run as root)".into(),
-        );
-    }
-    Ok(found)
 }

@@ -13,11 +13,12 @@ use std::fmt::Write as _;
 use rawbpf_asm::Insn;
 
 use crate::error::Result;
-use crate::load::program::ProgKind;
-use crate::object::btf::{kind, Btf};
+use crate::object::btf::{kind, Btf, CoreRelo};
 use crate::object::btf_c;
+use crate::object::core::describe_relo;
 use crate::object::elf::{Object, SectionKind};
-use crate::object::maps::MapSource;
+use crate::object::maps::{MapSource, MapSpec};
+use crate::object::section::ProgKind;
 use crate::object::spec::ObjectSpec as Prepared;
 use crate::sys::MapFlags;
 use crate::uapi::{AttachType, MapType, ProgType};
@@ -151,38 +152,7 @@ fn programs(out: &mut String, p: &Prepared<'_>) {
 fn maps(out: &mut String, p: &Prepared<'_>) {
     let _ = writeln!(out, "\nmaps (BPF_MAP_CREATE, in this order):");
     for m in &p.maps {
-        let a = &m.attr;
-        let origin = match m.source {
-            MapSource::Defined { section, .. } => {
-                format!("defined in {}", p.object.sections[section].name)
-            }
-            MapSource::Data { section, .. } => {
-                format!("global data of {}", p.object.sections[section].name)
-            }
-            MapSource::Kconfig => "the .kconfig externs, resolved at load time".to_string(),
-        };
-        let btf = p.btf.as_ref();
-        let ty = |id: u32, size: u32| match (btf, id) {
-            (Some(btf), id) if id != 0 => {
-                format!("{} ({size} bytes)", btf_c::declaration(btf, id, ""))
-            }
-            _ => format!("{size} bytes"),
-        };
-        let _ = write!(
-            out,
-            "  {}  {}  key {}  value {}  max_entries {}",
-            m.name,
-            MapType(a.map_type),
-            ty(a.btf_key_type_id, a.key_size),
-            ty(a.btf_value_type_id, a.value_size),
-            a.max_entries
-        );
-        if a.map_flags != 0 {
-            let flags = MapFlags::from_bits_retain(a.map_flags);
-            let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-            let _ = write!(out, "  flags {}", names.join("|"));
-        }
-        let _ = writeln!(out, "  ({origin})");
+        map_line(out, p, m);
         if m.initial.is_some() {
             let _ = writeln!(
                 out,
@@ -194,18 +164,59 @@ fn maps(out: &mut String, p: &Prepared<'_>) {
                 }
             );
         }
-        if let Some(btf) = btf {
-            for id in [a.btf_key_type_id, a.btf_value_type_id]
-                .into_iter()
-                .filter(|&id| id != 0)
-                .flat_map(|id| btf_c::referenced_structs(btf, id))
-            {
-                if btf.type_name(id).is_ok_and(|n| !n.is_empty()) {
-                    if let Ok(def) = btf_c::definition(btf, id) {
-                        for line in def.lines() {
-                            let _ = writeln!(out, "      {}", line.replace('\t', "    "));
-                        }
-                    }
+        if let Some(btf) = &p.btf {
+            struct_definitions(out, btf, [m.attr.btf_key_type_id, m.attr.btf_value_type_id]);
+        }
+    }
+}
+
+/// `  hmap  ARRAY  key int (4 bytes)  value struct elem (16 bytes)
+/// max_entries 1  (defined in .maps)`.
+fn map_line(out: &mut String, p: &Prepared<'_>, m: &MapSpec<'_>) {
+    let a = &m.attr;
+    let origin = match m.source {
+        MapSource::Defined { section, .. } => {
+            format!("defined in {}", p.object.sections[section].name)
+        }
+        MapSource::Data { section, .. } => {
+            format!("global data of {}", p.object.sections[section].name)
+        }
+        MapSource::Kconfig => "the .kconfig externs, resolved at load time".to_string(),
+    };
+    let ty = |id: u32, size: u32| match (&p.btf, id) {
+        (Some(btf), id) if id != 0 => {
+            format!("{} ({size} bytes)", btf_c::declaration(btf, id, ""))
+        }
+        _ => format!("{size} bytes"),
+    };
+    let _ = write!(
+        out,
+        "  {}  {}  key {}  value {}  max_entries {}",
+        m.name,
+        MapType(a.map_type),
+        ty(a.btf_key_type_id, a.key_size),
+        ty(a.btf_value_type_id, a.value_size),
+        a.max_entries
+    );
+    if a.map_flags != 0 {
+        let flags = MapFlags::from_bits_retain(a.map_flags);
+        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+        let _ = write!(out, "  flags {}", names.join("|"));
+    }
+    let _ = writeln!(out, "  ({origin})");
+}
+
+/// The C definitions of the named structs a map's key and value refer to.
+fn struct_definitions(out: &mut String, btf: &Btf, ids: [u32; 2]) {
+    for id in ids
+        .into_iter()
+        .filter(|&id| id != 0)
+        .flat_map(|id| btf_c::referenced_structs(btf, id))
+    {
+        if btf.type_name(id).is_ok_and(|n| !n.is_empty()) {
+            if let Ok(def) = btf_c::definition(btf, id) {
+                for line in def.lines() {
+                    let _ = writeln!(out, "      {}", line.replace('\t', "    "));
                 }
             }
         }
@@ -344,7 +355,7 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
         }
     }
     // CO-RE relocations live in .BTF.ext, not in ELF relocation sections.
-    let core: Vec<(&str, &crate::object::btf::CoreRelo)> = p
+    let core: Vec<(&str, &CoreRelo)> = p
         .ext
         .iter()
         .flat_map(|e| &e.core_relos)
@@ -361,7 +372,7 @@ fn relocations(out: &mut String, p: &Prepared<'_>) {
                 out,
                 "      {sec} insn {} -> {}",
                 r.insn_off / 8,
-                crate::object::core::describe_relo(btf, r)
+                describe_relo(btf, r)
             );
         }
     }

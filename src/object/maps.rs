@@ -1,4 +1,5 @@
-//! Step 3: create the object's maps.
+//! Step 5: plan the object's maps: the BPF_MAP_CREATE attr of each, and
+//! what to write into it once it exists. The load layer creates them.
 //!
 //! Two sources of maps: definitions (`.maps` through BTF, or legacy
 //! `struct bpf_map_def` in `maps`) and global data. Each `.rodata*`, `.data*`
@@ -10,7 +11,8 @@
 //!
 //! A data section holding at least one global (non-static) variable is also
 //! created BPF_F_MMAPABLE, as libbpf does, so user space can map its bytes
-//! ([`Map::mmap`]) instead of going through lookups and updates.
+//! (the load layer's `Map::mmap`) instead of going through lookups and
+//! updates.
 //!
 //! A map whose value holds `struct bpf_timer` must carry BTF: the kernel looks
 //! the timer up in the value type given by `btf_value_type_id`
@@ -31,7 +33,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::object::btf::{kind, Btf, BtfMapDef, MapValues};
-use crate::object::elf::{DataKind, MapSymbol, Object, Section, SectionKind};
+use crate::object::elf::{DataKind, MapSymbol, Object, Section, SectionKind, Symbol};
 use crate::sys::{self, MapCreateAttr, MapFlags};
 use crate::uapi::MapType;
 
@@ -129,6 +131,23 @@ pub struct MapSpec<'a> {
     /// `__uint(pinning, LIBBPF_PIN_BY_NAME)`: reuse or create a pin named
     /// after the map in the pin directory (see `pins::create_maps`).
     pub pin_by_name: bool,
+}
+
+impl<'a> MapSpec<'a> {
+    /// A map created from `attr` and nothing more: no initial value, not
+    /// frozen, no inner template, no slots, not pinned.
+    pub fn new(name: &str, source: MapSource, attr: MapCreateAttr) -> MapSpec<'a> {
+        MapSpec {
+            name: name.to_string(),
+            source,
+            attr,
+            initial: None,
+            freeze: false,
+            inner: None,
+            slots: Vec::new(),
+            pin_by_name: false,
+        }
+    }
 }
 
 /// `LIBBPF_PIN_BY_NAME`, the value of a map definition's `pinning` member.
@@ -233,16 +252,7 @@ fn plan_legacy_map<'a>(obj: &Object<'a>, sym: &MapSymbol) -> Result<MapSpec<'a>>
             "a map of maps needs its inner map's definition: define it in .maps with __array(values, struct inner)",
         ));
     }
-    Ok(MapSpec {
-        name: sym.name.clone(),
-        source: defined_source(sym),
-        attr,
-        initial: None,
-        freeze: false,
-        inner: None,
-        slots: Vec::new(),
-        pin_by_name: false,
-    })
+    Ok(MapSpec::new(&sym.name, defined_source(sym), attr))
 }
 
 /// A map in `.maps`: its definition is the BTF struct of the same name in the
@@ -294,14 +304,10 @@ fn plan_btf_map<'a>(
         }
     };
     Ok(MapSpec {
-        name: sym.name.clone(),
-        source: defined_source(sym),
-        attr,
-        initial: None,
-        freeze: false,
         inner: inner_attr,
         slots,
         pin_by_name,
+        ..MapSpec::new(&sym.name, defined_source(sym), attr)
     })
 }
 
@@ -364,19 +370,15 @@ fn plan_data_map<'a>(
         }
     }
     let has_bytes = kind != DataKind::Bss && section.data.iter().any(|&b| b != 0);
+    let source = MapSource::Data {
+        section: section.index,
+        kind,
+    };
     Ok(MapSpec {
-        name: section.name.clone(),
-        source: MapSource::Data {
-            section: section.index,
-            kind,
-        },
-        attr,
         // .rodata is always written, so it can always be frozen.
         initial: (has_bytes || kind == DataKind::Rodata).then_some(section.data.into()),
         freeze: kind == DataKind::Rodata,
-        inner: None,
-        slots: Vec::new(),
-        pin_by_name: false,
+        ..MapSpec::new(&section.name, source, attr)
     })
 }
 
@@ -425,69 +427,81 @@ fn btf_attr(def: &BtfMapDef, name: &str) -> MapCreateAttr {
 /// `.maps` inside the definition's `values` member is one pointer, slot
 /// (offset - start of `values`) / 8, to a map or a program.
 fn plan_slots(obj: &Object<'_>, sym: &MapSymbol, def: &BtfMapDef) -> Result<Vec<Slot>> {
-    let mut slots = Vec::new();
     let end = sym.offset.saturating_add(sym.size);
-    for r in obj
-        .map_relocs
+    obj.map_relocs
         .iter()
         .filter(|r| (sym.offset..end).contains(&r.offset))
-    {
-        let target_sym = &obj.symbols[r.symbol];
-        let Some(values) = &def.values else {
-            return Err(map_err(
-                &sym.name,
-                format!(
-                    "a pointer to '{}' in a definition without `values`",
-                    target_sym.name
-                ),
-            ));
-        };
-        let rel = r.offset - sym.offset;
-        let index = rel
-            .checked_sub(u64::from(def.values_offset))
-            .filter(|d| d % 8 == 0)
-            .and_then(|d| u32::try_from(d / 8).ok())
-            .ok_or_else(|| {
-                map_err(
-                    &sym.name,
-                    format!("a pointer at byte {rel} of the definition is not in `values`"),
-                )
-            })?;
-        if index >= def.max_entries {
-            return Err(map_err(
-                &sym.name,
-                format!(
-                    "`values` slot {index} is past max_entries {}",
-                    def.max_entries
-                ),
-            ));
-        }
-        let section_kind = target_sym.section.map(|i| obj.sections[i].kind);
-        let target = match (values, section_kind) {
-            (MapValues::Maps(_), Some(SectionKind::Maps)) => {
-                SlotTarget::Map(target_sym.name.clone())
-            }
-            (MapValues::Programs, Some(SectionKind::Program))
-                if target_sym.kind == object::elf::STT_FUNC.0 =>
-            {
-                SlotTarget::Program(target_sym.name.clone())
-            }
-            _ => {
+        .map(|r| {
+            let target = &obj.symbols[r.symbol];
+            let Some(values) = &def.values else {
                 return Err(map_err(
                     &sym.name,
                     format!(
-                        "`values` slot {index} points to '{}', which is not a {}",
-                        target_sym.name,
-                        if matches!(values, MapValues::Maps(_)) {
-                            "map in .maps"
-                        } else {
-                            "program"
-                        }
+                        "a pointer to '{}' in a definition without `values`",
+                        target.name
                     ),
-                ))
-            }
-        };
-        slots.push(Slot { index, target });
+                ));
+            };
+            let index = slot_index(sym, def, r.offset - sym.offset)?;
+            let target = slot_target(obj, sym, values, index, target)?;
+            Ok(Slot { index, target })
+        })
+        .collect()
+}
+
+/// The slot a pointer at byte `rel` of the definition fills: it must lie in
+/// `values`, on an 8-byte boundary, below max_entries.
+fn slot_index(sym: &MapSymbol, def: &BtfMapDef, rel: u64) -> Result<u32> {
+    let index = rel
+        .checked_sub(u64::from(def.values_offset))
+        .filter(|d| d % 8 == 0)
+        .and_then(|d| u32::try_from(d / 8).ok())
+        .ok_or_else(|| {
+            map_err(
+                &sym.name,
+                format!("a pointer at byte {rel} of the definition is not in `values`"),
+            )
+        })?;
+    if index >= def.max_entries {
+        return Err(map_err(
+            &sym.name,
+            format!(
+                "`values` slot {index} is past max_entries {}",
+                def.max_entries
+            ),
+        ));
     }
-    Ok(slots)
+    Ok(index)
+}
+
+/// What a slot points to must be what `values` says: a map in `.maps`, or
+/// a program (a function in a program section).
+fn slot_target(
+    obj: &Object<'_>,
+    sym: &MapSymbol,
+    values: &MapValues,
+    index: u32,
+    target: &Symbol,
+) -> Result<SlotTarget> {
+    let section_kind = target.section.map(|i| obj.sections[i].kind);
+    match (values, section_kind) {
+        (MapValues::Maps(_), Some(SectionKind::Maps)) => Ok(SlotTarget::Map(target.name.clone())),
+        (MapValues::Programs, Some(SectionKind::Program))
+            if target.kind == object::elf::STT_FUNC.0 =>
+        {
+            Ok(SlotTarget::Program(target.name.clone()))
+        }
+        _ => Err(map_err(
+            &sym.name,
+            format!(
+                "`values` slot {index} points to '{}', which is not a {}",
+                target.name,
+                if matches!(values, MapValues::Maps(_)) {
+                    "map in .maps"
+                } else {
+                    "program"
+                }
+            ),
+        )),
+    }
 }

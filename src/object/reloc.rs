@@ -1,4 +1,4 @@
-//! Step 4: relocation, turning a program's ELF code into what BPF_PROG_LOAD takes.
+//! Step 7: relocation, turning a program's ELF code into what BPF_PROG_LOAD takes.
 //!
 //! The kernel loads one flat instruction array per program, so each
 //! subprogram the program calls (or takes the address of, as a callback) is
@@ -44,7 +44,11 @@
 //! `.BTF.ext` func_info and line_info travel with their functions: their byte
 //! offsets in an ELF section become slot indexes of the final program.
 //! The kernel matches func_info against its own split of the program into
-//! subprograms (`check_btf_func` in kernel/bpf/verifier.c).
+//! subprograms (`check_btf_func` in kernel/bpf/verifier.c). The pseudo
+//! sources this step writes are what the verifier resolves before it
+//! checks anything: map fds and values, BTF ids in `resolve_pseudo_ldimm64`
+//! (`check_pseudo_btf_id`), function pointers and bpf-to-bpf calls in
+//! `add_subprog_and_kfunc`.
 //!
 //! This step is pure: map fds and extern resolutions are handed in, so it is
 //! tested without a kernel.
@@ -135,9 +139,11 @@ pub fn assemble(
         next += 1;
         relocate_function(obj, func, first_slot, targets, &mut out)?;
     }
+    // Without .BTF.ext there are no func_info and line_info to carry along.
     if let Some(ext) = ext {
         move_ext_info(obj, ext, &mut out)?;
     }
+    // fd_array only when a kfunc call names a module's BTF by index.
     if out.insns.iter().any(|i| i.is_kfunc_call() && i.off != 0) {
         out.fd_array = targets.externs.fd_array.clone();
     }
@@ -178,7 +184,8 @@ fn slot_of_byte(byte: u64) -> Option<usize> {
         .flatten()
 }
 
-/// Relocates every reference in one placed function.
+/// Relocates every reference in one placed function, instruction by
+/// instruction (an ld_imm64 and its second slot are one).
 fn relocate_function(
     obj: &Object<'_>,
     func: usize,
@@ -187,12 +194,6 @@ fn relocate_function(
     out: &mut Assembled,
 ) -> Result<()> {
     let f = &obj.functions[func];
-    let section = &obj.sections[f.section];
-    let err = |site: Site, what: String| Error::Reloc {
-        section: section.name.clone(),
-        insn: site.section_slot,
-        what,
-    };
     let mut j = 0;
     while j < f.len {
         let site = Site {
@@ -200,53 +201,61 @@ fn relocate_function(
             program_slot: first_slot + j,
         };
         let insn = out.insns[site.program_slot];
-        if insn.is_ld_imm64() && j + 1 >= f.len {
-            return Err(err(
-                site,
-                format!("ld_imm64 runs past the end of function '{}'", f.name),
-            ));
-        }
-        j += if insn.is_ld_imm64() { 2 } else { 1 };
-
-        let reloc = obj
-            .relocs
-            .get(&(f.section, byte_of_slot(site.section_slot)));
-        let result = match reloc {
-            // A call without relocation is relative inside its own section.
-            None if insn.is_pseudo_call() => relocate_local_call(obj, f.section, site, out),
-            None => Ok(()),
-            Some(reloc) => {
-                let sym = &obj.symbols[reloc.symbol];
-                match sym.section {
-                    None => relocate_extern(sym, site, targets.externs, &targets.map_fd, out),
-                    Some(target_section) if insn.is_ld_imm64() => {
-                        if reloc.r_type != R_BPF_64_64 {
-                            return Err(err(
-                                site,
-                                format!("ld_imm64 with relocation type {}", reloc.r_type),
-                            ));
-                        }
-                        relocate_load(obj, sym, target_section, site, targets, out)
-                    }
-                    Some(target_section) if insn.is_pseudo_call() => {
-                        if reloc.r_type != R_BPF_64_32 {
-                            return Err(err(
-                                site,
-                                format!("call with relocation type {}", reloc.r_type),
-                            ));
-                        }
-                        relocate_subprogram_call(obj, sym, target_section, site, out)
-                    }
-                    Some(_) => Err(format!(
-                        "relocation against '{}' on an instruction that is neither ld_imm64 nor a call",
-                        sym.name
-                    )),
-                }
-            }
+        let result = if insn.is_ld_imm64() && j + 1 >= f.len {
+            Err(format!(
+                "ld_imm64 runs past the end of function '{}'",
+                f.name
+            ))
+        } else {
+            relocate_site(obj, f.section, site, targets, out)
         };
-        result.map_err(|what| err(site, what))?;
+        result.map_err(|what| Error::Reloc {
+            section: obj.sections[f.section].name.clone(),
+            insn: site.section_slot,
+            what,
+        })?;
+        j += if insn.is_ld_imm64() { 2 } else { 1 };
     }
     Ok(())
+}
+
+/// The reference at one site, if any, by what its ELF relocation names: an
+/// extern, or a symbol of the object that an ld_imm64 loads or a call calls.
+fn relocate_site(
+    obj: &Object<'_>,
+    section: usize,
+    site: Site,
+    targets: &Targets<'_>,
+    out: &mut Assembled,
+) -> std::result::Result<(), String> {
+    let insn = out.insns[site.program_slot];
+    let Some(reloc) = obj.relocs.get(&(section, byte_of_slot(site.section_slot))) else {
+        // A call without relocation is relative inside its own section.
+        if insn.is_pseudo_call() {
+            return relocate_local_call(obj, section, site, out);
+        }
+        return Ok(());
+    };
+    let sym = &obj.symbols[reloc.symbol];
+    match sym.section {
+        None => relocate_extern(sym, site, targets.externs, &targets.map_fd, out),
+        Some(target_section) if insn.is_ld_imm64() => {
+            if reloc.r_type != R_BPF_64_64 {
+                return Err(format!("ld_imm64 with relocation type {}", reloc.r_type));
+            }
+            relocate_load(obj, sym, target_section, site, targets, out)
+        }
+        Some(target_section) if insn.is_pseudo_call() => {
+            if reloc.r_type != R_BPF_64_32 {
+                return Err(format!("call with relocation type {}", reloc.r_type));
+            }
+            relocate_subprogram_call(obj, sym, target_section, site, out)
+        }
+        Some(_) => Err(format!(
+            "relocation against '{}' on an instruction that is neither ld_imm64 nor a call",
+            sym.name
+        )),
+    }
 }
 
 /// An ld_imm64 of a symbol defined in the object: what it becomes depends on
@@ -371,10 +380,7 @@ fn relocate_subprogram_call(
     let symbol_slot =
         symbol_slot.ok_or_else(|| format!("call to '{}', which is not code", sym.name))?;
     // For a section symbol the callee is imm + 1 slots after the symbol.
-    let target = symbol_slot as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
-    let rel = place_target(obj, section, target, site, out)?;
-    out.insns[site.program_slot] = Insn::call_pseudo(rel);
-    Ok(())
+    call_in_section(obj, section, symbol_slot, site, out)
 }
 
 /// A call with no relocation is pc-relative inside its own section; it
@@ -385,7 +391,19 @@ fn relocate_local_call(
     site: Site,
     out: &mut Assembled,
 ) -> std::result::Result<(), String> {
-    let target = site.section_slot as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
+    call_in_section(obj, section, site.section_slot, site, out)
+}
+
+/// The call at `site` reaches `imm + 1` slots after slot `from` of
+/// `section`: that function is placed and the call made relative to it.
+fn call_in_section(
+    obj: &Object<'_>,
+    section: usize,
+    from: usize,
+    site: Site,
+    out: &mut Assembled,
+) -> std::result::Result<(), String> {
+    let target = from as i64 + i64::from(out.insns[site.program_slot].imm) + 1;
     let rel = place_target(obj, section, target, site, out)?;
     out.insns[site.program_slot] = Insn::call_pseudo(rel);
     Ok(())

@@ -1,4 +1,4 @@
-//! Program and attach types from section names.
+//! Step 2: program and attach types from section names.
 //!
 //! The kernel needs each program's type (`enum bpf_prog_type`) and, for many
 //! types, the attach type it will be attached with (`expected_attach_type`):

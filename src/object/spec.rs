@@ -108,6 +108,13 @@ impl<'a> ObjectSpec<'a> {
     /// Parses the ELF, fixes up its BTF and plans its maps: everything
     /// before the first system call. `bytes` is a BPF object as clang
     /// writes it (`clang -O2 -g -target bpf`).
+    ///
+    /// Order matters: externs are found in the BTF as clang wrote it,
+    /// before the fix-ups rewrite their types into what the kernel accepts
+    /// (`btf_datasec_check_meta`, `btf_var_check_meta`); `.BTF.ext` is read
+    /// against the fixed BTF's strings; maps are planned from the fixed
+    /// BTF. What needs the running kernel (CO-RE targets, extern values)
+    /// comes at load time, from [`crate::kernel`].
     pub fn parse(bytes: &'a [u8]) -> Result<ObjectSpec<'a>> {
         let object = Object::parse(bytes)?;
         if object.programs.is_empty() {

@@ -2,13 +2,13 @@
 //! and the failure cases.
 
 use super::*;
-use crate::object::btf::BtfExt;
+use crate::object::btf::{testing, BtfExt};
 use rawbpf_asm::op::{BPF_ADD, BPF_DW, BPF_W};
 
 /// A tiny BTF writer for tests.
 #[derive(Default)]
 struct B {
-    types: Vec<u8>,
+    types: Vec<u32>,
     strings: Vec<u8>,
     n: u32,
 }
@@ -41,10 +41,9 @@ impl B {
         extra: &[u32],
     ) -> u32 {
         let name_off = self.s(name);
-        let info = u32::from(vlen) | u32::from(kind) << 24 | u32::from(kflag) << 31;
-        for w in [name_off, info, size_or_type].iter().chain(extra) {
-            self.types.extend_from_slice(&w.to_le_bytes());
-        }
+        let info = testing::info(kind, u32::from(vlen), kflag);
+        self.types.extend([name_off, info, size_or_type]);
+        self.types.extend_from_slice(extra);
         self.n += 1;
         self.n
     }
@@ -97,16 +96,7 @@ impl B {
     }
 
     fn btf(&self) -> Btf {
-        let mut out = Vec::new();
-        out.extend_from_slice(&0xeb9fu16.to_le_bytes());
-        out.extend_from_slice(&[1, 0]);
-        let (tl, sl) = (self.types.len() as u32, self.strings.len() as u32);
-        for w in [24, 0, tl, tl, sl] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out.extend_from_slice(&self.types);
-        out.extend_from_slice(&self.strings);
-        Btf::parse(&out).unwrap()
+        Btf::parse(&testing::blob(&self.types, &self.strings)).unwrap()
     }
 }
 

@@ -2,12 +2,31 @@
 //! configuration (`/boot/config-$(uname -r)` or `/proc/config.gz`), its BTF
 //! (for ksyms and kfuncs) and `/proc/kallsyms`, each read at most once and
 //! only when the object asks ([`crate::object::externs`] says what for).
+//! The parsers of what the kernel publishes live with their reader:
+//! [`gunzip`] for `/proc/config.gz` (`kernel/configs.c` serves it gzipped),
+//! [`kallsyms_lookup`] for `/proc/kallsyms` (`kernel/kallsyms.c`'s
+//! `s_show`).
+
+mod inflate;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::OwnedFd;
 
 use crate::error::{Error, Result};
 use crate::kernel::btf::KernelBtf;
-use crate::object::externs::{gunzip, kallsyms_lookup, ExternKind, Externs, KernelBtfId, Sources};
+use crate::object::externs::{self, ExternKind, Externs, KernelBtfId, Resolved, Sources};
+pub use inflate::gunzip;
+
+/// Resolves `externs` against the running kernel; an object without
+/// externs reads nothing (the seed never reads the kernel's config, BTF or
+/// kallsyms).
+pub fn resolve(externs: &Externs) -> Result<Resolved> {
+    if externs.is_empty() {
+        return Ok(Resolved::default());
+    }
+    externs::resolve(externs, &mut Host::new(externs))
+}
 
 /// The running kernel: uname, its config file, /sys/kernel/btf/vmlinux and
 /// /proc/kallsyms, each read at most once and only when asked.
@@ -125,4 +144,36 @@ fn kernel_btf_id(vmlinux: &KernelBtf, btf_kind: u8, name: &str) -> Result<Option
         }
     }
     Ok(None)
+}
+
+/// The address of `name` in kallsyms text: `ADDRESS TYPE NAME [MODULE]` lines.
+/// A name with two different addresses is ambiguous (static functions of
+/// several files); all-zero addresses mean the kernel hides them from us.
+pub fn kallsyms_lookup(text: &str, name: &str) -> std::result::Result<Option<u64>, String> {
+    let mut found: Option<u64> = None;
+    for line in text.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let (Some(addr), Some(_), Some(sym)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if sym != name {
+            continue;
+        }
+        let addr = u64::from_str_radix(addr, 16)
+            .map_err(|_| format!("bad address '{addr}' in /proc/kallsyms"))?;
+        match found {
+            Some(a) if a != addr => {
+                return Err(format!(
+                    "ambiguous: /proc/kallsyms has it at {a:#x} and at {addr:#x}"
+                ))
+            }
+            _ => found = Some(addr),
+        }
+    }
+    if found == Some(0) {
+        return Err(
+            "/proc/kallsyms shows address 0 (kptr_restrict hides addresses; run as root)".into(),
+        );
+    }
+    Ok(found)
 }
