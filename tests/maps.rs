@@ -229,9 +229,9 @@ fn map_types_that_refuse_btf_are_created() {
         assert_eq!(maps.len(), 14);
         for map in &maps {
             let info = map.info().unwrap();
-            assert_eq!(info.map_type, map.map_type, "{}", map.name);
+            assert_eq!(MapType(info.map_type), map.map_type(), "{}", map.name());
             assert_eq!((info.btf_key_type_id, info.btf_value_type_id), (0, 0));
-            if map.name == "perf_events" {
+            if map.name() == "perf_events" {
                 assert_eq!(
                     info.max_entries,
                     rawbpf::kernel::cpus::possible_cpus().unwrap()

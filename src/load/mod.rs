@@ -268,13 +268,13 @@ fn load_from(
     let mut by_source: Vec<(maps::MapSource, usize)> = maps
         .iter()
         .enumerate()
-        .map(|(i, m)| (m.source, i))
+        .filter_map(|(i, m)| Some((m.source?, i)))
         .collect();
     by_source.sort_unstable();
     let map_fd = |source| {
         let first = by_source.partition_point(|&(s, _)| s < source);
         let (_, i) = by_source.get(first).filter(|&&(s, _)| s == source)?;
-        Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd))
+        Some(std::os::fd::AsRawFd::as_raw_fd(&maps[*i].fd()))
     };
 
     // Relocate every program first (pure work, in order, so that an error
@@ -343,7 +343,7 @@ fn load_from(
 fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Program]) -> Result<()> {
     for spec in specs {
         // Found by source: maps reused from pins come after the fresh ones.
-        let Some(map) = maps.iter().find(|m| m.source == spec.source) else {
+        let Some(map) = maps.iter().find(|m| m.source == Some(spec.source)) else {
             continue;
         };
         for slot in &spec.slots {

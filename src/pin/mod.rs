@@ -342,13 +342,13 @@ fn pin_everything(
     for map in &loaded.maps {
         if map.pin_by_name {
             let name = by_name_pin(&map.name);
-            if !is_pinned_here(&dir.path.join(&name), map.fd.as_fd())? {
-                to_pin.push((map.fd.as_fd(), pins.len()));
+            if !is_pinned_here(&dir.path.join(&name), map.fd())? {
+                to_pin.push((map.fd(), pins.len()));
             }
             pins.push((name, PinKind::ByName, 0));
             continue;
         }
-        to_pin.push((map.fd.as_fd(), pins.len()));
+        to_pin.push((map.fd(), pins.len()));
         pins.push((
             bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
             PinKind::Map,
