@@ -458,6 +458,13 @@ impl SizedMap {
     }
 
     fn value_lens(&self) -> Result<ValueLens, MapCallError> {
+        // A type this table does not know might copy more than value_size
+        // (a per-CPU type of a newer kernel): no call on it.
+        if self.map_type.name().is_none() {
+            return Err(MapCallError::Os(io::Error::from_raw_os_error(
+                libc::EOPNOTSUPP,
+            )));
+        }
         let size = self.value_size as usize;
         if self.is_per_cpu() {
             let cpus = super::possible_cpus()?;
@@ -467,10 +474,17 @@ impl SizedMap {
                 room: times(stride, cpus.bound as usize)?,
             });
         }
-        let len = if holds_fds(self.map_type) { 4 } else { size };
+        if holds_fds(self.map_type) {
+            // The kernel refuses any other value_size for these; the room
+            // covers it all the same.
+            return Ok(ValueLens {
+                exact: 4,
+                room: size.max(4),
+            });
+        }
         Ok(ValueLens {
-            exact: len,
-            room: len,
+            exact: size,
+            room: size,
         })
     }
 
