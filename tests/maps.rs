@@ -430,8 +430,8 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
 // stays empty), and reads back what the kernel holds.
 
 use rawbpf::sys::{self, PossibleCpus};
-use std::os::fd::AsFd;
 use rawbpf::{Map, UpdateFlags};
+use std::os::fd::AsFd;
 
 /// `f`'s error, which must be a length or kind refusal naming every one of
 /// `words`, made without any bpf() call.
