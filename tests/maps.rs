@@ -456,6 +456,36 @@ fn errno<T: std::fmt::Debug>(r: rawbpf::Result<T>) -> Option<i32> {
     r.unwrap_err().raw_os_error()
 }
 
+/// Every wrong length or call on an ARRAY of 4-byte keys and 12-byte values, refused.
+fn array_refusals(map: &Map, key: &[u8]) {
+    refused(
+        || map.lookup(&[0; 3]),
+        &["t_array", "lookup", "key is 3 bytes", "takes 4"],
+    );
+    refused(|| map.lookup(&[0; 8]), &["key is 8 bytes", "takes 4"]);
+    refused(
+        || map.update(key, &[7; 11], UpdateFlags::Any),
+        &["update", "value is 11 bytes", "takes 12"],
+    );
+    refused(
+        || map.update(key, &[7; 16], UpdateFlags::Any),
+        &["value is 16 bytes"],
+    );
+    refused(
+        || map.lookup_percpu(key),
+        &["lookup_percpu", "ARRAY", "lookup and update"],
+    );
+    refused(|| map.push(&[0; 12]), &["push", "one value per key"]);
+    refused(
+        || map.lookup_as::<u64, [u8; 12]>(&1),
+        &["lookup_as", "u64", "8 bytes"],
+    );
+    refused(
+        || map.lookup_as::<u32, u64>(&1),
+        &["lookup_as", "value type u64"],
+    );
+}
+
 #[test]
 fn array_lengths_are_checked_and_values_are_the_kernels() {
     require_root();
@@ -471,32 +501,7 @@ fn array_lengths_are_checked_and_values_are_the_kernels() {
     );
     assert!(!map.is_per_cpu());
     let key = 1u32.to_ne_bytes();
-    refused(
-        || map.lookup(&[0; 3]),
-        &["t_array", "lookup", "key is 3 bytes", "takes 4"],
-    );
-    refused(|| map.lookup(&[0; 8]), &["key is 8 bytes", "takes 4"]);
-    refused(
-        || map.update(&key, &[7; 11], UpdateFlags::Any),
-        &["update", "value is 11 bytes", "takes 12"],
-    );
-    refused(
-        || map.update(&key, &[7; 16], UpdateFlags::Any),
-        &["value is 16 bytes"],
-    );
-    refused(
-        || map.lookup_percpu(&key),
-        &["lookup_percpu", "ARRAY", "lookup and update"],
-    );
-    refused(|| map.push(&[0; 12]), &["push", "one value per key"]);
-    refused(
-        || map.lookup_as::<u64, [u8; 12]>(&1),
-        &["lookup_as", "u64", "8 bytes"],
-    );
-    refused(
-        || map.lookup_as::<u32, u64>(&1),
-        &["lookup_as", "value type u64"],
-    );
+    array_refusals(&map, &key);
 
     let value: Vec<u8> = (1..=12).collect();
     map.update(&key, &value, UpdateFlags::Any).unwrap();
@@ -531,10 +536,8 @@ fn array_lengths_are_checked_and_values_are_the_kernels() {
     assert_eq!(batch.values[2], raw);
 }
 
-#[test]
-fn hash_lengths_are_checked_and_elements_come_and_go() {
-    require_root();
-    let map = Map::create("t_hash", MapType::HASH, 8, 4, 16, MapFlags::empty()).unwrap();
+/// Every wrong length on a HASH of 8-byte keys and 4-byte values, refused.
+fn hash_refusals(map: &Map) {
     let k = |n: u64| n.to_ne_bytes();
     refused(
         || map.lookup(&[0; 4]),
@@ -561,6 +564,14 @@ fn hash_lengths_are_checked_and_elements_come_and_go() {
         || map.delete_batch(&[[0u8; 7]]),
         &["delete_batch", "key 0 is 7 bytes"],
     );
+}
+
+#[test]
+fn hash_lengths_are_checked_and_elements_come_and_go() {
+    require_root();
+    let map = Map::create("t_hash", MapType::HASH, 8, 4, 16, MapFlags::empty()).unwrap();
+    let k = |n: u64| n.to_ne_bytes();
+    hash_refusals(&map);
 
     assert_eq!(map.lookup(&k(1)).unwrap(), None);
     map.update(&k(1), &10u32.to_ne_bytes(), UpdateFlags::NoExist)
@@ -682,6 +693,44 @@ fn possible_index(cpu: usize) -> usize {
     panic!("CPU {cpu} is not possible: {list}");
 }
 
+/// Every wrong length or call on a PERCPU_ARRAY of 4-byte values, refused.
+fn percpu_array_refusals(map: &Map, n: usize, key: &[u8]) {
+    refused(
+        || map.lookup(key),
+        &["t_pcpu_arr", "lookup", "per possible CPU", "lookup_percpu"],
+    );
+    refused(
+        || map.update(key, &[0; 4], UpdateFlags::Any),
+        &["update", "update_percpu"],
+    );
+    refused(
+        || map.entries().next().unwrap(),
+        &["entries", "per possible CPU"],
+    );
+    refused(
+        || map.lookup_percpu(&[0; 2]),
+        &["lookup_percpu", "key is 2 bytes", "takes 4"],
+    );
+    refused(
+        || map.update_percpu(key, &vec![[0u8; 4]; n + 1], UpdateFlags::Any),
+        &[
+            "update_percpu",
+            &format!("{} values", n + 1),
+            &format!("{n} possible CPUs"),
+        ],
+    );
+    let mut short = vec![vec![0u8; 4]; n];
+    short[n - 1] = vec![0; 8];
+    refused(
+        || map.update_percpu(key, &short, UpdateFlags::Any),
+        &[&format!("value for CPU {}", n - 1), "8 bytes", "takes 4"],
+    );
+    refused(
+        || map.lookup_percpu_as::<u32, u64>(&1),
+        &["lookup_percpu_as", "value type u64", "takes 4"],
+    );
+}
+
 #[test]
 fn percpu_array_values_are_one_per_possible_cpu() {
     require_root();
@@ -698,40 +747,7 @@ fn percpu_array_values_are_one_per_possible_cpu() {
     assert!(map.is_per_cpu());
     let n = cpus().count as usize;
     let key = 1u32.to_ne_bytes();
-    refused(
-        || map.lookup(&key),
-        &["t_pcpu_arr", "lookup", "per possible CPU", "lookup_percpu"],
-    );
-    refused(
-        || map.update(&key, &[0; 4], UpdateFlags::Any),
-        &["update", "update_percpu"],
-    );
-    refused(
-        || map.entries().next().unwrap(),
-        &["entries", "per possible CPU"],
-    );
-    refused(
-        || map.lookup_percpu(&[0; 2]),
-        &["lookup_percpu", "key is 2 bytes", "takes 4"],
-    );
-    refused(
-        || map.update_percpu(&key, &vec![[0u8; 4]; n + 1], UpdateFlags::Any),
-        &[
-            "update_percpu",
-            &format!("{} values", n + 1),
-            &format!("{n} possible CPUs"),
-        ],
-    );
-    let mut short = vec![vec![0u8; 4]; n];
-    short[n - 1] = vec![0; 8];
-    refused(
-        || map.update_percpu(&key, &short, UpdateFlags::Any),
-        &[&format!("value for CPU {}", n - 1), "8 bytes", "takes 4"],
-    );
-    refused(
-        || map.lookup_percpu_as::<u32, u64>(&1),
-        &["lookup_percpu_as", "value type u64", "takes 4"],
-    );
+    percpu_array_refusals(&map, n, &key);
 
     let values: Vec<Vec<u8>> = (0..n as u32)
         .map(|c| (c * 10 + 1).to_ne_bytes().to_vec())
