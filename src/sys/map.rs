@@ -400,9 +400,11 @@ impl SizedMap {
     }
 
     /// A map fd, sized by OBJ_GET_INFO_BY_FD, with that info. An fd that is
-    /// no bpf object fails here (EINVAL); one that is another kind of bpf
-    /// object passes but is refused (EINVAL) by every map command and by
-    /// mmap, so sizes misread from it reach no buffer.
+    /// no bpf object fails here (EINVAL, `bpf_obj_get_info_by_fd`); one
+    /// that is another kind of bpf object passes, but every map command
+    /// refuses it (EINVAL, `__bpf_map_get`) and so does mmap (ENODEV: no
+    /// mmap in its file operations), so sizes misread from it reach no
+    /// buffer.
     pub fn from_fd(fd: OwnedFd) -> io::Result<(SizedMap, MapInfo)> {
         let info = map_info(fd.as_fd())?;
         let map = SizedMap {

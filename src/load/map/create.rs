@@ -1,6 +1,14 @@
 //! Creating an object's planned maps (BPF_MAP_CREATE), or reusing maps
 //! pinned by name; then their initial values, `.rodata`'s freeze, and the
 //! slots of maps of maps.
+//!
+//! The kernel keeps the type and sizes of the create attr as they are
+//! (`bpf_map_init_from_attr` in kernel/bpf/syscall.c), so a created map
+//! knows them without asking; a reused pin is asked (OBJ_GET_INFO_BY_FD)
+//! and must match the object's definition, as libbpf requires
+//! (`map_is_reuse_compat`). A map of maps takes an inner map's fd only
+//! while it is created (`bpf_map_meta_alloc` copies what it needs), so the
+//! inner template is closed right after.
 
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};

@@ -1,6 +1,8 @@
 //! Typed keys and values: a [`Pod`] type stands for the bytes the kernel
-//! copies (`key_size` and `value_size` of them), so its size must be the
-//! map's, checked before the call.
+//! copies (`key_size` of key by `__bpf_copy_key`, `value_size` of value by
+//! `bpf_map_copy_value`, kernel/bpf/syscall.c), so its size must be the
+//! map's, checked before the call, and any bytes the kernel writes must be
+//! a valid value of it, which `Pod` promises.
 
 use super::{Map, UpdateFlags};
 use crate::error::Result;
