@@ -64,10 +64,11 @@ pub mod sys;
 pub mod uapi;
 
 pub use error::{Error, Result};
-pub use load::map::Map;
+pub use load::map::{Map, UpdateFlags};
 pub use load::{LoadOptions, Loaded, Program};
 pub use object::spec::{ObjectSpec, ProgramSpec};
 pub use rawbpf_asm as asm;
+pub use sys::Pod;
 
 /// The seed object: the bpf_timer_cancel example program, built by `make bpf`.
 pub const SEED_OBJECT: &[u8] = include_bytes!("../bpf/timer_cancel.bpf.o");

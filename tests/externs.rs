@@ -144,7 +144,7 @@ fn externs_read_what_the_kernel_has() {
 
     // The .kconfig map is what libbpf makes: read-only for programs, frozen.
     let kconfig = loaded.map(".kconfig").unwrap();
-    assert!(kconfig.flags.contains(rawbpf::sys::MapFlags::RDONLY_PROG));
+    assert!(kconfig.flags().contains(rawbpf::sys::MapFlags::RDONLY_PROG));
     let info = kconfig.info().unwrap();
     assert_eq!(info.max_entries, 1);
 }

@@ -236,7 +236,9 @@ fn kernel_sees_the_seed_program_its_maps_and_btf() {
         value.starts_with(b"Callback was invoked"),
         "the printk format is in .rodata"
     );
-    let err = m.update(&0u32.to_ne_bytes(), &value).unwrap_err();
+    let err = m
+        .update(&0u32.to_ne_bytes(), &value, rawbpf::UpdateFlags::Any)
+        .unwrap_err();
     assert_eq!(
         err.raw_os_error(),
         Some(libc::EPERM),
@@ -641,7 +643,9 @@ fn globals_set_before_load_are_what_the_program_sees() {
     let value = rodata.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
     assert_eq!(value[..4], 100u32.to_ne_bytes());
     assert!(
-        rodata.update(&0u32.to_ne_bytes(), &value).is_err(),
+        rodata
+            .update(&0u32.to_ne_bytes(), &value, rawbpf::UpdateFlags::Any)
+            .is_err(),
         "frozen"
     );
 }

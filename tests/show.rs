@@ -126,7 +126,7 @@ fn show_lists_pins_with_kind_id_and_name() {
         let info = map.info().unwrap();
         let p = find(&rawbpf::kernel::bpffs::pin_name(
             rawbpf::kernel::bpffs::MAP_PREFIX,
-            &map.name,
+            map.name(),
         ));
         assert_eq!(
             (p.kind, p.id, p.type_),

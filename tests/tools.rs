@@ -110,6 +110,7 @@ const OBJECTS: &[(&str, &[u8], &str)] = &[
     object!("map_types"),
     object!("multi"),
     object!("no_btf"),
+    object!("percpu"),
     object!("pin_by_name"),
     object!("sections"),
     object!("slow_verify"),

@@ -474,11 +474,11 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
     for map in &loaded.maps {
         out += &format!(
             "map     {:<16} type {} key {} value {} entries {}\n",
-            map.name,
-            MapType(map.map_type),
-            map.key_size,
-            map.value_size,
-            map.max_entries
+            map.name(),
+            map.map_type(),
+            map.key_size(),
+            map.value_size(),
+            map.max_entries()
         );
     }
     for prog in &loaded.programs {

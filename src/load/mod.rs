@@ -71,7 +71,7 @@ impl Loaded {
         let map = self
             .maps
             .iter()
-            .find(|m| matches!(m.source, maps::MapSource::Data { section, .. } if section == global.section))
+            .find(|m| matches!(m.source, Some(maps::MapSource::Data { section, .. }) if section == global.section))
             .ok_or_else(unknown)?;
         let value = map.lookup(&0u32.to_ne_bytes())?.ok_or_else(unknown)?;
         value
@@ -317,13 +317,13 @@ fn map_fds_by_source(maps: &[Map]) -> impl Fn(maps::MapSource) -> Option<RawFd> 
     let mut by_source: Vec<(maps::MapSource, usize)> = maps
         .iter()
         .enumerate()
-        .map(|(i, m)| (m.source, i))
+        .filter_map(|(i, m)| Some((m.source?, i)))
         .collect();
     by_source.sort_unstable();
     move |source| {
         let first = by_source.partition_point(|&(s, _)| s < source);
         let (_, i) = by_source.get(first).filter(|&&(s, _)| s == source)?;
-        Some(maps[*i].fd.as_raw_fd())
+        Some(maps[*i].fd().as_raw_fd())
     }
 }
 
@@ -368,7 +368,7 @@ fn load_programs(
 fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Program]) -> Result<()> {
     for spec in specs {
         // Found by source: maps reused from pins come after the fresh ones.
-        let Some(map) = maps.iter().find(|m| m.source == spec.source) else {
+        let Some(map) = maps.iter().find(|m| m.source == Some(spec.source)) else {
             continue;
         };
         for slot in &spec.slots {

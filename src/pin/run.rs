@@ -281,7 +281,7 @@ fn fds_by_pin_name<'a>(
             true => by_name_pin(&map.name),
             false => bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
         };
-        fds.insert(name, map.fd.as_fd());
+        fds.insert(name, map.fd());
     }
     for p in &loaded.programs {
         fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, &p.name), p.fd.as_fd());

@@ -90,7 +90,7 @@ struct Attached {
     links: Vec<OwnedFd>,
     filtered: Option<UdpSocket>,
     reuseport: Vec<UdpSocket>,
-    sockmap: Option<OwnedFd>,
+    sockmap: Option<sys::SizedMap>,
 }
 
 /// Runs on the namespace's own thread.
@@ -264,8 +264,8 @@ fn attach_link(
 }
 
 /// An empty two-slot SOCKMAP.
-fn sockmap() -> std::io::Result<OwnedFd> {
-    sys::map_create(&sys::MapCreateAttr {
+fn sockmap() -> std::io::Result<sys::SizedMap> {
+    sys::SizedMap::create(&sys::MapCreateAttr {
         map_type: MAP_TYPE_SOCKMAP,
         key_size: 4,
         value_size: 4,
@@ -277,18 +277,13 @@ fn sockmap() -> std::io::Result<OwnedFd> {
 
 /// Both ends of a loopback TCP connection, put into `map`. A socket takes
 /// the map's programs when it is inserted, so this comes after the attach.
-fn connect_through(map: &OwnedFd) -> std::io::Result<(TcpStream, TcpStream)> {
+fn connect_through(map: &sys::SizedMap) -> std::io::Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let client = TcpStream::connect_timeout(&listener.local_addr()?, TRAFFIC_TIMEOUT)?;
     let server = accept_within(&listener, TRAFFIC_TIMEOUT)?;
     for (key, sock) in [(0u32, &client), (1u32, &server)] {
         let fd = std::os::fd::AsRawFd::as_raw_fd(sock) as u32;
-        sys::map_update_elem(
-            map.as_fd(),
-            &key.to_ne_bytes(),
-            &fd.to_ne_bytes(),
-            sys::BPF_ANY,
-        )?;
+        map.update(&key.to_ne_bytes(), &fd.to_ne_bytes(), sys::UpdateFlags::Any)?;
     }
     client.set_write_timeout(Some(TRAFFIC_TIMEOUT))?;
     server.set_read_timeout(Some(TRAFFIC_TIMEOUT))?;
@@ -367,7 +362,7 @@ fn datagram_arrives(tx: &UdpSocket) -> std::io::Result<()> {
     Ok(())
 }
 
-fn tcp_round(map: &OwnedFd) -> std::io::Result<()> {
+fn tcp_round(map: &sys::SizedMap) -> std::io::Result<()> {
     let (mut client, mut server) = connect_through(map)?;
     client.write_all(b"rawbpf")?;
     let mut got = [0u8; 6];

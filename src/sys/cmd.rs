@@ -85,63 +85,6 @@ pub fn map_create(attr: &MapCreateAttr) -> io::Result<OwnedFd> {
 }
 
 #[repr(C)]
-#[derive(Default)]
-struct MapElemAttr {
-    map_fd: u32,
-    _pad: u32,
-    key: u64,
-    value: u64,
-    flags: u64,
-}
-layout!(MapElemAttr, size 32, map_fd @ 0, key @ 8, value @ 16, flags @ 24);
-
-fn map_elem(cmd: Cmd, map: BorrowedFd<'_>, key: u64, value: u64, flags: u64) -> io::Result<()> {
-    let mut attr = MapElemAttr {
-        map_fd: fd(map),
-        key,
-        value,
-        flags,
-        ..Default::default()
-    };
-    bpf(cmd, &mut attr).map(drop)
-}
-
-/// BPF_MAP_UPDATE_ELEM. The caller makes the slices the map's key and value sizes.
-pub fn map_update_elem(
-    map: BorrowedFd<'_>,
-    key: &[u8],
-    value: &[u8],
-    flags: u64,
-) -> io::Result<()> {
-    map_elem(Cmd::MapUpdateElem, map, ptr(key), ptr(value), flags)
-}
-
-/// BPF_MAP_LOOKUP_ELEM into `value`.
-pub fn map_lookup_elem(map: BorrowedFd<'_>, key: &[u8], value: &mut [u8]) -> io::Result<()> {
-    map_elem(Cmd::MapLookupElem, map, ptr(key), ptr_mut(value), 0)
-}
-
-/// BPF_MAP_DELETE_ELEM.
-pub fn map_delete_elem(map: BorrowedFd<'_>, key: &[u8]) -> io::Result<()> {
-    map_elem(Cmd::MapDeleteElem, map, ptr(key), 0, 0)
-}
-
-/// BPF_MAP_GET_NEXT_KEY: `key` None asks for the first key.
-pub fn map_get_next_key(
-    map: BorrowedFd<'_>,
-    key: Option<&[u8]>,
-    next: &mut [u8],
-) -> io::Result<()> {
-    map_elem(
-        Cmd::MapGetNextKey,
-        map,
-        key.map_or(0, ptr),
-        ptr_mut(next),
-        0,
-    )
-}
-
-#[repr(C)]
 struct MapFdAttr {
     map_fd: u32,
 }

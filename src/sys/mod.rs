@@ -199,22 +199,25 @@ bitflags! {
     }
 }
 
-/// BPF_MAP_UPDATE_ELEM flags.
-pub const BPF_ANY: u64 = 0;
-
 // The commands, by what they act on; each file's items are re-exported here.
 mod alloc;
 mod cmd;
+mod cpus;
 mod info;
+mod map;
 mod mmap;
 mod os;
+mod pod;
 mod trace;
 
 pub use alloc::ReusingAllocator;
 pub use cmd::*;
+pub use cpus::*;
 pub use info::*;
+pub use map::*;
 pub use mmap::*;
 pub use os::*;
+pub use pod::*;
 pub use trace::{set_trace, tracing};
 
 #[cfg(test)]

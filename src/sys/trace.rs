@@ -139,7 +139,11 @@ fn fields(cmd: Cmd, a: &Attr) -> Vec<(&'static str, String)> {
                 num(&mut out, "btf_value_type_id", 56);
             }
         }
-        Cmd::MapLookupElem | Cmd::MapUpdateElem | Cmd::MapDeleteElem | Cmd::MapGetNextKey => {
+        Cmd::MapLookupElem
+        | Cmd::MapUpdateElem
+        | Cmd::MapDeleteElem
+        | Cmd::MapGetNextKey
+        | Cmd::MapLookupAndDeleteElem => {
             num(&mut out, "map_fd", 0);
             if cmd == Cmd::MapUpdateElem {
                 let f = a.u64(24).unwrap_or(0);
@@ -154,6 +158,14 @@ fn fields(cmd: Cmd, a: &Attr) -> Vec<(&'static str, String)> {
             }
         }
         Cmd::MapFreeze => num(&mut out, "map_fd", 0),
+        Cmd::MapLookupBatch
+        | Cmd::MapLookupAndDeleteBatch
+        | Cmd::MapUpdateBatch
+        | Cmd::MapDeleteBatch => {
+            // `batch`: count 32 (in, then out), map_fd 36.
+            num(&mut out, "map_fd", 36);
+            num(&mut out, "count", 32);
+        }
         Cmd::ProgLoad => {
             if let Some(t) = a.u32(0) {
                 out.push(("prog_type", ProgType(t).to_string()));
