@@ -5,7 +5,7 @@ use std::io;
 use std::mem::{offset_of, size_of};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use super::{bpf, fd, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
+use super::{bpf, fd, len32, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
 
 #[repr(C)]
 #[derive(Default)]
@@ -27,12 +27,12 @@ layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_s
 pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
     let mut attr = BtfLoadAttr {
         btf: ptr(btf),
-        btf_size: btf.len() as u32,
+        btf_size: len32(btf.len())?,
         ..Default::default()
     };
     if let Some(log) = log {
+        attr.btf_log_size = len32(log.len())?;
         attr.btf_log_buf = ptr_mut(log);
-        attr.btf_log_size = log.len() as u32;
         attr.btf_log_level = 1;
     }
     owned_fd(bpf(Cmd::BtfLoad, &mut attr)?)
@@ -431,6 +431,9 @@ pub fn prog_detach(
     bpf(Cmd::ProgDetach, &mut attr).map(drop)
 }
 
+/// BPF_PROG_QUERY's fields, to `revision`: the kernel writes `attach_flags`,
+/// `prog_cnt` and `revision` back (`__cgroup_bpf_query`, `bpf_mprog_query`),
+/// and the ids into `prog_ids`, at most `prog_cnt` of them.
 #[repr(C)]
 #[derive(Default)]
 struct ProgQueryAttr {
@@ -440,27 +443,71 @@ struct ProgQueryAttr {
     attach_flags: u32,
     prog_ids: u64,
     prog_cnt: u32,
-    /// Explicit zero: 5.10 ends the command at `prog_cnt` and refuses
-    /// (EINVAL) non-zero bytes after it; implicit padding may hold garbage.
+    /// Explicit zero: implicit padding may hold garbage, and a kernel
+    /// refuses (EINVAL) non-zero bytes past the fields it knows.
     _pad: u32,
+    prog_attach_flags: u64,
+    link_ids: u64,
+    link_attach_flags: u64,
+    revision: u64,
 }
-layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
-    attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);
+layout!(ProgQueryAttr, size 64, target_fd @ 0, attach_type @ 4, query_flags @ 8,
+    attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24, prog_attach_flags @ 32,
+    link_ids @ 40, link_attach_flags @ 48, revision @ 56);
+
+/// What BPF_PROG_QUERY reports for one attach point.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProgQuery {
+    /// The attach flags in force (cgroups; 0 for tcx and netkit).
+    pub attach_flags: AttachFlags,
+    /// The ids of the programs attached, in run order.
+    pub prog_ids: Vec<u32>,
+    /// A counter of the attach point's changes (Linux 6.15 for cgroups,
+    /// 6.6 for tcx); 0 from a kernel that has none.
+    pub revision: u64,
+}
+
+/// How often a query is repeated when programs were attached between the
+/// kernel's count and its copy (ENOSPC).
+const QUERY_TRIES: usize = 4;
+
+/// BPF_PROG_QUERY: the programs attached to `target` for `attach_type`.
+/// The id buffer starts at 64 (the kernel's limit per cgroup attach type,
+/// `BPF_CGROUP_MAX_PROGS`) and grows to the count the kernel reports.
+pub fn prog_query_full(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<ProgQuery> {
+    let mut ids = vec![0u32; 64];
+    for _ in 0..QUERY_TRIES {
+        let mut attr = ProgQueryAttr {
+            target_fd: fd(target),
+            attach_type,
+            prog_ids: ptr_mut(&mut ids),
+            prog_cnt: len32(ids.len())?,
+            ..Default::default()
+        };
+        match bpf(Cmd::ProgQuery, &mut attr) {
+            Ok(_) => {
+                // The kernel wrote at most `ids.len()` ids; it reports how many.
+                ids.truncate(attr.prog_cnt as usize);
+                return Ok(ProgQuery {
+                    attach_flags: AttachFlags::from_bits_retain(attr.attach_flags),
+                    prog_ids: ids,
+                    revision: attr.revision,
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                ids = vec![0u32; (attr.prog_cnt as usize).max(ids.len() + 1)];
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOSPC))
+}
 
 /// BPF_PROG_QUERY: the ids of the programs attached to `target` for
 /// `attach_type`, and the attach flags in force.
 pub fn prog_query(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<(AttachFlags, Vec<u32>)> {
-    let mut ids = vec![0u32; 64];
-    let mut attr = ProgQueryAttr {
-        target_fd: fd(target),
-        attach_type,
-        prog_ids: ptr_mut(&mut ids),
-        prog_cnt: ids.len() as u32,
-        ..Default::default()
-    };
-    bpf(Cmd::ProgQuery, &mut attr)?;
-    ids.truncate(attr.prog_cnt as usize);
-    Ok((AttachFlags::from_bits_retain(attr.attach_flags), ids))
+    prog_query_full(target, attach_type).map(|q| (q.attach_flags, q.prog_ids))
 }
 
 // ---------------------------------------------------------------- pins
