@@ -10,6 +10,12 @@
 //! its BTF id in the kernel's own BTF (`/sys/kernel/btf/vmlinux`), which is
 //! read only when such a program is present.
 //!
+//! The kernel reads `fd_array[index]` for the index a module kfunc call
+//! (its `off`) or a `BPF_PSEUDO_MAP_IDX` load names, without knowing the
+//! array's length (`__find_kfunc_desc_btf` and `resolve_pseudo_ldimm64` in
+//! kernel/bpf/verifier.c): [`load`] refuses an index past the array before
+//! any system call.
+//!
 //! Policy for loading lives here and only here: retry on EAGAIN (unless a
 //! stop signal caused it), and on any other failure load once more, and only
 //! once, with a log buffer to show the verifier's words.
@@ -69,6 +75,14 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         attach_btf_id: req.attach_btf_id,
         fd_array: &req.assembled.fd_array,
     };
+    // The kernel reads fd_array[index] without knowing its length: check
+    // before the call (sys::prog_load checks again, for its other callers).
+    if let Some(overrun) = sys::fd_array_overrun(attr.insns, attr.fd_array.len()) {
+        return Err(Error::Program {
+            program: req.name.to_string(),
+            what: format!("section '{}': {overrun}", req.section),
+        });
+    }
     with_kernel_log(
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),

@@ -234,11 +234,94 @@ pub fn object_name(name: &str) -> [u8; 16] {
     out
 }
 
+/// An instruction that names an `fd_array` entry past the array's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdArrayOverrun {
+    /// The instruction's index (in 8-byte slots).
+    pub insn: usize,
+    /// The `fd_array` index it uses.
+    pub index: u32,
+    /// How many entries `fd_array` has.
+    pub len: usize,
+}
+
+impl std::fmt::Display for FdArrayOverrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "insn {} uses fd_array[{}], but fd_array has {} entries",
+            self.insn, self.index, self.len
+        )
+    }
+}
+
+impl std::error::Error for FdArrayOverrun {}
+
+/// The first instruction of `insns` (encoded) that makes the verifier read
+/// `fd_array[index]` with `index >= fd_array_len`: a kfunc call whose `off`
+/// names a module's BTF (`__find_kfunc_desc_btf` in kernel/bpf/verifier.c)
+/// and an ld_imm64 of `BPF_PSEUDO_MAP_IDX` or `BPF_PSEUDO_MAP_IDX_VALUE`
+/// (`resolve_pseudo_ldimm64`). Every slot is looked at, second halves of
+/// ld_imm64 too: a false alarm there is a program the kernel refuses anyway.
+pub fn fd_array_overrun(insns: &[u8], fd_array_len: usize) -> Option<FdArrayOverrun> {
+    use rawbpf_asm::{pseudo, Insn, INSN_SIZE};
+    insns
+        .chunks_exact(INSN_SIZE)
+        .enumerate()
+        .find_map(|(i, slot)| {
+            let mut bytes = [0u8; INSN_SIZE];
+            bytes.copy_from_slice(slot);
+            let insn = Insn::from_bytes(bytes);
+            let index = if insn.is_kfunc_call() && insn.off > 0 {
+                insn.off as u32
+            } else if insn.is_ld_imm64()
+                && matches!(insn.src, pseudo::MAP_IDX | pseudo::MAP_IDX_VALUE)
+            {
+                insn.imm as u32
+            } else {
+                return None;
+            };
+            (index as usize >= fd_array_len).then_some(FdArrayOverrun {
+                insn: i,
+                index,
+                len: fd_array_len,
+            })
+        })
+}
+
 /// BPF_PROG_LOAD; `log`, when given, receives the verifier's log (level 1).
+/// A program whose instructions index `fd_array` past its end is refused
+/// first (InvalidInput, the error an [`FdArrayOverrun`]), as is one whose
+/// instruction, func_info or line_info bytes are not whole records
+/// (EINVAL).
 pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    if let Some(overrun) = fd_array_overrun(p.insns, p.fd_array.len()) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, overrun));
+    }
+    // SAFETY: every fd_array index the instructions use was just checked.
+    unsafe { prog_load_unchecked(p, log) }
+}
+
+/// BPF_PROG_LOAD without the `fd_array` check of [`prog_load`].
+///
+/// # Safety
+/// Every `fd_array` index the instructions use must be less than
+/// `p.fd_array.len()`: the `off` of each kfunc call with a positive `off`,
+/// and the `imm` of each ld_imm64 of `BPF_PSEUDO_MAP_IDX` or
+/// `BPF_PSEUDO_MAP_IDX_VALUE` ([`fd_array_overrun`] finds the first that is
+/// not). The kernel does not know the array's length and reads
+/// `fd_array[index]` from this process's memory, past the slice if need be.
+pub unsafe fn prog_load_unchecked(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let whole = |bytes: &[u8], record: usize| {
+        if bytes.len() % record == 0 {
+            len32(bytes.len() / record)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        }
+    };
     let mut attr = ProgLoadAttr {
         prog_type: p.prog_type,
-        insn_cnt: (p.insns.len() / 8) as u32,
+        insn_cnt: whole(p.insns, rawbpf_asm::INSN_SIZE)?,
         insns: ptr(p.insns),
         license: p.license.as_ptr() as usize as u64,
         prog_flags: p.flags.bits(),
@@ -252,12 +335,12 @@ pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd
         if !p.func_info.is_empty() {
             attr.func_info_rec_size = FUNC_INFO_SIZE as u32;
             attr.func_info = ptr(p.func_info);
-            attr.func_info_cnt = (p.func_info.len() / FUNC_INFO_SIZE) as u32;
+            attr.func_info_cnt = whole(p.func_info, FUNC_INFO_SIZE)?;
         }
         if !p.line_info.is_empty() {
             attr.line_info_rec_size = LINE_INFO_SIZE as u32;
             attr.line_info = ptr(p.line_info);
-            attr.line_info_cnt = (p.line_info.len() / LINE_INFO_SIZE) as u32;
+            attr.line_info_cnt = whole(p.line_info, LINE_INFO_SIZE)?;
         }
     }
     if !p.fd_array.is_empty() {
@@ -265,12 +348,13 @@ pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd
     }
     if let Some(log) = log {
         attr.log_level = 1;
+        attr.log_size = len32(log.len())?;
         attr.log_buf = ptr_mut(log);
-        attr.log_size = log.len() as u32;
     }
     owned_fd(bpf(Cmd::ProgLoad, &mut attr)?)
 }
 
+/// BPF_PROG_TEST_RUN's fields, to `batch_size` (Linux 5.18).
 #[repr(C)]
 #[derive(Default)]
 struct TestRunAttr {

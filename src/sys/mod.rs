@@ -313,6 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn fd_array_indexes_past_the_end_are_found() {
+        use rawbpf_asm::{pseudo, Insn};
+        let map_idx = |src, index: i32| Insn::ld_imm64(1, src, u64::from(index as u32));
+        let mut insns = vec![Insn::mov64_imm(0, 0)];
+        insns.extend(map_idx(pseudo::MAP_IDX, 1));
+        insns.push(Insn::call_module_kfunc(7, 2));
+        insns.extend(map_idx(pseudo::MAP_IDX_VALUE, 0));
+        insns.push(Insn::exit());
+        let bytes = rawbpf_asm::encode(&insns);
+        // Indexes 1 (insn 1), 2 (insn 3) and 0 (insn 4) are used.
+        assert_eq!(fd_array_overrun(&bytes, 3), None);
+        let overrun = fd_array_overrun(&bytes, 2).unwrap();
+        assert_eq!((overrun.insn, overrun.index, overrun.len), (3, 2, 2));
+        assert_eq!(
+            overrun.to_string(),
+            "insn 3 uses fd_array[2], but fd_array has 2 entries"
+        );
+        assert_eq!(fd_array_overrun(&bytes, 1).unwrap().insn, 1);
+        assert_eq!(fd_array_overrun(&bytes, 0).unwrap().insn, 1);
+        // A kfunc of vmlinux (off 0) and a map by fd use no index.
+        let plain = rawbpf_asm::encode(&[
+            Insn::call_kfunc(7),
+            Insn::ld_map_fd(1, 5)[0],
+            Insn::ld_map_fd(1, 5)[1],
+            Insn::exit(),
+        ]);
+        assert_eq!(fd_array_overrun(&plain, 0), None);
+        // A negative index (imm) is a huge one, as the kernel reads it.
+        let negative = rawbpf_asm::encode(&map_idx(pseudo::MAP_IDX, -1));
+        assert_eq!(fd_array_overrun(&negative, 8).unwrap().index, u32::MAX);
+    }
+
+    #[test]
     fn object_names_keep_only_what_the_kernel_accepts() {
         assert_eq!(&object_name("hmap")[..5], b"hmap\0");
         assert_eq!(&object_name(".rodata.str1.1")[..15], b".rodata.str1.1\0");
