@@ -141,11 +141,11 @@ fn programs_loaded_in_parallel_keep_the_objects_order() {
     sys::start_call_log();
     let loaded = rawbpf::load(MULTI).unwrap();
     let calls = sys::take_call_log();
-    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name()).collect();
     assert_eq!(loaded_names, names);
     for p in &loaded.programs {
         let (info, _) = p.info().unwrap();
-        assert_eq!(name(&info.name), &p.name[..p.name.len().min(15)]);
+        assert_eq!(name(&info.name), &p.name()[..p.name().len().min(15)]);
     }
     let loads = calls.iter().filter(|&&c| c == Cmd::ProgLoad).count();
     assert_eq!(loads, names.len(), "one PROG_LOAD per program: {calls:?}");
@@ -455,13 +455,13 @@ fn subprograms_load_and_compute() {
     if rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 16)) {
         for prog in &loaded.programs {
             let (info, _) = prog.info().unwrap();
-            assert!(info.verified_insns > 0, "{}", prog.name);
+            assert!(info.verified_insns > 0, "{}", prog.name());
         }
     }
     let egress = loaded
         .programs
         .iter()
-        .find(|p| p.section == "cgroup_skb/egress")
+        .find(|p| p.section() == "cgroup_skb/egress")
         .unwrap();
     assert_eq!(egress.test_run(&udp_packet(), &[]).unwrap().retval, 1);
 }

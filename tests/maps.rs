@@ -178,7 +178,7 @@ fn outer_maps_hold_the_inner_maps_and_the_tail_call_happens() {
 fn question_mark_sections_load_only_when_asked() {
     require_root();
     let loaded = rawbpf::load(MAP_IN_MAP).unwrap();
-    let mut names: Vec<_> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    let mut names: Vec<_> = loaded.programs.iter().map(|p| p.name()).collect();
     names.sort();
     assert_eq!(
         names,
@@ -187,7 +187,7 @@ fn question_mark_sections_load_only_when_asked() {
     );
     let loaded = rawbpf::load::load_also(MAP_IN_MAP, &["not_by_default"]).unwrap();
     let prog = loaded.program("not_by_default").expect("loaded when asked");
-    assert_eq!(prog.section, "?tc");
+    assert_eq!(prog.section(), "?tc");
     assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 7);
 }
 
@@ -408,7 +408,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
             loaded
                 .program("on_migrate")
                 .unwrap()
-                .kind
+                .kind()
                 .expected_attach_type,
             40
         );
@@ -417,7 +417,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
         loaded
             .program("on_devmap")
             .unwrap()
-            .kind
+            .kind()
             .expected_attach_type,
         33
     );

@@ -242,34 +242,30 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 
 /// Attaches `prog` to `cgroup` with the attach type it was loaded for.
 pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attachment> {
-    if !prog.kind.attaches_to_cgroup() {
+    if !prog.kind().attaches_to_cgroup() {
         return Err(Error::Program {
-            program: prog.name.clone(),
-            what: format!("section '{}' is not a cgroup attach point", prog.section),
+            program: prog.name().to_string(),
+            what: format!("section '{}' is not a cgroup attach point", prog.section()),
         });
     }
-    let attach_type = prog.kind.expected_attach_type;
-    let what = format!("program '{}' to {}", prog.name, cgroup.path.display());
+    let attach_type = prog.kind().expected_attach_type;
+    let what = format!("program '{}' to {}", prog.name(), cgroup.path.display());
     let kind = match mode {
         AttachMode::Link => AttachKind::Link(
-            sys::link_create(
-                prog.fd.as_fd(),
-                sys::LinkTarget::Fd(cgroup.fd()),
-                attach_type,
-            )
-            .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
+            sys::link_create(prog.fd(), sys::LinkTarget::Fd(cgroup.fd()), attach_type)
+                .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
         ),
         AttachMode::Legacy(flags) => {
-            sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
+            sys::prog_attach(prog.fd(), cgroup.fd(), attach_type, flags)
                 .map_err(|e| attach_error(Cmd::ProgAttach, what, e, cgroup, attach_type, mode))?;
             AttachKind::Legacy {
-                prog: dup(prog.fd.as_fd())?,
+                prog: dup(prog.fd())?,
                 cgroup: dup(cgroup.fd())?,
             }
         }
     };
     Ok(Attachment {
-        program: prog.name.clone(),
+        program: prog.name().to_string(),
         attach_type,
         kind,
     })
@@ -332,7 +328,7 @@ pub fn attach_all(loaded: &Loaded, cgroup: &Cgroup, mode: AttachMode) -> Result<
     loaded
         .programs
         .iter()
-        .filter(|p| p.kind.attaches_to_cgroup())
+        .filter(|p| p.kind().attaches_to_cgroup())
         .map(|p| attach(p, cgroup, mode))
         .collect()
 }

@@ -165,8 +165,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let unattached: Vec<&str> = loaded
         .programs
         .iter()
-        .filter(|p| !attachments.iter().any(|a| a.program == p.name))
-        .map(|p| p.name.as_str())
+        .filter(|p| !attachments.iter().any(|a| a.program == p.name()))
+        .map(|p| p.name())
         .collect();
 
     // 3a. With --pin: pin everything, all or nothing, and exit.
@@ -283,10 +283,10 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
     for prog in &loaded.programs {
         out += &format!(
             "prog    {:<16} type {} section {} ({} insns)\n",
-            prog.name,
-            ProgType(prog.kind.prog_type),
-            prog.section,
-            prog.insn_count
+            prog.name(),
+            ProgType(prog.kind().prog_type),
+            prog.section(),
+            prog.insn_count()
         );
     }
     let target = cgroup

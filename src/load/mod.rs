@@ -50,7 +50,7 @@ impl Loaded {
 
     /// The program whose function is named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
-        self.programs.iter().find(|p| p.name == name)
+        self.programs.iter().find(|p| p.name() == name)
     }
 }
 
@@ -321,12 +321,14 @@ fn load_from(
     let programs: Vec<Program> = jobs
         .into_iter()
         .zip(fds)
-        .map(|((func, section, kind, assembled, _), fd)| Program {
-            name: func.name.clone(),
-            section: section.clone(),
-            kind,
-            insn_count: assembled.insns.len(),
-            fd,
+        .map(|((func, section, kind, assembled, _), fd)| {
+            Program::new(
+                func.name.clone(),
+                section.clone(),
+                kind,
+                assembled.insns.len(),
+                fd,
+            )
         })
         .collect();
     fill_prog_arrays(&p.maps, &maps, &programs)?;
@@ -352,7 +354,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
             };
             let prog = programs
                 .iter()
-                .find(|p| &p.name == name)
+                .find(|p| p.name() == name)
                 .ok_or_else(|| Error::Map {
                     map: spec.name.clone(),
                     what: format!(
@@ -360,7 +362,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
                         slot.index
                     ),
                 })?;
-            map.update_fd(slot.index, prog.fd.as_fd())?;
+            map.update_fd(slot.index, prog.fd())?;
         }
     }
     Ok(())

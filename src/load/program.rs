@@ -282,19 +282,58 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
 /// A program the kernel accepted.
 #[derive(Debug)]
 pub struct Program {
-    /// The function's name (also the kernel's program name, cut to 15 bytes).
-    pub name: String,
-    /// The ELF section, e.g. `cgroup_skb/egress`.
-    pub section: String,
-    /// Program type, attach type and flags, from the section name.
-    pub kind: ProgKind,
-    /// Instructions handed to the kernel, subprograms included.
-    pub insn_count: usize,
-    /// The loaded program.
-    pub fd: OwnedFd,
+    name: String,
+    section: String,
+    kind: ProgKind,
+    insn_count: usize,
+    fd: OwnedFd,
 }
 
 impl Program {
+    /// A loaded program: `fd` is what BPF_PROG_LOAD returned for `insn_count`
+    /// instructions of function `name` in `section`, loaded as `kind`.
+    pub(crate) fn new(
+        name: String,
+        section: String,
+        kind: ProgKind,
+        insn_count: usize,
+        fd: OwnedFd,
+    ) -> Program {
+        Program {
+            name,
+            section,
+            kind,
+            insn_count,
+            fd,
+        }
+    }
+
+    /// The function's name (also the kernel's program name, cut to 15 bytes).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ELF section it came from, e.g. `cgroup_skb/egress`.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// Program type, attach type and flags, from the section name.
+    pub fn kind(&self) -> &ProgKind {
+        &self.kind
+    }
+
+    /// How many instructions (8-byte slots) were handed to the kernel,
+    /// subprograms included.
+    pub fn insn_count(&self) -> usize {
+        self.insn_count
+    }
+
+    /// The loaded program's fd, for attach calls and pins.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// The kernel's view: id, tag, verified instructions, maps used.
     pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
         sys::prog_info(self.fd.as_fd()).map_err(Error::sys(

@@ -375,11 +375,11 @@ fn pin_everything(
     for p in loaded
         .programs
         .iter()
-        .filter(|p| !attached.contains(&p.name.as_str()))
+        .filter(|p| !attached.contains(&p.name()))
     {
-        to_pin.push((p.fd.as_fd(), pins.len()));
+        to_pin.push((p.fd(), pins.len()));
         pins.push((
-            bpffs::pin_name(bpffs::PROG_PREFIX, &p.name),
+            bpffs::pin_name(bpffs::PROG_PREFIX, p.name()),
             PinKind::Program,
             0,
         ));
