@@ -24,11 +24,14 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::object::reloc::Assembled;
-use crate::sys::{self, ProgLoad, TestRunResult};
+use crate::sys::{self, ProgLoad};
 use crate::uapi::prog_type;
 use crate::uapi::Cmd;
 
 pub use crate::object::section::ProgKind;
+pub use test_run::{TestRun, TestRunOptions};
+
+mod test_run;
 
 /// Everything needed to load one program.
 pub struct LoadRequest<'a> {
@@ -338,16 +341,6 @@ impl Program {
     pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
         sys::prog_info(self.fd.as_fd()).map_err(Error::sys(
             Cmd::ObjGetInfoByFd,
-            format!("program '{}'", self.name),
-        ))
-    }
-
-    /// Runs the program once in the kernel on `packet` and/or `ctx`
-    /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
-    /// refuse any other value.
-    pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(Error::sys(
-            Cmd::ProgTestRun,
             format!("program '{}'", self.name),
         ))
     }

@@ -5,7 +5,9 @@ use std::io;
 use std::mem::{offset_of, size_of};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use super::{bpf, fd, len32, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
+use super::{
+    bpf, fd, len32, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags, TestRunFlags,
+};
 
 #[repr(C)]
 #[derive(Default)]
@@ -372,48 +374,153 @@ struct TestRunAttr {
     ctx_out: u64,
     flags: u32,
     cpu: u32,
+    batch_size: u32,
+    /// Explicit zero (see `ProgQueryAttr::_pad`).
+    _pad: u32,
 }
-layout!(TestRunAttr, size 72, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_size_out @ 12,
+layout!(TestRunAttr, size 80, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_size_out @ 12,
     data_in @ 16, data_out @ 24, repeat @ 32, duration @ 36, ctx_size_in @ 40,
-    ctx_size_out @ 44, ctx_in @ 48, ctx_out @ 56, flags @ 64, cpu @ 68);
+    ctx_size_out @ 44, ctx_in @ 48, ctx_out @ 56, flags @ 64, cpu @ 68, batch_size @ 72);
+
+/// The buffers and settings of one BPF_PROG_TEST_RUN. The kernel reads
+/// `data_in` and `ctx_in` and writes only into the `&mut` slices, at most
+/// their length each; an empty slice is passed as "none" (a null pointer,
+/// size 0).
+#[derive(Debug, Default)]
+pub struct TestRunArgs<'a> {
+    /// The packet (`data_in`).
+    pub data_in: &'a [u8],
+    /// Where the packet goes after the run (`data_out`). Its length is
+    /// `data_size_out`, the most the kernel copies (`bpf_test_finish` in
+    /// net/bpf/test_run.c); a size of 0 would mean "no limit", which is why
+    /// an empty slice is passed as no buffer at all.
+    pub data_out: &'a mut [u8],
+    /// The context (`ctx_in`). Mutable: a syscall program's run writes the
+    /// context back into it (`bpf_prog_test_run_syscall`).
+    pub ctx_in: &'a mut [u8],
+    /// Where the context goes after the run (`ctx_out`, `bpf_ctx_finish`).
+    pub ctx_out: &'a mut [u8],
+    /// How often to run the program (0 = once).
+    pub repeat: u32,
+    /// `flags`.
+    pub flags: TestRunFlags,
+    /// The CPU to run on, with [`TestRunFlags::ON_CPU`].
+    pub cpu: u32,
+}
 
 /// What BPF_PROG_TEST_RUN reports back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TestRunResult {
     /// The program's return value.
     pub retval: u32,
     /// Average run time in ns over `repeat` runs.
     pub duration_ns: u32,
-    /// Bytes written to `data_out`.
+    /// The size of the packet after the run, whether or not it fit.
     pub data_size_out: u32,
+    /// The size of the context after the run, whether or not it fit
+    /// (0 when no `ctx_out` was given).
+    pub ctx_size_out: u32,
+    /// The kernel answered ENOSPC: `data_out` or `ctx_out` was smaller
+    /// than what it had, so it copied what fit; the sizes above say how
+    /// much it had. Not an error here, so that the caller learns the sizes.
+    pub no_space: bool,
 }
 
-/// BPF_PROG_TEST_RUN: runs the program on `data` (a packet) and/or `ctx`.
+/// Whether the kernel reads a context of this program type as plain data
+/// in a test run. Only STRUCT_OPS does not: `bpf_struct_ops_test_run`
+/// (net/bpf/bpf_dummy_struct_ops.c) reads a user address from the context
+/// and writes a state struct there. An allowlist, so that a type added
+/// later is refused until someone reads its test run.
+pub(super) fn ctx_is_plain_data(prog_type: u32) -> bool {
+    use crate::uapi::prog_type as pt;
+    matches!(
+        prog_type,
+        pt::SOCKET_FILTER
+            | pt::SCHED_CLS
+            | pt::SCHED_ACT
+            | pt::XDP
+            | pt::CGROUP_SKB
+            | pt::LWT_IN
+            | pt::LWT_OUT
+            | pt::LWT_XMIT
+            | pt::LWT_SEG6LOCAL
+            | pt::RAW_TRACEPOINT
+            | pt::FLOW_DISSECTOR
+            | pt::TRACING
+            | pt::SK_LOOKUP
+            | pt::SYSCALL
+            | pt::NETFILTER
+    )
+}
+
+/// BPF_PROG_TEST_RUN: runs `prog` on the buffers of `args`. With a context,
+/// the program's type is asked first (OBJ_GET_INFO_BY_FD), and a type
+/// whose test run reads pointers from the context is refused
+/// (InvalidInput).
 pub fn prog_test_run(
     prog: BorrowedFd<'_>,
-    data: &[u8],
-    data_out: Option<&mut [u8]>,
-    ctx: &[u8],
-    repeat: u32,
+    args: &mut TestRunArgs<'_>,
 ) -> io::Result<TestRunResult> {
+    if !args.ctx_in.is_empty() {
+        let prog_type = super::prog_type(prog)?;
+        if !ctx_is_plain_data(prog_type) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "BPF_PROG_TEST_RUN with a context: the test run of {} programs reads pointers from it",
+                    crate::uapi::ProgType(prog_type)
+                ),
+            ));
+        }
+    }
+    // SAFETY: no context, or one the program's type reads as plain data.
+    unsafe { prog_test_run_unchecked(prog, args) }
+}
+
+/// BPF_PROG_TEST_RUN without the program-type check of [`prog_test_run`].
+///
+/// # Safety
+/// `prog` must not be a program whose test run reads addresses from the
+/// context: with a non-empty `ctx_in`, a STRUCT_OPS program's test run
+/// (`bpf_struct_ops_test_run`) writes to the address its first eight bytes
+/// hold. Every other buffer is bounded by its slice.
+pub unsafe fn prog_test_run_unchecked(
+    prog: BorrowedFd<'_>,
+    args: &mut TestRunArgs<'_>,
+) -> io::Result<TestRunResult> {
+    let in_ptr = |s: &[u8]| if s.is_empty() { 0 } else { ptr(s) };
+    let out_ptr = |s: &mut [u8]| if s.is_empty() { 0 } else { ptr_mut(s) };
     let mut attr = TestRunAttr {
         prog_fd: fd(prog),
-        data_size_in: data.len() as u32,
-        data_in: if data.is_empty() { 0 } else { ptr(data) },
-        ctx_size_in: ctx.len() as u32,
-        ctx_in: if ctx.is_empty() { 0 } else { ptr(ctx) },
-        repeat,
+        data_size_in: len32(args.data_in.len())?,
+        data_in: in_ptr(args.data_in),
+        data_size_out: len32(args.data_out.len())?,
+        data_out: out_ptr(args.data_out),
+        ctx_size_in: len32(args.ctx_in.len())?,
+        ctx_in: out_ptr(args.ctx_in),
+        ctx_size_out: len32(args.ctx_out.len())?,
+        ctx_out: out_ptr(args.ctx_out),
+        repeat: args.repeat,
+        flags: args.flags.bits(),
+        cpu: args.cpu,
         ..Default::default()
     };
-    if let Some(out) = data_out {
-        attr.data_size_out = out.len() as u32;
-        attr.data_out = ptr_mut(out);
-    }
-    bpf(Cmd::ProgTestRun, &mut attr)?;
+    let no_space = match bpf(Cmd::ProgTestRun, &mut attr) {
+        Ok(_) => false,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => true,
+        Err(e) => return Err(e),
+    };
     Ok(TestRunResult {
         retval: attr.retval,
         duration_ns: attr.duration,
         data_size_out: attr.data_size_out,
+        ctx_size_out: if args.ctx_out.is_empty() {
+            0
+        } else {
+            attr.ctx_size_out
+        },
+        no_space,
     })
 }
 

@@ -196,6 +196,22 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(ProgInfo, Vec<u32>)> {
     Ok((info, map_ids))
 }
 
+/// The first field of `struct bpf_prog_info`: asking with `info_len` 4
+/// makes the kernel fill in and copy only that (`bpf_prog_get_info_by_fd`).
+#[repr(C)]
+#[derive(Default)]
+struct ProgTypeInfo {
+    prog_type: u32,
+}
+impl Info for ProgTypeInfo {}
+
+/// The type (`enum bpf_prog_type`) of the program `prog`.
+pub fn prog_type(prog: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut info = ProgTypeInfo::default();
+    obj_info(prog, &mut info)?;
+    Ok(info.prog_type)
+}
+
 /// `struct bpf_map_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
