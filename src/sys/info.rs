@@ -85,6 +85,11 @@ layout!(InfoAttr, size 16, bpf_fd @ 0, info_len @ 4, info @ 8);
 /// Marker for the `bpf_*_info` structs: plain data, any bit pattern valid.
 trait Info: Default {}
 
+/// BPF_OBJ_GET_INFO_BY_FD into `info`: the kernel writes at most
+/// `info_len` = `size_of::<T>()` bytes of it (a newer kernel's longer struct
+/// is cut to ours), and through the pointers the struct carries at most the
+/// count beside each; the callers set only pointers to buffers of that
+/// count, the rest stay 0 (`T: Default`).
 fn obj_info<T: Info>(obj: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
     let mut attr = InfoAttr {
         bpf_fd: fd(obj),
@@ -183,6 +188,10 @@ layout!(ProgInfo, size 232, id @ 4, tag @ 8, xlated_prog_len @ 20, nr_map_ids @ 
 impl Info for ProgInfo {}
 
 /// BPF_OBJ_GET_INFO_BY_FD on a program, with the ids of the maps it uses.
+/// The kernel copies at most `nr_map_ids` ids into `map_ids` and at most
+/// `info_len` bytes of the struct (`bpf_prog_get_info_by_fd`); 64 ids are
+/// every map a program can use (`MAX_USED_MAPS` in
+/// include/linux/bpf_verifier.h).
 pub fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(ProgInfo, Vec<u32>)> {
     let mut map_ids = vec![0u32; 64];
     let mut info = ProgInfo {

@@ -379,6 +379,29 @@ mod tests {
     }
 
     #[test]
+    fn calls_that_would_read_a_missing_argument_or_reach_too_far_are_refused() {
+        let refused = |r: io::Result<()>| r.unwrap_err().kind() == io::ErrorKind::InvalidInput;
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("rawbpf-open-{}", std::process::id()));
+        let path = path.to_str().unwrap();
+        assert!(refused(
+            open(path, libc::O_WRONLY | libc::O_CREAT).map(drop)
+        ));
+        assert!(!std::path::Path::new(path).exists(), "nothing was created");
+        let tmpfile = open(dir.to_str().unwrap(), libc::O_RDWR | libc::O_TMPFILE);
+        assert!(refused(tmpfile.map(drop)));
+        // A directory opened with O_DIRECTORY is fine (O_TMPFILE contains it).
+        open(dir.to_str().unwrap(), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        assert!(refused(send_signal(0, 0)), "pid 0 is the whole group");
+        assert!(refused(send_signal(u32::MAX, 0)), "-1 is every process");
+        send_signal(std::process::id(), 0).unwrap();
+        assert!(refused(install_stop_handlers(&[
+            libc::SIGINT,
+            libc::SIGSEGV
+        ])));
+    }
+
+    #[test]
     fn object_names_keep_only_what_the_kernel_accepts() {
         assert_eq!(&object_name("hmap")[..5], b"hmap\0");
         assert_eq!(&object_name(".rodata.str1.1")[..15], b".rodata.str1.1\0");
