@@ -34,7 +34,7 @@ pub mod show;
 pub mod sys;
 pub mod uapi;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use load::{load, Loaded, Program};
 pub use rawbpf_asm as asm;
 

@@ -78,7 +78,8 @@ fn a_syscall_program_writes_its_context_back_into_a_copy() {
     let err = prog
         .test_run_with(&[], &ctx, &TestRunOptions::new().repeat(2))
         .unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
+    assert_eq!(err.errno(), Some(libc::EINVAL), "{err}");
+    assert_eq!(err.kind(), rawbpf::ErrorKind::InvalidInput, "{err}");
 }
 
 #[test]
@@ -203,7 +204,7 @@ fn the_loader_names_the_instruction_that_overruns_fd_array() {
     sys::start_call_log();
     let err = program::load(&request).unwrap_err();
     assert_eq!(sys::take_call_log(), [], "no system call");
-    assert!(matches!(err, rawbpf::Error::Program { .. }), "{err}");
+    assert_eq!(err.kind(), rawbpf::ErrorKind::BadObject, "{err}");
     assert_eq!(
         err.to_string(),
         "program 'overrun': section 'socket': insn 0 uses fd_array[3], but fd_array has 2 entries"

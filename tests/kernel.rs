@@ -500,7 +500,7 @@ fn broken_callback_is_rejected_with_the_verifiers_words() {
     assert!(err.to_string().contains("program 'bpf_prog1'"), "{err}");
     // Newer kernels name the rule; 6.1 already fails verifying the global
     // function on its own. Either way the verifier's words are shown.
-    let log = err.verifier_log();
+    let log = err.verifier_log().unwrap_or_default();
     if log.contains("callback function not static") {
         assert!(
             err.to_string()
@@ -536,6 +536,7 @@ fn timer_map_without_btf_says_btf_is_needed() {
     let err = rawbpf::load(NO_BTF).unwrap_err();
     assert!(
         err.verifier_log()
+            .unwrap_or_default()
             .contains("map 'hmap' has to have BTF in order to use bpf_timer"),
         "{err}"
     );
@@ -568,7 +569,7 @@ fn callbacks_run_and_store_results_in_bss() {
         // bpf_loop is Linux 5.17: the kernel must refuse the object, in its words.
         let err = rawbpf::load(CALLBACK).unwrap_err();
         assert!(
-            matches!(err, Error::Rejected { .. }) && !err.verifier_log().is_empty(),
+            matches!(err, Error::Rejected { .. }) && err.verifier_log().is_some(),
             "{err}"
         );
         use std::io::Write;

@@ -368,6 +368,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
         assert!(
             err.verifier_log()
+                .unwrap_or_default()
                 .contains("invalid bpf_context access off=48 size=8"),
             "{err}"
         );

@@ -21,7 +21,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::bpffs::pin;
 use crate::kernel::mounts::{cgroup2_root, find_mount};
 use crate::load::{Loaded, Program};
@@ -54,8 +54,12 @@ fn fs_name(magic: i64) -> String {
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 fn path_str(path: &Path) -> Result<&str> {
-    path.to_str()
-        .ok_or_else(|| Error::Env(format!("path {} is not UTF-8", path.display())))
+    path.to_str().ok_or_else(|| {
+        Error::refused(
+            ErrorKind::InvalidInput,
+            format!("path {} is not UTF-8", path.display()),
+        )
+    })
 }
 
 impl Cgroup {
@@ -64,8 +68,9 @@ impl Cgroup {
     pub fn open(path: impl AsRef<Path>) -> Result<Cgroup> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str().is_empty() {
-            return Err(Error::Env(
-                "the cgroup path is empty: give a directory of the cgroup v2 hierarchy".into(),
+            return Err(Error::refused(
+                ErrorKind::InvalidInput,
+                "the cgroup path is empty: give a directory of the cgroup v2 hierarchy",
             ));
         }
         let fd = sys::open(path_str(&path)?, libc::O_RDONLY | libc::O_DIRECTORY)
@@ -77,11 +82,14 @@ impl Cgroup {
                 .flatten()
                 .map(|r| format!(" (cgroup2 is mounted at {})", r.display()))
                 .unwrap_or_default();
-            return Err(Error::Env(format!(
-                "{} is not a cgroup v2 directory (its file system is {}){root}",
-                path.display(),
-                fs_name(fs)
-            )));
+            return Err(Error::refused(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is not a cgroup v2 directory (its file system is {}){root}",
+                    path.display(),
+                    fs_name(fs)
+                ),
+            ));
         }
         Ok(Cgroup {
             path,
@@ -316,11 +324,14 @@ fn attach_error(
         }
         AttachMode::Legacy(_) => "--legacy-attach=override".to_string(),
     };
-    Error::Env(format!(
-        "{} ({what}): attach mode conflict: {present}, and rawbpf attached with {mine}. \
+    Error::refused(
+        ErrorKind::Busy,
+        format!(
+            "{} ({what}): attach mode conflict: {present}, and rawbpf attached with {mine}. \
          Detach the other program, or attach in a mode it allows (both multi, or both override)",
-        cmd.name()
-    ))
+            cmd.name()
+        ),
+    )
 }
 
 /// Attaches every cgroup program of `loaded` to `cgroup`.

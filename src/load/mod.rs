@@ -445,7 +445,7 @@ fn explain_eperm(e: Error) -> Error {
         Error::Sys { cmd, what, .. } => format!("{cmd} ({what})"),
         other => other.to_string(),
     };
-    Error::Env(format!(
+    Error::refused(crate::error::ErrorKind::PermissionDenied, format!(
         "not permitted: loading BPF objects needs root (CAP_BPF, CAP_PERFMON); the kernel refused {refused} with EPERM.\n\
          Run rawbpf as root, or `make vmtest` to run the tests as root in a VM."
     ))

@@ -196,7 +196,7 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
         let loaded = match load::load_selected(TIMER_TYPES, &|name| name == spec.program) {
             Ok(loaded) => loaded,
             Err(e) => {
-                let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_empty();
+                let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_none();
                 let (loaded, verdict) = if eperm {
                     let why = "EPERM before verification: this kernel's security policy refuses the type here";
                     (
