@@ -89,11 +89,9 @@ fn the_kernel_writes_no_more_than_the_output_slice() {
     let packet = udp_packet();
     let mut buf = [0x55u8; 64];
     let (out, guard) = buf.split_at_mut(10);
-    let mut args = TestRunArgs {
-        data_in: &packet,
-        data_out: out,
-        ..Default::default()
-    };
+    let mut args = TestRunArgs::default();
+    args.data_in = &packet;
+    args.data_out = out;
     let r = sys::prog_test_run(prog.fd(), &mut args).unwrap();
     assert!(r.no_space, "ENOSPC: the frame did not fit");
     assert_eq!(
@@ -111,10 +109,8 @@ fn an_empty_output_slice_is_no_buffer_not_an_unlimited_one() {
     let loaded = loaded();
     let prog = loaded.program("xdp_grow").unwrap();
     let packet = udp_packet();
-    let mut args = TestRunArgs {
-        data_in: &packet,
-        ..Default::default()
-    };
+    let mut args = TestRunArgs::default();
+    args.data_in = &packet;
     let r = sys::prog_test_run(prog.fd(), &mut args).unwrap();
     assert!(!r.no_space, "no buffer given, none too small");
     assert_eq!(r.retval, XDP_PASS);
@@ -130,19 +126,9 @@ fn map_idx_program(index: u32) -> Vec<u8> {
 }
 
 fn socket_filter<'a>(insns: &'a [u8], fd_array: &'a [std::os::fd::RawFd]) -> ProgLoad<'a> {
-    ProgLoad {
-        prog_type: prog_type::SOCKET_FILTER,
-        expected_attach_type: 0,
-        name: "fd_array",
-        insns,
-        license: c"GPL",
-        flags: sys::ProgFlags::empty(),
-        btf: None,
-        func_info: &[],
-        line_info: &[],
-        attach_btf_id: 0,
-        fd_array,
-    }
+    let mut load = ProgLoad::new(prog_type::SOCKET_FILTER, "fd_array", insns, c"GPL");
+    load.fd_array = fd_array;
+    load
 }
 
 fn array_map() -> std::os::fd::OwnedFd {
@@ -192,15 +178,7 @@ fn the_loader_names_the_instruction_that_overruns_fd_array() {
     assembled.insns = rawbpf::asm::decode(&insns).unwrap();
     assembled.fd_array = vec![map.as_raw_fd(); 2];
     let kind = ProgKind::parse("socket").unwrap();
-    let request = LoadRequest {
-        name: "overrun",
-        section: "socket",
-        kind: &kind,
-        assembled: &assembled,
-        license: c"GPL",
-        btf: None,
-        attach_btf_id: 0,
-    };
+    let request = LoadRequest::new("overrun", "socket", &kind, &assembled, c"GPL");
     sys::start_call_log();
     let err = program::load(&request).unwrap_err();
     assert_eq!(sys::take_call_log(), [], "no system call");

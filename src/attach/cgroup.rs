@@ -177,11 +177,7 @@ impl Cgroup {
     /// Sends one UDP datagram to `dst` from a child process moved into this
     /// cgroup, and reports what its send() saw.
     pub fn send_udp(&self, dst: std::net::SocketAddr) -> Result<sys::SendOutcome> {
-        self.probe(&sys::Probe {
-            udp: dst,
-            tcp: None,
-            touch_files: false,
-        })
+        self.probe(&sys::Probe::udp(dst))
     }
 
     /// Runs a [`sys::Probe`] from a child process moved into this cgroup.

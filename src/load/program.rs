@@ -33,7 +33,9 @@ pub use test_run::{TestRun, TestRunOptions};
 
 mod test_run;
 
-/// Everything needed to load one program.
+/// Everything needed to load one program: [`LoadRequest::new`], then the
+/// BTF and attach target where the program has them.
+#[non_exhaustive]
 pub struct LoadRequest<'a> {
     /// The program's name (its function).
     pub name: &'a str,
@@ -49,6 +51,28 @@ pub struct LoadRequest<'a> {
     pub btf: Option<BorrowedFd<'a>>,
     /// The kernel BTF id of the attach target (tracing, LSM), else 0.
     pub attach_btf_id: u32,
+}
+
+impl<'a> LoadRequest<'a> {
+    /// Function `name` of `section`, assembled, to load as `kind`: no BTF,
+    /// no attach target.
+    pub fn new(
+        name: &'a str,
+        section: &'a str,
+        kind: &'a ProgKind,
+        assembled: &'a Assembled,
+        license: &'a std::ffi::CStr,
+    ) -> LoadRequest<'a> {
+        LoadRequest {
+            name,
+            section,
+            kind,
+            assembled,
+            license,
+            btf: None,
+            attach_btf_id: 0,
+        }
+    }
 }
 
 /// The log buffer of the one logged retry. Since Linux 6.4 a log that
@@ -122,19 +146,7 @@ fn kernel_lacks_timer() -> bool {
         rawbpf_asm::Insn::call_helper(BPF_TIMER_INIT),
         rawbpf_asm::Insn::exit(),
     ]);
-    let attr = ProgLoad {
-        prog_type: prog_type::SOCKET_FILTER,
-        expected_attach_type: 0,
-        name: "timer_probe",
-        insns: &insns,
-        license: c"GPL",
-        flags: sys::ProgFlags::empty(),
-        btf: None,
-        func_info: &[],
-        line_info: &[],
-        attach_btf_id: 0,
-        fd_array: &[],
-    };
+    let attr = ProgLoad::new(prog_type::SOCKET_FILTER, "timer_probe", &insns, c"GPL");
     let mut log = vec![0u8; 4096];
     match sys::prog_load(&attr, Some(&mut log)) {
         Ok(_) => false,

@@ -192,6 +192,8 @@ layout!(ProgLoadAttr, size 128, prog_type @ 0, insn_cnt @ 4, insns @ 8, license 
 
 /// What BPF_PROG_LOAD needs. `insns` is the encoded instruction stream;
 /// `func_info` and `line_info` are packed kernel records (8 and 16 bytes each).
+/// Made with [`ProgLoad::new`], then the fields a program needs are set.
+#[non_exhaustive]
 pub struct ProgLoad<'a> {
     /// `prog_type`.
     pub prog_type: u32,
@@ -218,6 +220,26 @@ pub struct ProgLoad<'a> {
     pub fd_array: &'a [RawFd],
 }
 
+impl<'a> ProgLoad<'a> {
+    /// A program of `prog_type` named `name`: no attach type, flags, BTF,
+    /// attach target or `fd_array`.
+    pub fn new(prog_type: u32, name: &'a str, insns: &'a [u8], license: &'a CStr) -> ProgLoad<'a> {
+        ProgLoad {
+            prog_type,
+            expected_attach_type: 0,
+            name,
+            insns,
+            license,
+            flags: ProgFlags::empty(),
+            btf: None,
+            func_info: &[],
+            line_info: &[],
+            attach_btf_id: 0,
+            fd_array: &[],
+        }
+    }
+}
+
 /// Kernel record sizes of `struct bpf_func_info` and `struct bpf_line_info`.
 pub const FUNC_INFO_SIZE: usize = 8;
 /// Size of `struct bpf_line_info`.
@@ -238,6 +260,7 @@ pub fn object_name(name: &str) -> [u8; 16] {
 
 /// An instruction that names an `fd_array` entry past the array's end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FdArrayOverrun {
     /// The instruction's index (in 8-byte slots).
     pub insn: usize,
@@ -385,8 +408,9 @@ layout!(TestRunAttr, size 80, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_si
 /// The buffers and settings of one BPF_PROG_TEST_RUN. The kernel reads
 /// `data_in` and `ctx_in` and writes only into the `&mut` slices, at most
 /// their length each; an empty slice is passed as "none" (a null pointer,
-/// size 0).
+/// size 0). Made with `TestRunArgs::default()`, then the fields set.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct TestRunArgs<'a> {
     /// The packet (`data_in`).
     pub data_in: &'a [u8],

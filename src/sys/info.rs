@@ -102,6 +102,7 @@ fn obj_info<T: Info>(obj: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
 /// `struct bpf_prog_info`, up to `attach_btf_id`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct ProgInfo {
     /// `bpf_prog_info.prog_type`.
     pub prog_type: u32,
@@ -224,6 +225,7 @@ pub fn prog_type(prog: BorrowedFd<'_>) -> io::Result<u32> {
 /// `struct bpf_map_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct MapInfo {
     /// `bpf_map_info.map_type`.
     pub map_type: u32,
@@ -273,6 +275,7 @@ pub fn map_info(map: BorrowedFd<'_>) -> io::Result<MapInfo> {
 /// depends on `link_type`, kept as raw words and read by the methods below.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct LinkInfo {
     /// `bpf_link_info.link_type`.
     pub link_type: u32,
@@ -343,6 +346,7 @@ pub fn link_info(link: BorrowedFd<'_>) -> io::Result<LinkInfo> {
 /// `struct bpf_btf_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct BtfInfo {
     /// `bpf_btf_info.btf`.
     pub btf: u64,

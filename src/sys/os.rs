@@ -113,6 +113,7 @@ pub enum SendOutcome {
 /// sock_create, connect4 and egress hooks); optionally a getsockopt, a TCP
 /// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Probe {
     /// Where to send one UDP datagram.
     pub udp: std::net::SocketAddr,
@@ -120,6 +121,17 @@ pub struct Probe {
     pub tcp: Option<std::net::SocketAddr>,
     /// Whether to also open, write and rename a file (for LSM and sysctl hooks).
     pub touch_files: bool,
+}
+
+impl Probe {
+    /// One UDP datagram to `udp`, nothing else.
+    pub fn udp(udp: std::net::SocketAddr) -> Probe {
+        Probe {
+            udp,
+            tcp: None,
+            touch_files: false,
+        }
+    }
 }
 
 /// Forks a child that moves itself into the cgroup whose `cgroup.procs` is
@@ -601,6 +613,7 @@ impl BlockedSignals {
 }
 
 /// A network namespace made for the caller, seen from a thread inside it.
+#[non_exhaustive]
 pub struct OwnNetns {
     /// The namespace (`/proc/thread-self/ns/net`), the target of netns links.
     pub fd: OwnedFd,
