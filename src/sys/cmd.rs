@@ -17,12 +17,14 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
-    /// Explicit zero: a kernel that ends the command at `btf_log_level`
-    /// (5.10) refuses non-zero bytes after it, and implicit padding is not
-    /// guaranteed to be zero.
-    _pad: u32,
+    /// Sent as an explicit zero (a kernel that ends the command at
+    /// `btf_log_level`, 5.10, refuses non-zero bytes after it, and implicit
+    /// padding may hold garbage); since 6.4 the kernel writes the full size
+    /// of its log here (`btf_log_true_size`).
+    btf_log_true_size: u32,
 }
-layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
+layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20,
+    btf_log_level @ 24, btf_log_true_size @ 28);
 
 /// BPF_BTF_LOAD: hands the kernel a BTF blob; `log`, when given, receives its
 /// explanation of a rejection.
