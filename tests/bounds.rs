@@ -17,14 +17,35 @@ const XDP_PASS: u32 = 2;
 /// library gives the first run.
 const SKB_GROWTH: usize = 5000;
 
-fn loaded() -> rawbpf::Loaded {
+/// The program `name` of test_run.bpf.o, loaded alone.
+fn load_alone(name: &str) -> rawbpf::Loaded {
     require_root();
-    rawbpf::load(OBJECT).expect("load test_run.bpf.o")
+    rawbpf::load::load_selected(OBJECT, &|n| n == name).expect("load test_run.bpf.o")
+}
+
+/// Whether the kernel is `since` or later; if not, the test is reported as
+/// not applicable (`what` is the helper or program type it lacks).
+fn kernel_has(since: (u32, u32), what: &str) -> bool {
+    if rawbpf::selftest::kernel_version().is_some_and(|v| v < since) {
+        use std::io::Write;
+        let (major, minor) = since;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOT APPLICABLE: needs {what} (Linux {major}.{minor})"
+        );
+        return false;
+    }
+    true
+}
+
+/// xdp_grow, where the kernel has bpf_xdp_store_bytes.
+fn xdp_grow() -> Option<rawbpf::Loaded> {
+    kernel_has((5, 18), "bpf_xdp_store_bytes").then(|| load_alone("xdp_grow"))
 }
 
 #[test]
 fn an_xdp_frame_grown_at_both_ends_comes_back_whole() {
-    let loaded = loaded();
+    let Some(loaded) = xdp_grow() else { return };
     let prog = loaded.program("xdp_grow").unwrap();
     let packet = udp_packet();
     let run = prog.test_run(&packet, &[]).unwrap();
@@ -38,7 +59,7 @@ fn an_xdp_frame_grown_at_both_ends_comes_back_whole() {
 
 #[test]
 fn an_skb_grown_by_more_than_a_page_runs_again_into_a_buffer_its_size() {
-    let loaded = loaded();
+    let loaded = load_alone("skb_grow");
     let prog = loaded.program("skb_grow").unwrap();
     let packet = udp_packet();
     // The start of struct __sk_buff (len, pkt_type, mark), all zero: the
@@ -59,10 +80,10 @@ fn an_skb_grown_by_more_than_a_page_runs_again_into_a_buffer_its_size() {
 
 #[test]
 fn a_syscall_program_writes_its_context_back_into_a_copy() {
-    if not_applicable_without_syscall_programs("syscall ctx", OBJECT) {
+    if !kernel_has((5, 14), "the syscall program type") {
         return;
     }
-    let loaded = loaded();
+    let loaded = load_alone("syscall_double");
     let prog = loaded.program("syscall_double").unwrap();
     let ctx: Vec<u8> = [21u64, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
     let run = prog.test_run(&[], &ctx).unwrap();
@@ -84,7 +105,7 @@ fn a_syscall_program_writes_its_context_back_into_a_copy() {
 
 #[test]
 fn the_kernel_writes_no_more_than_the_output_slice() {
-    let loaded = loaded();
+    let Some(loaded) = xdp_grow() else { return };
     let prog = loaded.program("xdp_grow").unwrap();
     let packet = udp_packet();
     let mut buf = [0x55u8; 64];
@@ -106,7 +127,7 @@ fn the_kernel_writes_no_more_than_the_output_slice() {
 
 #[test]
 fn an_empty_output_slice_is_no_buffer_not_an_unlimited_one() {
-    let loaded = loaded();
+    let Some(loaded) = xdp_grow() else { return };
     let prog = loaded.program("xdp_grow").unwrap();
     let packet = udp_packet();
     let mut args = TestRunArgs::default();
@@ -158,6 +179,9 @@ fn an_fd_array_index_past_the_end_is_refused_before_the_syscall() {
         .and_then(|e| e.downcast_ref::<sys::FdArrayOverrun>())
         .expect("an FdArrayOverrun");
     assert_eq!((overrun.insn, overrun.index, overrun.len), (0, 1, 1));
+    if !kernel_has((5, 14), "BPF_PROG_LOAD's fd_array") {
+        return;
+    }
     // Index 0: the kernel reads fd_array[0] and binds that very map.
     let insns = map_idx_program(0);
     sys::start_call_log();
