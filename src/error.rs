@@ -223,9 +223,7 @@ impl Error {
             Error::Sys { source, .. } | Error::Os { source, .. } | Error::Io { source, .. } => {
                 ErrorKind::of_io(source)
             }
-            Error::Rejected {
-                source, log, hint, ..
-            } => rejected_kind(source, log, *hint),
+            Error::Rejected { source, log, .. } => rejected_kind(source, log),
             Error::Env(_) => ErrorKind::Environment,
             Error::Refused { kind, .. } => *kind,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
@@ -339,19 +337,19 @@ impl fmt::Display for Error {
     }
 }
 
-/// A rejection with the verifier's words is the verifier's; one without
-/// them was refused before verifying (an unknown program type or attr
-/// field: unsupported, or a missing privilege), and one whose log shows a
-/// helper the kernel does not know is unsupported too.
-fn rejected_kind(source: &io::Error, log: &str, hint: Option<&str>) -> ErrorKind {
-    let errno = source.raw_os_error();
-    if hint == Some(crate::load::program::NO_BPF_TIMER) {
+/// A rejection with the verifier's words is the verifier's, unless they
+/// say the kernel does not know a helper ("invalid func unknown#169": a
+/// kernel older than the helper); one without them was refused before
+/// verifying: an unknown program type or attr field (EINVAL, E2BIG:
+/// unsupported), or what its errno says.
+fn rejected_kind(source: &io::Error, log: &str) -> ErrorKind {
+    if log.contains("invalid func unknown#") {
         return ErrorKind::Unsupported;
     }
     if !log.trim().is_empty() {
         return ErrorKind::VerifierRejected;
     }
-    match errno {
+    match source.raw_os_error() {
         Some(libc::EINVAL | libc::E2BIG) => ErrorKind::Unsupported,
         Some(errno) => match ErrorKind::of_errno(errno) {
             ErrorKind::Other => ErrorKind::VerifierRejected,
@@ -501,12 +499,8 @@ mod tests {
             rejected(errno(libc::ENOMEM), "\n", None).kind(),
             K::ResourceLimit
         );
-        // A kernel without bpf_timer says so in its log.
-        let old = rejected(
-            errno(libc::EINVAL),
-            "invalid func unknown#169\n",
-            Some(crate::load::program::NO_BPF_TIMER),
-        );
+        // A kernel older than a helper says so in its log.
+        let old = rejected(errno(libc::EINVAL), "invalid func unknown#169\n", None);
         assert_eq!(old.kind(), K::Unsupported);
         assert_eq!(Error::Elf("x".into()).verifier_log(), None);
     }
