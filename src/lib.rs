@@ -63,7 +63,7 @@ pub mod show;
 pub mod sys;
 pub mod uapi;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use load::map::{Map, UpdateFlags};
 pub use load::{LoadOptions, Loaded, Program};
 pub use object::spec::{ObjectSpec, ProgramSpec};

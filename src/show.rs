@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::bpffs::open_pinned;
 use crate::sys::{self, AttachFlags, IdKind};
 use crate::uapi::attach_type as at;
@@ -80,8 +80,19 @@ fn c_name(bytes: &[u8]) -> String {
 }
 
 fn path_str(path: &Path) -> Result<&str> {
-    path.to_str()
-        .ok_or_else(|| Error::Env(format!("path {} is not UTF-8", path.display())))
+    path.to_str().ok_or_else(|| {
+        Error::refused(
+            ErrorKind::InvalidInput,
+            format!("path {} is not UTF-8", path.display()),
+        )
+    })
+}
+
+fn not_a_directory(dir: &Path) -> Error {
+    Error::refused(
+        ErrorKind::InvalidInput,
+        format!("{} is not a directory", dir.display()),
+    )
 }
 
 /// Fails with a clear message unless `path` exists on a file system with
@@ -89,10 +100,13 @@ fn path_str(path: &Path) -> Result<&str> {
 fn require_fs(path: &Path, magic: i64, what: &str) -> Result<()> {
     let got = sys::fs_type(path_str(path)?).map_err(|e| Error::io(path, e))?;
     if got != magic {
-        return Err(Error::Env(format!(
-            "{} is not in a {what} file system (statfs type {got:#x}, {what} is {magic:#x})",
-            path.display()
-        )));
+        return Err(Error::refused(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} is not in a {what} file system (statfs type {got:#x}, {what} is {magic:#x})",
+                path.display()
+            ),
+        ));
     }
     Ok(())
 }
@@ -102,7 +116,7 @@ fn require_fs(path: &Path, magic: i64, what: &str) -> Result<()> {
 pub fn cgroup_attachments(dir: &Path) -> Result<Vec<Attached>> {
     let meta = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if !meta.is_dir() {
-        return Err(Error::Env(format!("{} is not a directory", dir.display())));
+        return Err(not_a_directory(dir));
     }
     require_fs(dir, sys::CGROUP2_SUPER_MAGIC, "cgroup2")?;
     let cgroup_id = meta.ino();
@@ -218,10 +232,10 @@ fn fd_kind(fd: BorrowedFd<'_>, pin: &Path) -> Result<PinKind> {
         "anon_inode:bpf-map" => Ok(PinKind::Map),
         // "bpf_link" until Linux 6.x renamed it "bpf-link".
         "anon_inode:bpf_link" | "anon_inode:bpf-link" => Ok(PinKind::Link),
-        other => Err(Error::Env(format!(
-            "{}: an object of unknown kind ({other})",
-            pin.display()
-        ))),
+        other => Err(Error::refused(
+            ErrorKind::Unsupported,
+            format!("{}: an object of unknown kind ({other})", pin.display()),
+        )),
     }
 }
 
@@ -286,7 +300,7 @@ pub struct PinListing {
 pub fn pins(dir: &Path) -> Result<PinListing> {
     let meta = fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if !meta.is_dir() {
-        return Err(Error::Env(format!("{} is not a directory", dir.display())));
+        return Err(not_a_directory(dir));
     }
     require_fs(dir, sys::BPF_FS_MAGIC, "bpffs")?;
     let mut out = PinListing::default();
@@ -310,18 +324,21 @@ fn walk(dir: &Path, depth: usize, out: &mut PinListing) -> Result<()> {
         let file_type = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if file_type.is_dir() {
             if depth + 1 >= MAX_DEPTH {
-                return Err(Error::Env(format!(
-                    "{}: pin directories nested deeper than {MAX_DEPTH}",
-                    path.display()
-                )));
+                return Err(Error::refused(
+                    ErrorKind::ResourceLimit,
+                    format!(
+                        "{}: pin directories nested deeper than {MAX_DEPTH}",
+                        path.display()
+                    ),
+                ));
             }
             walk(&path, depth + 1, out)?;
         } else if file_type.is_file() {
             if out.pins.len() + out.skipped.len() >= MAX_PINS {
-                return Err(Error::Env(format!(
-                    "{}: more than {MAX_PINS} pins",
-                    dir.display()
-                )));
+                return Err(Error::refused(
+                    ErrorKind::ResourceLimit,
+                    format!("{}: more than {MAX_PINS} pins", dir.display()),
+                ));
             }
             match pinned(&path) {
                 Ok(pin) => out.pins.push(pin),

@@ -216,6 +216,7 @@ fn typed_ksym_reads_the_kernel_variable() {
             assert_ne!(kallsyms_all, "y", "{e}");
             assert!(
                 e.verifier_log()
+                    .unwrap_or_default()
                     .contains("failed to find the address for kernel symbol 'cpu_number'"),
                 "{e}"
             );

@@ -141,11 +141,11 @@ fn programs_loaded_in_parallel_keep_the_objects_order() {
     sys::start_call_log();
     let loaded = common::load(MULTI).unwrap();
     let calls = sys::take_call_log();
-    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name()).collect();
     assert_eq!(loaded_names, names);
     for p in &loaded.programs {
         let (info, _) = p.info().unwrap();
-        assert_eq!(name(&info.name), &p.name[..p.name.len().min(15)]);
+        assert_eq!(name(&info.name), &p.name()[..p.name().len().min(15)]);
     }
     let loads = calls.iter().filter(|&&c| c == Cmd::ProgLoad).count();
     assert_eq!(loads, names.len(), "one PROG_LOAD per program: {calls:?}");
@@ -457,13 +457,13 @@ fn subprograms_load_and_compute() {
     if rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 16)) {
         for prog in &loaded.programs {
             let (info, _) = prog.info().unwrap();
-            assert!(info.verified_insns > 0, "{}", prog.name);
+            assert!(info.verified_insns > 0, "{}", prog.name());
         }
     }
     let egress = loaded
         .programs
         .iter()
-        .find(|p| p.section == "cgroup_skb/egress")
+        .find(|p| p.section() == "cgroup_skb/egress")
         .unwrap();
     assert_eq!(egress.test_run(&udp_packet(), &[]).unwrap().retval, 1);
 }
@@ -502,7 +502,7 @@ fn broken_callback_is_rejected_with_the_verifiers_words() {
     assert!(err.to_string().contains("program 'bpf_prog1'"), "{err}");
     // Newer kernels name the rule; 6.1 already fails verifying the global
     // function on its own. Either way the verifier's words are shown.
-    let log = err.verifier_log();
+    let log = err.verifier_log().unwrap_or_default();
     if log.contains("callback function not static") {
         assert!(
             err.to_string()
@@ -538,6 +538,7 @@ fn timer_map_without_btf_says_btf_is_needed() {
     let err = common::load(NO_BTF).unwrap_err();
     assert!(
         err.verifier_log()
+            .unwrap_or_default()
             .contains("map 'hmap' has to have BTF in order to use bpf_timer"),
         "{err}"
     );
@@ -570,7 +571,7 @@ fn callbacks_run_and_store_results_in_bss() {
         // bpf_loop is Linux 5.17: the kernel must refuse the object, in its words.
         let err = common::load(CALLBACK).unwrap_err();
         assert!(
-            matches!(err, Error::Rejected { .. }) && !err.verifier_log().is_empty(),
+            matches!(err, Error::Rejected { .. }) && err.verifier_log().is_some(),
             "{err}"
         );
         use std::io::Write;
@@ -680,7 +681,7 @@ fn map_size_and_autoload_set_before_load_are_what_the_kernel_gets() {
     }
     spec.map_mut("hits").unwrap().set_max_entries(3).unwrap();
     let loaded = spec.load(&rawbpf::LoadOptions::default()).unwrap();
-    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    let loaded_names: Vec<&str> = loaded.programs.iter().map(|p| p.name()).collect();
     assert_eq!(loaded_names, [first.as_str()]);
     assert_eq!(loaded.map("hits").unwrap().info().unwrap().max_entries, 3);
     // Data maps hold one value: their size is not to be changed.

@@ -178,7 +178,7 @@ fn outer_maps_hold_the_inner_maps_and_the_tail_call_happens() {
 fn question_mark_sections_load_only_when_asked() {
     require_root();
     let loaded = common::load(MAP_IN_MAP).unwrap();
-    let mut names: Vec<_> = loaded.programs.iter().map(|p| p.name.as_str()).collect();
+    let mut names: Vec<_> = loaded.programs.iter().map(|p| p.name()).collect();
     names.sort();
     assert_eq!(
         names,
@@ -193,7 +193,7 @@ fn question_mark_sections_load_only_when_asked() {
         spec.load(&rawbpf::LoadOptions::default()).unwrap()
     };
     let prog = loaded.program("not_by_default").expect("loaded when asked");
-    assert_eq!(prog.section, "?tc");
+    assert_eq!(prog.section(), "?tc");
     assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 7);
 }
 
@@ -370,6 +370,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
         assert!(
             err.verifier_log()
+                .unwrap_or_default()
                 .contains("invalid bpf_context access off=48 size=8"),
             "{err}"
         );
@@ -410,7 +411,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
             loaded
                 .program("on_migrate")
                 .unwrap()
-                .kind
+                .kind()
                 .expected_attach_type,
             40
         );
@@ -419,7 +420,7 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
         loaded
             .program("on_devmap")
             .unwrap()
-            .kind
+            .kind()
             .expected_attach_type,
         33
     );
@@ -433,7 +434,6 @@ fn section_names_give_the_attach_types_the_verifier_needs() {
 
 use rawbpf::sys::{self, PossibleCpus};
 use rawbpf::{Map, UpdateFlags};
-use std::os::fd::AsFd;
 
 /// `f`'s error, which must be a length or kind refusal naming every one of
 /// `words`, made without any bpf() call.
@@ -916,16 +916,13 @@ fn prog_array_and_array_of_maps_take_fds_and_give_ids() {
     let prog_id = prog.info().unwrap().0.id;
     let jumps = Map::create("t_jumps", MapType::PROG_ARRAY, 4, 4, 2, MapFlags::empty()).unwrap();
     assert_eq!(jumps.lookup_id(1).unwrap(), None);
-    jumps.update_fd(1, prog.fd.as_fd()).unwrap();
+    jumps.update_fd(1, prog.fd()).unwrap();
     assert_eq!(jumps.lookup_id(1).unwrap(), Some(prog_id));
     assert_eq!(
         jumps.lookup(&1u32.to_ne_bytes()).unwrap(),
         Some(prog_id.to_ne_bytes().to_vec())
     );
-    assert_eq!(
-        errno(jumps.update_fd(2, prog.fd.as_fd())),
-        Some(libc::E2BIG)
-    );
+    assert_eq!(errno(jumps.update_fd(2, prog.fd())), Some(libc::E2BIG));
     refused(|| jumps.lookup(&[0; 8]), &["t_jumps", "key is 8 bytes"]);
 
     let inner = Map::create("t_inner", MapType::ARRAY, 4, 8, 1, MapFlags::empty()).unwrap();
@@ -946,13 +943,10 @@ fn prog_array_and_array_of_maps_take_fds_and_give_ids() {
     assert_eq!(outer.lookup_id(0).unwrap(), Some(inner.info().unwrap().id));
     assert_eq!(outer.lookup_id(1).unwrap(), None);
     // A program is no map: the kernel refuses it (`__bpf_map_get`).
-    assert_eq!(
-        errno(outer.update_fd(1, prog.fd.as_fd())),
-        Some(libc::EINVAL)
-    );
+    assert_eq!(errno(outer.update_fd(1, prog.fd())), Some(libc::EINVAL));
     // Maps whose values are not fds are refused by name.
     refused(
-        || inner.update_fd(0, prog.fd.as_fd()),
+        || inner.update_fd(0, prog.fd()),
         &["update_fd", "ARRAY", "not file descriptors"],
     );
     refused(
@@ -1059,7 +1053,7 @@ fn a_pinned_percpu_map_reopens_knowing_it_is_per_cpu() {
     // from_fd of a program is refused by name.
     let loaded = common::load(PERCPU).unwrap();
     let prog = loaded.program("count_per_cpu").unwrap();
-    let err = Map::from_fd(prog.fd.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
+    let err = Map::from_fd(prog.fd().try_clone_to_owned().unwrap()).unwrap_err();
     assert!(err.to_string().contains("not a map"), "{err}");
 }
 

@@ -213,7 +213,7 @@ fn a_failed_second_attach_undoes_the_first() {
     let cgroup_progs: Vec<_> = plan
         .programs
         .iter()
-        .filter(|p| p.kind.attaches_to_cgroup())
+        .filter(|p| p.kind().attaches_to_cgroup())
         .collect();
     assert!(
         cgroup_progs.len() >= 2,
@@ -222,10 +222,10 @@ fn a_failed_second_attach_undoes_the_first() {
     let second = cgroup_progs[1];
     // A program of our own (a copy of the second) attached exclusively
     // (no flags) where rawbpf's second program goes.
-    let at = second.kind.expected_attach_type;
-    let fprog_load = second.fd.as_fd();
+    let at = second.kind().expected_attach_type;
+    let fprog_load = second.fd();
     sys::prog_attach(fprog_load, cg.fd(), at, AttachFlags::empty()).unwrap();
-    let first_type = cgroup_progs[0].kind.expected_attach_type;
+    let first_type = cgroup_progs[0].kind().expected_attach_type;
     drop(cgroup_progs);
 
     for mode in [&[][..], &["--legacy-attach"][..]] {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::fd::AsFd;
 use std::process::Command;
 
 use common::*;
@@ -90,7 +89,7 @@ fn show_lists_pins_with_kind_id_and_name() {
     let sub = pins.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
-    rawbpf::kernel::bpffs::pin(prog.fd.as_fd(), &sub.join("prog")).unwrap();
+    rawbpf::kernel::bpffs::pin(prog.fd(), &sub.join("prog")).unwrap();
 
     let listing = show::pins(pins.path()).unwrap();
     assert_eq!(listing.skipped, []);

@@ -115,6 +115,7 @@ const OBJECTS: &[(&str, &[u8], &str)] = &[
     object!("sections"),
     object!("slow_verify"),
     object!("subprog"),
+    object!("test_run"),
     object!("timer_cancel"),
     object!("timer_cases"),
     object!("timer_types"),

@@ -662,7 +662,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let pin = match cgroup::bpffs_root() {
+    let pin = match rawbpf::kernel::mounts::bpffs_root() {
         Ok(root) => root.join(format!("rawbpf-bench-{}", std::process::id())),
         Err(e) => {
             eprintln!("rawbpf-bench: {e}");

@@ -21,7 +21,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::bpffs::pin;
 use crate::kernel::mounts::{cgroup2_root, find_mount};
 use crate::load::{Loaded, Program};
@@ -54,8 +54,12 @@ fn fs_name(magic: i64) -> String {
 static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 fn path_str(path: &Path) -> Result<&str> {
-    path.to_str()
-        .ok_or_else(|| Error::Env(format!("path {} is not UTF-8", path.display())))
+    path.to_str().ok_or_else(|| {
+        Error::refused(
+            ErrorKind::InvalidInput,
+            format!("path {} is not UTF-8", path.display()),
+        )
+    })
 }
 
 impl Cgroup {
@@ -64,8 +68,9 @@ impl Cgroup {
     pub fn open(path: impl AsRef<Path>) -> Result<Cgroup> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str().is_empty() {
-            return Err(Error::Env(
-                "the cgroup path is empty: give a directory of the cgroup v2 hierarchy".into(),
+            return Err(Error::refused(
+                ErrorKind::InvalidInput,
+                "the cgroup path is empty: give a directory of the cgroup v2 hierarchy",
             ));
         }
         let fd = sys::open(path_str(&path)?, libc::O_RDONLY | libc::O_DIRECTORY)
@@ -77,11 +82,14 @@ impl Cgroup {
                 .flatten()
                 .map(|r| format!(" (cgroup2 is mounted at {})", r.display()))
                 .unwrap_or_default();
-            return Err(Error::Env(format!(
-                "{} is not a cgroup v2 directory (its file system is {}){root}",
-                path.display(),
-                fs_name(fs)
-            )));
+            return Err(Error::refused(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} is not a cgroup v2 directory (its file system is {}){root}",
+                    path.display(),
+                    fs_name(fs)
+                ),
+            ));
         }
         Ok(Cgroup {
             path,
@@ -169,11 +177,7 @@ impl Cgroup {
     /// Sends one UDP datagram to `dst` from a child process moved into this
     /// cgroup, and reports what its send() saw.
     pub fn send_udp(&self, dst: std::net::SocketAddr) -> Result<sys::SendOutcome> {
-        self.probe(&sys::Probe {
-            udp: dst,
-            tcp: None,
-            touch_files: false,
-        })
+        self.probe(&sys::Probe::udp(dst))
     }
 
     /// Runs a [`sys::Probe`] from a child process moved into this cgroup.
@@ -242,37 +246,33 @@ fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 
 /// Attaches `prog` to `cgroup` with the attach type it was loaded for.
 pub fn attach(prog: &Program, cgroup: &Cgroup, mode: AttachMode) -> Result<Attachment> {
-    if !prog.kind.attaches_to_cgroup() {
+    if !prog.kind().attaches_to_cgroup() {
         return Err(Error::Program {
-            program: prog.name.clone(),
-            what: format!("section '{}' is not a cgroup attach point", prog.section),
+            program: prog.name().to_string(),
+            what: format!("section '{}' is not a cgroup attach point", prog.section()),
         });
     }
-    let attach_type = prog.kind.expected_attach_type;
-    let what = format!("program '{}' to {}", prog.name, cgroup.path.display());
+    let attach_type = prog.kind().expected_attach_type;
+    let what = format!("program '{}' to {}", prog.name(), cgroup.path.display());
     let kind = match mode {
         AttachMode::Link => AttachKind::Link(
-            sys::link_create(
-                prog.fd.as_fd(),
-                sys::LinkTarget::Fd(cgroup.fd()),
-                attach_type,
-            )
-            .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
+            sys::link_create(prog.fd(), sys::LinkTarget::Fd(cgroup.fd()), attach_type)
+                .map_err(|e| attach_error(Cmd::LinkCreate, what, e, cgroup, attach_type, mode))?,
         ),
         AttachMode::Legacy(flags) => {
             // The fds that detach it again, before it is attached: a dup
             // that fails (EMFILE) afterwards would leave it attached.
             let kind = AttachKind::Legacy {
-                prog: dup(prog.fd.as_fd())?,
+                prog: dup(prog.fd())?,
                 cgroup: dup(cgroup.fd())?,
             };
-            sys::prog_attach(prog.fd.as_fd(), cgroup.fd(), attach_type, flags)
+            sys::prog_attach(prog.fd(), cgroup.fd(), attach_type, flags)
                 .map_err(|e| attach_error(Cmd::ProgAttach, what, e, cgroup, attach_type, mode))?;
             kind
         }
     };
     Ok(Attachment {
-        program: prog.name.clone(),
+        program: prog.name().to_string(),
         attach_type,
         kind,
     })
@@ -323,11 +323,14 @@ fn attach_error(
         }
         AttachMode::Legacy(_) => "--legacy-attach=override".to_string(),
     };
-    Error::Env(format!(
-        "{} ({what}): attach mode conflict: {present}, and rawbpf attached with {mine}. \
+    Error::refused(
+        ErrorKind::Busy,
+        format!(
+            "{} ({what}): attach mode conflict: {present}, and rawbpf attached with {mine}. \
          Detach the other program, or attach in a mode it allows (both multi, or both override)",
-        cmd.name()
-    ))
+            cmd.name()
+        ),
+    )
 }
 
 /// Attaches every cgroup program of `loaded` to `cgroup`.
@@ -335,7 +338,7 @@ pub fn attach_all(loaded: &Loaded, cgroup: &Cgroup, mode: AttachMode) -> Result<
     loaded
         .programs
         .iter()
-        .filter(|p| p.kind.attaches_to_cgroup())
+        .filter(|p| p.kind().attaches_to_cgroup())
         .map(|p| attach(p, cgroup, mode))
         .collect()
 }

@@ -238,7 +238,7 @@ fn attach(loaded: &Loaded, cgroup: Option<&Cgroup>, plan: &Plan) -> Result<Vec<A
     loaded
         .programs
         .iter()
-        .filter(|p| attached.contains(&p.name.as_str()))
+        .filter(|p| attached.contains(&p.name()))
         .map(|p| cgroup::attach(p, cg, plan.mode))
         .collect()
 }
@@ -311,10 +311,10 @@ fn record_of(loaded: &Loaded, plan: &Plan) -> Result<pins::Record, Error> {
     let attached: Vec<pins::Attached<'_>> = loaded
         .programs
         .iter()
-        .filter(|p| plan.programs.iter().any(|(n, a)| *a && *n == p.name))
+        .filter(|p| plan.programs.iter().any(|(n, a)| *a && *n == p.name()))
         .map(|p| pins::Attached {
-            program: &p.name,
-            attach_type: p.kind.expected_attach_type,
+            program: p.name(),
+            attach_type: p.kind().expected_attach_type,
             link: plan.mode == AttachMode::Link,
         })
         .collect();
@@ -347,8 +347,8 @@ fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
     let unattached: Vec<&str> = loaded
         .programs
         .iter()
-        .filter(|p| !plan.programs.iter().any(|(n, a)| *a && *n == p.name))
-        .map(|p| p.name.as_str())
+        .filter(|p| !plan.programs.iter().any(|(n, a)| *a && *n == p.name()))
+        .map(|p| p.name())
         .collect();
     if !unattached.is_empty() {
         outln!(
@@ -406,8 +406,8 @@ fn run_and_wait(
     let unattached: Vec<&str> = loaded
         .programs
         .iter()
-        .filter(|p| !attachments.iter().any(|a| a.program == p.name))
-        .map(|p| p.name.as_str())
+        .filter(|p| !attachments.iter().any(|a| a.program == p.name()))
+        .map(|p| p.name())
         .collect();
     if !unattached.is_empty() {
         outln!(
@@ -484,10 +484,10 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
     for prog in &loaded.programs {
         out += &format!(
             "prog    {:<16} type {} section {} ({} insns)\n",
-            prog.name,
-            ProgType(prog.kind.prog_type),
-            prog.section,
-            prog.insn_count
+            prog.name(),
+            ProgType(prog.kind().prog_type),
+            prog.section(),
+            prog.insn_count()
         );
     }
     let target = cgroup

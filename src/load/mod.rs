@@ -52,7 +52,7 @@ impl Loaded {
 
     /// The program whose function is named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
-        self.programs.iter().find(|p| p.name == name)
+        self.programs.iter().find(|p| p.name() == name)
     }
 
     /// The current bytes of the global variable `name` (in `.data*`,
@@ -352,12 +352,14 @@ fn load_programs(
     Ok(jobs
         .iter()
         .zip(fds)
-        .map(|(job, fd)| Program {
-            name: job.spec.name.clone(),
-            section: job.spec.section.clone(),
-            kind: job.kind.clone(),
-            insn_count: job.assembled.insns.len(),
-            fd,
+        .map(|(job, fd)| {
+            Program::new(
+                job.spec.name.clone(),
+                job.spec.section.clone(),
+                job.kind.clone(),
+                job.assembled.insns.len(),
+                fd,
+            )
         })
         .collect())
 }
@@ -377,7 +379,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
             };
             let prog = programs
                 .iter()
-                .find(|p| &p.name == name)
+                .find(|p| p.name() == name)
                 .ok_or_else(|| Error::Map {
                     map: spec.name.clone(),
                     what: format!(
@@ -385,7 +387,7 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
                         slot.index
                     ),
                 })?;
-            map.update_fd(slot.index, prog.fd.as_fd())?;
+            map.update_fd(slot.index, prog.fd())?;
         }
     }
     Ok(())
@@ -468,7 +470,7 @@ fn explain_eperm(e: Error) -> Error {
         Error::Sys { cmd, what, .. } => format!("{cmd} ({what})"),
         other => other.to_string(),
     };
-    Error::Env(format!(
+    Error::refused(crate::error::ErrorKind::PermissionDenied, format!(
         "not permitted: loading BPF objects needs root (CAP_BPF, CAP_PERFMON); the kernel refused {refused} with EPERM.\n\
          Run rawbpf as root, or `make vmtest` to run the tests as root in a VM."
     ))

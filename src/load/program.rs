@@ -10,6 +10,12 @@
 //! its BTF id in the kernel's own BTF (`/sys/kernel/btf/vmlinux`), which is
 //! read only when such a program is present.
 //!
+//! The kernel reads `fd_array[index]` for the index a module kfunc call
+//! (its `off`) or a `BPF_PSEUDO_MAP_IDX` load names, without knowing the
+//! array's length (`__find_kfunc_desc_btf` and `resolve_pseudo_ldimm64` in
+//! kernel/bpf/verifier.c): [`load`] refuses an index past the array before
+//! any system call.
+//!
 //! Policy for loading lives here and only here: retry on EAGAIN (unless a
 //! stop signal caused it), and on any other failure load once more, and only
 //! once, with a log buffer to show the verifier's words.
@@ -20,13 +26,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::error::{Error, Result};
 use crate::kernel::caps::{self, Cap};
 use crate::object::reloc::Assembled;
-use crate::sys::{self, ProgLoad, TestRunResult};
+use crate::sys::{self, ProgLoad};
 use crate::uapi::prog_type;
 use crate::uapi::Cmd;
 
 pub use crate::object::section::ProgKind;
+pub use test_run::{TestRun, TestRunOptions};
 
-/// Everything needed to load one program.
+mod test_run;
+
+/// Everything needed to load one program: [`LoadRequest::new`], then the
+/// BTF and attach target where the program has them.
+#[non_exhaustive]
 pub struct LoadRequest<'a> {
     /// The program's name (its function).
     pub name: &'a str,
@@ -45,6 +56,29 @@ pub struct LoadRequest<'a> {
     /// Set to stop the load (a verification in progress ends with EAGAIN
     /// when a signal arrives).
     pub cancel: Option<&'a AtomicBool>,
+}
+
+impl<'a> LoadRequest<'a> {
+    /// Function `name` of `section`, assembled, to load as `kind`: no BTF,
+    /// no attach target.
+    pub fn new(
+        name: &'a str,
+        section: &'a str,
+        kind: &'a ProgKind,
+        assembled: &'a Assembled,
+        license: &'a std::ffi::CStr,
+    ) -> LoadRequest<'a> {
+        LoadRequest {
+            name,
+            section,
+            kind,
+            assembled,
+            license,
+            btf: None,
+            attach_btf_id: 0,
+            cancel: None,
+        }
+    }
 }
 
 /// The log buffer of the one logged retry. Since Linux 6.4 a log that
@@ -74,6 +108,14 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
         attach_btf_id: req.attach_btf_id,
         fd_array: &req.assembled.fd_array,
     };
+    // The kernel reads fd_array[index] without knowing its length: check
+    // before the call (sys::prog_load checks again, for its other callers).
+    if let Some(overrun) = sys::fd_array_overrun(attr.insns, attr.fd_array.len()) {
+        return Err(Error::Program {
+            program: req.name.to_string(),
+            what: format!("section '{}': {overrun}", req.section),
+        });
+    }
     with_kernel_log_needing(
         req.cancel,
         &caps::for_prog_type(req.kind.prog_type),
@@ -112,19 +154,7 @@ fn kernel_lacks_timer() -> bool {
         rawbpf_asm::Insn::call_helper(BPF_TIMER_INIT),
         rawbpf_asm::Insn::exit(),
     ]);
-    let attr = ProgLoad {
-        prog_type: prog_type::SOCKET_FILTER,
-        expected_attach_type: 0,
-        name: "timer_probe",
-        insns: &insns,
-        license: c"GPL",
-        flags: sys::ProgFlags::empty(),
-        btf: None,
-        func_info: &[],
-        line_info: &[],
-        attach_btf_id: 0,
-        fd_array: &[],
-    };
+    let attr = ProgLoad::new(prog_type::SOCKET_FILTER, "timer_probe", &insns, c"GPL");
     let mut log = vec![0u8; 4096];
     match sys::prog_load(&attr, Some(&mut log)) {
         Ok(_) => false,
@@ -351,33 +381,62 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
 /// A program the kernel accepted.
 #[derive(Debug)]
 pub struct Program {
-    /// The function's name (also the kernel's program name, cut to 15 bytes).
-    pub name: String,
-    /// The ELF section, e.g. `cgroup_skb/egress`.
-    pub section: String,
-    /// Program type, attach type and flags, from the section name.
-    pub kind: ProgKind,
-    /// Instructions handed to the kernel, subprograms included.
-    pub insn_count: usize,
-    /// The loaded program.
-    pub fd: OwnedFd,
+    name: String,
+    section: String,
+    kind: ProgKind,
+    insn_count: usize,
+    fd: OwnedFd,
 }
 
 impl Program {
+    /// A loaded program: `fd` is what BPF_PROG_LOAD returned for `insn_count`
+    /// instructions of function `name` in `section`, loaded as `kind`.
+    pub(crate) fn new(
+        name: String,
+        section: String,
+        kind: ProgKind,
+        insn_count: usize,
+        fd: OwnedFd,
+    ) -> Program {
+        Program {
+            name,
+            section,
+            kind,
+            insn_count,
+            fd,
+        }
+    }
+
+    /// The function's name (also the kernel's program name, cut to 15 bytes).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ELF section it came from, e.g. `cgroup_skb/egress`.
+    pub fn section(&self) -> &str {
+        &self.section
+    }
+
+    /// Program type, attach type and flags, from the section name.
+    pub fn kind(&self) -> &ProgKind {
+        &self.kind
+    }
+
+    /// How many instructions (8-byte slots) were handed to the kernel,
+    /// subprograms included.
+    pub fn insn_count(&self) -> usize {
+        self.insn_count
+    }
+
+    /// The loaded program's fd, for attach calls and pins.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// The kernel's view: id, tag, verified instructions, maps used.
     pub fn info(&self) -> Result<(sys::ProgInfo, Vec<u32>)> {
         sys::prog_info(self.fd.as_fd()).map_err(Error::sys(
             Cmd::ObjGetInfoByFd,
-            format!("program '{}'", self.name),
-        ))
-    }
-
-    /// Runs the program once in the kernel on `packet` and/or `ctx`
-    /// (BPF_PROG_TEST_RUN). `repeat` stays 0 (= once): syscall programs
-    /// refuse any other value.
-    pub fn test_run(&self, packet: &[u8], ctx: &[u8]) -> Result<TestRunResult> {
-        sys::prog_test_run(self.fd.as_fd(), packet, None, ctx, 0).map_err(Error::sys(
-            Cmd::ProgTestRun,
             format!("program '{}'", self.name),
         ))
     }

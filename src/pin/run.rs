@@ -80,19 +80,19 @@ pub fn intent(
             false => (bpffs::PROG_PREFIX, PinKind::Legacy),
         };
         let mut pin = Pin::new(bpffs::pin_name(prefix, a.program), kind, a.attach_type);
-        pin.prog = Some(prog_ident(prog.fd.as_fd())?);
+        pin.prog = Some(prog_ident(prog.fd())?);
         pins.push(pin);
     }
     for p in &loaded.programs {
-        if attached.iter().any(|a| a.program == p.name) {
+        if attached.iter().any(|a| a.program == p.name()) {
             continue;
         }
         let mut pin = Pin::new(
-            bpffs::pin_name(bpffs::PROG_PREFIX, &p.name),
+            bpffs::pin_name(bpffs::PROG_PREFIX, p.name()),
             PinKind::Program,
             0,
         );
-        pin.prog = Some(prog_ident(p.fd.as_fd())?);
+        pin.prog = Some(prog_ident(p.fd())?);
         pins.push(pin);
     }
     Ok(Record {
@@ -284,7 +284,7 @@ fn fds_by_pin_name<'a>(
         fds.insert(name, map.fd());
     }
     for p in &loaded.programs {
-        fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, &p.name), p.fd.as_fd());
+        fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, p.name()), p.fd());
     }
     for a in attachments {
         match (a.link(), a.program_fd()) {

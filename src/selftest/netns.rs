@@ -159,7 +159,7 @@ fn attach(
         }
         NetTarget::Socket => {
             let sock = UdpSocket::bind("127.0.0.1:0").map_err(failed("UDP socket"))?;
-            sys::attach_to_socket(sock.as_fd(), prog.fd.as_fd(), SocketProgram::Filter)
+            sys::attach_to_socket(sock.as_fd(), prog.fd(), SocketProgram::Filter)
                 .map_err(failed("SO_ATTACH_BPF"))?;
             attached.filtered = Some(sock);
         }
@@ -168,12 +168,8 @@ fn attach(
                 .map_err(failed("SO_REUSEPORT socket"))?;
             let addr = first.local_addr().map_err(failed("SO_REUSEPORT socket"))?;
             let second = sys::reuseport_udp_socket(addr).map_err(failed("SO_REUSEPORT socket"))?;
-            sys::attach_to_socket(
-                first.as_fd(),
-                prog.fd.as_fd(),
-                SocketProgram::ReuseportSelect,
-            )
-            .map_err(failed("SO_ATTACH_REUSEPORT_EBPF"))?;
+            sys::attach_to_socket(first.as_fd(), prog.fd(), SocketProgram::ReuseportSelect)
+                .map_err(failed("SO_ATTACH_REUSEPORT_EBPF"))?;
             attached.reuseport = vec![first, second];
         }
         NetTarget::Sockmap(attach_type) => {
@@ -182,7 +178,7 @@ fn attach(
             }
             if let Some(map) = &attached.sockmap {
                 sys::prog_attach(
-                    prog.fd.as_fd(),
+                    prog.fd(),
                     map.as_fd(),
                     attach_type,
                     sys::AttachFlags::empty(),
@@ -219,7 +215,7 @@ fn attach_link(
         ),
         _ => return Err(Step::Failed("not a link attachment".into())),
     };
-    let link = sys::link_create(prog.fd.as_fd(), target, kind).map_err(|e| {
+    let link = sys::link_create(prog.fd(), target, kind).map_err(|e| {
         let errno = e.raw_os_error();
         let before_tcx = super::kernel_version().is_some_and(|v| v < (6, 6));
         if kind == attach_type::TCX_INGRESS && before_tcx && errno == Some(libc::EINVAL) {

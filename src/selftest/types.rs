@@ -5,7 +5,6 @@
 //! (see `netns`).
 
 use std::fmt::Write as _;
-use std::os::fd::AsFd as _;
 
 use super::netns::{self, NetAttach, NetTarget};
 use super::{list, type_values, Step, Verdict};
@@ -169,14 +168,11 @@ fn test_run(spec: &TypeSpec, loaded: &Loaded) -> Step {
         Input::SkLookup => prog.test_run(&[], &sk_lookup_ctx()),
         Input::Nothing => prog.test_run(&[], &[]),
         Input::Fentry => {
-            let link = match sys::link_create(
-                prog.fd.as_fd(),
-                sys::LinkTarget::LoadedWith,
-                at::TRACE_FENTRY,
-            ) {
-                Ok(link) => link,
-                Err(e) => return Step::Failed(format!("BPF_LINK_CREATE: {e}")),
-            };
+            let link =
+                match sys::link_create(prog.fd(), sys::LinkTarget::LoadedWith, at::TRACE_FENTRY) {
+                    Ok(link) => link,
+                    Err(e) => return Step::Failed(format!("BPF_LINK_CREATE: {e}")),
+                };
             let r = prog.test_run(&[], &[]);
             drop(link);
             r
@@ -210,7 +206,7 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
         let loaded = match load_only(spec.program) {
             Ok(loaded) => loaded,
             Err(e) => {
-                let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_empty();
+                let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_none();
                 let (loaded, verdict) = if eperm {
                     let why = "EPERM before verification: this kernel's security policy refuses the type here";
                     (

@@ -5,7 +5,9 @@ use std::io;
 use std::mem::{offset_of, size_of};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use super::{bpf, fd, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags};
+use super::{
+    bpf, fd, len32, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags, TestRunFlags,
+};
 
 #[repr(C)]
 #[derive(Default)]
@@ -15,24 +17,26 @@ struct BtfLoadAttr {
     btf_size: u32,
     btf_log_size: u32,
     btf_log_level: u32,
-    /// Explicit zero: a kernel that ends the command at `btf_log_level`
-    /// (5.10) refuses non-zero bytes after it, and implicit padding is not
-    /// guaranteed to be zero.
-    _pad: u32,
+    /// Sent as an explicit zero (a kernel that ends the command at
+    /// `btf_log_level`, 5.10, refuses non-zero bytes after it, and implicit
+    /// padding may hold garbage); since 6.4 the kernel writes the full size
+    /// of its log here (`btf_log_true_size`).
+    btf_log_true_size: u32,
 }
-layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20, btf_log_level @ 24);
+layout!(BtfLoadAttr, size 32, btf @ 0, btf_log_buf @ 8, btf_size @ 16, btf_log_size @ 20,
+    btf_log_level @ 24, btf_log_true_size @ 28);
 
 /// BPF_BTF_LOAD: hands the kernel a BTF blob; `log`, when given, receives its
 /// explanation of a rejection.
 pub fn btf_load(btf: &[u8], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
     let mut attr = BtfLoadAttr {
         btf: ptr(btf),
-        btf_size: btf.len() as u32,
+        btf_size: len32(btf.len())?,
         ..Default::default()
     };
     if let Some(log) = log {
+        attr.btf_log_size = len32(log.len())?;
         attr.btf_log_buf = ptr_mut(log);
-        attr.btf_log_size = log.len() as u32;
         attr.btf_log_level = 1;
     }
     owned_fd(bpf(Cmd::BtfLoad, &mut attr)?)
@@ -133,6 +137,8 @@ layout!(ProgLoadAttr, size 128, prog_type @ 0, insn_cnt @ 4, insns @ 8, license 
 
 /// What BPF_PROG_LOAD needs. `insns` is the encoded instruction stream;
 /// `func_info` and `line_info` are packed kernel records (8 and 16 bytes each).
+/// Made with [`ProgLoad::new`], then the fields a program needs are set.
+#[non_exhaustive]
 pub struct ProgLoad<'a> {
     /// `prog_type`.
     pub prog_type: u32,
@@ -159,6 +165,26 @@ pub struct ProgLoad<'a> {
     pub fd_array: &'a [RawFd],
 }
 
+impl<'a> ProgLoad<'a> {
+    /// A program of `prog_type` named `name`: no attach type, flags, BTF,
+    /// attach target or `fd_array`.
+    pub fn new(prog_type: u32, name: &'a str, insns: &'a [u8], license: &'a CStr) -> ProgLoad<'a> {
+        ProgLoad {
+            prog_type,
+            expected_attach_type: 0,
+            name,
+            insns,
+            license,
+            flags: ProgFlags::empty(),
+            btf: None,
+            func_info: &[],
+            line_info: &[],
+            attach_btf_id: 0,
+            fd_array: &[],
+        }
+    }
+}
+
 /// Kernel record sizes of `struct bpf_func_info` and `struct bpf_line_info`.
 pub const FUNC_INFO_SIZE: usize = 8;
 /// Size of `struct bpf_line_info`.
@@ -177,11 +203,95 @@ pub fn object_name(name: &str) -> [u8; 16] {
     out
 }
 
+/// An instruction that names an `fd_array` entry past the array's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FdArrayOverrun {
+    /// The instruction's index (in 8-byte slots).
+    pub insn: usize,
+    /// The `fd_array` index it uses.
+    pub index: u32,
+    /// How many entries `fd_array` has.
+    pub len: usize,
+}
+
+impl std::fmt::Display for FdArrayOverrun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "insn {} uses fd_array[{}], but fd_array has {} entries",
+            self.insn, self.index, self.len
+        )
+    }
+}
+
+impl std::error::Error for FdArrayOverrun {}
+
+/// The first instruction of `insns` (encoded) that makes the verifier read
+/// `fd_array[index]` with `index >= fd_array_len`: a kfunc call whose `off`
+/// names a module's BTF (`__find_kfunc_desc_btf` in kernel/bpf/verifier.c)
+/// and an ld_imm64 of `BPF_PSEUDO_MAP_IDX` or `BPF_PSEUDO_MAP_IDX_VALUE`
+/// (`resolve_pseudo_ldimm64`). Every slot is looked at, second halves of
+/// ld_imm64 too: a false alarm there is a program the kernel refuses anyway.
+pub fn fd_array_overrun(insns: &[u8], fd_array_len: usize) -> Option<FdArrayOverrun> {
+    use rawbpf_asm::{pseudo, Insn, INSN_SIZE};
+    insns
+        .chunks_exact(INSN_SIZE)
+        .enumerate()
+        .find_map(|(i, slot)| {
+            let mut bytes = [0u8; INSN_SIZE];
+            bytes.copy_from_slice(slot);
+            let insn = Insn::from_bytes(bytes);
+            let index = if insn.is_kfunc_call() && insn.off > 0 {
+                insn.off as u32
+            } else if insn.is_ld_imm64()
+                && matches!(insn.src, pseudo::MAP_IDX | pseudo::MAP_IDX_VALUE)
+            {
+                insn.imm as u32
+            } else {
+                return None;
+            };
+            (index as usize >= fd_array_len).then_some(FdArrayOverrun {
+                insn: i,
+                index,
+                len: fd_array_len,
+            })
+        })
+}
+
 /// BPF_PROG_LOAD; `log`, when given, receives the verifier's log (level 1).
+/// A program whose instructions index `fd_array` past its end is refused
+/// first (InvalidInput, the error an [`FdArrayOverrun`]), as is one whose
+/// instruction, func_info or line_info bytes are not whole records
+/// (EINVAL).
 pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    if let Some(overrun) = fd_array_overrun(p.insns, p.fd_array.len()) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, overrun));
+    }
+    // SAFETY: every fd_array index the instructions use was just checked.
+    unsafe { prog_load_unchecked(p, log) }
+}
+
+/// BPF_PROG_LOAD without the `fd_array` check of [`prog_load`].
+///
+/// # Safety
+/// Every `fd_array` index the instructions use must be less than
+/// `p.fd_array.len()`: the `off` of each kfunc call with a positive `off`,
+/// and the `imm` of each ld_imm64 of `BPF_PSEUDO_MAP_IDX` or
+/// `BPF_PSEUDO_MAP_IDX_VALUE` ([`fd_array_overrun`] finds the first that is
+/// not). The kernel does not know the array's length and reads
+/// `fd_array[index]` from this process's memory, past the slice if need be.
+pub unsafe fn prog_load_unchecked(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
+    let whole = |bytes: &[u8], record: usize| {
+        if bytes.len().is_multiple_of(record) {
+            len32(bytes.len() / record)
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
+        }
+    };
     let mut attr = ProgLoadAttr {
         prog_type: p.prog_type,
-        insn_cnt: (p.insns.len() / 8) as u32,
+        insn_cnt: whole(p.insns, rawbpf_asm::INSN_SIZE)?,
         insns: ptr(p.insns),
         license: p.license.as_ptr() as usize as u64,
         prog_flags: p.flags.bits(),
@@ -195,12 +305,12 @@ pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd
         if !p.func_info.is_empty() {
             attr.func_info_rec_size = FUNC_INFO_SIZE as u32;
             attr.func_info = ptr(p.func_info);
-            attr.func_info_cnt = (p.func_info.len() / FUNC_INFO_SIZE) as u32;
+            attr.func_info_cnt = whole(p.func_info, FUNC_INFO_SIZE)?;
         }
         if !p.line_info.is_empty() {
             attr.line_info_rec_size = LINE_INFO_SIZE as u32;
             attr.line_info = ptr(p.line_info);
-            attr.line_info_cnt = (p.line_info.len() / LINE_INFO_SIZE) as u32;
+            attr.line_info_cnt = whole(p.line_info, LINE_INFO_SIZE)?;
         }
     }
     if !p.fd_array.is_empty() {
@@ -208,12 +318,13 @@ pub fn prog_load(p: &ProgLoad<'_>, log: Option<&mut [u8]>) -> io::Result<OwnedFd
     }
     if let Some(log) = log {
         attr.log_level = 1;
+        attr.log_size = len32(log.len())?;
         attr.log_buf = ptr_mut(log);
-        attr.log_size = log.len() as u32;
     }
     owned_fd(bpf(Cmd::ProgLoad, &mut attr)?)
 }
 
+/// BPF_PROG_TEST_RUN's fields, to `batch_size` (Linux 5.18).
 #[repr(C)]
 #[derive(Default)]
 struct TestRunAttr {
@@ -231,48 +342,154 @@ struct TestRunAttr {
     ctx_out: u64,
     flags: u32,
     cpu: u32,
+    batch_size: u32,
+    /// Explicit zero (see `ProgQueryAttr::_pad`).
+    _pad: u32,
 }
-layout!(TestRunAttr, size 72, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_size_out @ 12,
+layout!(TestRunAttr, size 80, prog_fd @ 0, retval @ 4, data_size_in @ 8, data_size_out @ 12,
     data_in @ 16, data_out @ 24, repeat @ 32, duration @ 36, ctx_size_in @ 40,
-    ctx_size_out @ 44, ctx_in @ 48, ctx_out @ 56, flags @ 64, cpu @ 68);
+    ctx_size_out @ 44, ctx_in @ 48, ctx_out @ 56, flags @ 64, cpu @ 68, batch_size @ 72);
+
+/// The buffers and settings of one BPF_PROG_TEST_RUN. The kernel reads
+/// `data_in` and `ctx_in` and writes only into the `&mut` slices, at most
+/// their length each; an empty slice is passed as "none" (a null pointer,
+/// size 0). Made with `TestRunArgs::default()`, then the fields set.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct TestRunArgs<'a> {
+    /// The packet (`data_in`).
+    pub data_in: &'a [u8],
+    /// Where the packet goes after the run (`data_out`). Its length is
+    /// `data_size_out`, the most the kernel copies (`bpf_test_finish` in
+    /// net/bpf/test_run.c); a size of 0 would mean "no limit", which is why
+    /// an empty slice is passed as no buffer at all.
+    pub data_out: &'a mut [u8],
+    /// The context (`ctx_in`). Mutable: a syscall program's run writes the
+    /// context back into it (`bpf_prog_test_run_syscall`).
+    pub ctx_in: &'a mut [u8],
+    /// Where the context goes after the run (`ctx_out`, `bpf_ctx_finish`).
+    pub ctx_out: &'a mut [u8],
+    /// How often to run the program (0 = once).
+    pub repeat: u32,
+    /// `flags`.
+    pub flags: TestRunFlags,
+    /// The CPU to run on, with [`TestRunFlags::ON_CPU`].
+    pub cpu: u32,
+}
 
 /// What BPF_PROG_TEST_RUN reports back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TestRunResult {
     /// The program's return value.
     pub retval: u32,
     /// Average run time in ns over `repeat` runs.
     pub duration_ns: u32,
-    /// Bytes written to `data_out`.
+    /// The size of the packet after the run, whether or not it fit.
     pub data_size_out: u32,
+    /// The size of the context after the run, whether or not it fit
+    /// (0 when no `ctx_out` was given).
+    pub ctx_size_out: u32,
+    /// The kernel answered ENOSPC: `data_out` or `ctx_out` was smaller
+    /// than what it had, so it copied what fit; the sizes above say how
+    /// much it had. Not an error here, so that the caller learns the sizes.
+    pub no_space: bool,
 }
 
-/// BPF_PROG_TEST_RUN: runs the program on `data` (a packet) and/or `ctx`.
+/// Whether the kernel reads a context of this program type as plain data
+/// in a test run. Only STRUCT_OPS does not: `bpf_struct_ops_test_run`
+/// (net/bpf/bpf_dummy_struct_ops.c) reads a user address from the context
+/// and writes a state struct there. An allowlist, so that a type added
+/// later is refused until someone reads its test run.
+pub(super) fn ctx_is_plain_data(prog_type: u32) -> bool {
+    use crate::uapi::prog_type as pt;
+    matches!(
+        prog_type,
+        pt::SOCKET_FILTER
+            | pt::SCHED_CLS
+            | pt::SCHED_ACT
+            | pt::XDP
+            | pt::CGROUP_SKB
+            | pt::LWT_IN
+            | pt::LWT_OUT
+            | pt::LWT_XMIT
+            | pt::LWT_SEG6LOCAL
+            | pt::RAW_TRACEPOINT
+            | pt::FLOW_DISSECTOR
+            | pt::TRACING
+            | pt::SK_LOOKUP
+            | pt::SYSCALL
+            | pt::NETFILTER
+    )
+}
+
+/// BPF_PROG_TEST_RUN: runs `prog` on the buffers of `args`. With a context,
+/// the program's type is asked first (OBJ_GET_INFO_BY_FD), and a type
+/// whose test run reads pointers from the context is refused
+/// (InvalidInput).
 pub fn prog_test_run(
     prog: BorrowedFd<'_>,
-    data: &[u8],
-    data_out: Option<&mut [u8]>,
-    ctx: &[u8],
-    repeat: u32,
+    args: &mut TestRunArgs<'_>,
 ) -> io::Result<TestRunResult> {
+    if !args.ctx_in.is_empty() {
+        let prog_type = super::prog_type(prog)?;
+        if !ctx_is_plain_data(prog_type) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "BPF_PROG_TEST_RUN with a context: the test run of {} programs reads pointers from it",
+                    crate::uapi::ProgType(prog_type)
+                ),
+            ));
+        }
+    }
+    // SAFETY: no context, or one the program's type reads as plain data.
+    unsafe { prog_test_run_unchecked(prog, args) }
+}
+
+/// BPF_PROG_TEST_RUN without the program-type check of [`prog_test_run`].
+///
+/// # Safety
+/// `prog` must not be a program whose test run reads addresses from the
+/// context: with a non-empty `ctx_in`, a STRUCT_OPS program's test run
+/// (`bpf_struct_ops_test_run`) writes to the address its first eight bytes
+/// hold. Every other buffer is bounded by its slice.
+pub unsafe fn prog_test_run_unchecked(
+    prog: BorrowedFd<'_>,
+    args: &mut TestRunArgs<'_>,
+) -> io::Result<TestRunResult> {
+    let in_ptr = |s: &[u8]| if s.is_empty() { 0 } else { ptr(s) };
+    let out_ptr = |s: &mut [u8]| if s.is_empty() { 0 } else { ptr_mut(s) };
     let mut attr = TestRunAttr {
         prog_fd: fd(prog),
-        data_size_in: data.len() as u32,
-        data_in: if data.is_empty() { 0 } else { ptr(data) },
-        ctx_size_in: ctx.len() as u32,
-        ctx_in: if ctx.is_empty() { 0 } else { ptr(ctx) },
-        repeat,
+        data_size_in: len32(args.data_in.len())?,
+        data_in: in_ptr(args.data_in),
+        data_size_out: len32(args.data_out.len())?,
+        data_out: out_ptr(args.data_out),
+        ctx_size_in: len32(args.ctx_in.len())?,
+        ctx_in: out_ptr(args.ctx_in),
+        ctx_size_out: len32(args.ctx_out.len())?,
+        ctx_out: out_ptr(args.ctx_out),
+        repeat: args.repeat,
+        flags: args.flags.bits(),
+        cpu: args.cpu,
         ..Default::default()
     };
-    if let Some(out) = data_out {
-        attr.data_size_out = out.len() as u32;
-        attr.data_out = ptr_mut(out);
-    }
-    bpf(Cmd::ProgTestRun, &mut attr)?;
+    let no_space = match bpf(Cmd::ProgTestRun, &mut attr) {
+        Ok(_) => false,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => true,
+        Err(e) => return Err(e),
+    };
     Ok(TestRunResult {
         retval: attr.retval,
         duration_ns: attr.duration,
         data_size_out: attr.data_size_out,
+        ctx_size_out: if args.ctx_out.is_empty() {
+            0
+        } else {
+            attr.ctx_size_out
+        },
+        no_space,
     })
 }
 
@@ -374,6 +591,9 @@ pub fn prog_detach(
     bpf(Cmd::ProgDetach, &mut attr).map(drop)
 }
 
+/// BPF_PROG_QUERY's fields, to `revision`: the kernel writes `attach_flags`,
+/// `prog_cnt` and `revision` back (`__cgroup_bpf_query`, `bpf_mprog_query`),
+/// and the ids into `prog_ids`, at most `prog_cnt` of them.
 #[repr(C)]
 #[derive(Default)]
 struct ProgQueryAttr {
@@ -383,27 +603,71 @@ struct ProgQueryAttr {
     attach_flags: u32,
     prog_ids: u64,
     prog_cnt: u32,
-    /// Explicit zero: 5.10 ends the command at `prog_cnt` and refuses
-    /// (EINVAL) non-zero bytes after it; implicit padding may hold garbage.
+    /// Explicit zero: implicit padding may hold garbage, and a kernel
+    /// refuses (EINVAL) non-zero bytes past the fields it knows.
     _pad: u32,
+    prog_attach_flags: u64,
+    link_ids: u64,
+    link_attach_flags: u64,
+    revision: u64,
 }
-layout!(ProgQueryAttr, size 32, target_fd @ 0, attach_type @ 4, query_flags @ 8,
-    attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24);
+layout!(ProgQueryAttr, size 64, target_fd @ 0, attach_type @ 4, query_flags @ 8,
+    attach_flags @ 12, prog_ids @ 16, prog_cnt @ 24, prog_attach_flags @ 32,
+    link_ids @ 40, link_attach_flags @ 48, revision @ 56);
+
+/// What BPF_PROG_QUERY reports for one attach point.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProgQuery {
+    /// The attach flags in force (cgroups; 0 for tcx and netkit).
+    pub attach_flags: AttachFlags,
+    /// The ids of the programs attached, in run order.
+    pub prog_ids: Vec<u32>,
+    /// A counter of the attach point's changes (Linux 6.15 for cgroups,
+    /// 6.6 for tcx); 0 from a kernel that has none.
+    pub revision: u64,
+}
+
+/// How often a query is repeated when programs were attached between the
+/// kernel's count and its copy (ENOSPC).
+const QUERY_TRIES: usize = 4;
+
+/// BPF_PROG_QUERY: the programs attached to `target` for `attach_type`.
+/// The id buffer starts at 64 (the kernel's limit per cgroup attach type,
+/// `BPF_CGROUP_MAX_PROGS`) and grows to the count the kernel reports.
+pub fn prog_query_full(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<ProgQuery> {
+    let mut ids = vec![0u32; 64];
+    for _ in 0..QUERY_TRIES {
+        let mut attr = ProgQueryAttr {
+            target_fd: fd(target),
+            attach_type,
+            prog_ids: ptr_mut(&mut ids),
+            prog_cnt: len32(ids.len())?,
+            ..Default::default()
+        };
+        match bpf(Cmd::ProgQuery, &mut attr) {
+            Ok(_) => {
+                // The kernel wrote at most `ids.len()` ids; it reports how many.
+                ids.truncate(attr.prog_cnt as usize);
+                return Ok(ProgQuery {
+                    attach_flags: AttachFlags::from_bits_retain(attr.attach_flags),
+                    prog_ids: ids,
+                    revision: attr.revision,
+                });
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                ids = vec![0u32; (attr.prog_cnt as usize).max(ids.len() + 1)];
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOSPC))
+}
 
 /// BPF_PROG_QUERY: the ids of the programs attached to `target` for
 /// `attach_type`, and the attach flags in force.
 pub fn prog_query(target: BorrowedFd<'_>, attach_type: u32) -> io::Result<(AttachFlags, Vec<u32>)> {
-    let mut ids = vec![0u32; 64];
-    let mut attr = ProgQueryAttr {
-        target_fd: fd(target),
-        attach_type,
-        prog_ids: ptr_mut(&mut ids),
-        prog_cnt: ids.len() as u32,
-        ..Default::default()
-    };
-    bpf(Cmd::ProgQuery, &mut attr)?;
-    ids.truncate(attr.prog_cnt as usize);
-    Ok((AttachFlags::from_bits_retain(attr.attach_flags), ids))
+    prog_query_full(target, attach_type).map(|q| (q.attach_flags, q.prog_ids))
 }
 
 // ---------------------------------------------------------------- pins

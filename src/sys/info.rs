@@ -85,6 +85,11 @@ layout!(InfoAttr, size 16, bpf_fd @ 0, info_len @ 4, info @ 8);
 /// Marker for the `bpf_*_info` structs: plain data, any bit pattern valid.
 trait Info: Default {}
 
+/// BPF_OBJ_GET_INFO_BY_FD into `info`: the kernel writes at most
+/// `info_len` = `size_of::<T>()` bytes of it (a newer kernel's longer struct
+/// is cut to ours), and through the pointers the struct carries at most the
+/// count beside each; the callers set only pointers to buffers of that
+/// count, the rest stay 0 (`T: Default`).
 fn obj_info<T: Info>(obj: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
     let mut attr = InfoAttr {
         bpf_fd: fd(obj),
@@ -97,6 +102,7 @@ fn obj_info<T: Info>(obj: BorrowedFd<'_>, info: &mut T) -> io::Result<()> {
 /// `struct bpf_prog_info`, up to `attach_btf_id`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct ProgInfo {
     /// `bpf_prog_info.prog_type`.
     pub prog_type: u32,
@@ -183,6 +189,10 @@ layout!(ProgInfo, size 232, id @ 4, tag @ 8, xlated_prog_len @ 20, nr_map_ids @ 
 impl Info for ProgInfo {}
 
 /// BPF_OBJ_GET_INFO_BY_FD on a program, with the ids of the maps it uses.
+/// The kernel copies at most `nr_map_ids` ids into `map_ids` and at most
+/// `info_len` bytes of the struct (`bpf_prog_get_info_by_fd`); 64 ids are
+/// every map a program can use (`MAX_USED_MAPS` in
+/// include/linux/bpf_verifier.h).
 pub fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(ProgInfo, Vec<u32>)> {
     let mut map_ids = vec![0u32; 64];
     let mut info = ProgInfo {
@@ -196,9 +206,26 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> io::Result<(ProgInfo, Vec<u32>)> {
     Ok((info, map_ids))
 }
 
+/// The first field of `struct bpf_prog_info`: asking with `info_len` 4
+/// makes the kernel fill in and copy only that (`bpf_prog_get_info_by_fd`).
+#[repr(C)]
+#[derive(Default)]
+struct ProgTypeInfo {
+    prog_type: u32,
+}
+impl Info for ProgTypeInfo {}
+
+/// The type (`enum bpf_prog_type`) of the program `prog`.
+pub fn prog_type(prog: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut info = ProgTypeInfo::default();
+    obj_info(prog, &mut info)?;
+    Ok(info.prog_type)
+}
+
 /// `struct bpf_map_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct MapInfo {
     /// `bpf_map_info.map_type`.
     pub map_type: u32,
@@ -248,6 +275,7 @@ pub fn map_info(map: BorrowedFd<'_>) -> io::Result<MapInfo> {
 /// depends on `link_type`, kept as raw words and read by the methods below.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct LinkInfo {
     /// `bpf_link_info.link_type`.
     pub link_type: u32,
@@ -318,6 +346,7 @@ pub fn link_info(link: BorrowedFd<'_>) -> io::Result<LinkInfo> {
 /// `struct bpf_btf_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct BtfInfo {
     /// `bpf_btf_info.btf`.
     pub btf: u64,

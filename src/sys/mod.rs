@@ -11,6 +11,27 @@
 //! Every file descriptor that comes back is an [`OwnedFd`], moved above fd 2
 //! first: several attr fields read fd 0 as "none", and a tool started from an
 //! initramfs may have stdio closed, so a kernel object must never sit on 0, 1 or 2.
+//!
+//! The kernel writes some answers back into the attr itself, at the offset of
+//! the field in *its* `union bpf_attr`, whatever size the call passed:
+//! `__cgroup_bpf_query` (kernel/bpf/cgroup.c, since 6.15) and `bpf_mprog_query`
+//! (kernel/bpf/mprog.c, tcx and netkit) write `query.revision` at offset 56
+//! of a command whose older fields end at 32. So every call hands the kernel
+//! a zeroed [`ATTR_ROOM`]-byte block, three times the newest kernel's 168-byte
+//! union, with the command's struct copied to its start: a field added past
+//! ours lands in that block, never in our stack.
+//!
+//! # Soundness of the safe wrappers
+//! A safe function here may not let the kernel read or write outside a Rust
+//! buffer. Every pointer an attr carries comes from a slice, and the length
+//! the kernel uses for it is that slice's own length (a length that does not
+//! fit the field's u32 is refused, never cut), or the kernel reads a
+//! NUL-terminated string from a `CStr`. A command whose bounds the arguments
+//! alone cannot fix is an `unsafe fn` with a `# Safety` contract and a safe
+//! wrapper that checks it first: [`prog_load_unchecked`] (the kernel reads
+//! `fd_array` at indexes taken from the instructions) and
+//! [`prog_test_run_unchecked`] (one program type reads pointers from the
+//! context).
 
 use std::cell::RefCell;
 use std::io;
@@ -67,24 +88,52 @@ pub fn extend_call_log(calls: Vec<Call>) {
     });
 }
 
-/// Issues `bpf(cmd, attr, sizeof(attr))`.
+/// How many bytes every bpf() call gives the kernel to write into: room
+/// for any `union bpf_attr` a kernel may know (168 bytes in Linux 6.18).
+pub const ATTR_ROOM: usize = 512;
+
+/// Issues `bpf(cmd, attr, sizeof(attr))`, with `attr` copied to the start
+/// of a zeroed [`ATTR_ROOM`]-byte block (see the module doc) and the block's
+/// first `sizeof(attr)` bytes copied back after the call.
+///
+/// `T` is one of this module's `#[repr(C)]` attr structs: integer fields
+/// only, so any bytes the kernel writes into them are a valid value.
 fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
+    const { assert!(size_of::<T>() <= ATTR_ROOM) };
     let start = (trace::tracing() || call_log_active()).then(std::time::Instant::now);
-    // SAFETY: `attr` is a live, initialised #[repr(C)] struct of exactly the
-    // size we pass; every pointer inside it was set by a wrapper below from a
-    // slice that outlives this call.
+    let len = size_of::<T>();
+    let mut room = [0u64; ATTR_ROOM / 8];
+    // SAFETY: `len` bytes of a live `T` into the room, which is larger
+    // (asserted above) and a distinct local.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (attr as *const T).cast::<u8>(),
+            room.as_mut_ptr().cast(),
+            len,
+        )
+    };
+    // SAFETY: the kernel reads `len` bytes of the room and writes only
+    // inside `union bpf_attr`, which fits in the room; every pointer in the
+    // attr was set by a wrapper below from a slice (or CStr) that outlives
+    // this call, with that slice's length.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_bpf,
             cmd as u32 as libc::c_long,
-            attr as *mut T as *mut libc::c_void,
-            size_of::<T>() as libc::c_long,
+            room.as_mut_ptr() as *mut libc::c_void,
+            len as libc::c_long,
         )
     };
     let ret = if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret as i64)
+    };
+    // SAFETY: back into `attr`: `len` bytes, all initialised (ours, or
+    // written by the kernel); `T` has integer fields only, so any bytes are
+    // a valid `T`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(room.as_ptr().cast::<u8>(), (attr as *mut T).cast(), len)
     };
     if let Some(start) = start {
         let elapsed = start.elapsed();
@@ -123,6 +172,12 @@ fn ptr<T>(slice: &[T]) -> u64 {
 
 fn ptr_mut<T>(slice: &mut [T]) -> u64 {
     slice.as_mut_ptr() as usize as u64
+}
+
+/// A slice length for a u32 attr field: one the field cannot hold is
+/// refused (E2BIG), never cut.
+fn len32(len: usize) -> io::Result<u32> {
+    u32::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))
 }
 
 fn fd(fd: BorrowedFd<'_>) -> u32 {
@@ -199,6 +254,22 @@ bitflags! {
     }
 }
 
+bitflags! {
+    /// `flags` of BPF_PROG_TEST_RUN.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct TestRunFlags: u32 {
+        /// `BPF_F_TEST_RUN_ON_CPU`: run on the CPU in `cpu` (raw
+        /// tracepoints).
+        const ON_CPU = 1 << 0;
+        /// `BPF_F_TEST_XDP_LIVE_FRAMES`: XDP frames really go where the
+        /// program sends them; no packet or context comes back.
+        const XDP_LIVE_FRAMES = 1 << 1;
+        /// `BPF_F_TEST_SKB_CHECKSUM_COMPLETE`: the skb has a complete checksum.
+        const SKB_CHECKSUM_COMPLETE = 1 << 2;
+        const _ = !0;
+    }
+}
+
 // The commands, by what they act on; each file's items are re-exported here.
 mod alloc;
 mod cmd;
@@ -258,6 +329,79 @@ mod tests {
         }
         assert_eq!(CpuSet::of_this_thread().unwrap().cpus(), cpus);
         assert!(CpuSet::only(8 * std::mem::size_of::<libc::cpu_set_t>()).is_none());
+    }
+
+    #[test]
+    fn fd_array_indexes_past_the_end_are_found() {
+        use rawbpf_asm::{pseudo, Insn};
+        let map_idx = |src, index: i32| Insn::ld_imm64(1, src, u64::from(index as u32));
+        let mut insns = vec![Insn::mov64_imm(0, 0)];
+        insns.extend(map_idx(pseudo::MAP_IDX, 1));
+        insns.push(Insn::call_module_kfunc(7, 2));
+        insns.extend(map_idx(pseudo::MAP_IDX_VALUE, 0));
+        insns.push(Insn::exit());
+        let bytes = rawbpf_asm::encode(&insns);
+        // Indexes 1 (insn 1), 2 (insn 3) and 0 (insn 4) are used.
+        assert_eq!(fd_array_overrun(&bytes, 3), None);
+        let overrun = fd_array_overrun(&bytes, 2).unwrap();
+        assert_eq!((overrun.insn, overrun.index, overrun.len), (3, 2, 2));
+        assert_eq!(
+            overrun.to_string(),
+            "insn 3 uses fd_array[2], but fd_array has 2 entries"
+        );
+        assert_eq!(fd_array_overrun(&bytes, 1).unwrap().insn, 1);
+        assert_eq!(fd_array_overrun(&bytes, 0).unwrap().insn, 1);
+        // A kfunc of vmlinux (off 0) and a map by fd use no index.
+        let plain = rawbpf_asm::encode(&[
+            Insn::call_kfunc(7),
+            Insn::ld_map_fd(1, 5)[0],
+            Insn::ld_map_fd(1, 5)[1],
+            Insn::exit(),
+        ]);
+        assert_eq!(fd_array_overrun(&plain, 0), None);
+        // A negative index (imm) is a huge one, as the kernel reads it.
+        let negative = rawbpf_asm::encode(&map_idx(pseudo::MAP_IDX, -1));
+        assert_eq!(fd_array_overrun(&negative, 8).unwrap().index, u32::MAX);
+    }
+
+    #[test]
+    fn a_context_is_sent_only_to_program_types_that_read_it_as_data() {
+        use crate::uapi::prog_type as pt;
+        assert!(!cmd::ctx_is_plain_data(pt::STRUCT_OPS));
+        // Not yet read: refused until someone reads its test run.
+        assert!(!cmd::ctx_is_plain_data(999));
+        for t in [
+            pt::SCHED_CLS,
+            pt::XDP,
+            pt::SK_LOOKUP,
+            pt::SYSCALL,
+            pt::RAW_TRACEPOINT,
+        ] {
+            assert!(cmd::ctx_is_plain_data(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn calls_that_would_read_a_missing_argument_or_reach_too_far_are_refused() {
+        let refused = |r: io::Result<()>| r.unwrap_err().kind() == io::ErrorKind::InvalidInput;
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("rawbpf-open-{}", std::process::id()));
+        let path = path.to_str().unwrap();
+        assert!(refused(
+            open(path, libc::O_WRONLY | libc::O_CREAT).map(drop)
+        ));
+        assert!(!std::path::Path::new(path).exists(), "nothing was created");
+        let tmpfile = open(dir.to_str().unwrap(), libc::O_RDWR | libc::O_TMPFILE);
+        assert!(refused(tmpfile.map(drop)));
+        // A directory opened with O_DIRECTORY is fine (O_TMPFILE contains it).
+        open(dir.to_str().unwrap(), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        assert!(refused(send_signal(0, 0)), "pid 0 is the whole group");
+        assert!(refused(send_signal(u32::MAX, 0)), "-1 is every process");
+        send_signal(std::process::id(), 0).unwrap();
+        assert!(refused(install_stop_handlers(&[
+            libc::SIGINT,
+            libc::SIGSEGV
+        ])));
     }
 
     #[test]

@@ -81,7 +81,15 @@ pub fn mount_fs(fstype: &str, target: &str) -> io::Result<()> {
 }
 
 /// Opens `path` with `flags` (O_CLOEXEC added), keeping the fd above stdio.
+/// Opens only what exists: O_CREAT and O_TMPFILE, which make open(2) read
+/// a mode argument this call does not pass, are refused (InvalidInput).
 pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "sys::open does not create files (O_CREAT and O_TMPFILE need a mode)",
+        ));
+    }
     let c = cstring(path)?;
     // SAFETY: `c` is NUL-terminated and outlives the call.
     let ret = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
@@ -105,6 +113,7 @@ pub enum SendOutcome {
 /// sock_create, connect4 and egress hooks); optionally a getsockopt, a TCP
 /// connect (sock_ops), opening /dev/null (device hook) and reading a sysctl.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Probe {
     /// Where to send one UDP datagram.
     pub udp: std::net::SocketAddr,
@@ -112,6 +121,17 @@ pub struct Probe {
     pub tcp: Option<std::net::SocketAddr>,
     /// Whether to also open, write and rename a file (for LSM and sysctl hooks).
     pub touch_files: bool,
+}
+
+impl Probe {
+    /// One UDP datagram to `udp`, nothing else.
+    pub fn udp(udp: std::net::SocketAddr) -> Probe {
+        Probe {
+            udp,
+            tcp: None,
+            touch_files: false,
+        }
+    }
 }
 
 /// Forks a child that moves itself into the cgroup whose `cgroup.procs` is
@@ -395,10 +415,14 @@ pub fn current_cpu() -> Option<usize> {
     usize::try_from(unsafe { libc::sched_getcpu() }).ok()
 }
 
-/// Sends `signal` to process `pid` (kill(2)).
+/// Sends `signal` to process `pid` (kill(2)). Pid 0, which kill(2) reads
+/// as "every process of my group", is refused (InvalidInput), as is one
+/// past `pid_t` (which would turn negative: a process group, or all).
 pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
-    let pid =
-        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid = libc::pid_t::try_from(pid)
+        .ok()
+        .filter(|&pid| pid > 0)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: kill only reads its two integer arguments.
     if unsafe { libc::kill(pid, signal) } < 0 {
         return Err(io::Error::last_os_error());
@@ -589,6 +613,7 @@ impl BlockedSignals {
 }
 
 /// A network namespace made for the caller, seen from a thread inside it.
+#[non_exhaustive]
 pub struct OwnNetns {
     /// The namespace (`/proc/thread-self/ns/net`), the target of netns links.
     pub fd: OwnedFd,
@@ -640,15 +665,16 @@ fn enter_new_netns() -> io::Result<OwnNetns> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: the three ioctls read and write the ifreq above, which lives
-    // across them, on a socket we own; the union member read after each is
-    // the one that ioctl fills. (`as _`: the request is c_ulong in glibc's
-    // ioctl and c_int in musl's.)
+    // across them, on a socket we own (each gets it as `&mut`: the kernel
+    // copies an ifreq back after most SIOC* requests, `sock_do_ioctl`);
+    // the union member read after each is the one that ioctl fills. (`as
+    // _`: the request is c_ulong in glibc's ioctl and c_int in musl's.)
     let lo_ifindex = unsafe {
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
             return Err(failed("SIOCGIFFLAGS lo"));
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &mut req) < 0 {
             return Err(failed("SIOCSIFFLAGS lo up"));
         }
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) < 0 {
@@ -791,8 +817,21 @@ pub fn stop_flag() -> &'static std::sync::atomic::AtomicBool {
 /// killing the process, without SA_RESTART: a blocking call they interrupt
 /// returns EINTR, and the verifier, which checks for pending signals, stops
 /// a long verification with EAGAIN. The caller polls [`stop_signal`] and
-/// cleans up.
+/// cleans up. The signals of a fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+/// SIGTRAP, SIGSYS) are refused (InvalidInput): returning from a handler
+/// retries the faulting instruction, forever.
 pub fn install_stop_handlers(signals: &[i32]) -> io::Result<()> {
+    const FAULTS: [i32; 6] = [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+        libc::SIGSYS,
+    ];
+    if signals.iter().any(|sig| FAULTS.contains(sig)) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
     for &sig in signals {
         // SAFETY: sigaction is plain data initialised field by field; the
         // handler only does an atomic store, which is async-signal-safe.

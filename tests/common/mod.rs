@@ -224,22 +224,8 @@ fn load_trivial(prog_type: u32) -> std::io::Result<std::os::fd::OwnedFd> {
     let mut insns = [0u8; 16];
     insns[0] = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K, r0 = 0
     insns[8] = 0x95; // BPF_JMP | BPF_EXIT
-    rawbpf::sys::prog_load(
-        &rawbpf::sys::ProgLoad {
-            prog_type,
-            expected_attach_type: 0,
-            name: "trivial",
-            insns: &insns,
-            license: c"GPL",
-            flags: rawbpf::sys::ProgFlags::empty(),
-            btf: None,
-            func_info: &[],
-            line_info: &[],
-            attach_btf_id: 0,
-            fd_array: &[],
-        },
-        None,
-    )
+    let load = rawbpf::sys::ProgLoad::new(prog_type, "trivial", &insns, c"GPL");
+    rawbpf::sys::prog_load(&load, None)
 }
 
 /// For a test of `SEC("syscall")` programs: on a kernel without that

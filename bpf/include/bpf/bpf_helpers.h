@@ -59,6 +59,12 @@ static void *(* const bpf_this_cpu_ptr)(const void *percpu_ptr) = (void *) 154;
 struct bpf_dynptr;
 static long (* const bpf_dynptr_from_mem)(void *data, __u32 size, __u64 flags, struct bpf_dynptr *ptr) = (void *) 197;
 static long (* const bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx, __u64 flags) = (void *) 181;
+static long (* const bpf_skb_store_bytes)(void *skb, __u32 offset, const void *from, __u32 len, __u64 flags) = (void *) 9;
+static long (* const bpf_skb_change_tail)(void *skb, __u32 len, __u64 flags) = (void *) 38;
+static long (* const bpf_xdp_adjust_head)(void *xdp_md, int delta) = (void *) 44;
+static long (* const bpf_xdp_adjust_tail)(void *xdp_md, int delta) = (void *) 65;
+static __u64 (* const bpf_xdp_get_buff_len)(void *xdp_md) = (void *) 188;
+static long (* const bpf_xdp_store_bytes)(void *xdp_md, __u32 offset, void *buf, __u32 len) = (void *) 190;
 
 /* The format string is a static array, so clang puts it in .rodata, which the
  * loader turns into a frozen map the helper may read. */
