@@ -6,7 +6,7 @@ KERNEL ?= all
 RELEASE := target/release/rawbpf
 
 .PHONY: all build static run test soak check fmt clippy bpf bpf-check bpf-deps vmtest \
-	vmtest-initramfs bench bench-smoke bench-deps
+	vmtest-initramfs vmtest-dracut bench bench-smoke bench-deps
 
 all: build
 
@@ -43,7 +43,8 @@ static:
 run: build
 	$(RELEASE) demo
 
-# Unit tests and kernel tests (these load real programs: run as root).
+# Unit tests and kernel tests (these load real programs: run as root), and
+# contrib/ (boot scripts, dracut module, systemd unit) without a VM.
 test:
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make test: the kernel tests load BPF programs and need root (sudo make test), or run them in a VM with make vmtest"; \
@@ -51,6 +52,7 @@ test:
 	fi
 	$(CARGO) test --workspace
 	$(CARGO) build --no-default-features
+	tests/contrib.sh
 
 # Not in `make test`: 10,000 load -> attach -> detach cycles in one process;
 # fds and the kernel's id lists must end as they started (tests/soak.rs).
@@ -113,9 +115,16 @@ vmtest:
 	tests/vm/run.sh $(KERNEL)
 
 # Debian's mkinitramfs with contrib/initramfs-tools on the 6.12 cloud kernel,
-# a root image whose init checks the policy held across switch_root.
+# a root image whose init checks the policy held across switch_root; a
+# second boot with rawbpf=off, where nothing may be attached. The tools are
+# unpacked under target/vmtest/tools, never installed on the host.
 vmtest-initramfs:
-	tests/vm/initramfs.sh
+	tests/vm/initramfs.sh initramfs-tools
+
+# The same with Debian's dracut (unpacked, not installed: it conflicts with
+# initramfs-tools) and contrib/dracut as module 90rawbpf.
+vmtest-dracut:
+	tests/vm/initramfs.sh dracut
 
 # rawbpf against a libbpf peer loader on the same jobs (bench/, README
 # "make bench"): one table per object. Noisy, so not in CI; BENCH_RUNS=N
