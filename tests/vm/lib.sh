@@ -1,8 +1,9 @@
 # Shared by tests/vm/run.sh (make vmtest) and tests/vm/initramfs.sh (make
-# vmtest-initramfs): qemu, Debian kernels fetched (never installed), the
-# accelerator, and the verdict read from the serial console.
+# vmtest-initramfs, make vmtest-dracut): qemu and the other tools, Debian
+# kernels, all fetched and unpacked, never installed; the accelerator, and
+# the verdict read from the serial console.
 #
-# Kernels come from a private apt configuration under target/vmtest/apt
+# Packages come from a private apt configuration under target/vmtest/apt
 # (its own sources list, lists and cache), so the suites they need
 # (bullseye for 5.10, bookworm-backports for 6.12) never enter the host's
 # apt sources. Its mirror is the one the machine already uses: read from
