@@ -6,7 +6,7 @@ KERNEL ?= all
 RELEASE := target/release/rawbpf
 
 .PHONY: all build static run test test-deps soak check fmt clippy bpf bpf-check bpf-deps vmtest \
-	vmtest-initramfs bench bench-smoke bench-deps
+	vmtest-initramfs vmtest-dracut bench bench-smoke bench-deps
 
 all: build
 
@@ -49,7 +49,8 @@ static:
 run: build
 	$(RELEASE) demo
 
-# Unit tests and kernel tests (these load real programs: run as root).
+# Unit tests and kernel tests (these load real programs: run as root), and
+# contrib/ (boot scripts, dracut module, systemd unit) without a VM.
 # tests/crash.rs kills rawbpf at each of its system calls with strace's
 # fault injection: test-deps installs strace when it is missing.
 test: test-deps
@@ -59,6 +60,7 @@ test: test-deps
 	fi
 	$(CARGO) test --workspace
 	$(CARGO) build --no-default-features
+	tests/contrib.sh
 
 test-deps:
 	@command -v strace >/dev/null || { apt-get update && apt-get install -y --no-install-recommends strace; }
@@ -133,9 +135,16 @@ vmtest:
 	tests/vm/run.sh $(KERNEL)
 
 # Debian's mkinitramfs with contrib/initramfs-tools on the 6.12 cloud kernel,
-# a root image whose init checks the policy held across switch_root.
+# a root image whose init checks the policy held across switch_root; a
+# second boot with rawbpf=off, where nothing may be attached. The tools are
+# unpacked under target/vmtest/tools, never installed on the host.
 vmtest-initramfs:
-	tests/vm/initramfs.sh
+	tests/vm/initramfs.sh initramfs-tools
+
+# The same with Debian's dracut (unpacked, not installed: it conflicts with
+# initramfs-tools) and contrib/dracut as module 90rawbpf.
+vmtest-dracut:
+	tests/vm/initramfs.sh dracut
 
 # rawbpf against a libbpf peer loader on the same jobs (bench/, README
 # "make bench"): one table per object. Noisy, so not in CI; BENCH_RUNS=N
@@ -157,15 +166,28 @@ bench-deps:
 
 # Installs the command, its man page, bash completion and the boot
 # integrations: PREFIX (/usr/local) and DESTDIR (a staging root) as usual.
+# The hooks and the systemd unit are written with the installed binary's path.
 PREFIX  ?= /usr/local
 DESTDIR ?=
+INSTALL_PATHS = sed 's|/usr/local/sbin/rawbpf|$(PREFIX)/sbin/rawbpf|g'
 .PHONY: install
 install: build
-	install -D -m 0755 $(RELEASE) $(DESTDIR)$(PREFIX)/bin/rawbpf
+	install -D -m 0755 $(RELEASE) $(DESTDIR)$(PREFIX)/sbin/rawbpf
 	install -D -m 0644 contrib/man/rawbpf.1 $(DESTDIR)$(PREFIX)/share/man/man1/rawbpf.1
 	install -D -m 0644 contrib/bash-completion/rawbpf \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/rawbpf
-	install -D -m 0755 contrib/initramfs-tools/hook \
-		$(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/rawbpf
 	install -D -m 0755 contrib/initramfs-tools/init-top \
 		$(DESTDIR)$(PREFIX)/share/initramfs-tools/scripts/init-top/rawbpf
+	install -D -m 0755 contrib/dracut/rawbpf-load.sh \
+		$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90rawbpf/rawbpf-load.sh
+	install -d $(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks \
+		$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90rawbpf $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(INSTALL_PATHS) contrib/initramfs-tools/hook > $(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/rawbpf
+	$(INSTALL_PATHS) contrib/dracut/module-setup.sh \
+		> $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90rawbpf/module-setup.sh
+	$(INSTALL_PATHS) contrib/systemd/rawbpf@.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/rawbpf@.service
+	chmod 0755 $(DESTDIR)$(PREFIX)/share/initramfs-tools/hooks/rawbpf \
+		$(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90rawbpf/module-setup.sh
+	install -D -m 0644 contrib/initramfs-tools/rawbpf.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/rawbpf/examples/rawbpf.conf

@@ -1,8 +1,9 @@
 # Shared by tests/vm/run.sh (make vmtest) and tests/vm/initramfs.sh (make
-# vmtest-initramfs): qemu, Debian kernels fetched (never installed), the
-# accelerator, and the verdict read from the serial console.
+# vmtest-initramfs, make vmtest-dracut): qemu and the other tools, Debian
+# kernels, all fetched and unpacked, never installed; the accelerator, and
+# the verdict read from the serial console.
 #
-# Kernels come from a private apt configuration under target/vmtest/apt
+# Packages come from a private apt configuration under target/vmtest/apt
 # (its own sources list, lists and cache), so the suites they need
 # (bullseye for 5.10, bookworm-backports for 6.12) never enter the host's
 # apt sources. Its mirror is the one the machine already uses: read from
@@ -11,7 +12,6 @@
 # The caller sets ROOT and WORK before sourcing this file.
 
 TARGET=x86_64-unknown-linux-musl
-APT=(apt-get -o DPkg::Lock::Timeout=300 -q)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -56,57 +56,122 @@ debian_mirror() {
 # The host's release (bookworm) and its mirror.
 host_suite() { . /etc/os-release && echo "$VERSION_CODENAME"; }
 
-# Adds $1 (e.g. bookworm-backports) to the host's apt sources, from the
-# mirror that serves the host's own release. Only for what is installed on
-# the host (qemu); kernels use the private configuration below.
-ensure_host_suite() {
-	local suite=$1
-	grep -rqs -- "$suite" /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
-	local mirror
-	mirror=$(debian_mirror "$(host_suite)") || exit 1
-	log "adding the $suite suite ($mirror) to apt's sources"
-	cat >"/etc/apt/sources.list.d/$suite.sources" <<-EOF
-		Types: deb
-		URIs: $mirror
-		Suites: $suite
-		Components: main
-		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-	EOF
-	APT_UPDATED=
-}
+# Nothing is installed on the host. A tool it lacks (qemu-system-x86, cpio,
+# mke2fs) and what a VM image is built with (initramfs-tools, busybox,
+# dracut) come as Debian packages fetched with `apt-get download` through
+# the private configuration below, together with whatever of their
+# dependencies the host does not have in the same version, and are unpacked
+# with `dpkg-deb -x` under $WORK/tools/NAME (never run: no maintainer
+# script, no dpkg database). A command that needs them runs as
+# "${TOOLS[@]}" CMD...: in a private mount namespace whose /usr is an
+# overlay of those trees on the host's /usr (/bin, /sbin and /lib are links
+# into /usr on Debian 12), and /etc likewise for their configuration files,
+# so their absolute paths, libraries and data files are where the programs
+# expect them; outside that namespace nothing changes.
 
-APT_UPDATED=
-apt_update() {
-	if [ -z "$APT_UPDATED" ]; then
-		"${APT[@]}" update >&2
-		APT_UPDATED=1
-	fi
-}
+# The overlay layers (each a directory holding usr/), top first.
+TOOL_LAYERS=()
+TOOLS=()
 
-# qemu-system-x86 must match the installed qemu-utils, which on this kind of
-# machine comes from bookworm-backports.
-ensure_tools() {
-	local need=() tool
-	command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-	command -v cpio >/dev/null || need+=(cpio)
-	command -v dpkg-deb >/dev/null || need+=(dpkg)
-	for tool in "$@"; do
-		case "$tool" in
-		mkinitramfs) command -v mkinitramfs >/dev/null || need+=(initramfs-tools-core) ;;
-		busybox) [ -x /bin/busybox ] || need+=(busybox-static) ;;
-		mke2fs) command -v mke2fs >/dev/null || need+=(e2fsprogs) ;;
-		esac
+# Sets TOOLS from TOOL_LAYERS: empty (run on the host as is) without layers.
+tools_command() {
+	TOOLS=()
+	[ ${#TOOL_LAYERS[@]} -gt 0 ] || return 0
+	local usr="" etc="" layer
+	for layer in "${TOOL_LAYERS[@]}"; do
+		usr+="$layer/usr:"
+		[ ! -d "$layer/etc" ] || etc+="$layer/etc:"
 	done
-	if [ ${#need[@]} -gt 0 ]; then
+	TOOLS=(unshare --mount --propagation private -- sh -euc '
+		mount -t overlay rawbpf-tools -o "lowerdir=$1/usr" /usr
+		[ -z "$2" ] || mount -t overlay rawbpf-tools -o "lowerdir=$2/etc" /etc
+		shift 2
+		exec "$@"' sh "$usr" "$etc")
+}
+
+# "name=version" of every package apt would install or upgrade on this host
+# for `apt-get install ARGS` (a simulation, through the private
+# configuration: the host's package state is only read).
+resolve_packages() {
+	local out
+	out=$(apt-get "${KAPT_OPTS[@]}" -s install --no-install-recommends "$@" 2>&1) || {
+		printf '%s\n' "$out" >&2
+		log "apt cannot resolve: $*"
+		return 1
+	}
+	sed -n 's/^Inst \([^ ]*\) \(\[[^]]*\] \)\?(\([^ ]*\) .*/\1=\3/p' <<<"$out"
+}
+
+# unpack_tools NAME [APT-ARGS...] PACKAGE...: the packages (and the
+# dependencies the host lacks) unpacked under $WORK/tools/NAME/root with a
+# merged /usr, added on top of TOOL_LAYERS. Fetched again only when the list
+# of package versions changes.
+unpack_tools() {
+	local name=$1 dir="$WORK/tools/$1" attempt list=
+	shift
+	kapt_setup
+	for attempt in cached fresh; do
+		if [ "$attempt" = fresh ]; then
+			# The lists may be older than the mirror: update them once.
+			rm -f "$KAPT_DIR/updated"
+			KAPT_DIR=
+			kapt_setup
+		fi
+		list=$(resolve_packages "$@") || exit 1
+		if [ -d "$dir/root" ] && [ "$list" = "$(cat "$dir/packages" 2>/dev/null)" ]; then
+			break
+		fi
+		rm -rf "$dir"
+		mkdir -p "$dir/debs" "$dir/root"
+		[ -z "$list" ] || log "fetching for $name (unpacked under $dir, not installed): $(tr '\n' ' ' <<<"$list")"
+		# shellcheck disable=SC2086
+		if [ -z "$list" ] || (cd "$dir/debs" && apt-get "${KAPT_OPTS[@]}" download $list >&2); then
+			local deb
+			for deb in "$dir"/debs/*.deb; do
+				[ -e "$deb" ] || continue
+				dpkg-deb -x "$deb" "$dir/root"
+			done
+			merge_usr "$dir/root"
+			mkdir -p "$dir/root/usr"
+			printf '%s\n' "$list" >"$dir/packages"
+			break
+		fi
+		rm -rf "$dir"
+		[ "$attempt" = fresh ] && { log "cannot fetch the packages for $name"; exit 1; }
+	done
+	TOOL_LAYERS=("$dir/root" "${TOOL_LAYERS[@]}")
+	tools_command
+}
+
+# Moves an unpacked tree's /bin, /sbin, /lib* into its usr/, as on the host.
+merge_usr() {
+	local root=$1 d
+	for d in bin sbin lib lib32 lib64 libx32; do
+		[ -d "$root/$d" ] && [ ! -L "$root/$d" ] || continue
+		mkdir -p "$root/usr/$d"
+		cp -a "$root/$d/." "$root/usr/$d/"
+		rm -rf "${root:?}/$d"
+	done
+}
+
+# What every VM test needs on the host: qemu-system-x86 (from
+# bookworm-backports when the host's qemu-utils is, as on this project's
+# machines, so the two agree), cpio, mke2fs. Each one missing is unpacked,
+# not installed; QEMU is the command that runs qemu.
+QEMU=()
+ensure_tools() {
+	local need=()
+	command -v cpio >/dev/null || need+=(cpio)
+	command -v mke2fs >/dev/null || need+=(e2fsprogs)
+	[ ${#need[@]} -eq 0 ] || unpack_tools host-tools "${need[@]}"
+	if ! command -v qemu-system-x86_64 >/dev/null; then
 		local suite=()
 		if dpkg-query -W -f '${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
-			ensure_host_suite "$(host_suite)-backports"
 			suite=(-t "$(host_suite)-backports")
 		fi
-		apt_update
-		log "installing ${need[*]}"
-		"${APT[@]}" install -y --no-install-recommends "${suite[@]}" "${need[@]}" >&2
+		unpack_tools qemu "${suite[@]}" qemu-system-x86
 	fi
+	QEMU=("${TOOLS[@]}" qemu-system-x86_64)
 	rustup target add "$TARGET" >/dev/null 2>&1 || true
 }
 
@@ -208,7 +273,7 @@ fetch_kernel() {
 # KVM without an initramfs for a few seconds and look for its banner.
 accel() {
 	local image=$1
-	if [ -w /dev/kvm ] && timeout 20 qemu-system-x86_64 -accel kvm -cpu host -m 256M \
+	if [ -w /dev/kvm ] && timeout 20 "${QEMU[@]}" -accel kvm -cpu host -m 256M \
 		-nodefaults -no-user-config -display none -no-reboot -serial stdio \
 		-kernel "$image" -append "console=ttyS0 panic=-1" </dev/null 2>/dev/null |
 		grep -q -m1 'Linux version'; then
@@ -226,7 +291,7 @@ boot_and_judge() {
 	local log=$1 rc=0
 	shift
 	# shellcheck disable=SC2086
-	timeout --foreground "$TIMEOUT" qemu-system-x86_64 $ACCEL \
+	timeout --foreground "$TIMEOUT" "${QEMU[@]}" $ACCEL \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		"$@" </dev/null | tee "$log" >&2 || rc=$?

@@ -68,7 +68,7 @@ pack() {
 	done
 	cp "$WORK/tests.list" "$stage/vmtest/tests"
 	echo "$rawbpf" >"$stage/vmtest/rawbpf"
-	(cd "$stage" && find . | cpio -o -H newc --quiet) >"$WORK/initramfs.cpio"
+	(cd "$stage" && find . | "${TOOLS[@]}" cpio -o -H newc --quiet) >"$WORK/initramfs.cpio"
 }
 
 # Boots one kernel; returns non-zero unless the PASS sentinel was seen.
