@@ -198,56 +198,75 @@ fn load_only(name: &str) -> Result<Loaded> {
     spec.load(&LoadOptions::default())
 }
 
+/// A row for a type whose program did not load, or not as that type.
+fn not_loaded(prog_type: &'static str, loaded: Step, verdict: Verdict, why: &str) -> TypeResult {
+    TypeResult {
+        prog_type,
+        loaded,
+        test_run: Step::NotApplicable(why.into()),
+        attached: Step::NotApplicable(why.into()),
+        values: None,
+        verdict,
+    }
+}
+
+/// Loads one type's program: the loaded object, or the row saying why not.
+fn load_type(spec: &TypeSpec) -> std::result::Result<Loaded, Box<TypeResult>> {
+    let loaded = load_only(spec.program).map_err(|e| {
+        Box::new(
+            if e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_none() {
+                let why =
+                "EPERM before verification: this kernel's security policy refuses the type here";
+                let na = || Step::NotApplicable(why.into());
+                not_loaded(
+                    spec.prog_type,
+                    na(),
+                    Verdict::NotApplicable(why.into()),
+                    "not loaded",
+                )
+            } else {
+                not_loaded(
+                    spec.prog_type,
+                    Step::Failed(step_err(&e)),
+                    Verdict::Fail,
+                    "not loaded",
+                )
+            },
+        )
+    })?;
+    // The row's name is the kernel's: it reports the type it loaded.
+    let wrong_type = match loaded.programs.first().map(|p| p.info()) {
+        Some(Ok((info, _))) => {
+            let got = ProgType(info.prog_type);
+            (ProgType::from_name(spec.prog_type) != Some(got))
+                .then(|| format!("the kernel reports program type {got}"))
+        }
+        Some(Err(e)) => Some(step_err(&e)),
+        None => Some("no program was loaded".into()),
+    };
+    match wrong_type {
+        Some(why) => Err(Box::new(not_loaded(
+            spec.prog_type,
+            Step::Failed(why),
+            Verdict::Fail,
+            "not loaded as this type",
+        ))),
+        None => Ok(loaded),
+    }
+}
+
 /// Loads, test-runs and attaches a timer program of each listed type.
 pub fn program_types() -> Result<Vec<TypeResult>> {
     let mut results = Vec::new();
     let mut loads = Vec::new();
     for spec in TYPES {
-        let loaded = match load_only(spec.program) {
+        let loaded = match load_type(spec) {
             Ok(loaded) => loaded,
-            Err(e) => {
-                let eperm = e.raw_os_error() == Some(libc::EPERM) && e.verifier_log().is_none();
-                let (loaded, verdict) = if eperm {
-                    let why = "EPERM before verification: this kernel's security policy refuses the type here";
-                    (
-                        Step::NotApplicable(why.into()),
-                        Verdict::NotApplicable(why.into()),
-                    )
-                } else {
-                    (Step::Failed(step_err(&e)), Verdict::Fail)
-                };
-                results.push(TypeResult {
-                    prog_type: spec.prog_type,
-                    loaded,
-                    test_run: Step::NotApplicable("not loaded".into()),
-                    attached: Step::NotApplicable("not loaded".into()),
-                    values: None,
-                    verdict,
-                });
+            Err(row) => {
+                results.push(*row);
                 continue;
             }
         };
-        // The row's name is the kernel's: it reports the type it loaded.
-        let wrong_type = match loaded.programs.first().map(|p| p.info()) {
-            Some(Ok((info, _))) => {
-                let got = ProgType(info.prog_type);
-                (ProgType::from_name(spec.prog_type) != Some(got))
-                    .then(|| format!("the kernel reports program type {got}"))
-            }
-            Some(Err(e)) => Some(step_err(&e)),
-            None => Some("no program was loaded".into()),
-        };
-        if let Some(why) = wrong_type {
-            results.push(TypeResult {
-                prog_type: spec.prog_type,
-                loaded: Step::Failed(why),
-                test_run: Step::NotApplicable("not loaded as this type".into()),
-                attached: Step::NotApplicable("not loaded as this type".into()),
-                values: None,
-                verdict: Verdict::Fail,
-            });
-            continue;
-        }
         let test_run = test_run(spec, &loaded);
         let attached = match spec.attach {
             Attach::None(why) => Step::NotApplicable(why.into()),
@@ -264,6 +283,17 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
         loads.push((results.len() - 1, spec, loaded));
     }
     attach_cgroup_types(&mut results, &loads)?;
+    attach_net_types(&mut results, &loads)?;
+    judge(&mut results, &loads)?;
+    Ok(results)
+}
+
+/// Attaches the network types' programs, each in a network namespace of
+/// its own.
+fn attach_net_types(
+    results: &mut [TypeResult],
+    loads: &[(usize, &TypeSpec, Loaded)],
+) -> Result<()> {
     let net: Vec<_> = loads
         .iter()
         .filter_map(|(row, spec, loaded)| match spec.attach {
@@ -280,7 +310,12 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
     for (row, step) in netns::attach_in_own_netns(&net)? {
         results[row].attached = step;
     }
-    for (index, spec, loaded) in &loads {
+    Ok(())
+}
+
+/// Each loaded type's verdict, from what its runs left in the map.
+fn judge(results: &mut [TypeResult], loads: &[(usize, &TypeSpec, Loaded)]) -> Result<()> {
+    for (index, spec, loaded) in loads {
         let r = &mut results[*index];
         let (values, runs) = type_values(loaded, spec.slot)?;
         r.values = Some((values, runs));
@@ -293,7 +328,7 @@ pub fn program_types() -> Result<Vec<TypeResult>> {
             Verdict::Pass
         };
     }
-    Ok(results)
+    Ok(())
 }
 
 /// Attaches every cgroup-type program to one test cgroup, runs a probe

@@ -5,7 +5,7 @@
 use std::ffi::CString;
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::owned_fd;
 
@@ -134,76 +134,107 @@ impl Probe {
     }
 }
 
+/// The probing child's exit statuses other than a send()'s errno.
+const JOIN_FAILED: i32 = 250;
+const SOCKET_FAILED: i32 = 251;
+const CONNECT_FAILED: i32 = 252;
+
+/// Everything the probing child touches, prepared before the fork so the
+/// child allocates nothing.
+struct ProbeMemory {
+    udp: (libc::sockaddr_storage, libc::socklen_t, i32),
+    tcp: Option<(libc::sockaddr_storage, libc::socklen_t, i32)>,
+    touch_files: bool,
+}
+
 /// Forks a child that moves itself into the cgroup whose `cgroup.procs` is
 /// open as `procs`, does what `probe` says and exits; returns what its UDP
 /// send() saw. The child only makes async-signal-safe system calls on memory
 /// prepared before the fork, so this is sound in a multi-threaded process.
 pub fn probe_from_cgroup(procs: BorrowedFd<'_>, probe: &Probe) -> io::Result<SendOutcome> {
-    const JOIN_FAILED: i32 = 250;
-    const SOCKET_FAILED: i32 = 251;
-    const CONNECT_FAILED: i32 = 252;
-    let (udp, udp_len, udp_family) = sockaddr(probe.udp);
-    let tcp = probe.tcp.map(sockaddr);
-    let dev_null = c"/dev/null";
-    let sysctl = c"/proc/sys/kernel/ostype";
-    let payload = b"rawbpf";
-    // SAFETY: after fork the child only calls write, open, read, close,
-    // socket, getsockopt, connect, send and _exit on memory prepared before
-    // the fork; the parent waits for it below.
+    let mem = ProbeMemory {
+        udp: sockaddr(probe.udp),
+        tcp: probe.tcp.map(sockaddr),
+        touch_files: probe.touch_files,
+    };
+    // SAFETY: after fork the child runs only `probe_child`, whose calls are
+    // async-signal-safe, on memory prepared before the fork; the parent
+    // waits for it below.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: see above; every pointer refers to this process's copy of
-        // memory set up before fork, with the lengths given.
-        unsafe {
-            // Writing "0" moves the writing process itself into the cgroup.
-            if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
-                libc::_exit(JOIN_FAILED);
-            }
-            if probe.touch_files {
-                let mut buf = [0u8; 16];
-                for path in [dev_null, sysctl] {
-                    let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
-                    if fd >= 0 {
-                        libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-                        libc::close(fd);
-                    }
-                }
-            }
-            let s = libc::socket(udp_family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-            if s < 0 {
-                libc::_exit(SOCKET_FAILED);
-            }
-            let mut ty: libc::c_int = 0;
-            let mut ty_len = size_of::<libc::c_int>() as libc::socklen_t;
-            libc::getsockopt(
-                s,
-                libc::SOL_SOCKET,
-                libc::SO_TYPE,
-                (&mut ty as *mut libc::c_int).cast(),
-                &mut ty_len,
-            );
-            if libc::connect(s, (&udp as *const libc::sockaddr_storage).cast(), udp_len) < 0 {
-                libc::_exit(CONNECT_FAILED);
-            }
-            let sent = libc::send(s, payload.as_ptr().cast(), payload.len(), 0);
-            let code = if sent < 0 {
-                *libc::__errno_location()
-            } else {
-                0
-            };
-            if let Some((tcp, tcp_len, tcp_family)) = &tcp {
-                let t = libc::socket(*tcp_family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-                if t >= 0 {
-                    libc::connect(t, (tcp as *const libc::sockaddr_storage).cast(), *tcp_len);
-                    libc::close(t);
-                }
-            }
-            libc::_exit(code.clamp(0, 249));
-        }
+        // SAFETY: this is the child of the fork above; see probe_child.
+        unsafe { probe_child(procs.as_raw_fd(), &mem) }
     }
+    match wait_for_exit(pid)? {
+        0 => Ok(SendOutcome::Sent),
+        JOIN_FAILED => Err(io::Error::other("the child could not join the cgroup")),
+        SOCKET_FAILED => Err(io::Error::other("the child could not open a UDP socket")),
+        CONNECT_FAILED => Err(io::Error::other("the child's UDP connect() failed")),
+        errno => Ok(SendOutcome::Failed(errno)),
+    }
+}
+
+/// The probing child: joins the cgroup, does the probe, exits with the UDP
+/// send()'s errno (0 when sent) or one of the statuses above.
+///
+/// # Safety
+/// Only in the child of a fork: it calls nothing but write, open, read,
+/// close, socket, getsockopt, connect, send and _exit, on `mem` and on
+/// constants, and never returns.
+unsafe fn probe_child(procs: RawFd, mem: &ProbeMemory) -> ! {
+    // SAFETY: for every call below, each pointer refers to this process's
+    // copy of memory set up before the fork, with the lengths given.
+    unsafe {
+        // Writing "0" moves the writing process itself into the cgroup.
+        if libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
+            libc::_exit(JOIN_FAILED);
+        }
+        if mem.touch_files {
+            let mut buf = [0u8; 16];
+            for path in [c"/dev/null", c"/proc/sys/kernel/ostype"] {
+                let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    libc::close(fd);
+                }
+            }
+        }
+        let (udp, udp_len, udp_family) = &mem.udp;
+        let s = libc::socket(*udp_family, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            libc::_exit(SOCKET_FAILED);
+        }
+        let mut ty: libc::c_int = 0;
+        let mut ty_len = size_of::<libc::c_int>() as libc::socklen_t;
+        let ty_ptr = (&mut ty as *mut libc::c_int).cast();
+        libc::getsockopt(s, libc::SOL_SOCKET, libc::SO_TYPE, ty_ptr, &mut ty_len);
+        if libc::connect(s, (udp as *const libc::sockaddr_storage).cast(), *udp_len) < 0 {
+            libc::_exit(CONNECT_FAILED);
+        }
+        let payload = b"rawbpf";
+        let sent = libc::send(s, payload.as_ptr().cast(), payload.len(), 0);
+        let code = if sent < 0 {
+            *libc::__errno_location()
+        } else {
+            0
+        };
+        if let Some((tcp, tcp_len, tcp_family)) = &mem.tcp {
+            let t = libc::socket(*tcp_family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            if t >= 0 {
+                libc::connect(t, (tcp as *const libc::sockaddr_storage).cast(), *tcp_len);
+                libc::close(t);
+            }
+        }
+        libc::_exit(code.clamp(0, 249))
+    }
+}
+
+/// Waits for the child `pid` and returns its exit status; an error if it
+/// was killed.
+fn wait_for_exit(pid: libc::pid_t) -> io::Result<i32> {
     let mut status = 0;
     loop {
         // SAFETY: waits for our own child; `status` is a valid out pointer.
@@ -219,13 +250,7 @@ pub fn probe_from_cgroup(procs: BorrowedFd<'_>, probe: &Probe) -> io::Result<Sen
     if !libc::WIFEXITED(status) {
         return Err(io::Error::other("the probing child was killed"));
     }
-    match libc::WEXITSTATUS(status) {
-        0 => Ok(SendOutcome::Sent),
-        JOIN_FAILED => Err(io::Error::other("the child could not join the cgroup")),
-        SOCKET_FAILED => Err(io::Error::other("the child could not open a UDP socket")),
-        CONNECT_FAILED => Err(io::Error::other("the child's UDP connect() failed")),
-        errno => Ok(SendOutcome::Failed(errno)),
-    }
+    Ok(libc::WEXITSTATUS(status))
 }
 
 fn sockaddr(addr: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t, i32) {

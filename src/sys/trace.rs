@@ -108,148 +108,179 @@ impl Attr {
     }
 }
 
+/// The decoded fields of one call, in the order shown.
+struct Fields<'a> {
+    attr: &'a Attr,
+    out: Vec<(&'static str, String)>,
+}
+
+impl Fields<'_> {
+    /// The u32 at `off`, as a number.
+    fn num(&mut self, name: &'static str, off: usize) {
+        if let Some(v) = self.attr.u32(off) {
+            self.out.push((name, v.to_string()));
+        }
+    }
+
+    /// The u32 at `off`, shown by `show`, unless it is 0.
+    fn nonzero(&mut self, name: &'static str, off: usize, show: impl Fn(u32) -> String) {
+        if let Some(v) = self.attr.u32(off).filter(|&v| v != 0) {
+            self.out.push((name, show(v)));
+        }
+    }
+
+    /// The u32 at `off`, shown by `show`.
+    fn named(&mut self, name: &'static str, off: usize, show: impl Fn(u32) -> String) {
+        if let Some(v) = self.attr.u32(off) {
+            self.out.push((name, show(v)));
+        }
+    }
+
+    /// The object name (16 bytes) at `off`.
+    fn object_name(&mut self, name: &'static str, off: usize) {
+        if let Some(n) = self.attr.name(off) {
+            self.out.push((name, format!("{n:?}")));
+        }
+    }
+}
+
 /// The fields of `cmd` worth showing, as `name value` pairs.
 fn fields(cmd: Cmd, a: &Attr) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, String)> = Vec::new();
-    let num = |out: &mut Vec<_>, name, off| {
-        if let Some(v) = a.u32(off) {
-            out.push((name, v.to_string()));
-        }
+    let mut f = Fields {
+        attr: a,
+        out: Vec::new(),
     };
     match cmd {
-        Cmd::MapCreate => {
-            if let Some(t) = a.u32(0) {
-                out.push(("map_type", MapType(t).to_string()));
-            }
-            num(&mut out, "key_size", 4);
-            num(&mut out, "value_size", 8);
-            num(&mut out, "max_entries", 12);
-            if let Some(f) = a.u32(16).filter(|&f| f != 0) {
-                out.push(("map_flags", flags(MapFlags::from_bits_retain(f))));
-            }
-            if let Some(fd) = a.u32(20).filter(|&fd| fd != 0) {
-                out.push(("inner_map_fd", fd.to_string()));
-            }
-            if let Some(name) = a.name(28) {
-                out.push(("map_name", format!("{name:?}")));
-            }
-            if let Some(fd) = a.u32(48).filter(|&fd| fd != 0) {
-                out.push(("btf_fd", fd.to_string()));
-                num(&mut out, "btf_key_type_id", 52);
-                num(&mut out, "btf_value_type_id", 56);
-            }
-        }
+        Cmd::MapCreate => map_create(&mut f),
         Cmd::MapLookupElem
         | Cmd::MapUpdateElem
         | Cmd::MapDeleteElem
         | Cmd::MapGetNextKey
-        | Cmd::MapLookupAndDeleteElem => {
-            num(&mut out, "map_fd", 0);
-            if cmd == Cmd::MapUpdateElem {
-                let f = a.u64(24).unwrap_or(0);
-                let name = match f {
-                    0 => "BPF_ANY".to_string(),
-                    1 => "BPF_NOEXIST".to_string(),
-                    2 => "BPF_EXIST".to_string(),
-                    4 => "BPF_F_LOCK".to_string(),
-                    f => format!("{f:#x}"),
-                };
-                out.push(("flags", name));
-            }
-        }
-        Cmd::MapFreeze => num(&mut out, "map_fd", 0),
+        | Cmd::MapLookupAndDeleteElem => map_elem(&mut f, cmd),
+        Cmd::MapFreeze => f.num("map_fd", 0),
         Cmd::MapLookupBatch
         | Cmd::MapLookupAndDeleteBatch
         | Cmd::MapUpdateBatch
         | Cmd::MapDeleteBatch => {
             // `batch`: count 32 (in, then out), map_fd 36.
-            num(&mut out, "map_fd", 36);
-            num(&mut out, "count", 32);
+            f.num("map_fd", 36);
+            f.num("count", 32);
         }
-        Cmd::ProgLoad => {
-            if let Some(t) = a.u32(0) {
-                out.push(("prog_type", ProgType(t).to_string()));
-            }
-            if let Some(name) = a.name(48) {
-                out.push(("prog_name", format!("{name:?}")));
-            }
-            num(&mut out, "insn_cnt", 4);
-            if let Some(t) = a.u32(68) {
-                out.push(("expected_attach_type", AttachType(t).to_string()));
-            }
-            if let Some(f) = a.u32(44).filter(|&f| f != 0) {
-                out.push(("prog_flags", flags(ProgFlags::from_bits_retain(f))));
-            }
-            if let Some(fd) = a.u32(72).filter(|&fd| fd != 0) {
-                out.push(("prog_btf_fd", fd.to_string()));
-                num(&mut out, "func_info_cnt", 88);
-                num(&mut out, "line_info_cnt", 104);
-            }
-            if let Some(id) = a.u32(108).filter(|&id| id != 0) {
-                out.push(("attach_btf_id", id.to_string()));
-            }
-            num(&mut out, "log_level", 24);
-        }
+        Cmd::ProgLoad => prog_load(&mut f),
         Cmd::BtfLoad => {
-            num(&mut out, "btf_size", 16);
-            num(&mut out, "btf_log_level", 24);
+            f.num("btf_size", 16);
+            f.num("btf_log_level", 24);
         }
         Cmd::ProgTestRun => {
-            num(&mut out, "prog_fd", 0);
-            num(&mut out, "data_size_in", 8);
-            num(&mut out, "ctx_size_in", 40);
-            num(&mut out, "repeat", 32);
+            f.num("prog_fd", 0);
+            f.num("data_size_in", 8);
+            f.num("ctx_size_in", 40);
+            f.num("repeat", 32);
             // Filled in by the kernel.
-            num(&mut out, "-> retval", 4);
+            f.num("-> retval", 4);
         }
-        Cmd::LinkCreate => {
-            num(&mut out, "prog_fd", 0);
-            num(&mut out, "target_fd", 4);
-            if let Some(t) = a.u32(8) {
-                out.push(("attach_type", AttachType(t).to_string()));
-            }
-            if let Some(f) = a.u32(12).filter(|&f| f != 0) {
-                out.push(("flags", format!("{f:#x}")));
-            }
+        Cmd::LinkCreate | Cmd::LinkDetach | Cmd::ProgAttach | Cmd::ProgDetach | Cmd::ProgQuery => {
+            attach(&mut f, cmd)
         }
-        Cmd::LinkDetach => num(&mut out, "link_fd", 0),
-        Cmd::ProgAttach | Cmd::ProgDetach => {
-            num(&mut out, "target_fd", 0);
-            num(&mut out, "attach_bpf_fd", 4);
-            if let Some(t) = a.u32(8) {
-                out.push(("attach_type", AttachType(t).to_string()));
-            }
-            if let Some(f) = a.u32(12).filter(|&f| f != 0) {
-                out.push(("attach_flags", flags(AttachFlags::from_bits_retain(f))));
-            }
-        }
-        Cmd::ProgQuery => {
-            num(&mut out, "target_fd", 0);
-            if let Some(t) = a.u32(4) {
-                out.push(("attach_type", AttachType(t).to_string()));
-            }
-            num(&mut out, "-> prog_cnt", 24);
-        }
-        Cmd::ObjPin | Cmd::ObjGet => {
-            if let Some(path) = a.c_str(0) {
-                out.push(("pathname", format!("{path:?}")));
-            }
-            if cmd == Cmd::ObjPin {
-                num(&mut out, "bpf_fd", 8);
-            } else if let Some(f) = a.u32(12).filter(|&f| f != 0) {
-                out.push(("file_flags", flags(ObjGetFlags::from_bits_retain(f))));
-            }
-        }
+        Cmd::ObjPin | Cmd::ObjGet => pin(&mut f, cmd),
         Cmd::ProgGetFdById | Cmd::MapGetFdById | Cmd::BtfGetFdById | Cmd::LinkGetFdById => {
-            num(&mut out, "id", 0)
+            f.num("id", 0)
         }
         Cmd::ObjGetInfoByFd => {
-            num(&mut out, "bpf_fd", 0);
-            num(&mut out, "info_len", 4);
+            f.num("bpf_fd", 0);
+            f.num("info_len", 4);
         }
         _ => {}
     }
-    out
+    f.out
+}
+
+/// BPF_MAP_CREATE: type, sizes, flags, name, BTF ids.
+fn map_create(f: &mut Fields<'_>) {
+    f.named("map_type", 0, |t| MapType(t).to_string());
+    f.num("key_size", 4);
+    f.num("value_size", 8);
+    f.num("max_entries", 12);
+    f.nonzero("map_flags", 16, |v| flags(MapFlags::from_bits_retain(v)));
+    f.nonzero("inner_map_fd", 20, |fd| fd.to_string());
+    f.object_name("map_name", 28);
+    if f.attr.u32(48).is_some_and(|fd| fd != 0) {
+        f.num("btf_fd", 48);
+        f.num("btf_key_type_id", 52);
+        f.num("btf_value_type_id", 56);
+    }
+}
+
+/// An element command: the map, and an update's flags by name.
+fn map_elem(f: &mut Fields<'_>, cmd: Cmd) {
+    f.num("map_fd", 0);
+    if cmd == Cmd::MapUpdateElem {
+        let name = match f.attr.u64(24).unwrap_or(0) {
+            0 => "BPF_ANY".to_string(),
+            1 => "BPF_NOEXIST".to_string(),
+            2 => "BPF_EXIST".to_string(),
+            4 => "BPF_F_LOCK".to_string(),
+            v => format!("{v:#x}"),
+        };
+        f.out.push(("flags", name));
+    }
+}
+
+/// BPF_PROG_LOAD: type, name, size, attach type, flags, BTF, log level.
+fn prog_load(f: &mut Fields<'_>) {
+    f.named("prog_type", 0, |t| ProgType(t).to_string());
+    f.object_name("prog_name", 48);
+    f.num("insn_cnt", 4);
+    f.named("expected_attach_type", 68, |t| AttachType(t).to_string());
+    f.nonzero("prog_flags", 44, |v| flags(ProgFlags::from_bits_retain(v)));
+    if f.attr.u32(72).is_some_and(|fd| fd != 0) {
+        f.num("prog_btf_fd", 72);
+        f.num("func_info_cnt", 88);
+        f.num("line_info_cnt", 104);
+    }
+    f.nonzero("attach_btf_id", 108, |id| id.to_string());
+    f.num("log_level", 24);
+}
+
+/// Attaching, detaching and querying: targets, attach types, flags.
+fn attach(f: &mut Fields<'_>, cmd: Cmd) {
+    let attach_type = |t| AttachType(t).to_string();
+    match cmd {
+        Cmd::LinkCreate => {
+            f.num("prog_fd", 0);
+            f.num("target_fd", 4);
+            f.named("attach_type", 8, attach_type);
+            f.nonzero("flags", 12, |v| format!("{v:#x}"));
+        }
+        Cmd::LinkDetach => f.num("link_fd", 0),
+        Cmd::ProgQuery => {
+            f.num("target_fd", 0);
+            f.named("attach_type", 4, attach_type);
+            f.num("-> prog_cnt", 24);
+        }
+        _ => {
+            f.num("target_fd", 0);
+            f.num("attach_bpf_fd", 4);
+            f.named("attach_type", 8, attach_type);
+            f.nonzero("attach_flags", 12, |v| {
+                flags(AttachFlags::from_bits_retain(v))
+            });
+        }
+    }
+}
+
+/// BPF_OBJ_PIN and BPF_OBJ_GET: the path, and the fd or flags.
+fn pin(f: &mut Fields<'_>, cmd: Cmd) {
+    if let Some(path) = f.attr.c_str(0) {
+        f.out.push(("pathname", format!("{path:?}")));
+    }
+    if cmd == Cmd::ObjPin {
+        f.num("bpf_fd", 8);
+    } else {
+        f.nonzero("file_flags", 12, |v| {
+            flags(ObjGetFlags::from_bits_retain(v))
+        });
+    }
 }
 
 /// `RDONLY_PROG|MMAPABLE`, or the number for bits without a name.
