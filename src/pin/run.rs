@@ -3,7 +3,7 @@
 //! outlives the process, then the cgroup, the pins, and on failure the undo
 //! in the opposite order.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -274,8 +274,8 @@ const PINS_PER_THREAD: usize = 16;
 fn fds_by_pin_name<'a>(
     loaded: &'a Loaded,
     attachments: &'a [Attachment],
-) -> HashMap<String, BorrowedFd<'a>> {
-    let mut fds = HashMap::new();
+) -> BTreeMap<String, BorrowedFd<'a>> {
+    let mut fds = BTreeMap::new();
     for map in &loaded.maps {
         let name = match map.pin_by_name {
             true => by_name_pin(&map.name),

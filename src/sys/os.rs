@@ -6,6 +6,8 @@ use std::ffi::CString;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use super::owned_fd;
 
@@ -359,50 +361,22 @@ impl CpuSet {
 /// `parallel`.) A thread the system refuses is one helper fewer; a
 /// placement refused leaves the thread where the scheduler put it. A
 /// helper's panic is passed on once all have finished.
+///
+/// The threads are the system's own (pthread_create), not std's: std's
+/// thread machinery (names, handles, and through them musl's printf) would
+/// add a fifth to the static binary for what this needs, a start and a join.
 pub fn run_placed<R>(
     cpus: &[usize],
     stack_size: usize,
     helper: &(dyn Fn() + Sync),
     this: impl FnOnce() -> R,
 ) -> R {
-    use std::os::unix::thread::JoinHandleExt;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::thread::JoinHandle;
-
-    /// The helpers started, each with the flag that lets it begin. Dropped
-    /// (also when `this` unwinds) it lets every helper begin and joins it:
-    /// no helper outlives the borrows it holds (`helper`, its flag).
-    struct Helpers<'f>(Vec<(JoinHandle<()>, &'f AtomicBool)>);
-    impl Drop for Helpers<'_> {
-        fn drop(&mut self) {
-            for (handle, go) in self.0.drain(..) {
-                go.store(true, Ordering::Release);
-                handle.thread().unpark();
-                let _ = handle.join();
-            }
-        }
-    }
-
-    // Declared before `helpers`, so dropped after the helpers are joined.
-    let go: Vec<AtomicBool> = cpus.iter().map(|_| AtomicBool::new(false)).collect();
+    // Every start block exists before the first thread does, and is never
+    // moved: each thread gets a pointer to its own.
+    let starts: Vec<Start<'_>> = cpus.iter().map(|_| Start::new(helper)).collect();
     let mut helpers = Helpers(Vec::with_capacity(cpus.len()));
-    for (&cpu, go) in cpus.iter().zip(&go) {
-        // A helper waits to be placed: placing a thread that has already
-        // finished would reach no thread, or (its tid cleared) this one.
-        let run = move || {
-            while !go.load(Ordering::Acquire) {
-                std::thread::park();
-            }
-            helper();
-        };
-        // SAFETY: the thread borrows only `helper` and `go`, and `helpers`
-        // joins it before this function returns or unwinds, while both live.
-        let spawned = unsafe {
-            std::thread::Builder::new()
-                .stack_size(stack_size)
-                .spawn_unchecked(run)
-        };
-        let Ok(handle) = spawned else {
+    for (&cpu, start) in cpus.iter().zip(&starts) {
+        let Some(thread) = spawn_waiting(start, stack_size) else {
             continue;
         };
         if let Some(set) = CpuSet::only(cpu) {
@@ -410,28 +384,95 @@ pub fn run_placed<R>(
             // pthread_t is valid; the call only reads the set, of the size
             // given.
             unsafe {
-                libc::pthread_setaffinity_np(
-                    handle.as_pthread_t() as _,
-                    size_of::<libc::cpu_set_t>(),
-                    &set.0,
-                );
+                libc::pthread_setaffinity_np(thread, size_of::<libc::cpu_set_t>(), &set.0);
             }
         }
-        go.store(true, Ordering::Release);
-        handle.thread().unpark();
-        helpers.0.push((handle, go));
+        start.go.store(true, Ordering::Release);
+        helpers.0.push((thread, start));
     }
     let result = this();
-    let mut panic = None;
-    for (handle, _) in helpers.0.drain(..) {
-        if let Err(payload) = handle.join() {
-            panic.get_or_insert(payload);
-        }
-    }
-    if let Some(payload) = panic {
+    drop(helpers);
+    let panicked = starts
+        .into_iter()
+        .find_map(|s| s.panic.into_inner().unwrap_or_else(PoisonError::into_inner));
+    if let Some(payload) = panicked {
         std::panic::resume_unwind(payload);
     }
     result
+}
+
+/// What one helper thread needs: the job, the flag that lets it begin once
+/// it is placed, and where it leaves a panic.
+struct Start<'f> {
+    helper: &'f (dyn Fn() + Sync),
+    go: AtomicBool,
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl<'f> Start<'f> {
+    fn new(helper: &'f (dyn Fn() + Sync)) -> Start<'f> {
+        Start {
+            helper,
+            go: AtomicBool::new(false),
+            panic: Mutex::new(None),
+        }
+    }
+}
+
+/// The helpers started. Dropped (also when `this` unwinds) it lets every
+/// helper begin and joins it: no helper outlives its start block.
+struct Helpers<'s, 'f>(Vec<(libc::pthread_t, &'s Start<'f>)>);
+
+impl Drop for Helpers<'_, '_> {
+    fn drop(&mut self) {
+        for (thread, start) in self.0.drain(..) {
+            start.go.store(true, Ordering::Release);
+            // SAFETY: `thread` was created joinable and is joined once.
+            unsafe {
+                libc::pthread_join(thread, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Starts a thread that waits for `start.go`, then runs the helper; None
+/// if the system refuses a thread.
+fn spawn_waiting(start: &Start<'_>, stack_size: usize) -> Option<libc::pthread_t> {
+    let arg = start as *const Start<'_> as *mut libc::c_void;
+    // SAFETY: `attr` is initialised by pthread_attr_init before use and
+    // destroyed after; `thread` is written by pthread_create on success.
+    // The new thread reads `*arg`, a Start that outlives it: `Helpers`
+    // joins every thread before the Vec of starts is dropped.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_attr_init(&mut attr) != 0 {
+            return None;
+        }
+        libc::pthread_attr_setstacksize(&mut attr, stack_size.max(libc::PTHREAD_STACK_MIN));
+        let mut thread: libc::pthread_t = std::mem::zeroed();
+        let ret = libc::pthread_create(&mut thread, &attr, run_helper, arg);
+        libc::pthread_attr_destroy(&mut attr);
+        (ret == 0).then_some(thread)
+    }
+}
+
+/// A helper thread's body: wait to be placed, run the job, keep a panic
+/// for the parent.
+extern "C" fn run_helper(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `arg` is the Start `spawn_waiting` passed, alive until this
+    // thread is joined.
+    let start = unsafe { &*(arg as *const Start<'_>) };
+    while !start.go.load(Ordering::Acquire) {
+        // SAFETY: sched_yield takes no arguments.
+        unsafe {
+            libc::sched_yield();
+        }
+    }
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (start.helper)()));
+    if let Err(payload) = ran {
+        *start.panic.lock().unwrap_or_else(PoisonError::into_inner) = Some(payload);
+    }
+    std::ptr::null_mut()
 }
 
 /// The CPU this thread is running on (sched_getcpu), if the system says.
