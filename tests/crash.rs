@@ -436,7 +436,7 @@ fn detach_under_every_open_file_limit_keeps_its_record_until_done() {
         let ids = recorded_programs(&dir.0);
         assert!(!ids.is_empty());
         let mut cmd = rawbpf_cmd(&["detach", "--pin", dir.s()]);
-        sys::limit_open_files_on_exec(&mut cmd, limit);
+        common::os::limit_open_files_on_exec(&mut cmd, limit);
         let o = cmd.output().unwrap();
         let case = format!("{}: detach with RLIMIT_NOFILE {limit}", job.name);
         if could_not_start(&o) {
@@ -484,7 +484,7 @@ fn run_under_every_open_file_limit_names_the_limit() {
         let job = &jobs[limit as usize % 4];
         let dir = Dir::new("runfile");
         let mut cmd = rawbpf_cmd(&job.run_args(&cg, &dir));
-        sys::limit_open_files_on_exec(&mut cmd, limit);
+        common::os::limit_open_files_on_exec(&mut cmd, limit);
         let o = cmd.output().unwrap();
         let case = format!("{}: run with RLIMIT_NOFILE {limit}", job.name);
         if could_not_start(&o) {
@@ -629,7 +629,7 @@ fn a_missing_capability_is_named() {
             "--pin",
             dir.s(),
         ]);
-        sys::drop_capabilities_on_exec(&mut cmd, drop);
+        common::os::drop_capabilities_on_exec(&mut cmd, drop);
         let o = cmd.output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
         let t = text(&o);

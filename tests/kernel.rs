@@ -723,15 +723,15 @@ fn demo_survives_closed_stdio_no_dev_null_and_a_vanished_reader() {
     // An initramfs tool may start with stdio closed.
     let mut cmd = Command::new(rawbpf_bin());
     cmd.arg("demo");
-    sys::close_stdio_on_exec(&mut cmd);
+    common::os::close_stdio_on_exec(&mut cmd);
     let status = cmd.status().unwrap();
     assert!(status.success(), "demo with stdio closed: {status}");
     // Earlier still: no /dev/null to put on the closed fds (Rust's own
     // start-up aborts there).
     let mut cmd = Command::new(rawbpf_bin());
     cmd.arg("demo");
-    sys::empty_dev_on_exec(&mut cmd);
-    sys::close_stdio_on_exec(&mut cmd);
+    common::os::empty_dev_on_exec(&mut cmd);
+    common::os::close_stdio_on_exec(&mut cmd);
     let status = cmd.status().unwrap();
     assert!(
         status.success(),

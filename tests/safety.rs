@@ -121,7 +121,7 @@ fn object_must_be_a_regular_file_of_bounded_size() {
     let dir = std::env::temp_dir().join(format!("rawbpf-fifo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let fifo = dir.join("fifo");
-    sys::mkfifo(s(&fifo)).unwrap();
+    common::os::mkfifo(s(&fifo)).unwrap();
     let o = rawbpf(&["run", fifo.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(text(&o).contains("not a regular file"), "{}", text(&o));
@@ -373,7 +373,7 @@ fn path_safety_in_private_mount_namespace() {
     let scratch = std::env::temp_dir().join(format!("rawbpf-ns-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    sys::private_mount_ns_on_exec(&mut cmd);
+    common::os::private_mount_ns_on_exec(&mut cmd);
     let o = cmd
         .args([
             "--ignored",
@@ -669,7 +669,7 @@ fn in_private_mount_namespace() {
     // Hide every bpffs of the host; everything below is on fresh mounts.
     for _ in 0..16 {
         for m in all_mounts("bpf") {
-            let _ = sys::unmount_lazy(&m);
+            let _ = common::os::unmount_lazy(&m);
         }
     }
     assert!(
@@ -901,9 +901,9 @@ fn in_private_mount_namespace() {
     // (A pin that fails after a legacy attach: tests/crash.rs injects it.)
     let e = bpf.join("e");
     std::fs::create_dir(&e).unwrap();
-    sys::remount(s(&bpf), true).unwrap();
+    common::os::remount(s(&bpf), true).unwrap();
     let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&e)]);
-    sys::remount(s(&bpf), false).unwrap();
+    common::os::remount(s(&bpf), false).unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("rawbpf_run: EROFS"), "{}", text(&o));
     assert!(attached(&cg).is_empty(), "nothing was attached");
@@ -986,7 +986,7 @@ fn in_private_mount_namespace() {
     let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&v)]);
     assert!(o.status.success(), "{}", text(&o));
     for m in all_mounts("cgroup2") {
-        sys::unmount_lazy(&m).unwrap();
+        common::os::unmount_lazy(&m).unwrap();
     }
     std::fs::create_dir_all("/run").unwrap();
     sys::mount_fs("tmpfs", "/run").unwrap();
@@ -1026,9 +1026,9 @@ fn in_private_mount_namespace() {
     let view = Path::new("/run/cg2");
     std::fs::create_dir(view).unwrap();
     let inside = Path::new(rawbpf::kernel::mounts::PRIVATE_CGROUP2).join(&rel);
-    sys::bind_mount(s(&inside), s(view))
+    common::os::bind_mount(s(&inside), s(view))
         .unwrap_or_else(|e| panic!("bind mount of {}: {e}", inside.display()));
-    sys::unmount_lazy(rawbpf::kernel::mounts::PRIVATE_CGROUP2).unwrap();
+    common::os::unmount_lazy(rawbpf::kernel::mounts::PRIVATE_CGROUP2).unwrap();
     assert_eq!(all_mounts("cgroup2"), vec!["/run/cg2".to_string()]);
     let d = bpf.join("d");
     let o = run(&["--pin", s(&d)]);

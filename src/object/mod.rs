@@ -20,8 +20,8 @@
 //! 6. [`core`]: CO-RE: access specs, candidate matching, values, patching.
 //! 7. [`reloc`]: one flat instruction array per program, references patched.
 //!
-//! With the `tools` feature, [`inspect`] and [`disasm`] show a person what
-//! these steps make of an object, and [`btf_c`] prints BTF types as C.
+//! With the `tools` feature, `inspect` and `disasm` show a person what
+//! these steps make of an object, and `btf_c` prints BTF types as C.
 
 #![forbid(unsafe_code)]
 

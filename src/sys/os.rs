@@ -496,58 +496,6 @@ pub fn send_signal(pid: u32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Makes `cmd` start its program with fds 0, 1 and 2 closed, as an early-boot
-/// environment may (used by the tests to check rawbpf copes).
-pub fn close_stdio_on_exec(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // close(2), which is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            for fd in 0..3 {
-                libc::close(fd);
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Makes `cmd` start its program with an empty /dev, as in an initramfs
-/// before devtmpfs is mounted: the child gets a mount namespace of its own,
-/// private so that nothing mounted in it reaches the machine's, with a tmpfs
-/// over /dev.
-pub fn empty_dev_on_exec(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // unshare and mount, async-signal-safe system calls, on static strings.
-    unsafe {
-        cmd.pre_exec(|| {
-            let root = c"/";
-            let dev = c"/dev";
-            let tmpfs = c"tmpfs";
-            if libc::unshare(libc::CLONE_NEWNS) < 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) < 0
-                || libc::mount(
-                    tmpfs.as_ptr(),
-                    dev.as_ptr(),
-                    tmpfs.as_ptr(),
-                    0,
-                    std::ptr::null(),
-                ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Defines the process's C `main`, which calls `$cli(args: Vec<OsString>)
 /// -> u8` (the exit status); for a binary with `#![no_main]`.
 ///
@@ -923,36 +871,6 @@ pub fn stop_signal() -> Option<i32> {
     }
 }
 
-/// umount2(path, MNT_DETACH): for tests inside a private mount namespace.
-pub fn unmount_lazy(path: &str) -> io::Result<()> {
-    let c = cstring(path)?;
-    // SAFETY: `c` is NUL-terminated and outlives the call.
-    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// A bind mount of `source` at `target` (tests in a private mount namespace).
-pub fn bind_mount(source: &str, target: &str) -> io::Result<()> {
-    let (s, t) = (cstring(source)?, cstring(target)?);
-    // SAFETY: both strings are NUL-terminated and live across the call; a
-    // null type and data are allowed for MS_BIND.
-    let ret = unsafe {
-        libc::mount(
-            s.as_ptr(),
-            t.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// `FILEID_KERNFS`: the file-handle type of cgroup v2 directories, whose
 /// handle is the 8-byte cgroup id (include/linux/exportfs.h).
 const FILEID_KERNFS: i32 = 0xfe;
@@ -986,63 +904,6 @@ pub fn open_cgroup_by_id(mount: BorrowedFd<'_>, id: u64) -> io::Result<OwnedFd> 
         return Err(io::Error::last_os_error());
     }
     owned_fd(ret as i64)
-}
-
-/// Makes `cmd` start its program in a mount namespace of its own whose
-/// mounts are all private, so nothing mounted or unmounted in it reaches
-/// the machine's (the path-safety tests).
-pub fn private_mount_ns_on_exec(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // unshare and mount, async-signal-safe system calls, on a static string.
-    unsafe {
-        cmd.pre_exec(|| {
-            let root = c"/";
-            if libc::unshare(libc::CLONE_NEWNS) < 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Remounts the file system mounted at `path` read-only or read-write.
-pub fn remount(path: &str, read_only: bool) -> io::Result<()> {
-    let c = cstring(path)?;
-    let flags = libc::MS_REMOUNT | if read_only { libc::MS_RDONLY } else { 0 };
-    // SAFETY: `c` is NUL-terminated and outlives the call; a remount takes
-    // no source, type or data.
-    let ret = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c.as_ptr(),
-            std::ptr::null(),
-            flags,
-            std::ptr::null(),
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// mkfifo(3) with mode 0600.
-pub fn mkfifo(path: &str) -> io::Result<()> {
-    let c = cstring(path)?;
-    // SAFETY: `c` is NUL-terminated and outlives the call.
-    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// Takes an exclusive lock on the open file `fd` (flock(2) LOCK_EX), without
@@ -1128,48 +989,4 @@ pub fn soft_limit(which: Limit) -> io::Result<Option<u64>> {
         return Err(io::Error::last_os_error());
     }
     Ok((limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur))
-}
-
-/// Makes `cmd` start its program with RLIMIT_NOFILE (soft and hard) at
-/// `files`: at most that many fds, stdio included (tests of what rawbpf
-/// does when it runs out of them).
-pub fn limit_open_files_on_exec(cmd: &mut std::process::Command, files: u64) {
-    use std::os::unix::process::CommandExt;
-    let limit = libc::rlimit {
-        rlim_cur: files,
-        rlim_max: files,
-    };
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // setrlimit, async-signal-safe, on a value copied into it.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Makes `cmd` start its program without the capabilities `caps` (numbers,
-/// `CAP_PERFMON` is 38): they are dropped from the child's bounding set
-/// (prctl PR_CAPBSET_DROP) before exec, and root's capabilities after exec
-/// are the bounding set (`cap_bprm_creds_from_file` in
-/// security/commoncap.c), so the program starts without them.
-pub fn drop_capabilities_on_exec(cmd: &mut std::process::Command, caps: &[u32]) {
-    use std::os::unix::process::CommandExt;
-    let caps = caps.to_vec();
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // prctl, async-signal-safe, with integers; `caps` was allocated before
-    // the fork and is only read.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &cap in &caps {
-                if libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
 }

@@ -7,6 +7,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod os;
+
 use rawbpf::attach::cgroup::Cgroup;
 use rawbpf::sys::{self, IdKind};
 
