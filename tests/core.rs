@@ -167,7 +167,7 @@ fn core_program_attached_to_a_cgroup_sees_real_traffic() {
     let loaded = common::load(CORE).unwrap();
     let prog = loaded.program("core_skb").unwrap();
     let _attachment = cgroup::attach(prog, &cg, AttachMode::Link).unwrap();
-    assert_eq!(cg.send_udp(rx.addr()).unwrap(), SendOutcome::Sent);
+    assert_eq!(common::send_udp(&cg, rx.addr()).unwrap(), SendOutcome::Sent);
     assert!(rx.received());
     let len = global(&loaded, "ctx_len");
     assert!(len > 28, "an IPv4 UDP packet: {len}");

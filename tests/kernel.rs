@@ -264,7 +264,7 @@ fn check_drop_then_pass(mode: AttachMode) {
         [] as [u32; 0]
     );
     assert_eq!(
-        cg.send_udp(rx.addr()).unwrap(),
+        common::send_udp(&cg, rx.addr()).unwrap(),
         SendOutcome::Failed(libc::EPERM),
         "dropped while attached"
     );
@@ -277,7 +277,7 @@ fn check_drop_then_pass(mode: AttachMode) {
         .1
         .is_empty());
     assert_eq!(
-        cg.send_udp(rx.addr()).unwrap(),
+        common::send_udp(&cg, rx.addr()).unwrap(),
         SendOutcome::Sent,
         "passes after detach"
     );
@@ -339,7 +339,7 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     }
     let rx = Receiver::new();
     assert_eq!(
-        cg.send_udp(rx.addr()).unwrap(),
+        common::send_udp(&cg, rx.addr()).unwrap(),
         SendOutcome::Failed(libc::EPERM)
     );
 
@@ -350,7 +350,7 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
         .unwrap()
         .1
         .is_empty());
-    assert_eq!(cg.send_udp(rx.addr()).unwrap(), SendOutcome::Sent);
+    assert_eq!(common::send_udp(&cg, rx.addr()).unwrap(), SendOutcome::Sent);
     assert!(rx.received());
 }
 

@@ -174,19 +174,6 @@ impl Cgroup {
         self.created
     }
 
-    /// Sends one UDP datagram to `dst` from a child process moved into this
-    /// cgroup, and reports what its send() saw.
-    pub fn send_udp(&self, dst: std::net::SocketAddr) -> Result<sys::SendOutcome> {
-        self.probe(&sys::Probe::udp(dst))
-    }
-
-    /// Runs a [`sys::Probe`] from a child process moved into this cgroup.
-    pub fn probe(&self, probe: &sys::Probe) -> Result<sys::SendOutcome> {
-        let procs = self.path.join("cgroup.procs");
-        let fd = sys::open(path_str(&procs)?, libc::O_WRONLY).map_err(|e| Error::io(&procs, e))?;
-        sys::probe_from_cgroup(fd.as_fd(), probe).map_err(|e| Error::io(&procs, e))
-    }
-
     /// The ids of the programs attached here for `attach_type` (BPF_PROG_QUERY).
     pub fn query(&self, attach_type: u32) -> Result<(AttachFlags, Vec<u32>)> {
         sys::prog_query(self.fd(), attach_type).map_err(Error::sys(

@@ -2,6 +2,7 @@
 //! datagram sent from inside it, and lets it pass once detached.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
@@ -46,7 +47,7 @@ pub(super) fn demo() -> Result<(), Failure> {
         cgroup.path().display()
     );
 
-    let attached = cgroup.send_udp(dst)?;
+    let attached = send_udp(&cgroup, dst)?;
     let got_attached = receive(&receiver);
     check_stop()?;
     outln!(
@@ -54,7 +55,7 @@ pub(super) fn demo() -> Result<(), Failure> {
         outcome(attached, got_attached)
     );
     attachment.detach()?;
-    let detached = cgroup.send_udp(dst)?;
+    let detached = send_udp(&cgroup, dst)?;
     let got_detached = receive(&receiver);
     check_stop()?;
     outln!(
@@ -93,4 +94,16 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
         "{send}, {}",
         if received { "received" } else { "not received" }
     )
+}
+
+/// Sends one UDP datagram to `dst` from a child process moved into
+/// `cgroup` (by writing to its `cgroup.procs`), and reports what its
+/// send() saw: the demo's traffic.
+fn send_udp(cgroup: &Cgroup, dst: SocketAddr) -> Result<SendOutcome, Error> {
+    let procs = cgroup.path().join("cgroup.procs");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&procs)
+        .map_err(|e| Error::io(&procs, e))?;
+    sys::probe_from_cgroup(file.as_fd(), &sys::Probe::udp(dst)).map_err(|e| Error::io(&procs, e))
 }

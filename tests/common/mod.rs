@@ -284,3 +284,17 @@ pub fn load_selected(
     }
     spec.load(&rawbpf::LoadOptions::default())
 }
+
+/// Sends one UDP datagram to `dst` from a child process moved into `cg`,
+/// and reports what its send() saw.
+#[allow(dead_code)]
+pub fn send_udp(cg: &Cgroup, dst: std::net::SocketAddr) -> rawbpf::Result<sys::SendOutcome> {
+    use std::os::fd::AsFd;
+    let procs = cg.path().join("cgroup.procs");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&procs)
+        .map_err(|e| rawbpf::Error::io(&procs, e))?;
+    sys::probe_from_cgroup(file.as_fd(), &sys::Probe::udp(dst))
+        .map_err(|e| rawbpf::Error::io(&procs, e))
+}
