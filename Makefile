@@ -82,7 +82,14 @@ fmt:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-check: fmt clippy bpf-check msrv
+check: fmt clippy doc bpf-check msrv
+
+# The library's documentation builds without a broken link, with and
+# without the optional features.
+.PHONY: doc
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --no-default-features
 
 # The oldest Rust the crate says it builds with (Cargo.toml's rust-version):
 # clippy's incompatible_msrv lint checks std APIs against it, and this

@@ -10,7 +10,7 @@
 //! load leaves nothing behind in the kernel.
 
 pub mod map;
-pub mod parallel;
+pub(crate) mod parallel;
 pub mod program;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
