@@ -65,6 +65,8 @@ test: test-deps
 	fi
 	$(CARGO) test --workspace
 	$(CARGO) build --no-default-features
+	# A user's program against the loader alone (default-features = false).
+	$(CARGO) run --no-default-features --example configure_and_count
 	tests/contrib.sh
 
 test-deps:

@@ -21,7 +21,7 @@ fn main() {
     }
 }
 
-fn run() -> rawbpf::Result<()> {
+pub fn run() -> rawbpf::Result<()> {
     let loaded = rawbpf::ObjectSpec::parse(OBJECT)?.load(&rawbpf::LoadOptions::default())?;
     let (Some(prog), Some(counts)) = (loaded.program("count_per_cpu"), loaded.map("counts")) else {
         return Err(rawbpf::Error::Env(

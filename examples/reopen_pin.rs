@@ -38,7 +38,7 @@ fn main() {
     }
 }
 
-fn run() -> rawbpf::Result<()> {
+pub fn run() -> rawbpf::Result<()> {
     let root = rawbpf::kernel::mounts::bpffs_root()?;
     let dir = root.join(format!("rawbpf-example-{}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| rawbpf::Error::io(&dir, e))?;
