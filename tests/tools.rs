@@ -98,6 +98,7 @@ const OBJECTS: &[(&str, &[u8], &str)] = &[
     object!("bad_map_in_map"),
     object!("bad_verifier"),
     object!("callback"),
+    object!("configure_and_count"),
     object!("core"),
     object!("drop_egress"),
     object!("externs"),
