@@ -179,6 +179,15 @@ fn plan_cgroup(args: &RunArgs, attaches: bool, pinned: bool) -> Result<CgroupPla
 const DEFAULT_CGROUP: &str = "rawbpf";
 
 pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
+    // A failure this process's own limits caused (EMFILE opening the
+    // object, ENOMEM creating a map) says so, wherever it came.
+    run_steps(args).map_err(|f| match f {
+        Failure::Run(e) => Failure::Run(rawbpf::kernel::limits::explain(e)),
+        f => f,
+    })
+}
+
+fn run_steps(args: RunArgs) -> Result<(), Failure> {
     // From here SIGINT, SIGTERM and SIGHUP are noted instead of killing the
     // process; each step below checks, and returning undoes what was done.
     sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::os("sigaction", e))?;
@@ -192,14 +201,10 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let prepared = rawbpf::ObjectSpec::parse(&bytes)?;
     let plan = Plan::new(&args, &prepared)?;
     check_stop()?;
-    let result = match &plan.pin {
+    match &plan.pin {
         Some(dir) => run_pinned(&args, prepared, &plan, dir),
         None => run_and_wait(&args, prepared, plan),
-    };
-    result.map_err(|f| match f {
-        Failure::Run(e) => Failure::Run(rawbpf::kernel::limits::explain(e)),
-        f => f,
-    })
+    }
 }
 
 /// Loads the prepared object; maps pinned by name are reused from `pin_dir`.
