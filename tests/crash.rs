@@ -18,28 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{gone_soon, rawbpf_bin, require_root, test_cgroup, ObjectFile};
+use common::{attached, gone_soon, rawbpf_bin, require_root, test_cgroup, text, ObjectFile};
 use rawbpf::attach::cgroup::Cgroup;
 use rawbpf::sys::{self, IdKind};
 
 const MULTI: &[u8] = include_bytes!("../bpf/multi.bpf.o");
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Every program id attached to `cg`, for any cgroup attach type.
-fn attached(cg: &Cgroup) -> Vec<u32> {
-    rawbpf::uapi::attach_type::CGROUP
-        .iter()
-        .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
-        .collect()
-}
 
 /// A pin directory name no one uses; whatever a failed test leaves there is
 /// detached, then removed, when the guard goes.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{gone_soon, rawbpf_bin, require_root, test_cgroup};
+use common::{attached, gone_soon, rawbpf_bin, require_root, test_cgroup, text};
 use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
 use rawbpf::sys::{self, AttachFlags, IdKind};
 
@@ -54,23 +54,6 @@ fn rawbpf(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run rawbpf")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Every program id attached to `cg` for any cgroup attach type.
-fn attached(cg: &Cgroup) -> Vec<u32> {
-    rawbpf::uapi::attach_type::CGROUP
-        .iter()
-        .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
-        .collect()
 }
 
 fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {

@@ -2,7 +2,6 @@
 //! datagram sent from inside it, and lets it pass once detached.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
 use std::time::Duration;
 
 use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
@@ -47,7 +46,8 @@ pub(super) fn demo() -> Result<(), Failure> {
         cgroup.path().display()
     );
 
-    let attached = send_udp(&cgroup, dst)?;
+    let attached = sys::probe_in_cgroup(cgroup.path(), &sys::Probe::udp(dst))
+        .map_err(|e| Error::io(cgroup.path(), e))?;
     let got_attached = receive(&receiver);
     check_stop()?;
     outln!(
@@ -55,7 +55,8 @@ pub(super) fn demo() -> Result<(), Failure> {
         outcome(attached, got_attached)
     );
     attachment.detach()?;
-    let detached = send_udp(&cgroup, dst)?;
+    let detached = sys::probe_in_cgroup(cgroup.path(), &sys::Probe::udp(dst))
+        .map_err(|e| Error::io(cgroup.path(), e))?;
     let got_detached = receive(&receiver);
     check_stop()?;
     outln!(
@@ -94,16 +95,4 @@ fn outcome(sent: SendOutcome, received: bool) -> String {
         "{send}, {}",
         if received { "received" } else { "not received" }
     )
-}
-
-/// Sends one UDP datagram to `dst` from a child process moved into
-/// `cgroup` (by writing to its `cgroup.procs`), and reports what its
-/// send() saw: the demo's traffic.
-fn send_udp(cgroup: &Cgroup, dst: SocketAddr) -> Result<SendOutcome, Error> {
-    let procs = cgroup.path().join("cgroup.procs");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&procs)
-        .map_err(|e| Error::io(&procs, e))?;
-    sys::probe_from_cgroup(file.as_fd(), &sys::Probe::udp(dst)).map_err(|e| Error::io(&procs, e))
 }

@@ -369,7 +369,7 @@ fn attach_cgroup_types(
         tcp: Some(tcp.local_addr().map_err(|e| Error::os("TCP listener", e))?),
         touch_files: true,
     };
-    let outcome = probe_from(&cg, &probe);
+    let outcome = sys::probe_in_cgroup(cg.path(), &probe).map_err(|e| Error::io(cg.path(), e));
     for a in attachments {
         a.detach()?;
     }
@@ -449,16 +449,6 @@ fn why_not(rows: &[TypeResult]) -> String {
         let _ = writeln!(out, "{column}: {} ({why})", types.join(", "));
     }
     out
-}
-
-/// Runs `probe` from a child process moved into `cg`.
-fn probe_from(cg: &crate::attach::cgroup::Cgroup, probe: &sys::Probe) -> Result<sys::SendOutcome> {
-    let procs = cg.path().join("cgroup.procs");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&procs)
-        .map_err(|e| Error::io(&procs, e))?;
-    sys::probe_from_cgroup(std::os::fd::AsFd::as_fd(&file), probe).map_err(|e| Error::io(&procs, e))
 }
 
 #[cfg(test)]

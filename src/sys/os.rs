@@ -136,6 +136,16 @@ impl Probe {
     }
 }
 
+/// Runs `probe` from a child process moved into the cgroup directory
+/// `cgroup` (by writing its pid to `cgroup.procs`): traffic the cgroup's
+/// programs see, for the demo, the conformance suite and the tests.
+pub fn probe_in_cgroup(cgroup: &std::path::Path, probe: &Probe) -> io::Result<SendOutcome> {
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cgroup.join("cgroup.procs"))?;
+    probe_from_cgroup(procs.as_fd(), probe)
+}
+
 /// The probing child's exit statuses other than a send()'s errno.
 const JOIN_FAILED: i32 = 250;
 const SOCKET_FAILED: i32 = 251;

@@ -289,12 +289,26 @@ pub fn load_selected(
 /// and reports what its send() saw.
 #[allow(dead_code)]
 pub fn send_udp(cg: &Cgroup, dst: std::net::SocketAddr) -> rawbpf::Result<sys::SendOutcome> {
-    use std::os::fd::AsFd;
-    let procs = cg.path().join("cgroup.procs");
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&procs)
-        .map_err(|e| rawbpf::Error::io(&procs, e))?;
-    sys::probe_from_cgroup(file.as_fd(), &sys::Probe::udp(dst))
-        .map_err(|e| rawbpf::Error::io(&procs, e))
+    sys::probe_in_cgroup(cg.path(), &sys::Probe::udp(dst))
+        .map_err(|e| rawbpf::Error::io(cg.path(), e))
+}
+
+/// A finished command's status and output, for assertion messages.
+#[allow(dead_code)]
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every program id attached to `cg`, for any cgroup attach type.
+#[allow(dead_code)]
+pub fn attached(cg: &Cgroup) -> Vec<u32> {
+    rawbpf::uapi::attach_type::CGROUP
+        .iter()
+        .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
+        .collect()
 }
