@@ -72,3 +72,8 @@ pub use sys::Pod;
 
 /// The seed object: the bpf_timer_cancel example program, built by `make bpf`.
 pub const SEED_OBJECT: &[u8] = include_bytes!("../bpf/timer_cancel.bpf.o");
+
+/// The seed's object name, the one libbpf gives its file
+/// (`bpf/timer_cancel.bpf.o`): its `.rodata` map is `timer_ca.rodata` in
+/// the kernel ([`ObjectSpec::set_name`]).
+pub const SEED_NAME: &str = "timer_cancel";

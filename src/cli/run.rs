@@ -189,7 +189,12 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         Some(path) => rawbpf::load::read_object(path)?.into(),
         None => rawbpf::SEED_OBJECT.into(),
     };
-    let prepared = rawbpf::ObjectSpec::parse(&bytes)?;
+    let mut prepared = rawbpf::ObjectSpec::parse(&bytes)?;
+    // libbpf's object name: the kernel's names of the global-data maps.
+    prepared.set_name(&match &args.object {
+        Some(path) => rawbpf::object::spec::object_name(path),
+        None => rawbpf::SEED_NAME.into(),
+    });
     let plan = Plan::new(&args, &prepared)?;
     check_stop()?;
     let result = match &plan.pin {

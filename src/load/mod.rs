@@ -260,7 +260,11 @@ impl ObjectSpec<'_> {
         let mut maps =
             map::create_maps(&self.maps, btf, options.pin_maps).map_err(explain_eperm)?;
         if !resolved.kconfig.is_empty() {
-            let spec = externs::kconfig_map_spec(&resolved.kconfig);
+            let mut spec = externs::kconfig_map_spec(&resolved.kconfig);
+            // libbpf's name and flags: its `.kconfig` DATASEC's VARs are
+            // all allocated globals (`map_is_mmapable`).
+            spec.attr.map_name = crate::object::spec::internal_map_name(&self.name, &spec.name);
+            spec.attr.map_flags |= sys::MapFlags::MMAPABLE.bits();
             maps.extend(map::create(&[spec], None).map_err(explain_eperm)?);
         }
         Ok(maps)
