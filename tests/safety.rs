@@ -9,6 +9,7 @@
 mod common;
 
 use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -910,42 +911,38 @@ fn in_private_mount_namespace() {
     assert_eq!(std::fs::read_dir(&e).unwrap().count(), 0);
     std::fs::remove_dir(&e).unwrap();
 
-    // LIBBPF_PIN_BY_NAME: a compatible pin is reused, an incompatible one
-    // refused before anything is attached, a missing one created; detach
-    // keeps them (they are there to be shared).
+    // LIBBPF_PIN_BY_NAME, as libbpf does it: under the bpffs mount (here
+    // the fresh one) unless --pin-maps names another directory, a
+    // compatible pin is reused, an incompatible one refused before
+    // anything is attached, a missing one pinned; no record names them,
+    // so detach keeps them (they are there to be shared).
+    let shared_path = bpf.join("shared_counts");
     let p = bpf.join("p");
-    std::fs::create_dir(&p).unwrap();
-    let shared = pin_array(&p.join("shared_counts"), 8);
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&p),
-    ]);
+    let shared = pin_array(&shared_path, 8);
+    let by_name_run = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["run", by_name.path(), "--cgroup", s(cg.path())];
+        args.extend_from_slice(&["--pin", s(dir)]);
+        args.extend_from_slice(extra);
+        rawbpf(&args)
+    };
+    let o = by_name_run(&p, &[]);
     assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("reused by name"), "{}", text(&o));
     let ids = cg.query(EGRESS).unwrap().1;
     let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
     let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
     drop(prog);
-    assert!(maps.contains(&shared), "reused map {shared}: {maps:?}");
+    assert_eq!(maps, [shared], "the pinned map is the program's");
+    assert!(absent(&p.join("shared_counts")) && absent(&p.join("map_shared_counts")));
     let o = rawbpf(&["detach", "--pin", s(&p)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
-    assert!(p.join("shared_counts").exists());
+    assert!(absent(&p), "{}", text(&o));
+    assert!(shared_path.exists(), "kept for sharing");
     assert!(attached(&cg).is_empty());
-    std::fs::remove_file(p.join("shared_counts")).unwrap();
+    std::fs::remove_file(&shared_path).unwrap();
 
-    pin_array(&p.join("shared_counts"), 16);
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&p),
-    ]);
+    pin_array(&shared_path, 16);
+    let o = by_name_run(&p, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("incompatible: value size 16, the object's 8"),
@@ -953,27 +950,38 @@ fn in_private_mount_namespace() {
         text(&o)
     );
     assert!(attached(&cg).is_empty());
-    assert!(absent(&p.join("rawbpf_run")));
-    std::fs::remove_file(p.join("shared_counts")).unwrap();
-    std::fs::remove_dir(&p).unwrap();
+    assert!(absent(&p), "the directory the run made is gone");
+    std::fs::remove_file(&shared_path).unwrap();
 
-    let r = bpf.join("r");
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&r),
-    ]);
+    // Missing: pinned in --pin-maps (a name under the bpffs mount, made
+    // with mode 0700 as libbpf and bpftool make directories; the pin
+    // file 0600, as bpffs makes it).
+    let o = by_name_run(&p, &["--pin-maps", "shared"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(r.join("shared_counts").exists());
-    let o = rawbpf(&["detach", "--pin", s(&r)]);
+    let made = bpf.join("shared/shared_counts");
+    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&bpf.join("shared")), 0o700);
+    assert_eq!(mode(&made), 0o600);
+    let o = rawbpf(&["detach", "--pin", s(&p)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(r.join("shared_counts").exists(), "kept for sharing");
+    assert!(made.exists(), "kept for sharing");
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_dir(bpf.join("shared")).unwrap();
+
+    // A run that fails after its load (the attach conflicts with a program
+    // attached exclusively) removes the pin by name it made.
+    let foreign = common::load(common::policy_object()).unwrap();
+    let fprog = foreign.programs[0].fd();
+    sys::prog_attach(fprog, cg.fd(), EGRESS, AttachFlags::empty()).unwrap();
+    let o = by_name_run(&p, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("attach mode conflict"), "{}", text(&o));
+    assert!(absent(&shared_path), "the pin it made is gone");
+    assert!(absent(&p));
+    sys::prog_detach(fprog, cg.fd(), EGRESS).unwrap();
+    drop(foreign);
     assert!(attached(&cg).is_empty());
-    std::fs::remove_file(r.join("shared_counts")).unwrap();
-    std::fs::remove_dir(&r).unwrap();
 
     // Where the test cgroup is, relative to the cgroup2 root.
     let host_root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
