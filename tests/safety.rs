@@ -928,6 +928,11 @@ fn in_private_mount_namespace() {
     let o = by_name_run(&p, &[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("reused by name"), "{}", text(&o));
+    // Modes as bpftool makes them: the directory 0700 (with the run's
+    // mark, the sticky bit), a pin 0600 (bpffs's own).
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&p), 0o1700);
+    assert_eq!(mode(&p.join("link_count_shared")), 0o600);
     let ids = cg.query(EGRESS).unwrap().1;
     let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
     let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
@@ -960,7 +965,6 @@ fn in_private_mount_namespace() {
     assert!(o.status.success(), "{}", text(&o));
     let made = bpf.join("shared/shared_counts");
     assert!(text(&o).contains("pinned by name"), "{}", text(&o));
-    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&bpf.join("shared")), 0o700);
     assert_eq!(mode(&made), 0o600);
     let o = rawbpf(&["detach", "--pin", s(&p)]);
@@ -1047,6 +1051,24 @@ fn in_private_mount_namespace() {
     assert!(text(&o).contains("removed the cgroup"), "{}", text(&o));
     assert!(!view.join("rawbpf").exists());
     untouched();
+
+    // No bpffs at all: a relative --pin mounts one (mode 0700, as bpftool
+    // and systemd mount it) on the empty /sys/fs/bpf; an absolute one
+    // mounts nothing.
+    for m in all_mounts("bpf") {
+        sys::unmount_lazy(&m).unwrap();
+    }
+    let o = run(&["--pin", "/sys/fs/bpf/abs"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(all_mounts("bpf").is_empty(), "{}", text(&o));
+    let o = run(&["--pin", "rel"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(all_mounts("bpf"), ["/sys/fs/bpf"]);
+    assert_eq!(mode(Path::new("/sys/fs/bpf")), 0o700);
+    let o = rawbpf(&["detach", "--pin", "rel"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(attached(&cg).is_empty());
+    sys::unmount_lazy("/sys/fs/bpf").unwrap();
     println!("namespace checks: all done");
 }
 

@@ -34,7 +34,7 @@
 //!
 //! | after step | on disk | `detach` |
 //! |---|---|---|
-//! | 1. lock | DIR, made with mode 01755 (the sticky bit marks it as `run`'s) if it was missing, its fd locked with flock(2) | finds no record: an empty DIR with the mark, owned by this user, is removed; anything else is left alone |
+//! | 1. lock | DIR, made with mode 01700 (0700 as bpftool makes a pin directory; the sticky bit marks it as `run`'s) if it was missing, its fd locked with flock(2) | finds no record: an empty DIR with the mark, owned by this user, is removed; anything else is left alone |
 //! | 2. load | nothing more in DIR: maps and programs live only in this process's fds, but for maps pinned by name (LIBBPF_PIN_BY_NAME), pinned in the load's pin root as libbpf pins them, shared, in no record | as 1; pins by name are left, as every pin by name is |
 //! | 3. record | `rawbpf_run-N` parts, then `rawbpf_run`, the head, last (parts without a head are no record): every name the run will pin; each program it will attach, with its id and tag (from `/proc/self/fdinfo`, no bpf() call) and attach type; the cgroup's path and id | reads the record; nothing it names is there yet; removes the record and DIR |
 //! | 4. cgroup | only for the default cgroup, when it is missing: the record says "about to make it" (`2`), then the cgroup is made, then `rawbpf_run-cgroup` notes its id | without the note it keeps the cgroup: it cannot tell whether the run made it, and nothing was attached to it yet |
@@ -336,10 +336,12 @@ pub fn cgroup_id(path: &Path) -> Result<u64> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// The mode `run` makes a pin directory with: the sticky bit marks it as
-/// made by `run` (see the table above), so that `detach` may remove it when
-/// a run stopped before writing anything in it.
-const MADE_MODE: u32 = 0o1755;
+/// The mode `run` makes a pin directory with: 0700, as bpftool makes one
+/// (`create_and_mount_bpffs_dir`: S_IRWXU), and the sticky bit, which
+/// marks it as made by `run` (see the table above), so that `detach` may
+/// remove it when a run stopped before writing anything in it. (Pins are
+/// 0600 whoever makes them: bpffs gives them that mode, `bpf_obj_pin_user`.)
+const MADE_MODE: u32 = 0o1700;
 
 /// A pin directory this process holds: open, and locked with flock(2)
 /// (LOCK_EX) on that fd until it is dropped. Dropped while it still has
@@ -352,7 +354,7 @@ pub struct Locked {
 }
 
 impl Locked {
-    /// For `run`: makes the directory if it is missing (mode 01755), then
+    /// For `run`: makes the directory if it is missing (mode 01700), then
     /// locks it.
     pub fn for_run(dir: &PinDir) -> Result<Locked> {
         Locked::acquire(&dir.path, true)

@@ -122,7 +122,7 @@ pub(super) fn create_error(
 
 /// A map of the object pinned by name (LIBBPF_PIN_BY_NAME): where, and
 /// whether this load made the pin (else it reused the map pinned there).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ByNamePin {
     /// The map's name in the object.
