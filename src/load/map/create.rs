@@ -131,6 +131,8 @@ pub struct ByNamePin {
     pub path: PathBuf,
     /// This load pinned it; false: it reused the map already pinned there.
     pub made: bool,
+    /// This load made ROOT.
+    made_root: bool,
 }
 
 /// Creates the maps of `specs` (see `maps::create`), except that a map
@@ -155,6 +157,9 @@ pub fn create_maps(
     let (root, made_root) = pin_root(root)?;
     let mut pins = Vec::new();
     let result = pin_or_reuse(specs, btf, &root, &mut pins);
+    for pin in &mut pins {
+        pin.made_root = made_root;
+    }
     if result.is_err() {
         unpin_made(&pins);
         if made_root {
@@ -208,15 +213,20 @@ impl ByNamePin {
             map: spec.name.clone(),
             path,
             made,
+            made_root: false,
         }
     }
 }
 
-/// Removes the pins in `pins` that were made (not reused): what a load
-/// that fails after pinning leaves, as libbpf's `bpf_object_load` does.
+/// Removes the pins in `pins` that were made (not reused), as libbpf's
+/// `bpf_object_load` does when it fails after pinning, and the root if the
+/// load made it and it is empty now.
 pub fn unpin_made(pins: &[ByNamePin]) {
     for pin in pins.iter().filter(|p| p.made) {
         let _ = fs::remove_file(&pin.path);
+    }
+    if let Some(root) = pins.iter().find(|p| p.made_root) {
+        let _ = fs::remove_dir(root.path.parent().unwrap_or(Path::new("")));
     }
 }
 
