@@ -273,4 +273,23 @@ fn a_load_that_fails_removes_only_the_pins_it_made() {
     drop(loaded);
     failing().unwrap_err();
     assert_eq!(pinned_id(&pin), id, "a pin reused by a failed load stays");
+
+    // A root outside bpffs is refused before anything is made or loaded.
+    let elsewhere = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("not-bpffs-{}", std::process::id()));
+    rawbpf::sys::start_call_log();
+    let err = ObjectSpec::parse(BY_NAME)
+        .unwrap()
+        .load(&LoadOptions::default().pin_maps(&elsewhere))
+        .unwrap_err();
+    let calls = rawbpf::sys::take_call_log();
+    assert!(
+        err.to_string().contains("not in a bpf file system"),
+        "{err}"
+    );
+    assert!(!elsewhere.exists());
+    assert!(
+        !calls.contains(&rawbpf::uapi::Cmd::MapCreate),
+        "no map made: {calls:?}"
+    );
 }

@@ -243,25 +243,32 @@ fn pin_root(given: Option<&Path>) -> Result<(PathBuf, bool)> {
             )
         })?,
     };
-    let made = match fs::DirBuilder::new().mode(0o700).create(&root) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(Error::io(&root, e)),
+    // Checked before anything is made: the root, or where it would go.
+    let missing = fs::symlink_metadata(&root).is_err();
+    let on = if missing {
+        root.parent()
+    } else {
+        Some(root.as_path())
     };
-    let on_bpffs = root
-        .to_str()
+    let on_bpffs = on
+        .and_then(Path::to_str)
         .and_then(|p| sys::fs_type(p).ok())
         .is_some_and(|t| t == sys::BPF_FS_MAGIC);
     if !on_bpffs {
-        if made {
-            let _ = fs::remove_dir(&root);
-        }
         return Err(Error::Env(format!(
-            "{}: not a directory of a bpf file system, where maps are pinned by name",
+            "{}: not in a bpf file system, where maps are pinned by name",
             root.display()
         )));
     }
-    Ok((root, made))
+    if !missing {
+        return Ok((root, false));
+    }
+    match fs::DirBuilder::new().mode(0o700).create(&root) {
+        Ok(()) => Ok((root, true)),
+        // Made by another loader meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((root, false)),
+        Err(e) => Err(Error::io(&root, e)),
+    }
 }
 
 fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
