@@ -190,6 +190,9 @@ fn readme_examples_run_as_written() {
         .output()
         .expect("the namespace half runs");
     let _ = std::fs::remove_dir(&scratch);
+    // What the commands made in the test cgroup, should one have failed
+    // before its undo (pins and links went with the namespace's bpffs).
+    let left = remove_subcgroups(cg.path());
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -197,7 +200,22 @@ fn readme_examples_run_as_written() {
     );
     assert!(o.status.success(), "{out}");
     assert!(out.contains("README examples: all ran"), "{out}");
+    assert!(left.is_empty(), "cgroups left by the examples: {left:?}");
     assert!(attached(&cg).is_empty(), "nothing stays attached");
+}
+
+/// Removes every cgroup under `dir`, deepest first; returns their paths.
+fn remove_subcgroups(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            removed.extend(remove_subcgroups(&path));
+            let _ = std::fs::remove_dir(&path);
+            removed.push(path);
+        }
+    }
+    removed
 }
 
 fn env_path(name: &str) -> PathBuf {
