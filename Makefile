@@ -57,7 +57,8 @@ run: build
 # Unit tests and kernel tests (these load real programs: run as root), and
 # contrib/ (boot scripts, dracut module, systemd unit) without a VM.
 # tests/crash.rs kills rawbpf at each of its system calls with strace's
-# fault injection: test-deps installs strace when it is missing.
+# fault injection, and tests/interop.rs builds a libbpf loader to compare
+# with: test-deps installs strace, gcc and libbpf-dev when missing.
 test: test-deps
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make test: the kernel tests load BPF programs and need root (sudo make test), or run them in a VM with make vmtest"; \
@@ -70,7 +71,8 @@ test: test-deps
 	tests/contrib.sh
 
 test-deps:
-	@command -v strace >/dev/null || { apt-get update && apt-get install -y --no-install-recommends strace; }
+	@command -v strace >/dev/null && command -v gcc >/dev/null && [ -e /usr/include/bpf/libbpf.h ] || { \
+		apt-get update && apt-get install -y --no-install-recommends strace gcc libc6-dev libbpf-dev; }
 
 # Not in `make test`: 10,000 load -> attach -> detach cycles in one process;
 # fds and the kernel's id lists must end as they started (tests/soak.rs).

@@ -26,7 +26,10 @@ fn main() {
 fn attach_and_pin(object: &str, cgroup_dir: &str, pin_dir: &str) -> rawbpf::Result<()> {
     let bytes = rawbpf::load::read_object(object.as_ref())?;
     let dir = pin::resolve_pin_dir(pin_dir, rawbpf::kernel::mounts::bpffs_root)?;
-    let loaded = rawbpf::ObjectSpec::parse(&bytes)?.load(&rawbpf::LoadOptions::default())?;
+    let mut spec = rawbpf::ObjectSpec::parse(&bytes)?;
+    // The kernel names the data maps after the object, as libbpf does.
+    spec.set_name(&rawbpf::object::spec::object_name(object.as_ref()));
+    let loaded = spec.load(&rawbpf::LoadOptions::default())?;
     let cgroup = Cgroup::open(cgroup_dir)?;
     let links = cgroup::attach_all(&loaded, &cgroup, AttachMode::Link)?;
     let attached = links.len();

@@ -40,9 +40,12 @@
 //! ```
 //!
 //! [`ObjectSpec::set_global`] sets a global (a `const volatile` in
-//! `.rodata` is how a tool configures its program), [`ProgramSpec`]
-//! turns autoload on or off, [`LoadOptions`] names a target BTF, a pin
-//! root for maps pinned by name, and a cancel flag. Attaching is in
+//! `.rodata` is how a tool configures its program), [`ObjectSpec::set_name`]
+//! names the object as libbpf would (the kernel's names of its data maps
+//! start with it), [`ProgramSpec`] turns autoload on or off,
+//! [`LoadOptions`] names a target BTF, a pin root for maps pinned by name
+//! (libbpf's `pin_root_path`; the bpffs mount by default), and a cancel
+//! flag. Attaching is in
 //! [`attach`], pinning and undoing a run in [`pin`].
 
 #![deny(unsafe_code)]
@@ -72,3 +75,8 @@ pub use sys::Pod;
 
 /// The seed object: the bpf_timer_cancel example program, built by `make bpf`.
 pub const SEED_OBJECT: &[u8] = include_bytes!("../bpf/timer_cancel.bpf.o");
+
+/// The seed's object name, the one libbpf gives its file
+/// (`bpf/timer_cancel.bpf.o`): its `.rodata` map is `timer_ca.rodata` in
+/// the kernel ([`ObjectSpec::set_name`]).
+pub const SEED_NAME: &str = "timer_cancel";

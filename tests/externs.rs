@@ -142,10 +142,14 @@ fn externs_read_what_the_kernel_has() {
         assert_eq!(seen.dynptr_size, 0);
     }
 
-    // The .kconfig map is what libbpf makes: read-only for programs, frozen.
+    // The .kconfig map is what libbpf makes: read-only for programs and
+    // mmapable (its VARs are allocated globals), frozen, and named after
+    // the object (none here: the bare section name).
     let kconfig = loaded.map(".kconfig").unwrap();
-    assert!(kconfig.flags().contains(rawbpf::sys::MapFlags::RDONLY_PROG));
     let info = kconfig.info().unwrap();
+    let flags = rawbpf::sys::MapFlags::RDONLY_PROG | rawbpf::sys::MapFlags::MMAPABLE;
+    assert_eq!(info.map_flags, flags.bits());
+    assert_eq!(&info.name[..9], b".kconfig\0");
     assert_eq!(info.max_entries, 1);
 }
 

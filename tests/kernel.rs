@@ -196,7 +196,9 @@ fn kernel_sees_the_seed_program_its_maps_and_btf() {
     if not_applicable_without_timers("the seed as the kernel sees it", rawbpf::SEED_OBJECT) {
         return;
     }
-    let loaded = common::load(rawbpf::SEED_OBJECT).unwrap();
+    let mut spec = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT).unwrap();
+    spec.set_name(rawbpf::SEED_NAME);
+    let loaded = spec.load(&rawbpf::LoadOptions::default()).unwrap();
     let prog = loaded.program("bpf_prog1").unwrap();
     let (info, map_ids) = prog.info().unwrap();
     assert_eq!(info.prog_type, prog_type::CGROUP_SKB);
@@ -227,8 +229,11 @@ fn kernel_sees_the_seed_program_its_maps_and_btf() {
     let btf = sys::btf_info(loaded.btf.as_ref().unwrap().as_fd()).unwrap();
     assert_eq!(hmap.btf_id, btf.id);
 
-    assert_eq!(name(&rodata.name), ".rodata");
-    assert!(MapFlags::from_bits_retain(rodata.map_flags).contains(MapFlags::RDONLY_PROG));
+    // libbpf's name (object name cut to fit before the section's) and
+    // flags: read-only for programs, not mmapable (its one variable, the
+    // printk format, is static).
+    assert_eq!(name(&rodata.name), "timer_ca.rodata");
+    assert_eq!(rodata.map_flags, MapFlags::RDONLY_PROG.bits());
     // Frozen: user space may no longer write it.
     let m = loaded.map(".rodata").unwrap();
     let value = m.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();

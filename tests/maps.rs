@@ -124,6 +124,39 @@ fn data_sections_with_globals_are_planned_mmapable() {
     assert!(!flags(".rodata.str1.1").contains(MapFlags::MMAPABLE));
 }
 
+/// The kernel names the global-data maps after the object, as libbpf does;
+/// the object keeps calling them by their sections' names.
+#[test]
+fn data_maps_take_the_object_name_for_the_kernel() {
+    let mut p = rawbpf::ObjectSpec::parse(GLOBALS).unwrap();
+    let kernel_name = |p: &rawbpf::ObjectSpec<'_>, n: &str| {
+        let raw = p.maps().find(|m| m.name == n).unwrap().attr.map_name;
+        let len = raw.iter().position(|&b| b == 0).unwrap_or(16);
+        String::from_utf8(raw[..len].to_vec()).unwrap()
+    };
+    assert_eq!(p.name(), "");
+    assert_eq!(kernel_name(&p, ".rodata"), ".rodata");
+    p.set_name(&rawbpf::object::spec::object_name(
+        "bpf/globals.bpf.o".as_ref(),
+    ));
+    assert_eq!(p.name(), "globals");
+    for (section, kernel) in [
+        (".data", "globals.data"),
+        (".bss", "globals.bss"),
+        (".rodata", "globals.rodata"),
+        (".rodata.str1.1", ".rodata.str1.1"),
+    ] {
+        assert_eq!(kernel_name(&p, section), kernel);
+    }
+    assert!(
+        p.map_mut(".rodata").is_some(),
+        "found by its section's name"
+    );
+    p.set_name("a_long_object_name_indeed");
+    assert_eq!(p.name(), "a_long_object_n");
+    assert_eq!(kernel_name(&p, ".bss"), "a_long_o.bss");
+}
+
 #[test]
 fn cpu_lists_count_like_libbpf() {
     use rawbpf::kernel::cpus::parse_cpu_list;

@@ -9,6 +9,7 @@
 mod common;
 
 use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -893,70 +894,7 @@ fn in_private_mount_namespace() {
     assert_eq!(std::fs::read_dir(&e).unwrap().count(), 0);
     std::fs::remove_dir(&e).unwrap();
 
-    // LIBBPF_PIN_BY_NAME: a compatible pin is reused, an incompatible one
-    // refused before anything is attached, a missing one created; detach
-    // keeps them (they are there to be shared).
-    let p = bpf.join("p");
-    std::fs::create_dir(&p).unwrap();
-    let shared = pin_array(&p.join("shared_counts"), 8);
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&p),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let ids = cg.query(EGRESS).unwrap().1;
-    let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
-    let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
-    drop(prog);
-    assert!(maps.contains(&shared), "reused map {shared}: {maps:?}");
-    let o = rawbpf(&["detach", "--pin", s(&p)]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
-    assert!(p.join("shared_counts").exists());
-    assert!(attached(&cg).is_empty());
-    std::fs::remove_file(p.join("shared_counts")).unwrap();
-
-    pin_array(&p.join("shared_counts"), 16);
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&p),
-    ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("incompatible: value size 16, the object's 8"),
-        "{}",
-        text(&o)
-    );
-    assert!(attached(&cg).is_empty());
-    assert!(absent(&p.join("rawbpf_run")));
-    std::fs::remove_file(p.join("shared_counts")).unwrap();
-    std::fs::remove_dir(&p).unwrap();
-
-    let r = bpf.join("r");
-    let o = rawbpf(&[
-        "run",
-        by_name.path(),
-        "--cgroup",
-        s(cg.path()),
-        "--pin",
-        s(&r),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(r.join("shared_counts").exists());
-    let o = rawbpf(&["detach", "--pin", s(&r)]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(r.join("shared_counts").exists(), "kept for sharing");
-    assert!(attached(&cg).is_empty());
-    std::fs::remove_file(r.join("shared_counts")).unwrap();
-    std::fs::remove_dir(&r).unwrap();
+    pins_by_name(&bpf, &cg, &by_name);
 
     // Where the test cgroup is, relative to the cgroup2 root.
     let host_root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
@@ -1022,7 +960,121 @@ fn in_private_mount_namespace() {
     assert!(text(&o).contains("removed the cgroup"), "{}", text(&o));
     assert!(!view.join("rawbpf").exists());
     untouched();
+
+    a_relative_pin_mounts_bpffs(&run, &cg);
     println!("namespace checks: all done");
+}
+
+/// LIBBPF_PIN_BY_NAME in the namespace's fresh bpffs `bpf` (see the
+/// comments); `cg` is the test cgroup.
+fn pins_by_name(bpf: &Path, cg: &Cgroup, by_name: &TempObject) {
+    // LIBBPF_PIN_BY_NAME, as libbpf does it: under the bpffs mount (here
+    // the fresh one) unless --pin-maps names another directory, a
+    // compatible pin is reused, an incompatible one refused before
+    // anything is attached, a missing one pinned; no record names them,
+    // so detach keeps them (they are there to be shared).
+    let shared_path = bpf.join("shared_counts");
+    let p = bpf.join("p");
+    let shared = pin_array(&shared_path, 8);
+    let by_name_run = |dir: &Path, extra: &[&str]| {
+        let mut args = vec!["run", by_name.path(), "--cgroup", s(cg.path())];
+        args.extend_from_slice(&["--pin", s(dir)]);
+        args.extend_from_slice(extra);
+        rawbpf(&args)
+    };
+    let o = by_name_run(&p, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("reused by name"), "{}", text(&o));
+    // Modes as bpftool makes them: the directory 0700 (with the run's
+    // mark, the sticky bit), a pin 0600 (bpffs's own).
+    assert_eq!(mode(&p), 0o1700);
+    assert_eq!(mode(&p.join("link_count_shared")), 0o600);
+    let ids = cg.query(EGRESS).unwrap().1;
+    let prog = sys::get_fd_by_id(IdKind::Prog, ids[0]).unwrap();
+    let (_, maps) = sys::prog_info(prog.as_fd()).unwrap();
+    drop(prog);
+    assert_eq!(maps, [shared], "the pinned map is the program's");
+    assert!(absent(&p.join("shared_counts")) && absent(&p.join("map_shared_counts")));
+    let o = rawbpf(&["detach", "--pin", s(&p)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(absent(&p), "{}", text(&o));
+    assert!(shared_path.exists(), "kept for sharing");
+    assert!(attached(cg).is_empty());
+    std::fs::remove_file(&shared_path).unwrap();
+
+    pin_array(&shared_path, 16);
+    let o = by_name_run(&p, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("incompatible: value size 16, the object's 8"),
+        "{}",
+        text(&o)
+    );
+    assert!(attached(cg).is_empty());
+    assert!(absent(&p), "the directory the run made is gone");
+    std::fs::remove_file(&shared_path).unwrap();
+    pins_by_name_made(bpf, cg, &by_name_run);
+}
+
+/// LIBBPF_PIN_BY_NAME, continued: a missing pin is made, and undone when
+/// the run fails.
+fn pins_by_name_made(bpf: &Path, cg: &Cgroup, by_name_run: &dyn Fn(&Path, &[&str]) -> Output) {
+    let shared_path = bpf.join("shared_counts");
+    let p = bpf.join("p");
+    // Missing: pinned in --pin-maps (a name under the bpffs mount, made
+    // with mode 0700 as libbpf and bpftool make directories; the pin
+    // file 0600, as bpffs makes it).
+    let o = by_name_run(&p, &["--pin-maps", "shared"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let made = bpf.join("shared/shared_counts");
+    assert!(text(&o).contains("pinned by name"), "{}", text(&o));
+    assert_eq!(mode(&bpf.join("shared")), 0o700);
+    assert_eq!(mode(&made), 0o600);
+    let o = rawbpf(&["detach", "--pin", s(&p)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(made.exists(), "kept for sharing");
+    std::fs::remove_file(&made).unwrap();
+    std::fs::remove_dir(bpf.join("shared")).unwrap();
+
+    // A run that fails after its load (the attach conflicts with a program
+    // attached exclusively) removes the pin by name it made.
+    let foreign = common::load(common::policy_object()).unwrap();
+    let fprog = foreign.programs[0].fd();
+    sys::prog_attach(fprog, cg.fd(), EGRESS, AttachFlags::empty()).unwrap();
+    let o = by_name_run(&p, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("attach mode conflict"), "{}", text(&o));
+    assert!(absent(&shared_path), "the pin it made is gone");
+    assert!(absent(&p));
+    sys::prog_detach(fprog, cg.fd(), EGRESS).unwrap();
+    drop(foreign);
+    assert!(attached(cg).is_empty());
+}
+
+/// The mode bits of `p` (the file type's left out).
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// With no bpffs mounted at all: only a relative --pin mounts one.
+fn a_relative_pin_mounts_bpffs(run: &dyn Fn(&[&str]) -> Output, cg: &Cgroup) {
+    // No bpffs at all: a relative --pin mounts one (mode 0700, as bpftool
+    // and systemd mount it) on the empty /sys/fs/bpf; an absolute one
+    // mounts nothing.
+    for m in all_mounts("bpf") {
+        sys::unmount_lazy(&m).unwrap();
+    }
+    let o = run(&["--pin", "/sys/fs/bpf/abs"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(all_mounts("bpf").is_empty(), "{}", text(&o));
+    let o = run(&["--pin", "rel"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(all_mounts("bpf"), ["/sys/fs/bpf"]);
+    assert_eq!(mode(Path::new("/sys/fs/bpf")), 0o700);
+    let o = rawbpf(&["detach", "--pin", "rel"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(attached(cg).is_empty());
+    sys::unmount_lazy("/sys/fs/bpf").unwrap();
 }
 
 #[test]

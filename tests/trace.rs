@@ -36,7 +36,7 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
         ],
         &[
             "bpf(BPF_MAP_CREATE, map_type ARRAY, ",
-            "map_flags RDONLY_PROG, map_name \".rodata\"",
+            "map_flags RDONLY_PROG, map_name \"timer_ca.rodata\"",
         ],
         &["bpf(BPF_MAP_UPDATE_ELEM, map_fd ", "flags BPF_ANY) = 0 <"],
         &["bpf(BPF_MAP_FREEZE, map_fd ", ") = 0 <"],

@@ -17,9 +17,9 @@ pub(super) fn demo() -> Result<(), Failure> {
     // cgroup and unloads everything.
     sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::io("sigaction", e))?;
     let options = rawbpf::LoadOptions::default().cancel(sys::stop_flag());
-    let loaded = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT)?
-        .load(&options)
-        .map_err(super::stopped)?;
+    let mut spec = rawbpf::ObjectSpec::parse(rawbpf::SEED_OBJECT)?;
+    spec.set_name(rawbpf::SEED_NAME);
+    let loaded = spec.load(&options).map_err(super::stopped)?;
     let cgroup = Cgroup::create_unique("rawbpf-demo")?;
     check_stop()?;
     let receiver = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))

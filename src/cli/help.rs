@@ -12,8 +12,8 @@ pub(super) struct Command {
 
 const RUN: Command = Command {
     name: "run",
-    synopsis: "rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--legacy-attach[=multi|override]] \
-               [--no-attach] [--verbose] [--trace] [--btf FILE]",
+    synopsis: "rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--pin-maps DIR] \
+               [--legacy-attach[=multi|override]] [--no-attach] [--verbose] [--trace] [--btf FILE]",
     text: "\
 Load every map and program of OBJECT (default: the embedded seed, the
 bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
@@ -29,6 +29,9 @@ the run did. Two runs (or a run and a detach) on one DIR: the second
 fails at once.
   --cgroup DIR     the cgroup v2 directory to attach to
   --pin DIR        pin what was loaded and attached under DIR and exit
+  --pin-maps DIR   where maps marked LIBBPF_PIN_BY_NAME are reused or
+                   pinned, as libbpf does (default: the bpffs mount);
+                   they stay, shared: detach leaves them
   --legacy-attach  attach with BPF_PROG_ATTACH instead of a BPF link, with
                    BPF_F_ALLOW_MULTI (the default) or BPF_F_ALLOW_OVERRIDE
   --no-attach      with --pin: attach nothing, pin every program as

@@ -16,6 +16,7 @@ pub(super) struct RunArgs {
     object: Option<PathBuf>,
     cgroup: Option<PathBuf>,
     pin: Option<String>,
+    pin_maps: Option<String>,
     legacy: Option<AttachFlags>,
     no_attach: bool,
     verbose: bool,
@@ -34,6 +35,7 @@ pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
         match arg.as_str() {
             "--cgroup" => out.cgroup = Some(non_empty("--cgroup", value("--cgroup")?)?.into()),
             "--pin" => out.pin = Some(non_empty("--pin", value("--pin")?)?),
+            "--pin-maps" => out.pin_maps = Some(non_empty("--pin-maps", value("--pin-maps")?)?),
             "--legacy-attach" | "--legacy-attach=multi" => {
                 out.legacy = Some(AttachFlags::ALLOW_MULTI)
             }
@@ -82,7 +84,8 @@ struct Plan {
     /// What a pinned run will pin, by name.
     names: Vec<(String, pins::PinKind)>,
     cgroup: CgroupPlan,
-    by_name: Vec<String>,
+    /// Where maps are pinned by name: --pin-maps, else the bpffs mount.
+    pin_maps: Option<PathBuf>,
 }
 
 /// What `run` will do with each program of the object, known before any
@@ -102,9 +105,10 @@ impl Plan {
             Some(flags) => AttachMode::Legacy(flags),
             None => AttachMode::Link,
         };
-        let maps: Vec<(String, bool)> = prepared
+        let maps: Vec<String> = prepared
             .maps()
-            .map(|m| (m.name().to_string(), m.pin_by_name()))
+            .filter(|m| !m.pin_by_name())
+            .map(|m| m.name().to_string())
             .collect();
         let attached: Vec<(String, bool)> = programs
             .iter()
@@ -127,7 +131,13 @@ impl Plan {
             }
             None => None,
         };
-        let by_name = maps.into_iter().filter(|m| m.1).map(|m| m.0).collect();
+        let bpffs_root = rawbpf::kernel::mounts::bpffs_root;
+        let pin_maps = match &args.pin_maps {
+            Some(dir) => Some(pins::resolve_pin_root(dir, bpffs_root)?),
+            // libbpf's default root, mounted if absent as for a relative --pin.
+            None if prepared.maps().any(|m| m.pin_by_name()) => Some(bpffs_root()?),
+            None => None,
+        };
         let cgroup = plan_cgroup(args, !attached.is_empty(), pin.is_some())?;
         Ok(Plan {
             programs,
@@ -135,7 +145,7 @@ impl Plan {
             pin,
             names,
             cgroup,
-            by_name,
+            pin_maps,
         })
     }
 }
@@ -198,7 +208,12 @@ fn run_steps(args: RunArgs) -> Result<(), Failure> {
         Some(path) => rawbpf::load::read_object(path)?.into(),
         None => rawbpf::SEED_OBJECT.into(),
     };
-    let prepared = rawbpf::ObjectSpec::parse(&bytes)?;
+    let mut prepared = rawbpf::ObjectSpec::parse(&bytes)?;
+    // libbpf's object name: the kernel's names of the global-data maps.
+    prepared.set_name(&match &args.object {
+        Some(path) => rawbpf::object::spec::object_name(path),
+        None => rawbpf::SEED_NAME.into(),
+    });
     let plan = Plan::new(&args, &prepared)?;
     check_stop()?;
     match &plan.pin {
@@ -207,18 +222,19 @@ fn run_steps(args: RunArgs) -> Result<(), Failure> {
     }
 }
 
-/// Loads the prepared object; maps pinned by name are reused from `pin_dir`.
+/// Loads the prepared object; maps pinned by name are reused from, or
+/// pinned in, `pin_maps`.
 fn load(
     args: &RunArgs,
     prepared: rawbpf::ObjectSpec<'_>,
-    pin_dir: Option<&Path>,
+    pin_maps: Option<&Path>,
 ) -> Result<Loaded, Failure> {
     if args.verbose {
         sys::start_call_log();
     }
     // The object parsed in step 1, not parsed again.
     let mut options = rawbpf::LoadOptions::default().cancel(sys::stop_flag());
-    if let Some(dir) = pin_dir {
+    if let Some(dir) = pin_maps {
         options = options.pin_maps(dir);
     }
     if let Some(btf) = &args.btf {
@@ -263,8 +279,19 @@ fn run_pinned(
     };
     pins::check_free(&held, &plan.names)?;
     check_stop()?;
-    let loaded = load(args, prepared, Some(lock.path()))?;
-    let record = record_of(&loaded, plan)?;
+    let loaded = load(args, prepared, plan.pin_maps.as_deref())?;
+    // A run that fails leaves nothing behind: not the pins by name it made.
+    pin_loaded(args, &loaded, plan, lock).inspect_err(|_| loaded.unpin_made_by_name())
+}
+
+/// `run --pin` once loaded: record, make the cgroup, attach, pin.
+fn pin_loaded(
+    args: &RunArgs,
+    loaded: &Loaded,
+    plan: &Plan,
+    lock: pins::Locked,
+) -> Result<(), Failure> {
+    let record = record_of(loaded, plan)?;
     let mut run = pins::PinRun::begin(lock, &record)?;
     check_stop()?;
     let made = match &plan.cgroup {
@@ -275,13 +302,13 @@ fn run_pinned(
         CgroupPlan::There { cgroup, .. } => Some(cgroup),
         _ => made.as_ref(),
     };
-    let attachments = attach(&loaded, cgroup, plan)?;
-    report_loaded(args, &loaded, &attachments, cgroup);
+    let attachments = attach(loaded, cgroup, plan)?;
+    report_loaded(args, loaded, &attachments, cgroup);
     let pinned = check_stop().and_then(|()| {
         if args.verbose {
             sys::start_call_log();
         }
-        run.pin(&record, &loaded, &attachments)
+        run.pin(&record, loaded, &attachments)
     });
     if let Err(e) = pinned {
         return Err(undo(e, attachments, run).into());
@@ -298,7 +325,7 @@ fn run_pinned(
     }
     let path = run.path().to_path_buf();
     run.finish();
-    print_pinned(&loaded, plan, &path);
+    print_pinned(loaded, plan, &path);
     Ok(())
 }
 
@@ -373,6 +400,10 @@ fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
 fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg: Option<&Cgroup>) {
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_timed_call_log();
+    for p in &loaded.pinned_by_name {
+        let how = if p.made { "pinned" } else { "reused" };
+        outln!("map     {} {how} by name: {}", p.map, p.path.display());
+    }
     if !args.verbose {
         // What the loader already knows: no query, no system call per object.
         out!("{}", summary(loaded, attachments, cg));
@@ -399,15 +430,10 @@ fn run_and_wait(
         CgroupPlan::There { ref cgroup, .. } => Some(cgroup),
         _ => None,
     };
-    let loaded = load(args, prepared, None)?;
-    let attachments = attach(&loaded, cgroup, &plan)?;
+    let loaded = load(args, prepared, plan.pin_maps.as_deref())?;
+    let attachments =
+        attach(&loaded, cgroup, &plan).inspect_err(|_| loaded.unpin_made_by_name())?;
     report_loaded(args, &loaded, &attachments, cgroup);
-    if !plan.by_name.is_empty() {
-        outln!(
-            "maps asking to be pinned by name (LIBBPF_PIN_BY_NAME) are not pinned without --pin: {}",
-            plan.by_name.join(", ")
-        );
-    }
     let unattached: Vec<&str> = loaded
         .programs
         .iter()

@@ -76,7 +76,16 @@ fn find_or_mount(fstype: &str, candidates: &[&str]) -> Result<PathBuf> {
             continue;
         }
         match sys::mount_fs(fstype, dir) {
-            Ok(()) => return Ok(PathBuf::from(dir)),
+            Ok(()) => {
+                if fstype == "bpf" {
+                    // As bpftool, systemd and the boot scripts mount it
+                    // (mode=0700), not bpffs's own 01777.
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = fs::Permissions::from_mode(0o700);
+                    fs::set_permissions(dir, mode).map_err(|e| Error::io(dir, e))?;
+                }
+                return Ok(PathBuf::from(dir));
+            }
             Err(e) => last = Some(Error::os(format!("mount -t {fstype} {fstype} {dir}"), e)),
         }
     }
@@ -98,7 +107,7 @@ pub fn cgroup2_root() -> Result<PathBuf> {
     })
 }
 
-/// The bpffs mount, mounted if there is none.
+/// The bpffs mount, mounted (mode 0700) if there is none.
 pub fn bpffs_root() -> Result<PathBuf> {
     find_or_mount("bpf", &["/sys/fs/bpf", "/run/rawbpf/bpffs"])
         .map_err(|e| Error::Env(format!("no bpffs, and mounting one failed: {e}")))

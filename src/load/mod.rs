@@ -40,6 +40,9 @@ pub struct Loaded {
     pub maps: Vec<Map>,
     /// The programs, loaded.
     pub programs: Vec<Program>,
+    /// The maps pinned by name (LIBBPF_PIN_BY_NAME): reused, or pinned by
+    /// this load. The pins stay when this is dropped, as libbpf's do.
+    pub pinned_by_name: Vec<map::ByNamePin>,
     /// Where each global variable lives, for [`Loaded::global`].
     globals: Vec<Global>,
 }
@@ -53,6 +56,12 @@ impl Loaded {
     /// The program whose function is named `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name() == name)
+    }
+
+    /// Removes the pins by name this load made (not those it reused): for
+    /// a caller whose next step failed, to leave nothing behind.
+    pub fn unpin_made_by_name(&self) {
+        map::unpin_made(&self.pinned_by_name);
     }
 
     /// The current bytes of the global variable `name` (in `.data*`,
@@ -148,8 +157,10 @@ impl<'a> LoadOptions<'a> {
     }
 
     /// Maps pinned by name (LIBBPF_PIN_BY_NAME) are reused from this bpffs
-    /// directory where a compatible one is there, else created. Without it
-    /// such maps are created and not pinned.
+    /// directory where a compatible one is pinned, else created and pinned
+    /// there (libbpf's `pin_root_path`). Without it: the bpffs mount,
+    /// libbpf's default `/sys/fs/bpf`, found in /proc/self/mountinfo (only
+    /// for an object that has such maps).
     pub fn pin_maps(mut self, dir: &'a Path) -> Self {
         self.pin_maps = Some(dir);
         self
@@ -202,17 +213,33 @@ impl ObjectSpec<'_> {
         raise_memlock_once();
         let btf = self.load_btf()?;
         let btf_fd = btf.as_ref().map(|f| f.as_fd());
-        let maps = self.create_maps(btf_fd, options, &facts.externs)?;
-        options.check_cancel()?;
-        let jobs = self.relocate_programs(&maps, &facts)?;
-        let programs = load_programs(&self, &jobs, btf_fd, options)?;
-        fill_prog_arrays(&self.maps, &maps, &programs)?;
+        let (maps, pinned_by_name) = self.create_maps(btf_fd, options, &facts.externs)?;
+        // A load that fails from here removes the pins it made (libbpf).
+        let programs = self
+            .load_programs(&maps, &facts, btf_fd, options)
+            .inspect_err(|_| map::unpin_made(&pinned_by_name))?;
         Ok(Loaded {
             btf,
             maps,
             programs,
+            pinned_by_name,
             globals,
         })
+    }
+
+    /// Relocates and loads the programs, then fills the program arrays.
+    fn load_programs(
+        &self,
+        maps: &[Map],
+        facts: &KernelFacts,
+        btf: Option<BorrowedFd<'_>>,
+        options: &LoadOptions<'_>,
+    ) -> Result<Vec<Program>> {
+        options.check_cancel()?;
+        let jobs = self.relocate_programs(maps, facts)?;
+        let programs = load_programs(self, &jobs, btf, options)?;
+        fill_prog_arrays(&self.maps, maps, &programs)?;
+        Ok(programs)
     }
 
     /// The one step that reads the running kernel, skipped for an object
@@ -256,14 +283,19 @@ impl ObjectSpec<'_> {
         btf: Option<BorrowedFd<'_>>,
         options: &LoadOptions<'_>,
         resolved: &externs::Resolved,
-    ) -> Result<Vec<Map>> {
-        let mut maps =
+    ) -> Result<(Vec<Map>, Vec<map::ByNamePin>)> {
+        let (mut maps, pins) =
             map::create_maps(&self.maps, btf, options.pin_maps).map_err(explain_eperm)?;
         if !resolved.kconfig.is_empty() {
-            let spec = externs::kconfig_map_spec(&resolved.kconfig);
-            maps.extend(map::create(&[spec], None).map_err(explain_eperm)?);
+            let mut spec = externs::kconfig_map_spec(&resolved.kconfig);
+            // libbpf's name and flags: its `.kconfig` DATASEC's VARs are
+            // all allocated globals (`map_is_mmapable`).
+            spec.attr.map_name = crate::object::spec::internal_map_name(&self.name, &spec.name);
+            spec.attr.map_flags |= sys::MapFlags::MMAPABLE.bits();
+            let kconfig = map::create(&[spec], None).map_err(explain_eperm);
+            maps.extend(kconfig.inspect_err(|_| map::unpin_made(&pins))?);
         }
-        Ok(maps)
+        Ok((maps, pins))
     }
 
     /// Every selected program relocated, in order, before any is loaded:

@@ -129,7 +129,7 @@ pub struct MapSpec<'a> {
     /// Slots written in the object's `values` initialiser.
     pub slots: Vec<Slot>,
     /// `__uint(pinning, LIBBPF_PIN_BY_NAME)`: reuse or create a pin named
-    /// after the map in the pin directory (see `pins::create_maps`).
+    /// after the map in the load's pin root (see `load::map::create_maps`).
     pub pin_by_name: bool,
 }
 

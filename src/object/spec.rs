@@ -13,7 +13,9 @@
 //!   constant (`.rodata` is frozen: `bpf_map_direct_read` lets the verifier
 //!   read a frozen, read-only map's value);
 //! - a program's autoload and type ([`ProgramSpec`]);
-//! - a map's size, flags and pinning ([`MapSpec`]).
+//! - a map's size, flags and pinning ([`MapSpec`]);
+//! - the object's name ([`ObjectSpec::set_name`]), which the kernel names
+//!   the global-data maps after, as libbpf does ([`internal_map_name`]).
 
 use std::borrow::Cow;
 
@@ -102,6 +104,8 @@ pub struct ObjectSpec<'a> {
     pub(crate) externs: Externs,
     /// The programs, in the object's order.
     pub(crate) programs: Vec<ProgramSpec>,
+    /// The object's name (libbpf's `bpf_object__name`), "" until set.
+    pub(crate) name: String,
 }
 
 impl<'a> ObjectSpec<'a> {
@@ -135,14 +139,42 @@ impl<'a> ObjectSpec<'a> {
         };
         let maps = maps::plan(&object, btf.as_ref())?;
         let programs = program_specs(&object);
-        Ok(ObjectSpec {
+        let mut spec = ObjectSpec {
             object,
             btf,
             ext,
             maps,
             externs,
             programs,
-        })
+            name: String::new(),
+        };
+        spec.set_name("");
+        Ok(spec)
+    }
+
+    /// The object's name: "" from [`parse`](Self::parse), else as set.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Names the object, as libbpf's `bpf_object_open_opts.object_name`
+    /// does (the first 15 bytes are kept): the kernel's names of the
+    /// global-data maps start with it ([`internal_map_name`]). Objects read
+    /// from a file take the name libbpf gives them, [`object_name`] of the
+    /// path (`rawbpf run` does). The maps keep their names in the object
+    /// (`.rodata`, `.bss`), by which they are found.
+    pub fn set_name(&mut self, name: &str) {
+        let end = name.len().min(15);
+        let end = (0..=end)
+            .rev()
+            .find(|&i| name.is_char_boundary(i))
+            .unwrap_or(0);
+        self.name = name[..end].to_string();
+        for map in &mut self.maps {
+            if matches!(map.source, MapSource::Data { .. }) {
+                map.attr.map_name = internal_map_name(&self.name, &map.name);
+            }
+        }
     }
 
     /// The parsed ELF object (sections, symbols, functions, relocations).
@@ -278,6 +310,45 @@ impl<'a> ObjectSpec<'a> {
     }
 }
 
+/// The name libbpf gives an object it opens from `path`
+/// (`bpf_object__new`): the file name's first 15 bytes, cut at the first
+/// dot, so `bpf/timer_cancel.bpf.o` is `timer_cancel`. A byte that is not
+/// ASCII becomes `_`, as it would in a map name.
+pub fn object_name(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let base = path.file_name().map_or(&[][..], |b| b.as_bytes());
+    let base = &base[..base.len().min(15)];
+    let end = base.iter().position(|&b| b == b'.').unwrap_or(base.len());
+    base[..end]
+        .iter()
+        .map(|&b| if b.is_ascii() { b as char } else { '_' })
+        .collect()
+}
+
+/// The kernel's name (`map_name`) of a global-data map, by libbpf's rule
+/// (`internal_map_name` in libbpf.c): as much of the object's name as fits
+/// before the section's name, which keeps at least 7 bytes and at most 15
+/// (`timer_ca.rodata`, `globals.bss`, `timer_c.kconfig`); a section with a
+/// second dot (`.rodata.str1.1`, `.data.custom`) is named alone. What the
+/// kernel refuses (anything but letters, digits, `_` and `.`) becomes `_`.
+pub fn internal_map_name(object: &str, section: &str) -> [u8; 16] {
+    let real = section.as_bytes();
+    let sfx = real.len().clamp(7, 15);
+    let pfx = match real.get(1..).is_some_and(|r| r.contains(&b'.')) {
+        true => 0,
+        false => (15 - sfx).min(object.len()),
+    };
+    let bytes = object.as_bytes()[..pfx]
+        .iter()
+        .chain(&real[..real.len().min(sfx)]);
+    let mut out = [0u8; 16];
+    for (slot, &b) in out.iter_mut().take(15).zip(bytes) {
+        let ok = b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+        *slot = if ok { b } else { b'_' };
+    }
+    out
+}
+
 /// The VAR `name` in the DATASEC named `section`: (offset, size).
 fn btf_global(btf: &Btf, section: &str, name: &str) -> Result<Option<(usize, usize)>> {
     let Some(datasec) = btf.find(kind::DATASEC, section) else {
@@ -376,5 +447,46 @@ impl MapSpec<'_> {
     /// [`LoadOptions::pin_maps`](crate::LoadOptions::pin_maps), or not.
     pub fn set_pin_by_name(&mut self, pin: bool) {
         self.pin_by_name = pin;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(object: &str, section: &str) -> String {
+        let raw = internal_map_name(object, section);
+        let len = raw.iter().position(|&b| b == 0).unwrap_or(16);
+        String::from_utf8(raw[..len].to_vec()).unwrap()
+    }
+
+    /// The examples of libbpf's own comment on `internal_map_name`, and
+    /// the objects of bpf/.
+    #[test]
+    fn data_maps_are_named_as_libbpf_names_them() {
+        assert_eq!(name("my_object_name", ".rodata"), "my_objec.rodata");
+        assert_eq!(name("my_object_name", ".bss"), "my_objec.bss");
+        assert_eq!(name("my_object_name", ".kconfig"), "my_obje.kconfig");
+        assert_eq!(
+            name("my_object_name", ".rodata.abracadabra"),
+            ".rodata.abracad"
+        );
+        assert_eq!(name("timer_cancel", ".rodata"), "timer_ca.rodata");
+        assert_eq!(name("globals", ".data"), "globals.data");
+        assert_eq!(name("globals", ".rodata.str1.1"), ".rodata.str1.1");
+        assert_eq!(name("my-obj", ".data"), "my_obj.data");
+        assert_eq!(name("", ".rodata"), ".rodata");
+        assert_eq!(internal_map_name("timer_cancel", ".rodata")[15], 0);
+    }
+
+    #[test]
+    fn object_names_are_file_names_as_libbpf_cuts_them() {
+        let n = |p: &str| object_name(std::path::Path::new(p));
+        assert_eq!(n("bpf/timer_cancel.bpf.o"), "timer_cancel");
+        assert_eq!(n("/x/prog.o"), "prog");
+        // 15 bytes first, then the dot: libbpf's strlcpy, then strchr.
+        assert_eq!(n("a_very_long_object_name.bpf.o"), "a_very_long_obj");
+        assert_eq!(n("noext"), "noext");
+        assert_eq!(n("\u{e9}t\u{e9}.o"), "__t__");
     }
 }

@@ -34,17 +34,17 @@
 //!
 //! | after step | on disk | `detach` |
 //! |---|---|---|
-//! | 1. lock | DIR, made with mode 01755 (the sticky bit marks it as `run`'s) if it was missing, its fd locked with flock(2) | finds no record: an empty DIR with the mark, owned by this user, is removed; anything else is left alone |
-//! | 2. load | nothing more: maps and programs live only in this process's fds | as 1 |
+//! | 1. lock | DIR, made with mode 01700 (0700 as bpftool makes a pin directory; the sticky bit marks it as `run`'s) if it was missing, its fd locked with flock(2) | finds no record: an empty DIR with the mark, owned by this user, is removed; anything else is left alone |
+//! | 2. load | nothing more in DIR: maps and programs live only in this process's fds, but for maps pinned by name (LIBBPF_PIN_BY_NAME), pinned in the load's pin root as libbpf pins them, shared, in no record | as 1; pins by name are left, as every pin by name is |
 //! | 3. record | `rawbpf_run-N` parts, then `rawbpf_run`, the head, last (parts without a head are no record): every name the run will pin; each program it will attach, with its id and tag (from `/proc/self/fdinfo`, no bpf() call) and attach type; the cgroup's path and id | reads the record; nothing it names is there yet; removes the record and DIR |
 //! | 4. cgroup | only for the default cgroup, when it is missing: the record says "about to make it" (`2`), then the cgroup is made, then `rawbpf_run-cgroup` notes its id | without the note it keeps the cgroup: it cannot tell whether the run made it, and nothing was attached to it yet |
 //! | 5. attach | a legacy attachment is in the kernel from here on, a link is not | finds the recorded program ids with BPF_PROG_QUERY on the recorded cgroup and detaches them (BPF_PROG_DETACH on an fd got by id) |
-//! | 6. pin | `map_*`, `link_*`, `prog_*` and maps pinned by name, in any order | detaches (a link: BPF_LINK_DETACH) and unpins each pin that is there; a name that is missing was never made |
+//! | 6. pin | `map_*`, `link_*`, `prog_*`, in any order | detaches (a link: BPF_LINK_DETACH) and unpins each pin that is there; a name that is missing was never made |
 //! | 7. exit | the lock goes with the process (`locks_remove_file` at the last close) | as 6 |
 //!
 //! A failure (not a kill) undoes the run in the opposite order: legacy
 //! attachments detached, pins removed, the record, the head first, then
-//! DIR if the run made it. `detach` removes the record only once every
+//! DIR if the run made it, and the pins by name the load made. `detach` removes the record only once every
 //! object it names is gone: any failure to open, query, detach or unpin one
 //! (EMFILE, ENOMEM, EINTR, a pin moved away while its link still holds the
 //! program attached) ends it with the cause per object, the record kept and
@@ -66,7 +66,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::kernel::bpffs::{self, by_name_pin};
+use crate::kernel::bpffs;
 use crate::sys;
 
 mod detach;
@@ -93,7 +93,9 @@ pub enum PinKind {
     /// A program loaded but not attached (`prog_NAME`).
     Program,
     /// A map pinned by name (`NAME`, LIBBPF_PIN_BY_NAME): shared with
-    /// other loaders, so `detach` leaves it.
+    /// other loaders, so `detach` leaves it. Only in the records of older
+    /// versions: such maps are now pinned by the load, in its pin root,
+    /// and no record names them.
     ByName,
 }
 
@@ -135,6 +137,25 @@ fn is_bpffs(path: &Path) -> Result<bool> {
 /// (or, if it does not exist yet, a name whose parent directory is on a
 /// bpffs). Nothing is created.
 pub fn resolve_pin_dir(arg: &str, root: impl FnOnce() -> Result<PathBuf>) -> Result<PinDir> {
+    let resolved = resolve_on_bpffs(arg, root)?;
+    if resolved.exists && is_mount_root(&resolved.path)? {
+        return Err(refuse(format!(
+            "pin directory {arg}: {} is the root of a bpf file system; use a directory inside it",
+            resolved.path.display()
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Checks a `--pin-maps` argument as [`resolve_pin_dir`] does a `--pin`
+/// one, except that the bpffs mount's root itself is allowed: it is where
+/// maps are pinned by name when none is given, as with libbpf.
+pub fn resolve_pin_root(arg: &str, root: impl FnOnce() -> Result<PathBuf>) -> Result<PathBuf> {
+    resolve_on_bpffs(arg, root).map(|d| d.path)
+}
+
+/// A directory on a bpffs, or a name whose parent directory is on one.
+fn resolve_on_bpffs(arg: &str, root: impl FnOnce() -> Result<PathBuf>) -> Result<PinDir> {
     if arg.is_empty() {
         return Err(refuse(
             "the pin directory is empty: give a directory inside a bpf file system".into(),
@@ -201,12 +222,6 @@ pub fn resolve_pin_dir(arg: &str, root: impl FnOnce() -> Result<PathBuf>) -> Res
             on.display()
         )));
     }
-    if resolved.exists && is_mount_root(&resolved.path)? {
-        return Err(refuse(format!(
-            "pin directory {arg}: {} is the root of a bpf file system; use a directory inside it",
-            resolved.path.display()
-        )));
-    }
     Ok(resolved)
 }
 
@@ -225,18 +240,16 @@ fn is_mount_root(dir: &Path) -> Result<bool> {
 }
 
 /// The pin names `run` creates for `loaded` with these attachments.
-/// `maps` are (name, pinned by name).
+/// `maps` are the maps not pinned by name (those are the load's, in its
+/// pin root: see [`crate::LoadOptions::pin_maps`]).
 pub fn planned_names(
-    maps: &[(String, bool)],
+    maps: &[String],
     attached: &[(String, bool)],
     unattached: &[String],
 ) -> Vec<(String, PinKind)> {
     let mut out: Vec<(String, PinKind)> = maps
         .iter()
-        .map(|(m, by_name)| match by_name {
-            true => (by_name_pin(m), PinKind::ByName),
-            false => (bpffs::pin_name(bpffs::MAP_PREFIX, m), PinKind::Map),
-        })
+        .map(|m| (bpffs::pin_name(bpffs::MAP_PREFIX, m), PinKind::Map))
         .collect();
     for (prog, link) in attached {
         out.push(if *link {
@@ -285,14 +298,10 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
     if !dir.exists {
         return Ok(());
     }
-    // A pin by name may exist: it is reused (or refused if incompatible).
     // One look at the directory finds both the record's parts, however
     // many, and the names `run` would create.
-    let made_here: std::collections::BTreeSet<&str> = names
-        .iter()
-        .filter(|(_, k)| *k != PinKind::ByName)
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let made_here: std::collections::BTreeSet<&str> =
+        names.iter().map(|(n, _)| n.as_str()).collect();
     let entries = fs::read_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
@@ -327,10 +336,12 @@ pub fn cgroup_id(path: &Path) -> Result<u64> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// The mode `run` makes a pin directory with: the sticky bit marks it as
-/// made by `run` (see the table above), so that `detach` may remove it when
-/// a run stopped before writing anything in it.
-const MADE_MODE: u32 = 0o1755;
+/// The mode `run` makes a pin directory with: 0700, as bpftool makes one
+/// (`create_and_mount_bpffs_dir`: S_IRWXU), and the sticky bit, which
+/// marks it as made by `run` (see the table above), so that `detach` may
+/// remove it when a run stopped before writing anything in it. (Pins are
+/// 0600 whoever makes them: bpffs gives them that mode, `bpf_obj_pin_user`.)
+const MADE_MODE: u32 = 0o1700;
 
 /// A pin directory this process holds: open, and locked with flock(2)
 /// (LOCK_EX) on that fd until it is dropped. Dropped while it still has
@@ -343,7 +354,7 @@ pub struct Locked {
 }
 
 impl Locked {
-    /// For `run`: makes the directory if it is missing (mode 01755), then
+    /// For `run`: makes the directory if it is missing (mode 01700), then
     /// locks it.
     pub fn for_run(dir: &PinDir) -> Result<Locked> {
         Locked::acquire(&dir.path, true)

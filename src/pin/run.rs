@@ -5,17 +5,15 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
 use super::{cgroup_id, check_free, refuse, symlink, Locked, PinDir, PinKind};
 use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
-use crate::kernel::bpffs::{self, by_name_pin};
+use crate::kernel::bpffs;
 use crate::load::{parallel, Loaded};
-use crate::sys;
-use crate::uapi::Cmd;
 
 /// The cgroup a run attaches to, as its record says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,15 +58,10 @@ pub fn intent(
     attached: &[Attached<'_>],
 ) -> Result<Record> {
     let mut pins = Vec::new();
-    for map in &loaded.maps {
-        pins.push(match map.pin_by_name {
-            true => Pin::new(by_name_pin(&map.name), PinKind::ByName, 0),
-            false => Pin::new(
-                bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
-                PinKind::Map,
-                0,
-            ),
-        });
+    // Maps pinned by name are pinned already, by the load, and shared.
+    for map in loaded.maps.iter().filter(|m| !m.pin_by_name) {
+        let name = bpffs::pin_name(bpffs::MAP_PREFIX, &map.name);
+        pins.push(Pin::new(name, PinKind::Map, 0));
     }
     for a in attached {
         let prog = loaded.program(a.program).ok_or_else(|| Error::Program {
@@ -194,7 +187,7 @@ impl PinRun {
 
     /// Pins everything `record` names that `loaded` and `attachments`
     /// hold: maps, links, the programs of legacy attachments, programs not
-    /// attached. A map pinned by name that is already there is reused.
+    /// attached.
     pub fn pin(
         &mut self,
         record: &Record,
@@ -210,11 +203,7 @@ impl PinRun {
                     pin.name
                 ))
             })?;
-            let path = self.lock.path().join(&pin.name);
-            if pin.kind == PinKind::ByName && is_pinned_here(&path, fd)? {
-                continue;
-            }
-            to_pin.push((fd, path));
+            to_pin.push((fd, self.lock.path().join(&pin.name)));
         }
         // Each pin made is noted at once, so that a failure undoes exactly those.
         let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
@@ -276,12 +265,8 @@ fn fds_by_pin_name<'a>(
     attachments: &'a [Attachment],
 ) -> BTreeMap<String, BorrowedFd<'a>> {
     let mut fds = BTreeMap::new();
-    for map in &loaded.maps {
-        let name = match map.pin_by_name {
-            true => by_name_pin(&map.name),
-            false => bpffs::pin_name(bpffs::MAP_PREFIX, &map.name),
-        };
-        fds.insert(name, map.fd());
+    for map in loaded.maps.iter().filter(|m| !m.pin_by_name) {
+        fds.insert(bpffs::pin_name(bpffs::MAP_PREFIX, &map.name), map.fd());
     }
     for p in &loaded.programs {
         fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, p.name()), p.fd());
@@ -305,20 +290,6 @@ pub fn write_record(dir: &Path, record: &Record, made: &mut Vec<PathBuf>) -> Res
         made.push(symlink(dir, &record::part_name(i), part)?);
     }
     Ok(())
-}
-
-/// Whether `path` is a pin of the very map `fd` refers to (same id).
-fn is_pinned_here(path: &Path, fd: BorrowedFd<'_>) -> Result<bool> {
-    if fs::symlink_metadata(path).is_err() {
-        return Ok(false);
-    }
-    let pinned = bpffs::open_pinned(path)?;
-    let id = |fd: BorrowedFd<'_>| {
-        sys::map_info(fd)
-            .map(|i| i.id)
-            .map_err(Error::sys(Cmd::ObjGetInfoByFd, path.display().to_string()))
-    };
-    Ok(id(pinned.as_fd())? == id(fd)?)
 }
 
 /// What `run` did to a cgroup, for [`pin_run`].

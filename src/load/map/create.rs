@@ -12,7 +12,8 @@
 
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 
 use super::{Map, UpdateFlags};
 use crate::error::{Error, Result};
@@ -119,35 +120,155 @@ pub(super) fn create_error(
     )
 }
 
+/// A map of the object pinned by name (LIBBPF_PIN_BY_NAME): where, and
+/// whether this load made the pin (else it reused the map pinned there).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ByNamePin {
+    /// The map's name in the object.
+    pub map: String,
+    /// `ROOT/NAME`.
+    pub path: PathBuf,
+    /// This load pinned it; false: it reused the map already pinned there.
+    pub made: bool,
+    /// This load made ROOT.
+    made_root: bool,
+}
+
 /// Creates the maps of `specs` (see `maps::create`), except that a map
-/// asking for LIBBPF_PIN_BY_NAME whose pin `DIR/NAME` exists reuses the
-/// pinned map, if it is compatible: same type, key and value sizes,
-/// entries and flags, as libbpf requires. An incompatible one is an error
-/// naming the difference, never silently replaced.
+/// asking for LIBBPF_PIN_BY_NAME reuses the map pinned at `ROOT/NAME` if
+/// it is compatible (same type, key and value sizes, entries, flags and
+/// map_extra, as libbpf's `map_is_reuse_compat`), and is otherwise created
+/// and pinned there, as libbpf's `bpf_object__create_maps` does; an
+/// incompatible one is an error naming the difference, never replaced.
+/// ROOT is `root`, else the bpffs mount (libbpf's default `/sys/fs/bpf`,
+/// found in /proc/self/mountinfo); a missing ROOT is made, mode 0700, as
+/// libbpf makes it. A pin another loader made meanwhile (EEXIST) is
+/// reused. On error the pins made here are removed again.
 pub fn create_maps(
     specs: &[MapSpec<'_>],
     btf: Option<BorrowedFd<'_>>,
-    dir: Option<&Path>,
+    root: Option<&Path>,
+) -> Result<(Vec<Map>, Vec<ByNamePin>)> {
+    if !specs.iter().any(|s| s.pin_by_name) {
+        // The common case: the maps step exactly as without pins.
+        return Ok((create(specs, btf)?, Vec::new()));
+    }
+    let (root, made_root) = pin_root(root)?;
+    let mut pins = Vec::new();
+    let result = pin_or_reuse(specs, btf, &root, &mut pins);
+    for pin in &mut pins {
+        pin.made_root = made_root;
+    }
+    if result.is_err() {
+        unpin_made(&pins);
+        if made_root {
+            let _ = fs::remove_dir(&root);
+        }
+    }
+    result.map(|maps| (maps, pins))
+}
+
+/// The maps, each by-name one reused from `root` or pinned there, noted
+/// in `pins` as it is.
+fn pin_or_reuse(
+    specs: &[MapSpec<'_>],
+    btf: Option<BorrowedFd<'_>>,
+    root: &Path,
+    pins: &mut Vec<ByNamePin>,
 ) -> Result<Vec<Map>> {
     let mut reused = Vec::new();
     let mut fresh = Vec::new();
     for spec in specs {
-        if let (true, Some(dir)) = (spec.pin_by_name, dir) {
-            let path = dir.join(by_name_pin(&spec.name));
-            if fs::symlink_metadata(&path).is_ok() {
-                reused.push(reuse(spec, &path)?);
-                continue;
-            }
+        let path = root.join(by_name_pin(&spec.name));
+        if spec.pin_by_name && fs::symlink_metadata(&path).is_ok() {
+            reused.push(reuse(spec, &path)?);
+            pins.push(ByNamePin::new(spec, path, false));
+        } else {
+            fresh.push(spec);
         }
-        fresh.push(spec.clone());
     }
-    if reused.is_empty() {
-        // The common case: the maps step exactly as without pins.
-        return create(specs, btf);
+    let owned: Vec<MapSpec<'_>> = fresh.iter().map(|s| (*s).clone()).collect();
+    let mut maps = create(&owned, btf)?;
+    for (map, spec) in maps.iter_mut().zip(fresh).filter(|(_, s)| s.pin_by_name) {
+        let path = root.join(by_name_pin(&spec.name));
+        let made = match bpffs::pin(map.fd(), &path) {
+            Ok(()) => true,
+            // Pinned by another loader since we looked: theirs is used.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                *map = reuse(spec, &path)?;
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        pins.push(ByNamePin::new(spec, path, made));
     }
-    let mut maps = create(&fresh, btf)?;
     maps.extend(reused);
     Ok(maps)
+}
+
+impl ByNamePin {
+    fn new(spec: &MapSpec<'_>, path: PathBuf, made: bool) -> ByNamePin {
+        ByNamePin {
+            map: spec.name.clone(),
+            path,
+            made,
+            made_root: false,
+        }
+    }
+}
+
+/// Removes the pins in `pins` that were made (not reused), as libbpf's
+/// `bpf_object_load` does when it fails after pinning, and the root if the
+/// load made it and it is empty now.
+pub fn unpin_made(pins: &[ByNamePin]) {
+    for pin in pins.iter().filter(|p| p.made) {
+        let _ = fs::remove_file(&pin.path);
+    }
+    if let Some(root) = pins.iter().find(|p| p.made_root) {
+        let _ = fs::remove_dir(root.path.parent().unwrap_or(Path::new("")));
+    }
+}
+
+/// Where maps are pinned by name: `given`, else the bpffs mount; made
+/// (mode 0700) if missing, with whether it was; it must be on a bpffs.
+fn pin_root(given: Option<&Path>) -> Result<(PathBuf, bool)> {
+    let root = match given {
+        Some(dir) => dir.to_path_buf(),
+        None => crate::kernel::mounts::find_mount("bpf")?.ok_or_else(|| {
+            Error::Env(
+                "maps pinned by name (LIBBPF_PIN_BY_NAME) go under the bpffs mount, and none \
+                 is mounted: mount one, or name a directory (LoadOptions::pin_maps, --pin-maps)"
+                    .into(),
+            )
+        })?,
+    };
+    // Checked before anything is made: the root, or where it would go.
+    let missing = fs::symlink_metadata(&root).is_err();
+    let on = if missing {
+        root.parent()
+    } else {
+        Some(root.as_path())
+    };
+    let on_bpffs = on
+        .and_then(Path::to_str)
+        .and_then(|p| sys::fs_type(p).ok())
+        .is_some_and(|t| t == sys::BPF_FS_MAGIC);
+    if !on_bpffs {
+        return Err(Error::Env(format!(
+            "{}: not in a bpf file system, where maps are pinned by name",
+            root.display()
+        )));
+    }
+    if !missing {
+        return Ok((root, false));
+    }
+    match fs::DirBuilder::new().mode(0o700).create(&root) {
+        Ok(()) => Ok((root, true)),
+        // Made by another loader meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((root, false)),
+        Err(e) => Err(Error::io(&root, e)),
+    }
 }
 
 fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
@@ -164,11 +285,20 @@ fn reuse(spec: &MapSpec<'_>, path: &Path) -> Result<Map> {
     let a = &spec.attr;
     let mut diff = Vec::new();
     for (what, pinned, wanted) in [
-        ("type", info.map_type, a.map_type),
-        ("key size", info.key_size, a.key_size),
-        ("value size", info.value_size, a.value_size),
-        ("max entries", info.max_entries, a.max_entries),
-        ("flags", info.map_flags, a.map_flags),
+        ("type", u64::from(info.map_type), u64::from(a.map_type)),
+        ("key size", u64::from(info.key_size), u64::from(a.key_size)),
+        (
+            "value size",
+            u64::from(info.value_size),
+            u64::from(a.value_size),
+        ),
+        (
+            "max entries",
+            u64::from(info.max_entries),
+            u64::from(a.max_entries),
+        ),
+        ("flags", u64::from(info.map_flags), u64::from(a.map_flags)),
+        ("map_extra", info.map_extra, a.map_extra),
     ] {
         if pinned != wanted {
             diff.push(format!("{what} {pinned}, the object's {wanted}"));

@@ -40,7 +40,7 @@ use crate::uapi::{Cmd, MapType};
 
 pub use crate::sys::{Pod, UpdateFlags};
 pub use batch::{Batch, BatchToken};
-pub use create::{create, create_maps};
+pub use create::{create, create_maps, unpin_made, ByNamePin};
 pub use iter::{Entries, Keys, UNSIZED_LIMIT};
 
 /// A map in the kernel, with the type and sizes the kernel keeps for it.
