@@ -178,7 +178,7 @@ fn readme_examples_run_as_written() {
     let scratch = std::env::temp_dir().join(format!("rawbpf-readme-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    sys::private_mount_ns_on_exec(&mut cmd);
+    common::os::private_mount_ns_on_exec(&mut cmd);
     let o = cmd
         .args(["--ignored", "--exact", "in_readme_namespace", "--nocapture"])
         .env("RAWBPF_README_CGROUP", cg.path())
@@ -254,16 +254,16 @@ fn set_up_namespace(cg: &Path, scratch: &Path) {
     sys::mount_fs("tmpfs", &s(scratch)).unwrap();
     let view = scratch.join("cgroup");
     std::fs::create_dir(&view).unwrap();
-    sys::bind_mount(&s(cg), &s(&view)).unwrap();
+    common::os::bind_mount(&s(cg), &s(&view)).unwrap();
     for _ in 0..8 {
         for m in mounts("cgroup2").into_iter().chain(mounts("bpf")) {
             if m != s(&view) {
-                let _ = sys::unmount_lazy(&m);
+                let _ = common::os::unmount_lazy(&m);
             }
         }
     }
-    sys::bind_mount(&s(&view), "/sys/fs/cgroup").unwrap();
-    sys::unmount_lazy(&s(&view)).unwrap();
+    common::os::bind_mount(&s(&view), "/sys/fs/cgroup").unwrap();
+    common::os::unmount_lazy(&s(&view)).unwrap();
     sys::mount_fs("bpf", "/sys/fs/bpf").unwrap();
     assert_eq!(mounts("cgroup2"), ["/sys/fs/cgroup"]);
     assert_eq!(mounts("bpf"), ["/sys/fs/bpf"]);

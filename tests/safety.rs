@@ -1062,7 +1062,7 @@ fn a_relative_pin_mounts_bpffs(run: &dyn Fn(&[&str]) -> Output, cg: &Cgroup) {
     // and systemd mount it) on the empty /sys/fs/bpf; an absolute one
     // mounts nothing.
     for m in all_mounts("bpf") {
-        sys::unmount_lazy(&m).unwrap();
+        common::os::unmount_lazy(&m).unwrap();
     }
     let o = run(&["--pin", "/sys/fs/bpf/abs"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -1074,7 +1074,7 @@ fn a_relative_pin_mounts_bpffs(run: &dyn Fn(&[&str]) -> Output, cg: &Cgroup) {
     let o = rawbpf(&["detach", "--pin", "rel"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(attached(cg).is_empty());
-    sys::unmount_lazy("/sys/fs/bpf").unwrap();
+    common::os::unmount_lazy("/sys/fs/bpf").unwrap();
 }
 
 #[test]
