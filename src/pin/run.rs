@@ -3,7 +3,6 @@
 //! outlives the process, then the cgroup, the pins, and on failure the undo
 //! in the opposite order.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -197,7 +196,10 @@ impl PinRun {
         let fds = fds_by_pin_name(loaded, attachments);
         let mut to_pin: Vec<(BorrowedFd<'_>, PathBuf)> = Vec::new();
         for pin in &record.pins {
-            let fd = *fds.get(pin.name.as_str()).ok_or_else(|| {
+            // The last entry of a name wins, as an attachment's own fd
+            // comes after its program's.
+            let found = fds.iter().rev().find(|(name, _)| *name == pin.name);
+            let (_, fd) = *found.ok_or_else(|| {
                 refuse(format!(
                     "{} is recorded, but nothing of this run is pinned as it",
                     pin.name
@@ -263,20 +265,20 @@ const PINS_PER_THREAD: usize = 16;
 fn fds_by_pin_name<'a>(
     loaded: &'a Loaded,
     attachments: &'a [Attachment],
-) -> BTreeMap<String, BorrowedFd<'a>> {
-    let mut fds = BTreeMap::new();
+) -> Vec<(String, BorrowedFd<'a>)> {
+    let mut fds = Vec::new();
     for map in loaded.maps.iter().filter(|m| !m.pin_by_name) {
-        fds.insert(bpffs::pin_name(bpffs::MAP_PREFIX, &map.name), map.fd());
+        fds.push((bpffs::pin_name(bpffs::MAP_PREFIX, &map.name), map.fd()));
     }
     for p in &loaded.programs {
-        fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, p.name()), p.fd());
+        fds.push((bpffs::pin_name(bpffs::PROG_PREFIX, p.name()), p.fd()));
     }
     for a in attachments {
         match (a.link(), a.program_fd()) {
-            (Some(link), _) => fds.insert(bpffs::pin_name(bpffs::LINK_PREFIX, &a.program), link),
-            (None, Some(prog)) => fds.insert(bpffs::pin_name(bpffs::PROG_PREFIX, &a.program), prog),
-            (None, None) => None,
-        };
+            (Some(link), _) => fds.push((bpffs::pin_name(bpffs::LINK_PREFIX, &a.program), link)),
+            (None, Some(prog)) => fds.push((bpffs::pin_name(bpffs::PROG_PREFIX, &a.program), prog)),
+            (None, None) => {}
+        }
     }
     fds
 }
