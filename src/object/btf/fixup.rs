@@ -8,14 +8,25 @@
 //! [`Btf::fix_datasecs`]. The kernel also refuses extern VARs and FUNCs
 //! (`btf_var_check_meta`, `btf_func_check_meta`): the setters here let
 //! [`crate::object::externs`] turn them into what it accepts.
+//!
+//! The verifier checks a global function on its own, from its BTF
+//! prototype alone (`btf_prepare_func_args`, `do_check_subprogs` in
+//! kernel/bpf/verifier.c), and a static one inline, with what its caller
+//! knows. A `__hidden` global function (`bpf_usdt_arg`, libbpf's header
+//! helpers) is global only for the linker: [`Btf::fix_hidden_funcs`] marks
+//! its FUNC static, as libbpf does, so a pointer argument is the caller's
+//! pointer and not memory that may be NULL.
 
 use super::types::{kind, u32_at, Type, TYPE_HEADER_LEN};
 use super::{btf_err, Btf};
 use crate::error::Result;
-use crate::object::elf::{Object, Section};
+use crate::object::elf::{Object, Section, SectionKind};
 
 /// `BTF_VAR_STATIC`: a static variable, which libbpf and we leave as clang wrote it.
 const VAR_STATIC: u32 = 0;
+/// `BTF_FUNC_STATIC` and `BTF_FUNC_GLOBAL`, a FUNC's linkage.
+const FUNC_STATIC: u16 = 0;
+const FUNC_GLOBAL: u32 = 1;
 
 fn put_u32(data: &mut [u8], pos: usize, value: u32) {
     if let Some(b) = data.get_mut(pos..pos + 4) {
@@ -132,6 +143,35 @@ impl Btf {
         }
         vars.sort_unstable_by_key(|&(_, offset, _)| offset);
         self.set_datasec(id, size, &vars)
+    }
+
+    /// Marks the FUNC of every `__hidden` global function of `.text`
+    /// static (libbpf's `mark_btf_static`): the kernel then verifies it
+    /// with its caller instead of alone. Returns the names marked.
+    pub fn fix_hidden_funcs(&mut self, obj: &Object<'_>) -> Result<Vec<String>> {
+        let mut hidden: Vec<&str> = obj
+            .functions
+            .iter()
+            .filter(|f| f.global && f.hidden && obj.sections[f.section].kind == SectionKind::Text)
+            .map(|f| f.name.as_str())
+            .collect();
+        if hidden.is_empty() {
+            return Ok(Vec::new());
+        }
+        hidden.sort_unstable();
+        let mut marked = Vec::new();
+        for id in 1..self.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind != kind::FUNC || u32::from(t.vlen) != FUNC_GLOBAL {
+                continue;
+            }
+            let name = self.name(t.name_off)?;
+            if hidden.binary_search(&name).is_ok() && !marked.iter().any(|m| m == name) {
+                marked.push(name.to_string());
+                self.set_func_linkage(id, FUNC_STATIC)?;
+            }
+        }
+        Ok(marked)
     }
 
     /// Sets a VAR's linkage (0 static, 1 global, 2 extern).
