@@ -368,6 +368,9 @@ fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
 fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg: Option<&Cgroup>) {
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_timed_call_log();
+    if loaded.programs.is_empty() {
+        outln!("the object has no programs: its maps were created; nothing to attach");
+    }
     if !args.verbose {
         // What the loader already knows: no query, no system call per object.
         out!("{}", summary(loaded, attachments, cg));
