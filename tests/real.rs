@@ -15,7 +15,8 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use rawbpf::object::btf::kind;
+use rawbpf::object::btf::types::scan_records;
+use rawbpf::object::btf::{kind, Btf, Header, Type};
 use rawbpf::object::externs::{self, Extern, ExternKind, Externs, Resolution, Sources};
 use rawbpf::object::maps::{self, MapSource, SlotTarget};
 use rawbpf::object::reloc;
@@ -34,7 +35,7 @@ fn not_applicable(test: &str, why: &str) {
 }
 
 /// The running kernel's BTF, parsed whole: the independent answer.
-fn vmlinux() -> rawbpf::object::btf::Btf {
+fn vmlinux() -> Btf {
     let bytes = std::fs::read("/sys/kernel/btf/vmlinux").expect("the kernel publishes its BTF");
     rawbpf::object::btf::Btf::parse(&bytes).unwrap()
 }
@@ -79,32 +80,103 @@ fn hidden_global_function_is_verified_with_its_caller() {
 // ---------------------------------------------------------------------------
 // 2. kfuncs
 
-/// The FUNCs of the running kernel's BTF tagged `bpf_kfunc` (pahole 1.25
-/// on), else every FUNC named `bpf_*`: (name, id of its first FUNC).
-fn kernel_kfuncs(btf: &rawbpf::object::btf::Btf) -> Vec<(String, u32)> {
-    let mut tagged = Vec::new();
-    let mut bpf_funcs = Vec::new();
-    for id in 1..btf.len() as u32 {
-        let t = btf.get(id).unwrap();
-        if t.kind == kind::DECL_TAG && btf.name(t.name_off).unwrap() == "bpf_kfunc" {
-            tagged.push(btf.type_name(t.size_or_type).unwrap().to_string());
-        } else if t.kind == kind::FUNC {
-            let name = btf.name(t.name_off).unwrap();
-            if name.starts_with("bpf_") {
-                bpf_funcs.push(name.to_string());
+/// The kfuncs of one BTF: FUNCs tagged `bpf_kfunc` (pahole 1.25 on), else
+/// every FUNC named `bpf_*`, each with the id of the first FUNC of its
+/// name (what a lookup by name finds), in one pass. `ty(i)` is the i-th
+/// type of the file, `name` reads a name, ids start at `first_id`.
+fn kfuncs_of(
+    count: usize,
+    first_id: u32,
+    ty: &dyn Fn(usize) -> Type<'static>,
+    name: &dyn Fn(u32) -> Option<String>,
+) -> Vec<(String, u32)> {
+    let mut first_func = std::collections::BTreeMap::new();
+    let (mut tagged, mut bpf_funcs) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        let t = ty(i);
+        let Some(n) = name(t.name_off) else { continue };
+        if t.kind == kind::FUNC {
+            first_func.entry(n.clone()).or_insert(first_id + i as u32);
+            if n.starts_with("bpf_") {
+                bpf_funcs.push(n);
             }
+        } else if t.kind == kind::DECL_TAG && n == "bpf_kfunc" {
+            tagged.push(t.size_or_type);
         }
     }
-    let mut names = if tagged.is_empty() { bpf_funcs } else { tagged };
+    let mut names: Vec<String> = tagged
+        .iter()
+        .filter_map(|&id| id.checked_sub(first_id))
+        .filter_map(|i| name(ty(i as usize).name_off))
+        .collect();
+    if names.is_empty() {
+        names = bpf_funcs;
+    }
     names.sort();
     names.dedup();
     names
         .into_iter()
-        .map(|n| {
-            let id = btf.find(kind::FUNC, &n).unwrap();
-            (n, id)
-        })
+        .filter_map(|n| Some((first_func.get(&n).copied()?, n)))
+        .map(|(id, n)| (n, id))
         .collect()
+}
+
+/// vmlinux's kfuncs, from a full parse.
+fn kernel_kfuncs(btf: &Btf) -> Vec<(String, u32)> {
+    let ty = |i: usize| btf.get(i as u32 + 1).unwrap().into_owned();
+    let name = |off| btf.name(off).ok().map(str::to_string);
+    kfuncs_of(btf.len() - 1, 1, &ty, &name)
+}
+
+/// The kfuncs of every loaded module's split BTF that vmlinux lacks:
+/// (module, name, id). A module's ids continue vmlinux's, and its string
+/// offsets continue vmlinux's string section.
+fn module_kfuncs(vmlinux: &Btf) -> Vec<(String, String, u32)> {
+    let base = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
+    let base_strs = Header::parse(&base).unwrap().str_len;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/sys/kernel/btf").unwrap().flatten() {
+        let module = entry.file_name().to_string_lossy().into_owned();
+        if module == "vmlinux" {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let h = Header::parse(&bytes).unwrap();
+        let types = &bytes[h.type_start() as usize..][..h.type_len as usize];
+        let strs = &bytes[h.str_start() as usize..][..h.str_len as usize];
+        let mut at = Vec::new();
+        scan_records(types, |pos, _| at.push(pos)).unwrap();
+        let ty = |i: usize| Type::decode(&types[at[i]..]).unwrap().into_owned();
+        let name = |off: u32| {
+            if off < base_strs {
+                return vmlinux.name(off).ok().map(str::to_string);
+            }
+            let s = strs.get((off - base_strs) as usize..)?;
+            let end = s.iter().position(|&b| b == 0)?;
+            Some(String::from_utf8_lossy(&s[..end]).into_owned())
+        };
+        for (n, id) in kfuncs_of(at.len(), vmlinux.len() as u32, &ty, &name) {
+            if vmlinux.find(kind::FUNC, &n).is_none() {
+                out.push((module.clone(), n, id));
+            }
+        }
+    }
+    out
+}
+
+/// Externs declaring `names` as kfuncs, as an object would.
+fn kfunc_externs<'a>(names: impl Iterator<Item = &'a String>) -> Externs {
+    Externs {
+        list: names
+            .map(|name| Extern {
+                name: name.clone(),
+                kind: ExternKind::Kfunc,
+                weak: false,
+                btf_id: 0,
+            })
+            .collect(),
+        kconfig_size: 0,
+    }
 }
 
 #[test]
@@ -113,49 +185,48 @@ fn every_kfunc_of_the_kernel_resolves_to_the_id_a_full_parse_gives() {
     let btf = vmlinux();
     let kfuncs = kernel_kfuncs(&btf);
     assert!(kfuncs.len() > 1, "{} kfuncs", kfuncs.len());
-    let externs = Externs {
-        list: kfuncs
-            .iter()
-            .map(|(name, _)| Extern {
-                name: name.clone(),
-                kind: ExternKind::Kfunc,
-                weak: false,
-                btf_id: 0,
-            })
-            .collect(),
-        kconfig_size: 0,
-    };
     // What a load does: one Host for the object, every extern in turn.
+    let externs = kfunc_externs(kfuncs.iter().map(|k| &k.0));
     let mut host = rawbpf::kernel::externs::Host::new(&externs);
     let resolved = externs::resolve(&externs, &mut host).unwrap();
     for (name, id) in &kfuncs {
-        assert_eq!(
-            resolved.get(name),
-            Some(&Resolution::Kfunc {
-                btf_id: *id,
-                fd_array_index: 0
-            }),
-            "{name}"
+        let want = Resolution::Kfunc {
+            btf_id: *id,
+            fd_array_index: 0,
+        };
+        assert_eq!(resolved.get(name), Some(&want), "{name}");
+    }
+    // Modules' kfuncs: their module's id, its BTF in fd_array.
+    let modules = module_kfuncs(&btf);
+    let externs = kfunc_externs(modules.iter().map(|m| &m.1));
+    let mut host = rawbpf::kernel::externs::Host::new(&externs);
+    let resolved = externs::resolve(&externs, &mut host).unwrap();
+    for (module, name, id) in &modules {
+        let got = resolved.get(name);
+        assert!(
+            matches!(got, Some(Resolution::Kfunc { btf_id, fd_array_index }) if btf_id == id && *fd_array_index > 0),
+            "{module} {name}: {got:?}, not {id}"
         );
     }
     // A name asked for after the first lookup is found too (indexed anew).
     let (last, id) = kfuncs.last().unwrap();
     let mut host = rawbpf::kernel::externs::Host::default();
-    assert_eq!(
-        host.kernel_btf_id(kind::FUNC, &kfuncs[0].0)
-            .unwrap()
-            .unwrap()
-            .id,
-        kfuncs[0].1
-    );
+    let first = host.kernel_btf_id(kind::FUNC, &kfuncs[0].0).unwrap();
+    assert_eq!(first.unwrap().id, kfuncs[0].1);
     assert_eq!(
         host.kernel_btf_id(kind::FUNC, last).unwrap().unwrap().id,
         *id
     );
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} kfuncs of vmlinux and {} of modules resolved",
+        kfuncs.len(),
+        modules.len()
+    );
 }
 
 /// Whether the kernel has FUNC `name` in vmlinux or a loaded module's BTF.
-fn kernel_has_func(btf: &rawbpf::object::btf::Btf, name: &str) -> bool {
+fn kernel_has_func(btf: &Btf, name: &str) -> bool {
     if btf.find(kind::FUNC, name).is_some() {
         return true;
     }
