@@ -486,10 +486,7 @@ fn find_in(src: &dyn BtfSource, file: &Indexed, kind: u8, name: &str) -> Result<
         .binary_search_by(|w| w.as_str().cmp(essential))
         .is_err()
     {
-        return Err(Error::Btf(format!(
-            "{}: '{name}' was looked up but not indexed (a bug in rawbpf: the reader finds only the names it was opened for)",
-            src.label()
-        )));
+        return Err(Error::Btf(format!("{}: '{name}' not indexed", src.label())));
     }
     for id in src.candidates(essential)? {
         let t = src.ty(id)?;

@@ -471,9 +471,8 @@ fn refuse_struct_ops(spec: &ObjectSpec<'_>) -> Result<()> {
     Err(Error::refused(
         crate::error::ErrorKind::Unsupported,
         format!(
-            "map '{map}' is a struct_ops map (SEC(\"{section}\")): rawbpf does not create struct_ops maps. \
-             Creating one registers kernel ops (a TCP congestion control, a scheduler) for the whole system, \
-             and its value is the kernel's ops struct filled from its BTF; register it with bpftool struct_ops or libbpf"
+            "map '{map}' is a struct_ops map (SEC(\"{section}\")), which rawbpf does not create: \
+             it would register kernel ops (e.g. a TCP congestion control) for the whole system"
         ),
     ))
 }

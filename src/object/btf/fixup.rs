@@ -147,8 +147,8 @@ impl Btf {
 
     /// Marks the FUNC of every `__hidden` global function of `.text`
     /// static (libbpf's `mark_btf_static`): the kernel then verifies it
-    /// with its caller instead of alone. Returns the names marked.
-    pub fn fix_hidden_funcs(&mut self, obj: &Object<'_>) -> Result<Vec<String>> {
+    /// with its caller instead of alone.
+    pub fn fix_hidden_funcs(&mut self, obj: &Object<'_>) -> Result<()> {
         let mut hidden: Vec<&str> = obj
             .functions
             .iter()
@@ -156,22 +156,19 @@ impl Btf {
             .map(|f| f.name.as_str())
             .collect();
         if hidden.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         hidden.sort_unstable();
-        let mut marked = Vec::new();
         for id in 1..self.len() as u32 {
             let t = self.get(id)?;
-            if t.kind != kind::FUNC || u32::from(t.vlen) != FUNC_GLOBAL {
-                continue;
-            }
-            let name = self.name(t.name_off)?;
-            if hidden.binary_search(&name).is_ok() && !marked.iter().any(|m| m == name) {
-                marked.push(name.to_string());
+            if t.kind == kind::FUNC
+                && u32::from(t.vlen) == FUNC_GLOBAL
+                && hidden.binary_search(&self.name(t.name_off)?).is_ok()
+            {
                 self.set_func_linkage(id, FUNC_STATIC)?;
             }
         }
-        Ok(marked)
+        Ok(())
     }
 
     /// Sets a VAR's linkage (0 static, 1 global, 2 extern).
