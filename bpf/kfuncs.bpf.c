@@ -22,7 +22,12 @@ struct bpf_ct_opts___local {
 	__u8 reserved[2];
 };
 
-struct nf_conn;
+/* A definition, not a declaration: libbpf checks an extern kfunc's
+ * prototype against the kernel's, and a forward declaration is not
+ * compatible with the kernel's struct (the members do not matter). */
+struct nf_conn {
+	int unused;
+};
 
 extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *tuple,
 					 __u32 tuple__sz, struct bpf_ct_opts___local *opts,
