@@ -172,7 +172,11 @@ fn disasm_matches_llvm_objdump_on_every_object() {
         let ours = match disasm::object(bytes, &opts) {
             // An object of maps only: no code for either to list.
             Err(e) if theirs.is_empty() => {
-                assert_eq!(e.to_string(), "bad ELF object: no code in the object", "{name}");
+                assert_eq!(
+                    e.to_string(),
+                    "bad ELF object: no code in the object",
+                    "{name}"
+                );
                 continue;
             }
             listing => rawbpf_listing(&listing.unwrap()),
