@@ -134,13 +134,25 @@ fn kernel_kfuncs(btf: &Btf) -> Vec<(String, u32)> {
 fn module_kfuncs(vmlinux: &Btf) -> Vec<(String, String, u32)> {
     let base = std::fs::read("/sys/kernel/btf/vmlinux").unwrap();
     let base_strs = Header::parse(&base).unwrap().str_len;
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/sys/kernel/btf").unwrap().flatten() {
-        let module = entry.file_name().to_string_lossy().into_owned();
-        if module == "vmlinux" {
-            continue;
+    // vmlinux's FUNC names, once: a name vmlinux has resolves there.
+    let mut in_vmlinux = std::collections::BTreeSet::new();
+    for id in 1..vmlinux.len() as u32 {
+        let t = vmlinux.get(id).unwrap();
+        if t.kind == kind::FUNC {
+            in_vmlinux.insert(vmlinux.name(t.name_off).unwrap().to_string());
         }
-        let bytes = std::fs::read(entry.path()).unwrap();
+    }
+    // In name order, as the loader searches them: the first module wins.
+    let mut modules: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|m| m != "vmlinux")
+        .collect();
+    modules.sort();
+    let mut out: Vec<(String, String, u32)> = Vec::new();
+    for module in modules {
+        let bytes = std::fs::read(format!("/sys/kernel/btf/{module}")).unwrap();
         let h = Header::parse(&bytes).unwrap();
         let types = &bytes[h.type_start() as usize..][..h.type_len as usize];
         let strs = &bytes[h.str_start() as usize..][..h.str_len as usize];
@@ -156,7 +168,7 @@ fn module_kfuncs(vmlinux: &Btf) -> Vec<(String, String, u32)> {
             Some(String::from_utf8_lossy(&s[..end]).into_owned())
         };
         for (n, id) in kfuncs_of(at.len(), vmlinux.len() as u32, &ty, &name) {
-            if vmlinux.find(kind::FUNC, &n).is_none() {
+            if !in_vmlinux.contains(&n) && !out.iter().any(|o| o.1 == n) {
                 out.push((module.clone(), n, id));
             }
         }
