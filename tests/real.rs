@@ -29,6 +29,7 @@ const TEXT_ONLY: &[u8] = include_bytes!("../bpf/text_only.bpf.o");
 const EXCEPTIONS: &[u8] = include_bytes!("../bpf/exceptions.bpf.o");
 const ARG_CTX: &[u8] = include_bytes!("../bpf/arg_ctx.bpf.o");
 const STRUCT_OPS: &[u8] = include_bytes!("../bpf/struct_ops.bpf.o");
+const NAKED: &[u8] = include_bytes!("../bpf/naked.bpf.o");
 
 fn not_applicable(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "NOT APPLICABLE: {test}: {why}");
@@ -75,6 +76,35 @@ fn hidden_global_function_is_verified_with_its_caller() {
     let run = loaded.program("call_hidden").unwrap();
     assert_eq!(run.test_run(&udp_packet(), &[]).unwrap().retval, 0);
     assert_eq!(u32_global(&loaded, "result"), 42);
+}
+
+/// clang leaves a naked function's parameter unnamed; the kernel refuses
+/// that in any FUNC, so it is named after the function.
+#[test]
+fn naked_function_parameters_are_named() {
+    let raw = rawbpf::object::elf::Object::parse(NAKED)
+        .unwrap()
+        .btf
+        .unwrap();
+    let param_name = |btf: &Btf| {
+        let func = btf
+            .get(btf.find(kind::FUNC, "naked_prog").unwrap())
+            .unwrap();
+        let proto = btf.get(func.size_or_type).unwrap();
+        btf.name(proto.param(0).unwrap().0).unwrap().to_string()
+    };
+    assert_eq!(param_name(&Btf::parse(raw).unwrap()), "");
+    let spec = ObjectSpec::parse(NAKED).unwrap();
+    assert_eq!(param_name(spec.btf().unwrap()), "naked_prog");
+}
+
+#[test]
+fn naked_function_loads_with_its_btf() {
+    require_root();
+    let loaded = load(NAKED).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.btf.is_some());
+    let prog = loaded.program("naked_prog").unwrap();
+    assert_eq!(prog.test_run(&udp_packet(), &[]).unwrap().retval, 1);
 }
 
 // ---------------------------------------------------------------------------

@@ -114,6 +114,7 @@ const OBJECTS: &[(&str, &[u8], &str)] = &[
     object!("map_types"),
     object!("maps_only"),
     object!("multi"),
+    object!("naked"),
     object!("no_btf"),
     object!("percpu"),
     object!("pin_by_name"),

@@ -136,6 +136,7 @@ impl<'a> ObjectSpec<'a> {
             btf.fix_datasecs(&object)?;
             btf.fix_hidden_funcs(&object)?;
             externs.fix_btf(btf)?;
+            btf.name_func_params()?;
         }
         let ext = match (object.btf_ext, &btf) {
             (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),

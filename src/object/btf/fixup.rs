@@ -16,6 +16,11 @@
 //! helpers) is global only for the linker: [`Btf::fix_hidden_funcs`] marks
 //! its FUNC static, as libbpf does, so a pointer argument is the caller's
 //! pointer and not memory that may be NULL.
+//!
+//! The kernel refuses a FUNC whose prototype has an unnamed parameter
+//! (`btf_func_check`: "Invalid arg#1"), which clang writes for `naked`
+//! functions; [`Btf::name_func_params`] names them (libbpf instead loads
+//! such an object without its BTF).
 
 use super::types::{kind, u32_at, Type, TYPE_HEADER_LEN};
 use super::{btf_err, Btf};
@@ -166,6 +171,20 @@ impl Btf {
                 && hidden.binary_search(&self.name(t.name_off)?).is_ok()
             {
                 self.set_func_linkage(id, FUNC_STATIC)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Names every unnamed parameter of every FUNC after the function
+    /// (the kernel wants them named, `btf_func_check`; the name means
+    /// nothing to it).
+    pub fn name_func_params(&mut self) -> Result<()> {
+        for id in 1..self.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind == kind::FUNC {
+                let name_off = t.name_off;
+                self.name_unnamed_params(id, name_off)?;
             }
         }
         Ok(())
