@@ -177,6 +177,13 @@ bench: static bench-deps
 bench-smoke: static bench-deps bpf-deps
 	$(MAKE) -C bench check smoke
 
+# The kernel's selftests' BPF programs (linux-source-6.12) loaded by rawbpf
+# and by libbpf 1.5 on this kernel: a table of what each loads (as root;
+# bench/corpus/Makefile says how, README.md "Against libbpf" shows it).
+.PHONY: corpus
+corpus:
+	$(MAKE) -C bench/corpus
+
 # strace, and the static libraries the peer links (libbpf, libelf, zlib, zstd).
 bench-deps:
 	@command -v strace >/dev/null && command -v cc >/dev/null && [ -e /usr/include/bpf/libbpf.h ] && \

@@ -301,6 +301,10 @@ const ALL: &[(&str, &[u8])] = &[
     ("drop_egress", include_bytes!("../bpf/drop_egress.bpf.o")),
     ("timer_cases", rawbpf::selftest::TIMER_CASES),
     ("timer_types", rawbpf::selftest::TIMER_TYPES),
+    ("maps_only", include_bytes!("../bpf/maps_only.bpf.o")),
+    ("text_only", include_bytes!("../bpf/text_only.bpf.o")),
+    ("exceptions", include_bytes!("../bpf/exceptions.bpf.o")),
+    ("struct_ops", include_bytes!("../bpf/struct_ops.bpf.o")),
 ];
 
 #[test]

@@ -404,6 +404,9 @@ fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg
         let how = if p.made { "pinned" } else { "reused" };
         outln!("map     {} {how} by name: {}", p.map, p.path.display());
     }
+    if loaded.programs.is_empty() {
+        outln!("the object has no programs: its maps were created; nothing to attach");
+    }
     if !args.verbose {
         // What the loader already knows: no query, no system call per object.
         out!("{}", summary(loaded, attachments, cg));

@@ -475,10 +475,20 @@ fn sorted(names: &[String]) -> Vec<String> {
     out
 }
 
-/// The id of the type of `kind` named exactly `name` among `src`'s
-/// candidates.
-fn find_in(src: &dyn BtfSource, kind: u8, name: &str) -> Result<Option<u32>> {
-    for id in src.candidates(essential_name(name))? {
+/// The id of the type of `kind` named exactly `name` among the candidates
+/// of `file`, read through `src`. A name `file` was not indexed for is an
+/// error, not "absent": the reader would not have seen it even if the
+/// kernel has it.
+fn find_in(src: &dyn BtfSource, file: &Indexed, kind: u8, name: &str) -> Result<Option<u32>> {
+    let essential = essential_name(name);
+    if file
+        .wanted
+        .binary_search_by(|w| w.as_str().cmp(essential))
+        .is_err()
+    {
+        return Err(Error::Btf(format!("{}: '{name}' not indexed", src.label())));
+    }
+    for id in src.candidates(essential)? {
         let t = src.ty(id)?;
         if t.kind == kind && src.string(t.name_off)? == name {
             return Ok(Some(id));
@@ -530,7 +540,7 @@ impl KernelBtf {
     /// The id of the type of `kind` named exactly `name` (which must have
     /// been among the wanted names), e.g. a FUNC to attach to.
     pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
-        find_in(self, kind, name)
+        find_in(self, &self.file, kind, name)
     }
 
     /// The split BTF of every loaded module that has a candidate for one of
@@ -608,7 +618,7 @@ pub struct ModuleBtf<'a> {
 impl ModuleBtf<'_> {
     /// The id of the module's type of `kind` named exactly `name`.
     pub fn find(&self, kind: u8, name: &str) -> Result<Option<u32>> {
-        find_in(self, kind, name)
+        find_in(self, &self.file, kind, name)
     }
 }
 
@@ -675,7 +685,8 @@ mod tests {
             k.find(kind::FUNC, "bpf_lsm_file_open").unwrap(),
             full.find(kind::FUNC, "bpf_lsm_file_open")
         );
-        assert_eq!(k.find(kind::STRUCT, "no_such_type").unwrap(), None);
+        // A name the reader was not opened for is an error, not "absent".
+        assert!(k.find(kind::STRUCT, "no_such_type").is_err());
         // The last type and a member name read on demand agree too.
         let last = full.len() as u32 - 1;
         let (x, y) = (

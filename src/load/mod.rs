@@ -204,6 +204,7 @@ impl ObjectSpec<'_> {
     /// kernel. A failure at any step closes what was made, so it leaves
     /// nothing behind.
     pub fn load(mut self, options: &LoadOptions<'_>) -> Result<Loaded> {
+        refuse_struct_ops(&self)?;
         let globals = self.globals();
         let facts = self.resolve_against_kernel(options)?;
         options.check_cancel()?;
@@ -312,7 +313,13 @@ impl ObjectSpec<'_> {
                 program: spec.name.clone(),
                 what,
             })?;
-            let assembled = reloc::assemble(&self.object, spec.entry, self.ext.as_ref(), &targets)?;
+            let assembled = reloc::assemble_with(
+                &self.object,
+                spec.entry,
+                spec.exception_cb,
+                self.ext.as_ref(),
+                &targets,
+            )?;
             let attach_btf_id = match (&kind.attach_func, &facts.vmlinux) {
                 (Some(target), Some(vmlinux)) => {
                     crate::kernel::btf::attach_id(vmlinux, kind.attach_btf_kind(), target)?
@@ -480,6 +487,26 @@ fn apply_core(p: &mut ObjectSpec<'_>, target: &KernelBtf, names: &[String]) -> R
         core::relocate_section(section, &mut sec.insns, relos, btf, &targets)?;
     }
     Ok(())
+}
+
+/// An object with a struct_ops map is refused before any system call,
+/// naming the map: creating it would register kernel ops (a TCP congestion
+/// control, a scheduler) for the whole system, beyond what loading an
+/// object should do, and its value must be built from the kernel's BTF of
+/// the ops struct (`bpf_struct_ops_map_update_elem`), which rawbpf does not
+/// do. Its programs (`SEC("struct_ops/...")`) are refused by their section
+/// name too.
+fn refuse_struct_ops(spec: &ObjectSpec<'_>) -> Result<()> {
+    let Some((map, section)) = maps::struct_ops_maps(&spec.object).into_iter().next() else {
+        return Ok(());
+    };
+    Err(Error::refused(
+        crate::error::ErrorKind::Unsupported,
+        format!(
+            "map '{map}' is a struct_ops map (SEC(\"{section}\")), which rawbpf does not create: \
+             it would register kernel ops (e.g. a TCP congestion control) for the whole system"
+        ),
+    ))
 }
 
 /// Raises RLIMIT_MEMLOCK once per process (see `sys::raise_memlock_limit`).

@@ -363,6 +363,7 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
         ("missing btf func_info", "the object has subprograms but no .BTF.ext func_info: compile with clang -g"),
         ("invalid access to map value", "a map value access is out of bounds"),
         ("R1 type=ctx expected", "a helper was called with the wrong kind of argument"),
+        ("size cannot be determined", "a global function's pointer argument has no size the verifier knows (void *): an __arg_ctx tag (BTF DECL_TAG \"arg:ctx\") makes it the program's context on kernels from 6.8; older kernels ignore the tag and need the context's own type (struct __sk_buff *, ...)"),
     ];
     if let Some((_, h)) = HINTS.iter().find(|(needle, _)| log.contains(needle)) {
         return Some(h);
@@ -501,6 +502,9 @@ mod tests {
             .unwrap()
             .contains("NULL"));
         assert_eq!(hint("something new", &err), None);
+        // Before 6.8 the kernel ignores __arg_ctx: the hint names the tag.
+        let untagged = "arg#0 reference type('UNKNOWN ') size cannot be determined: -22\n";
+        assert!(hint(untagged, &err).is_some_and(|h| h.contains("__arg_ctx")));
         let old_kernel = "14: (85) call unknown#169\ninvalid func unknown#169\n";
         assert_eq!(hint(old_kernel, &err), Some(NO_BPF_TIMER));
         assert_eq!(hint("invalid func unknown#168\n", &err), None);

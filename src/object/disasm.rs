@@ -29,7 +29,7 @@ use crate::object::core::describe_relo;
 use crate::object::elf::{Object, SectionKind};
 use crate::object::externs::{Resolved, KCONFIG_SEC};
 use crate::object::maps::{MapSource, MapSpec};
-use crate::object::reloc::{assemble, Assembled, Targets};
+use crate::object::reloc::{assemble_with, Assembled, Targets};
 use crate::object::spec::ObjectSpec as Prepared;
 use crate::uapi::helper_name;
 
@@ -216,7 +216,9 @@ pub fn relocated(p: &Prepared<'_>, resolved: &Resolved, opts: &Options) -> Resul
         if opts.program.as_ref().is_some_and(|p| *p != func.name) {
             continue;
         }
-        let assembled = assemble(&p.object, entry, p.ext.as_ref(), &targets)?;
+        let also = p.programs.iter().find(|s| s.entry == entry);
+        let also = also.and_then(|s| s.exception_cb);
+        let assembled = assemble_with(&p.object, entry, also, p.ext.as_ref(), &targets)?;
         program_listing(&mut out, p, entry, &assembled, &maps, opts);
         out.push('\n');
     }

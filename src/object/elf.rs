@@ -100,6 +100,10 @@ pub struct Symbol {
     pub global: bool,
     /// `STB_WEAK`: for an extern, "missing is fine, read it as zero".
     pub weak: bool,
+    /// Visibility `STV_HIDDEN` or `STV_INTERNAL` (`__hidden`): global for
+    /// the linker's sake only; a hidden function in `.text` is verified as
+    /// a static one (see [`crate::object::btf::Btf::fix_hidden_funcs`]).
+    pub hidden: bool,
 }
 
 impl Symbol {
@@ -122,6 +126,8 @@ pub struct Function {
     pub len: usize,
     /// Whether it is global: a program outside `.text`, a global function in it.
     pub global: bool,
+    /// Whether its symbol is `__hidden` (STV_HIDDEN or STV_INTERNAL).
+    pub hidden: bool,
 }
 
 /// One relocation in a code section.
@@ -343,6 +349,7 @@ fn read_symbols(
             kind: sym.st_type().0,
             global: sym.st_bind() == elf::STB_GLOBAL || sym.st_bind() == elf::STB_WEAK,
             weak: sym.st_bind() == elf::STB_WEAK,
+            hidden: matches!(sym.st_visibility(), elf::STV_HIDDEN | elf::STV_INTERNAL),
         });
     }
     if symbols.is_empty() {
@@ -514,6 +521,7 @@ fn collect_functions(sections: &[Section<'_>], symbols: &[Symbol]) -> Result<Vec
             start: start as usize,
             len: len as usize,
             global: sym.global,
+            hidden: sym.hidden,
         });
     }
     functions.sort_unstable_by_key(|f| (f.section, f.start));

@@ -127,6 +127,14 @@ fn programs(out: &mut String, p: &Prepared<'_>) {
             f.len,
             f.len * 8
         );
+        let cb = p.programs.iter().find(|s| s.entry == entry);
+        if let Some(cb) = cb.and_then(|s| s.exception_cb) {
+            let _ = writeln!(
+                out,
+                "      exception callback {} (__exception_cb): appended with its func_info",
+                obj.functions[cb].name
+            );
+        }
     }
     let subs: Vec<_> = obj
         .functions
@@ -414,6 +422,22 @@ fn fixups(out: &mut String, p: &Prepared<'_>) -> Result<()> {
         let (Ok(t0), Ok(t1)) = (before.get(id), fixed.get(id)) else {
             continue;
         };
+        if t1.kind == kind::FUNC && t0.vlen != t1.vlen {
+            any = true;
+            let linkage = |l: u16| ["static", "global", "extern"].get(usize::from(l)).copied();
+            let _ = writeln!(
+                out,
+                "  FUNC {}: {} -> {}{}",
+                fixed.name(t1.name_off)?,
+                linkage(t0.vlen).unwrap_or("?"),
+                linkage(t1.vlen).unwrap_or("?"),
+                if (t0.vlen, t1.vlen) == (1, 0) {
+                    " (__hidden: verified with its caller)"
+                } else {
+                    ""
+                }
+            );
+        }
         if t1.kind != kind::DATASEC {
             continue;
         }

@@ -22,6 +22,14 @@
 //! ring buffers. [`takes_btf`] knows them by type, so they are created with
 //! sizes only and no retry or feature probe is needed.
 //!
+//! A ring buffer's `max_entries` is its size in bytes, which the kernel
+//! wants a power of two and a multiple of the page size (`ringbuf_map_alloc`
+//! in kernel/bpf/ringbuf.c answers EINVAL otherwise). As libbpf does
+//! (`adjust_ringbuf_sz`), the plan rounds any other size up to the next
+//! page size times a power of two ([`ringbuf_size`]): 1000 becomes 4096 on
+//! 4 KB pages. The page size is the one fact the plan takes from the
+//! system (`sysconf`, no system call).
+//!
 //! Maps of maps (ARRAY_OF_MAPS, HASH_OF_MAPS) need a template of their inner
 //! maps at creation (`inner_map_fd`): rawbpf creates the inner definition
 //! from `__array(values, struct inner)` as a throwaway map, passes it, and
@@ -69,6 +77,38 @@ pub fn takes_btf(map_type: u32) -> bool {
             | MapType::USER_RINGBUF
             | MapType::ARENA
     )
+}
+
+/// The size a ring buffer (RINGBUF, USER_RINGBUF) of `max_entries`
+/// bytes is created with: unchanged if it is already a power-of-two
+/// multiple of `page_size` (or 0, which the kernel should refuse by
+/// itself), else the smallest `page_size` times a power of two above it
+/// (libbpf's `adjust_ringbuf_sz`); unchanged if none fits in a u32.
+pub fn ringbuf_size(max_entries: u32, page_size: u32) -> u32 {
+    if max_entries == 0 || page_size == 0 {
+        return max_entries;
+    }
+    if max_entries.is_multiple_of(page_size) && (max_entries / page_size).is_power_of_two() {
+        return max_entries;
+    }
+    let mut size = page_size;
+    while size <= max_entries {
+        match size.checked_mul(2) {
+            Some(next) => size = next,
+            None => return max_entries,
+        }
+    }
+    size
+}
+
+/// Whether `map_type` is a ring buffer, whose size [`ringbuf_size`] adjusts.
+pub fn is_ringbuf(map_type: u32) -> bool {
+    matches!(MapType(map_type), MapType::RINGBUF | MapType::USER_RINGBUF)
+}
+
+/// The system's page size as a u32 (ring buffer sizes are u32).
+fn page_size() -> u32 {
+    u32::try_from(sys::page_size()).unwrap_or(4096)
 }
 
 /// What a slot of a map of maps or program array is initialised with.
@@ -160,6 +200,29 @@ pub(crate) fn map_err(map: &str, what: impl std::fmt::Display) -> Error {
     }
 }
 
+/// The sections whose variables are struct_ops maps: `SEC(".struct_ops")`
+/// and `SEC(".struct_ops.link")` (registered through a BPF link).
+pub const STRUCT_OPS_SECTIONS: [&str; 2] = [".struct_ops", ".struct_ops.link"];
+
+/// The object's struct_ops maps, as (variable name, section name). rawbpf
+/// does not create them (see the load layer): their value is a kernel ops
+/// struct (`struct tcp_congestion_ops`, ...) laid out from the kernel's
+/// BTF with a program fd per member (`bpf_struct_ops_map_update_elem` in
+/// kernel/bpf/bpf_struct_ops.c), and creating one registers the ops
+/// system-wide.
+pub fn struct_ops_maps(obj: &Object<'_>) -> Vec<(String, String)> {
+    obj.symbols
+        .iter()
+        .filter(|s| s.kind == object::elf::STT_OBJECT.0 && !s.name.is_empty())
+        .filter_map(|s| {
+            let section = &obj.sections[s.section?].name;
+            STRUCT_OPS_SECTIONS
+                .contains(&section.as_str())
+                .then(|| (s.name.clone(), section.clone()))
+        })
+        .collect()
+}
+
 /// Plans every map of `obj` (pure: no kernel involved). `btf` is the fixed-up
 /// object BTF, if there is one; `btf_fd` is written into the attrs later.
 pub fn plan<'a>(obj: &Object<'a>, btf: Option<&Btf>) -> Result<Vec<MapSpec<'a>>> {
@@ -246,6 +309,9 @@ fn plan_legacy_map<'a>(obj: &Object<'a>, sym: &MapSymbol) -> Result<MapSpec<'a>>
     attr.value_size = field(2)?;
     attr.max_entries = field(3)?;
     attr.map_flags = field(4)?;
+    if is_ringbuf(attr.map_type) {
+        attr.max_entries = ringbuf_size(attr.max_entries, page_size());
+    }
     if attr.map_type == MapType::ARRAY_OF_MAPS.0 || attr.map_type == MapType::HASH_OF_MAPS.0 {
         return Err(map_err(
             &sym.name,
@@ -408,11 +474,16 @@ fn check_slot_targets(specs: &[MapSpec<'_>]) -> Result<()> {
 /// get sizes only.
 fn btf_attr(def: &BtfMapDef, name: &str) -> MapCreateAttr {
     let btf_ok = takes_btf(def.map_type);
+    let max_entries = if is_ringbuf(def.map_type) {
+        ringbuf_size(def.max_entries, page_size())
+    } else {
+        def.max_entries
+    };
     MapCreateAttr {
         map_type: def.map_type,
         key_size: def.key_size,
         value_size: def.value_size,
-        max_entries: def.max_entries,
+        max_entries,
         map_flags: def.map_flags,
         numa_node: def.numa_node,
         map_name: sys::object_name(name),
@@ -503,5 +574,31 @@ fn slot_target(
                 }
             ),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ringbuf_size;
+
+    /// libbpf's `adjust_ringbuf_sz`: a power-of-two multiple of the page
+    /// passes, anything else rounds up to the next one.
+    #[test]
+    fn ring_buffer_sizes_round_up_to_a_power_of_two_of_pages() {
+        let page = 4096;
+        for (asked, created) in [
+            (1000, 4096),
+            (4096, 4096),
+            (4097, 8192),
+            (8192, 8192),
+            (12288, 16384), // 3 pages: a multiple, not a power of two
+            (1 << 20, 1 << 20),
+            (0, 0), // left for the kernel to refuse
+        ] {
+            assert_eq!(ringbuf_size(asked, page), created, "{asked}");
+        }
+        assert_eq!(ringbuf_size(100, 65536), 65536, "64 KB pages");
+        // Nothing fits in a u32: the size stays, for the kernel to refuse.
+        assert_eq!(ringbuf_size(u32::MAX - 5, page), u32::MAX - 5);
     }
 }

@@ -129,15 +129,34 @@ pub fn assemble(
     ext: Option<&BtfExt>,
     targets: &Targets<'_>,
 ) -> Result<Assembled> {
+    assemble_with(obj, entry, None, ext, targets)
+}
+
+/// [`assemble`], and function `also` appended after everything the
+/// program reaches, unless it is there already: the program's exception
+/// callback, which nothing calls and the kernel finds by its func_info
+/// (see [`crate::object::btf::tags`]).
+pub fn assemble_with(
+    obj: &Object<'_>,
+    entry: usize,
+    also: Option<usize>,
+    ext: Option<&BtfExt>,
+    targets: &Targets<'_>,
+) -> Result<Assembled> {
     let mut out = Assembled::default();
     let mut next = 0;
     append_function(obj, entry, &mut out);
     // `layout` grows while we walk it: each newly referenced function is
     // appended and relocated in turn.
-    while next < out.layout.len() {
-        let (func, first_slot) = out.layout[next];
-        next += 1;
-        relocate_function(obj, func, first_slot, targets, &mut out)?;
+    for root in [None, also] {
+        if let Some(func) = root {
+            append_function(obj, func, &mut out);
+        }
+        while next < out.layout.len() {
+            let (func, first_slot) = out.layout[next];
+            next += 1;
+            relocate_function(obj, func, first_slot, targets, &mut out)?;
+        }
     }
     // Without .BTF.ext there are no func_info and line_info to carry along.
     if let Some(ext) = ext {

@@ -47,6 +47,9 @@ pub struct ProgramSpec {
     /// The type from the section name, or why there is none.
     pub(crate) kind: std::result::Result<ProgKind, String>,
     pub(crate) autoload: bool,
+    /// Index into the object's functions of its exception callback
+    /// (`__exception_cb`), appended although nothing calls it.
+    pub(crate) exception_cb: Option<usize>,
 }
 
 impl ProgramSpec {
@@ -81,6 +84,13 @@ impl ProgramSpec {
     /// `bpf_program__set_type` and `set_expected_attach_type`).
     pub fn set_kind(&mut self, kind: ProgKind) {
         self.kind = Ok(kind);
+    }
+
+    /// Its exception callback (`__exception_cb`), as an index into the
+    /// object's functions: appended to the program although nothing
+    /// calls it ([`crate::object::reloc::assemble_with`]).
+    pub fn exception_callback(&self) -> Option<usize> {
+        self.exception_cb
     }
 
     /// Whether it attaches to a cgroup (a type `rawbpf run` attaches).
@@ -120,25 +130,24 @@ impl<'a> ObjectSpec<'a> {
     /// BTF. What needs the running kernel (CO-RE targets, extern values)
     /// comes at load time, from [`crate::kernel`].
     pub fn parse(bytes: &'a [u8]) -> Result<ObjectSpec<'a>> {
+        // An object without programs (maps only, or a library's static
+        // functions) is loaded for its maps, as libbpf does.
         let object = Object::parse(bytes)?;
-        if object.programs.is_empty() {
-            return Err(Error::Elf(
-                "no programs: no global function in an executable section other than .text".into(),
-            ));
-        }
         let mut btf = object.btf.map(Btf::parse).transpose()?;
         // Externs are declared in BTF, before the fix-ups rewrite their types.
         let externs = Externs::collect(&object, btf.as_ref())?;
         if let Some(btf) = &mut btf {
             btf.fix_datasecs(&object)?;
+            btf.fix_hidden_funcs(&object)?;
             externs.fix_btf(btf)?;
+            btf.name_func_params()?;
         }
         let ext = match (object.btf_ext, &btf) {
             (Some(raw), Some(btf)) => Some(BtfExt::parse(raw, btf)?),
             _ => None,
         };
         let maps = maps::plan(&object, btf.as_ref())?;
-        let programs = program_specs(&object);
+        let programs = program_specs(&object, btf.as_ref())?;
         let mut spec = ObjectSpec {
             object,
             btf,
@@ -369,23 +378,55 @@ fn not_a_global(name: &str) -> Error {
     }
 }
 
-/// One spec per program, with its type from the section name.
-fn program_specs(object: &Object<'_>) -> Vec<ProgramSpec> {
-    object
-        .programs
-        .iter()
-        .filter_map(|&entry| {
-            let func = object.functions.get(entry)?;
-            let section = &object.sections.get(func.section)?.name;
-            Some(ProgramSpec {
-                name: func.name.clone(),
-                section: section.clone(),
-                entry,
-                kind: ProgKind::parse(section),
-                autoload: section::autoload(section).1,
-            })
-        })
-        .collect()
+/// One spec per program, with its type from the section name and its
+/// exception callback from its BTF.
+fn program_specs(object: &Object<'_>, btf: Option<&Btf>) -> Result<Vec<ProgramSpec>> {
+    let mut specs = Vec::new();
+    for &entry in &object.programs {
+        let Some(func) = object.functions.get(entry) else {
+            continue;
+        };
+        let section = &object.sections[func.section].name;
+        let exception_cb = match btf {
+            Some(btf) => exception_callback(object, btf, &func.name)?,
+            None => None,
+        };
+        specs.push(ProgramSpec {
+            name: func.name.clone(),
+            section: section.clone(),
+            entry,
+            kind: ProgKind::parse(section),
+            autoload: section::autoload(section).1,
+            exception_cb,
+        });
+    }
+    Ok(specs)
+}
+
+/// The function (index into the object's) that program `prog` names as
+/// its exception callback: a global, not hidden, function of `.text`, as
+/// libbpf requires (the kernel wants the callback's BTF linkage global,
+/// and a hidden one is made static: [`Btf::fix_hidden_funcs`]).
+fn exception_callback(object: &Object<'_>, btf: &Btf, prog: &str) -> Result<Option<usize>> {
+    let Some(name) = btf.exception_callback(prog)? else {
+        return Ok(None);
+    };
+    let err = |what: String| Error::Program {
+        program: prog.to_string(),
+        what,
+    };
+    let found = object.functions.iter().position(|f| {
+        f.name == name && object.sections[f.section].kind == crate::object::elf::SectionKind::Text
+    });
+    match found.map(|i| (i, &object.functions[i])) {
+        Some((i, f)) if f.global && !f.hidden => Ok(Some(i)),
+        Some(_) => Err(err(format!(
+            "its exception callback '{name}' must be a global function that is not __hidden"
+        ))),
+        None => Err(err(format!(
+            "its exception callback '{name}' (__exception_cb) is not a function of .text"
+        ))),
+    }
 }
 
 impl MapSpec<'_> {
@@ -425,8 +466,9 @@ impl MapSpec<'_> {
     }
 
     /// Creates the map with room for `entries` (libbpf's
-    /// `bpf_map__set_max_entries`). Global-data maps hold exactly one value
-    /// and refuse.
+    /// `bpf_map__set_max_entries`; a ring buffer's size is rounded up as
+    /// in the plan, [`maps::ringbuf_size`]). Global-data maps hold exactly
+    /// one value and refuse.
     pub fn set_max_entries(&mut self, entries: u32) -> Result<()> {
         if !matches!(self.source, MapSource::Defined { .. }) {
             return Err(Error::Map {
@@ -434,7 +476,11 @@ impl MapSpec<'_> {
                 what: "a global-data map holds exactly one value; its size is the section's".into(),
             });
         }
-        self.attr.max_entries = entries;
+        self.attr.max_entries = if maps::is_ringbuf(self.attr.map_type) {
+            maps::ringbuf_size(entries, crate::sys::page_size().try_into().unwrap_or(4096))
+        } else {
+            entries
+        };
         Ok(())
     }
 

@@ -32,9 +32,11 @@ pub fn resolve(externs: &Externs) -> Result<Resolved> {
 /// /proc/kallsyms, each read at most once and only when asked.
 #[derive(Default)]
 pub struct Host {
-    /// The `.ksyms` names: what the kernel's BTF is read for.
+    /// The `.ksyms` names, variables and kfuncs alike: what the kernel's
+    /// BTF is read for.
     ksyms: Vec<String>,
-    /// The kernel's BTF, indexed for `ksyms` only (the lean reader).
+    /// The kernel's BTF, indexed for `ksyms` only (the lean reader, which
+    /// finds no other name: a name asked for later is indexed anew).
     vmlinux: Option<KernelBtf>,
     kallsyms: Option<String>,
 }
@@ -46,7 +48,7 @@ impl Host {
             ksyms: externs
                 .list
                 .iter()
-                .filter(|e| matches!(e.kind, ExternKind::Ksym { .. }))
+                .filter(|e| matches!(e.kind, ExternKind::Ksym { .. } | ExternKind::Kfunc))
                 .map(|e| e.name.clone())
                 .collect(),
             ..Host::default()
@@ -94,10 +96,13 @@ impl Sources for Host {
     }
 
     fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
+        // The lean reader knows only the names it indexed: one it was not
+        // built for (a caller's own question) means indexing again.
+        if !self.ksyms.iter().any(|k| k == name) {
+            self.ksyms.push(name.to_string());
+            self.vmlinux = None;
+        }
         if self.vmlinux.is_none() {
-            if !self.ksyms.iter().any(|k| k == name) {
-                self.ksyms.push(name.to_string());
-            }
             self.vmlinux = Some(KernelBtf::vmlinux(&self.ksyms)?);
         }
         let Some(vmlinux) = &self.vmlinux else {

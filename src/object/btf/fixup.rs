@@ -8,14 +8,30 @@
 //! [`Btf::fix_datasecs`]. The kernel also refuses extern VARs and FUNCs
 //! (`btf_var_check_meta`, `btf_func_check_meta`): the setters here let
 //! [`crate::object::externs`] turn them into what it accepts.
+//!
+//! The verifier checks a global function on its own, from its BTF
+//! prototype alone (`btf_prepare_func_args`, `do_check_subprogs` in
+//! kernel/bpf/verifier.c), and a static one inline, with what its caller
+//! knows. A `__hidden` global function (`bpf_usdt_arg`, libbpf's header
+//! helpers) is global only for the linker: [`Btf::fix_hidden_funcs`] marks
+//! its FUNC static, as libbpf does, so a pointer argument is the caller's
+//! pointer and not memory that may be NULL.
+//!
+//! The kernel refuses a FUNC whose prototype has an unnamed parameter
+//! (`btf_func_check`: "Invalid arg#1"), which clang writes for `naked`
+//! functions; [`Btf::name_func_params`] names them (libbpf instead loads
+//! such an object without its BTF).
 
 use super::types::{kind, u32_at, Type, TYPE_HEADER_LEN};
 use super::{btf_err, Btf};
 use crate::error::Result;
-use crate::object::elf::{Object, Section};
+use crate::object::elf::{Object, Section, SectionKind};
 
 /// `BTF_VAR_STATIC`: a static variable, which libbpf and we leave as clang wrote it.
 const VAR_STATIC: u32 = 0;
+/// `BTF_FUNC_STATIC` and `BTF_FUNC_GLOBAL`, a FUNC's linkage.
+const FUNC_STATIC: u16 = 0;
+const FUNC_GLOBAL: u32 = 1;
 
 fn put_u32(data: &mut [u8], pos: usize, value: u32) {
     if let Some(b) = data.get_mut(pos..pos + 4) {
@@ -132,6 +148,46 @@ impl Btf {
         }
         vars.sort_unstable_by_key(|&(_, offset, _)| offset);
         self.set_datasec(id, size, &vars)
+    }
+
+    /// Marks the FUNC of every `__hidden` global function of `.text`
+    /// static (libbpf's `mark_btf_static`): the kernel then verifies it
+    /// with its caller instead of alone.
+    pub fn fix_hidden_funcs(&mut self, obj: &Object<'_>) -> Result<()> {
+        let mut hidden: Vec<&str> = obj
+            .functions
+            .iter()
+            .filter(|f| f.global && f.hidden && obj.sections[f.section].kind == SectionKind::Text)
+            .map(|f| f.name.as_str())
+            .collect();
+        if hidden.is_empty() {
+            return Ok(());
+        }
+        hidden.sort_unstable();
+        for id in 1..self.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind == kind::FUNC
+                && u32::from(t.vlen) == FUNC_GLOBAL
+                && hidden.binary_search(&self.name(t.name_off)?).is_ok()
+            {
+                self.set_func_linkage(id, FUNC_STATIC)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Names every unnamed parameter of every FUNC after the function
+    /// (the kernel wants them named, `btf_func_check`; the name means
+    /// nothing to it).
+    pub fn name_func_params(&mut self) -> Result<()> {
+        for id in 1..self.len() as u32 {
+            let t = self.get(id)?;
+            if t.kind == kind::FUNC {
+                let name_off = t.name_off;
+                self.name_unnamed_params(id, name_off)?;
+            }
+        }
+        Ok(())
     }
 
     /// Sets a VAR's linkage (0 static, 1 global, 2 extern).

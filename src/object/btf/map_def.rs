@@ -90,7 +90,7 @@ impl Btf {
             return Err(btf_err("no map type"));
         }
         if let Some(values) = &def.values {
-            check_values(values, &def)?;
+            check_values(values, &def, self.value_is_fd(def.value_type_id)?)?;
             // The kernel stores maps and programs by fd: a 4-byte value.
             def.value_size = 4;
         }
@@ -128,6 +128,17 @@ impl Btf {
             other => return Err(btf_err(format!("unknown member '{other}'"))),
         }
         Ok(())
+    }
+
+    /// Whether `__type(value, T)` spells the fd a map of maps or program
+    /// array holds: no type at all, or a 4-byte integer (`__type(value,
+    /// int)` beside `__array(values, ...)`, as libbpf accepts).
+    fn value_is_fd(&self, value_type_id: u32) -> Result<bool> {
+        if value_type_id == 0 {
+            return Ok(true);
+        }
+        let t = self.get(self.resolve(value_type_id)?)?;
+        Ok(t.kind == kind::INT && t.size_or_type == 4)
     }
 
     /// What member `member` of type `ty` points to.
@@ -183,8 +194,9 @@ impl Btf {
 }
 
 /// `values` of maps fit a map of maps, `values` of programs a program
-/// array, and neither a value type or size other than the fd's 4 bytes.
-fn check_values(values: &MapValues, def: &BtfMapDef) -> Result<()> {
+/// array, and neither a value type or size other than the fd's 4 bytes
+/// (`fd_value`: the value type, if any, is a 4-byte integer).
+fn check_values(values: &MapValues, def: &BtfMapDef, fd_value: bool) -> Result<()> {
     let (fits, what) = match values {
         MapValues::Maps(_) => (
             matches!(
@@ -201,9 +213,9 @@ fn check_values(values: &MapValues, def: &BtfMapDef) -> Result<()> {
             def.map_type
         )));
     }
-    if def.value_type_id != 0 || (def.value_size != 0 && def.value_size != 4) {
+    if !fd_value || (def.value_size != 0 && def.value_size != 4) {
         return Err(btf_err(
-            "`values` and a value type or size other than 4 contradict each other",
+            "`values` and a value type or size other than a 4-byte int (the fd) contradict each other",
         ));
     }
     Ok(())

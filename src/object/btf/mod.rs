@@ -13,12 +13,14 @@
 //! - [`fixup`]: what the loader fills in before BPF_BTF_LOAD.
 //! - [`map_def`]: map definitions in `.maps`.
 //! - [`ext`]: `.BTF.ext`: func_info, line_info, CO-RE relocations.
+//! - [`tags`]: the DECL_TAGs the loader acts on (exception callbacks).
 //!
 //! Everything is bounds-checked: bogus offsets give [`Error::Btf`], never a panic.
 
 pub mod ext;
 pub mod fixup;
 pub mod map_def;
+pub mod tags;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

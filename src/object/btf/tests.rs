@@ -88,6 +88,15 @@ mod map_values_tests {
         map_type: u32,
         target: impl FnOnce(&mut Builder, u32) -> u32,
     ) -> Result<Vec<BtfMapDef>> {
+        outer_with_value(map_type, target, |_, _| None)
+    }
+
+    /// [`outer`], with a `__type(value, T)` member where `value` gives a T.
+    fn outer_with_value(
+        map_type: u32,
+        target: impl FnOnce(&mut Builder, u32) -> u32,
+        value: impl FnOnce(&mut Builder, u32) -> Option<u32>,
+    ) -> Result<Vec<BtfMapDef>> {
         let mut b = Builder::new();
         let int = b.int();
         let pointee = target(&mut b, int);
@@ -96,16 +105,31 @@ mod map_values_tests {
         let ty = b.uint(int, map_type);
         let max = b.uint(int, 2);
         let key = b.ptr(int);
-        let st = b.strukt(
-            "",
-            &[
-                ("type", ty),
-                ("max_entries", max),
-                ("key", key),
-                ("values", values),
-            ],
-        );
+        let mut members = vec![("type", ty), ("max_entries", max), ("key", key)];
+        if let Some(v) = value(&mut b, int) {
+            members.push(("value", b.ptr(v)));
+        }
+        members.push(("values", values));
+        let st = b.strukt("", &members);
         b.finish("outer", st).map_defs()
+    }
+
+    /// `__type(value, int)` beside `__array(values, ...)` spells the fd
+    /// (libbpf accepts it); any other value type contradicts `values`.
+    #[test]
+    fn a_value_type_of_int_is_the_inner_maps_fd() {
+        let int_value = |_: &mut Builder, int| Some(int);
+        let defs = outer_with_value(MapType::ARRAY_OF_MAPS.0, inner_def, int_value).unwrap();
+        assert_eq!(defs[0].value_size, 4);
+        assert!(matches!(defs[0].values, Some(MapValues::Maps(_))));
+        let typedef = |b: &mut Builder, int| Some(b.add("__s32", kind::TYPEDEF, 0, int, &[]));
+        assert!(outer_with_value(MapType::HASH_OF_MAPS.0, inner_def, typedef).is_ok());
+        let long = |b: &mut Builder, _| Some(b.add("long", kind::INT, 0, 8, &[(1 << 24) | 64]));
+        let e = outer_with_value(MapType::ARRAY_OF_MAPS.0, inner_def, long).unwrap_err();
+        assert!(e.to_string().contains("contradict"), "{e}");
+        let four_bytes = |b: &mut Builder, int| Some(b.strukt("s", &[("a", int)]));
+        let e = outer_with_value(MapType::ARRAY_OF_MAPS.0, inner_def, four_bytes).unwrap_err();
+        assert!(e.to_string().contains("contradict"), "{e}");
     }
 
     fn inner_def(b: &mut Builder, int: u32) -> u32 {
@@ -315,6 +339,7 @@ mod bounds_tests {
                 kind: 1,
                 global: true,
                 weak: false,
+                hidden: false,
             })
             .collect();
         let obj = Object {

@@ -412,6 +412,12 @@ impl<'a> Type<'a> {
     pub fn linkage(&self) -> Result<u32> {
         self.word(0)
     }
+
+    /// The `component_idx` of a DECL_TAG: -1 for the declaration itself,
+    /// else the member or parameter it tags.
+    pub fn component_idx(&self) -> Result<i32> {
+        Ok(self.word(0)? as i32)
+    }
 }
 
 // ---------------------------------------------------------------------------

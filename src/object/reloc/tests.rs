@@ -40,6 +40,7 @@ fn symbol(name: &str, section: Option<usize>, value: u64) -> Symbol {
         kind: 0,
         global: true,
         weak: false,
+        hidden: false,
     }
 }
 
@@ -110,6 +111,7 @@ fn object() -> Object<'static> {
         start,
         len,
         global: true,
+        hidden: false,
     };
     Object {
         sections,
