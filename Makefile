@@ -31,9 +31,11 @@ build:
 # outliner folds repeated instruction sequences into calls (4 KB). Derived
 # Debug prints names only (no output of the command uses a derived Debug's
 # fields: 4 KB); code and read-only data share a segment (no page of
-# padding between them: 4 KB).
+# padding between them: 4 KB). The toolchain's own lld links it, folding
+# identical functions into one (--icf=all: 4 KB).
 STATIC_RUSTFLAGS := -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no \
 	-Crelocation-model=static -Cllvm-args=-enable-machine-outliner=always -Zfmt-debug=shallow \
+	-Clink-self-contained=+linker -Clinker-features=+lld -Clink-arg=-Wl,--icf=all \
 	-Clink-arg=-Wl,-z,noseparate-code
 STATIC_TARGET := x86_64-unknown-linux-musl
 STATIC_FLAGS := --release --no-default-features --target $(STATIC_TARGET) --target-dir target/static

@@ -174,7 +174,9 @@ fn indent(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-/// The man page rawbpf(1), in roff, from the same texts.
+/// The man page rawbpf(1), in roff, from the same texts (made by the full
+/// build; the initramfs build leaves it out).
+#[cfg(feature = "tools")]
 pub(super) fn roff() -> String {
     let mut out = format!(
         ".TH RAWBPF 1 \"\" \"rawbpf {}\" \"User Commands\"\n.SH NAME\nrawbpf \\- {}\n",
@@ -196,6 +198,7 @@ pub(super) fn roff() -> String {
 
 /// Text as roff shows it literally: backslashes doubled, and a line that
 /// starts with `.` or `'` (a request) guarded with `\&`.
+#[cfg(feature = "tools")]
 fn roff_escape(text: &str) -> String {
     text.replace('\\', "\\\\")
         .lines()

@@ -118,6 +118,7 @@ fn help_asked(args: &[String]) -> Result<Option<String>, Failure> {
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     Ok(Some(match (first, rest.as_slice()) {
         (None | Some("--help" | "-h" | "help"), []) => help::usage(),
+        #[cfg(feature = "tools")]
         (Some("help"), ["--roff"]) => help::roff(),
         (Some("help"), [name]) => match help::command(name) {
             Some(c) => help::help(c),
