@@ -248,18 +248,47 @@ impl ObjectSpec<'_> {
     /// and attach targets, its config and symbols for externs. All before
     /// the first bpf() call, so a failure here leaves nothing behind.
     fn resolve_against_kernel(&mut self, options: &LoadOptions<'_>) -> Result<KernelFacts> {
-        let attach_names: Vec<String> = self
+        let core_names = self.core_names()?;
+        let mut kernel_names: Vec<String> = self
             .programs
             .iter()
             .filter(|p| p.autoload)
             .filter_map(|p| p.kind().and_then(|k| k.attach_func.clone()))
             .collect();
-        let mut vmlinux = relocate_core(self, options.target_btf, &attach_names)?;
-        if vmlinux.is_none() && !attach_names.is_empty() {
-            vmlinux = Some(KernelBtf::vmlinux(&attach_names)?);
+        kernel_names.extend(crate::kernel::externs::btf_names(&self.externs));
+        // The running kernel's BTF, read once for everything asked of it:
+        // CO-RE targets (unless another kernel's BTF is given), attach
+        // targets, ksyms and kfuncs. Each read is a pass over 5 MB.
+        if options.target_btf.is_none() {
+            kernel_names.extend(core_names.iter().cloned());
         }
-        let externs = crate::kernel::externs::resolve(&self.externs)?;
+        let vmlinux = match kernel_names.is_empty() {
+            true => None,
+            false => Some(KernelBtf::vmlinux(&kernel_names)?),
+        };
+        if !core_names.is_empty() {
+            let other = match options.target_btf {
+                Some(path) => Some(KernelBtf::open(path, &core_names)?),
+                None => None,
+            };
+            // Without another kernel's BTF, the CO-RE names are among the
+            // running kernel's, so `vmlinux` was read.
+            if let Some(target) = other.as_ref().or(vmlinux.as_ref()) {
+                apply_core(self, target, &core_names)?;
+            }
+        }
+        let externs = crate::kernel::externs::resolve_with(&self.externs, vmlinux.as_ref())?;
         Ok(KernelFacts { vmlinux, externs })
+    }
+
+    /// The type names the object's CO-RE relocations look for in a target.
+    fn core_names(&self) -> Result<Vec<String>> {
+        match (&self.btf, &self.ext) {
+            (Some(btf), Some(ext)) => {
+                core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// BPF_BTF_LOAD of the object's fixed-up BTF, if it has any: maps and
@@ -430,36 +459,6 @@ fn fill_prog_arrays(specs: &[maps::MapSpec<'_>], maps: &[Map], programs: &[Progr
         }
     }
     Ok(())
-}
-
-/// Applies the object's CO-RE relocations to its code: against the BTF
-/// file `target_btf` if given, else against the running kernel's, whose
-/// pass then also indexes the names in `also` (attach targets) and is
-/// returned for them. Nothing is read for an object without CO-RE records.
-fn relocate_core(
-    p: &mut ObjectSpec<'_>,
-    target_btf: Option<&Path>,
-    also: &[String],
-) -> Result<Option<KernelBtf>> {
-    let core_names = match (&p.btf, &p.ext) {
-        (Some(btf), Some(ext)) => {
-            core::wanted_names(btf, ext.core_relos.iter().flat_map(|(_, r)| r))?
-        }
-        _ => Vec::new(),
-    };
-    if core_names.is_empty() {
-        return Ok(None);
-    }
-    let target = match target_btf {
-        Some(path) => KernelBtf::open(path, &core_names)?,
-        None => {
-            let mut wanted = core_names.clone();
-            wanted.extend(also.iter().cloned());
-            KernelBtf::vmlinux(&wanted)?
-        }
-    };
-    apply_core(p, &target, &core_names)?;
-    Ok(target_btf.is_none().then_some(target))
 }
 
 /// Applies the object's CO-RE relocations, section by section, against

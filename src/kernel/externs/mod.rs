@@ -22,35 +22,51 @@ pub use inflate::gunzip;
 /// externs reads nothing (the seed never reads the kernel's config, BTF or
 /// kallsyms).
 pub fn resolve(externs: &Externs) -> Result<Resolved> {
+    resolve_with(externs, None)
+}
+
+/// [`resolve`], with the kernel's BTF already read by the caller for (at
+/// least) the names [`btf_names`] gives: one pass over it for a whole load.
+pub fn resolve_with(externs: &Externs, vmlinux: Option<&KernelBtf>) -> Result<Resolved> {
     if externs.is_empty() {
         return Ok(Resolved::default());
     }
-    externs::resolve(externs, &mut Host::new(externs))
+    let mut host = Host::new(externs);
+    host.shared = vmlinux;
+    externs::resolve(externs, &mut host)
+}
+
+/// The names the externs look up in the kernel's BTF: ksyms and kfuncs.
+pub fn btf_names(externs: &Externs) -> Vec<String> {
+    externs
+        .list
+        .iter()
+        .filter(|e| matches!(e.kind, ExternKind::Ksym { .. } | ExternKind::Kfunc))
+        .map(|e| e.name.clone())
+        .collect()
 }
 
 /// The running kernel: uname, its config file, /sys/kernel/btf/vmlinux and
 /// /proc/kallsyms, each read at most once and only when asked.
 #[derive(Default)]
-pub struct Host {
+pub struct Host<'k> {
     /// The `.ksyms` names, variables and kfuncs alike: what the kernel's
     /// BTF is read for.
     ksyms: Vec<String>,
+    /// The kernel's BTF as the loader read it, indexed for `ksyms` (and
+    /// more): asked first.
+    shared: Option<&'k KernelBtf>,
     /// The kernel's BTF, indexed for `ksyms` only (the lean reader, which
     /// finds no other name: a name asked for later is indexed anew).
     vmlinux: Option<KernelBtf>,
     kallsyms: Option<String>,
 }
 
-impl Host {
+impl Host<'_> {
     /// The running kernel, for the externs of one object.
-    pub fn new(externs: &Externs) -> Host {
+    pub fn new(externs: &Externs) -> Host<'static> {
         Host {
-            ksyms: externs
-                .list
-                .iter()
-                .filter(|e| matches!(e.kind, ExternKind::Ksym { .. } | ExternKind::Kfunc))
-                .map(|e| e.name.clone())
-                .collect(),
+            ksyms: btf_names(externs),
             ..Host::default()
         }
     }
@@ -69,7 +85,7 @@ fn read_limited(path: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-impl Sources for Host {
+impl Sources for Host<'_> {
     fn kernel_release(&mut self) -> Result<String> {
         const PATH: &str = "/proc/sys/kernel/osrelease";
         let bytes = read_limited(PATH)?;
@@ -96,9 +112,13 @@ impl Sources for Host {
     }
 
     fn kernel_btf_id(&mut self, btf_kind: u8, name: &str) -> Result<Option<KernelBtfId>> {
+        let known = self.ksyms.iter().any(|k| k == name);
+        if let (true, Some(vmlinux)) = (known, self.shared) {
+            return kernel_btf_id(vmlinux, btf_kind, name);
+        }
         // The lean reader knows only the names it indexed: one it was not
         // built for (a caller's own question) means indexing again.
-        if !self.ksyms.iter().any(|k| k == name) {
+        if !known {
             self.ksyms.push(name.to_string());
             self.vmlinux = None;
         }
