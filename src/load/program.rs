@@ -118,7 +118,8 @@ pub fn load(req: &LoadRequest<'_>) -> Result<OwnedFd> {
     }
     with_kernel_log_needing(
         req.cancel,
-        &caps::for_prog_type(req.kind.prog_type),
+        // Asked only when the kernel refuses with EPERM (it reads a sysctl).
+        &|| caps::for_prog_type(req.kind.prog_type),
         || format!("program '{}' (section '{}')", req.name, req.section),
         |log| sys::prog_load(&attr, log),
     )
@@ -186,7 +187,7 @@ pub fn with_kernel_log(
     what: impl Fn() -> String,
     load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
 ) -> Result<OwnedFd> {
-    with_kernel_log_needing(cancel, &[Cap::BPF], what, load)
+    with_kernel_log_needing(cancel, &|| vec![Cap::BPF], what, load)
 }
 
 /// [`with_kernel_log`] for a load that needs the capabilities `needs`.
@@ -196,7 +197,7 @@ pub fn with_kernel_log(
 /// EPERM for a capability this process lacks ([`crate::kernel::caps`]).
 pub fn with_kernel_log_needing(
     cancel: Option<&AtomicBool>,
-    needs: &[Cap],
+    needs: &dyn Fn() -> Vec<Cap>,
     what: impl Fn() -> String,
     load: impl Fn(Option<&mut [u8]>) -> std::io::Result<OwnedFd>,
 ) -> Result<OwnedFd> {
@@ -236,13 +237,13 @@ pub fn with_kernel_log_needing(
 /// Why a load failing with `errno` was not refused by the verifier, if it
 /// was not: the capability missing for EPERM, or a limit of this process.
 fn not_the_verifier(
-    needs: &[Cap],
+    needs: &dyn Fn() -> Vec<Cap>,
     what: &impl Fn() -> String,
     errno: Option<i32>,
 ) -> Option<String> {
     let errno = errno?;
     if errno == libc::EPERM {
-        let missing = caps::missing(needs);
+        let missing = caps::missing(&needs());
         if !missing.is_empty() {
             return Some(format!(
                 "loading {} needs {}, which this process does not have (its effective \

@@ -13,6 +13,7 @@ use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::kernel::bpffs;
 use crate::load::{parallel, Loaded};
+use crate::sys;
 
 /// The cgroup a run attaches to, as its record says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +100,7 @@ pub fn intent(
 /// `prog_tag`: `bpf_prog_show_fdinfo` in kernel/bpf/syscall.c).
 pub fn prog_ident(fd: BorrowedFd<'_>) -> Result<ProgIdent> {
     let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = read_fdinfo(&path)?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
@@ -119,6 +120,25 @@ pub fn prog_ident(fd: BorrowedFd<'_>) -> Result<ProgIdent> {
             "{path} has no prog_id and prog_tag: is it a BPF program, and /proc mounted?"
         ))),
     }
+}
+
+/// The text of a small /proc file in as few system calls as it takes: a
+/// program's fdinfo is some 200 bytes, read once per program of a run.
+fn read_fdinfo(path: &str) -> Result<String> {
+    use std::io::Read;
+    let fd = sys::open(path, libc::O_RDONLY).map_err(|e| Error::io(path, e))?;
+    let mut file = fs::File::from(fd);
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
 }
 
 /// A `run --pin` under way: its record is on disk, and the directory
