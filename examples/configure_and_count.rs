@@ -89,7 +89,7 @@ fn show_refusals(hits: &Map) {
 /// removes both.
 fn reopen_pinned(hits: &Map) -> rawbpf::Result<()> {
     let root = rawbpf::kernel::mounts::bpffs_root()?;
-    let dir = root.join(format!("rawbpf-example-{}", std::process::id()));
+    let dir = root.join(format!("rawbpf-example-count-{}", std::process::id()));
     std::fs::create_dir(&dir).map_err(|e| rawbpf::Error::io(&dir, e))?;
     let pin = dir.join("hits");
     let reopened = hits.pin(&pin).and_then(|()| Map::from_pin(&pin));

@@ -99,16 +99,31 @@ impl Job {
     }
 }
 
-/// The program ids the record in `dir` names, if there is one.
+/// The program ids of the run pinned in `dir`: those its record names and
+/// those its pins hold.
 fn recorded_programs(dir: &Path) -> Vec<u32> {
-    match rawbpf::pin::read_record(dir) {
+    // The record names the programs of legacy attachments by id; the
+    // programs of links and of program pins are found through the pins.
+    let mut ids: Vec<u32> = match rawbpf::pin::read_record(dir) {
         Ok((record, _)) => record
             .pins
             .iter()
             .filter_map(|p| p.prog.map(|p| p.id))
             .collect(),
         Err(_) => Vec::new(),
+    };
+    if let Ok(listing) = rawbpf::show::pins(dir) {
+        for pin in listing.pins {
+            match (pin.kind, pin.link) {
+                (rawbpf::show::PinKind::Prog, _) => ids.push(pin.id),
+                (rawbpf::show::PinKind::Link, Some((prog, _))) => ids.push(prog),
+                _ => {}
+            }
+        }
     }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Runs `detach --pin DIR` (when DIR is there) and checks that nothing of

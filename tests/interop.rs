@@ -201,14 +201,13 @@ fn a_map_pinned_by_name_by_libbpf_is_reused_by_rawbpf() {
         pins.path().to_str().unwrap(),
     ]);
     assert!(out.contains("shared_counts reused by name"), "{out}");
-    let prog = rawbpf::sys::get_fd_by_id(
-        rawbpf::sys::IdKind::Prog,
-        rawbpf::pin::read_record(pins.path()).unwrap().0.pins[0]
-            .prog
-            .unwrap()
-            .id,
-    )
-    .unwrap();
+    let (record, _) = rawbpf::pin::read_record(pins.path()).unwrap();
+    let prog_pin = record
+        .pins
+        .iter()
+        .find(|p| p.kind == rawbpf::pin::PinKind::Program)
+        .unwrap();
+    let prog = rawbpf::kernel::bpffs::open_pinned(&pins.path().join(&prog_pin.name)).unwrap();
     assert_eq!(rawbpf::sys::prog_info(prog.as_fd()).unwrap().1, [id]);
     drop(prog);
     common::rawbpf_ok(&["detach", "--pin", pins.path().to_str().unwrap()]);

@@ -73,20 +73,25 @@ pub fn intent(
             false => (bpffs::PROG_PREFIX, PinKind::Legacy),
         };
         let mut pin = Pin::new(bpffs::pin_name(prefix, a.program), kind, a.attach_type);
-        pin.prog = Some(prog_ident(prog.fd())?);
+        // A legacy attachment outlives the process from the attach on:
+        // detach finds it by its program's id and tag even if the run was
+        // killed before pinning it. A link lives only while an fd or its
+        // pin holds it, so its pin is all detach needs (and checks by kind).
+        if kind == PinKind::Legacy {
+            pin.prog = Some(prog_ident(prog.fd())?);
+        }
         pins.push(pin);
     }
     for p in &loaded.programs {
         if attached.iter().any(|a| a.program == p.name()) {
             continue;
         }
-        let mut pin = Pin::new(
+        // Loaded, not attached: its pin is all there is to undo.
+        pins.push(Pin::new(
             bpffs::pin_name(bpffs::PROG_PREFIX, p.name()),
             PinKind::Program,
             0,
-        );
-        pin.prog = Some(prog_ident(p.fd())?);
-        pins.push(pin);
+        ));
     }
     Ok(Record {
         cgroup_made: cgroup.map_or(Made::No, |c| c.made),
