@@ -24,7 +24,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{require_root, test_cgroup};
+use common::{attached, mounts, require_root, test_cgroup};
 use rawbpf::attach::cgroup::Cgroup;
 use rawbpf::sys;
 
@@ -220,25 +220,6 @@ fn remove_subcgroups(dir: &Path) -> Vec<PathBuf> {
 
 fn env_path(name: &str) -> PathBuf {
     PathBuf::from(std::env::var_os(name).expect("set by readme_examples_run_as_written"))
-}
-
-fn attached(cg: &Cgroup) -> Vec<u32> {
-    rawbpf::uapi::attach_type::CGROUP
-        .iter()
-        .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
-        .collect()
-}
-
-fn mounts(fstype: &str) -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (right.split(' ').next() == Some(fstype))
-                .then(|| left.split(' ').nth(4).unwrap().to_string())
-        })
-        .collect()
 }
 
 /// The README's machine in this namespace: a fresh bpffs at /sys/fs/bpf,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{attached, gone_soon, rawbpf_bin, require_root, test_cgroup, text};
+use common::{attached, gone_soon, mounts, rawbpf_bin, require_root, test_cgroup, text};
 use rawbpf::attach::cgroup::{self, AttachMode, Cgroup};
 use rawbpf::sys::{self, AttachFlags, IdKind};
 
@@ -387,18 +387,6 @@ fn ns_env(name: &str) -> PathBuf {
     PathBuf::from(std::env::var_os(name).expect("set by path_safety_in_private_mount_namespace"))
 }
 
-fn all_mounts(fstype: &str) -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            (right.split(' ').next() == Some(fstype))
-                .then(|| left.split(' ').nth(4).unwrap().to_string())
-        })
-        .collect()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -652,14 +640,11 @@ fn in_private_mount_namespace() {
 
     // Hide every bpffs of the host; everything below is on fresh mounts.
     for _ in 0..16 {
-        for m in all_mounts("bpf") {
+        for m in mounts("bpf") {
             let _ = common::os::unmount_lazy(&m);
         }
     }
-    assert!(
-        all_mounts("bpf").is_empty(),
-        "a host bpffs is still visible"
-    );
+    assert!(mounts("bpf").is_empty(), "a host bpffs is still visible");
     sys::mount_fs("tmpfs", s(&scratch)).unwrap();
     let bpf = scratch.join("bpf");
     let plain = scratch.join("plain");
@@ -906,7 +891,7 @@ fn in_private_mount_namespace() {
     let v = bpf.join("v");
     let o = run(&["--legacy-attach", "--cgroup", s(cg.path()), "--pin", s(&v)]);
     assert!(o.status.success(), "{}", text(&o));
-    for m in all_mounts("cgroup2") {
+    for m in mounts("cgroup2") {
         common::os::unmount_lazy(&m).unwrap();
     }
     std::fs::create_dir_all("/run").unwrap();
@@ -917,7 +902,7 @@ fn in_private_mount_namespace() {
     let n = bpf.join("n");
     let o = rawbpf(&["run", syscall_only.path(), "--pin", s(&n)]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(all_mounts("cgroup2").is_empty(), "mounted only when needed");
+    assert!(mounts("cgroup2").is_empty(), "mounted only when needed");
     let o = rawbpf(&["detach", "--pin", s(&n)]);
     assert!(o.status.success(), "{}", text(&o));
     let root = rawbpf::kernel::mounts::cgroup2_root().unwrap();
@@ -934,7 +919,7 @@ fn in_private_mount_namespace() {
     assert!(text(&o).contains("detached 1 program"), "{}", text(&o));
     assert!(attached(&cg).is_empty());
     assert_eq!(
-        all_mounts("cgroup2"),
+        mounts("cgroup2"),
         vec![rawbpf::kernel::mounts::PRIVATE_CGROUP2.to_string()]
     );
     let after: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
@@ -950,7 +935,7 @@ fn in_private_mount_namespace() {
     common::os::bind_mount(s(&inside), s(view))
         .unwrap_or_else(|e| panic!("bind mount of {}: {e}", inside.display()));
     common::os::unmount_lazy(rawbpf::kernel::mounts::PRIVATE_CGROUP2).unwrap();
-    assert_eq!(all_mounts("cgroup2"), vec!["/run/cg2".to_string()]);
+    assert_eq!(mounts("cgroup2"), vec!["/run/cg2".to_string()]);
     let d = bpf.join("d");
     let o = run(&["--pin", s(&d)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -1061,15 +1046,15 @@ fn a_relative_pin_mounts_bpffs(run: &dyn Fn(&[&str]) -> Output, cg: &Cgroup) {
     // No bpffs at all: a relative --pin mounts one (mode 0700, as bpftool
     // and systemd mount it) on the empty /sys/fs/bpf; an absolute one
     // mounts nothing.
-    for m in all_mounts("bpf") {
+    for m in mounts("bpf") {
         common::os::unmount_lazy(&m).unwrap();
     }
     let o = run(&["--pin", "/sys/fs/bpf/abs"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(all_mounts("bpf").is_empty(), "{}", text(&o));
+    assert!(mounts("bpf").is_empty(), "{}", text(&o));
     let o = run(&["--pin", "rel"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(all_mounts("bpf"), ["/sys/fs/bpf"]);
+    assert_eq!(mounts("bpf"), ["/sys/fs/bpf"]);
     assert_eq!(mode(Path::new("/sys/fs/bpf")), 0o700);
     let o = rawbpf(&["detach", "--pin", "rel"]);
     assert!(o.status.success(), "{}", text(&o));

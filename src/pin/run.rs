@@ -73,13 +73,11 @@ pub fn intent(
             false => (bpffs::PROG_PREFIX, PinKind::Legacy),
         };
         let mut pin = Pin::new(bpffs::pin_name(prefix, a.program), kind, a.attach_type);
-        // A legacy attachment outlives the process from the attach on:
-        // detach finds it by its program's id and tag even if the run was
-        // killed before pinning it. A link lives only while an fd or its
-        // pin holds it, so its pin is all detach needs (and checks by kind).
-        if kind == PinKind::Legacy {
-            pin.prog = Some(prog_ident(prog.fd())?);
-        }
+        // An attached program's id and tag: detach finds a legacy
+        // attachment by them (it outlives the process from the attach on,
+        // pinned or not), and tells whether a link moved out of its pin
+        // still holds the program attached.
+        pin.prog = Some(prog_ident(prog.fd())?);
         pins.push(pin);
     }
     for p in &loaded.programs {

@@ -312,3 +312,18 @@ pub fn attached(cg: &Cgroup) -> Vec<u32> {
         .flat_map(|&t| cg.query(t).map(|(_, ids)| ids).unwrap_or_default())
         .collect()
 }
+
+/// The mount points of every mount of file-system type `fstype`, from
+/// /proc/self/mountinfo.
+#[allow(dead_code)]
+pub fn mounts(fstype: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            (right.split(' ').next() == Some(fstype))
+                .then(|| left.split(' ').nth(4).unwrap().to_string())
+        })
+        .collect()
+}
