@@ -442,6 +442,20 @@ fn arg_ctx_argument_is_the_programs_context() {
     const TEST: &str = "arg_ctx_argument_is_the_programs_context";
     require_root();
     let result = load(ARG_CTX);
+    if kernel_version() < (5, 16) {
+        // Before 5.16 the kernel refuses the object's BTF itself: it does
+        // not know the DECL_TAG kind the tag is written in.
+        let err = result.expect_err("DECL_TAG accepted before 5.16");
+        assert!(
+            matches!(&err, Error::Rejected { log, .. } if log.contains("Invalid btf_info")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("DECL_TAG"), "{err}");
+        return not_applicable(
+            TEST,
+            "this kernel knows no BTF DECL_TAG (5.16); the error names it",
+        );
+    }
     if kernel_version() < (6, 8) {
         // The kernel ignores the tag: a void * argument of unknown size.
         let err = result.expect_err("__arg_ctx honoured before 6.8");

@@ -351,6 +351,9 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
     if calls_missing_timer_helper(log) {
         return Some(NO_BPF_TIMER);
     }
+    if let Some(kind) = unknown_btf_kind(log) {
+        return Some(kind);
+    }
     const HINTS: &[(&str, &str)] = &[
         ("has to have BTF in order to use bpf_timer", "a map holding struct bpf_timer needs BTF: compile with clang -g and keep .BTF"),
         ("callback function not static", "make the callback a static function"),
@@ -378,6 +381,26 @@ fn hint(log: &str, err: &std::io::Error) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+/// For BTF the kernel refuses with "Invalid btf_info" (`btf_check_meta`
+/// knows no kind past its own), which kind it is and which kernel first
+/// knows it: the object's BTF needs a newer kernel.
+fn unknown_btf_kind(log: &str) -> Option<&'static str> {
+    let info = log
+        .split("Invalid btf_info:")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    let kind = (u32::from_str_radix(info, 16).ok()? >> 24) & 0x1f;
+    Some(match kind {
+        14 | 15 => "the object's BTF has a VAR or DATASEC, which this kernel does not know (Linux 5.2)",
+        16 => "the object's BTF has a FLOAT, which this kernel does not know (Linux 5.13)",
+        17 => "the object's BTF has a DECL_TAG (an __arg_ctx or other btf_decl_tag), which this kernel does not know (Linux 5.16)",
+        18 => "the object's BTF has a TYPE_TAG (__kptr, __user), which this kernel does not know (Linux 5.17)",
+        19 => "the object's BTF has an ENUM64, which this kernel does not know (Linux 6.0)",
+        _ => "the object's BTF has a kind this kernel does not know: it needs a newer kernel",
+    })
 }
 
 /// A program the kernel accepted.
@@ -447,6 +470,16 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn btf_kinds_the_kernel_does_not_know_are_named() {
+        let log = "[4] FUNC packet_len type_id=2\n[5] Invalid btf_info:11000000\n";
+        assert!(unknown_btf_kind(log).unwrap().contains("DECL_TAG"));
+        assert!(unknown_btf_kind("[5] Invalid btf_info:13000000")
+            .unwrap()
+            .contains("ENUM64"));
+        assert_eq!(unknown_btf_kind("R0 invalid mem access"), None);
+    }
 
     #[test]
     fn a_program_over_the_instruction_limit_is_verified_at_most_twice() {
