@@ -28,33 +28,45 @@ pub fn close_stdio_on_exec(cmd: &mut std::process::Command) {
     }
 }
 
+/// In a forked child before exec: a mount namespace of the child's own
+/// whose mounts are all private, so nothing mounted or unmounted in it
+/// reaches the machine's. Only unshare and mount, async-signal-safe.
+fn enter_private_mount_ns() -> io::Result<()> {
+    let root = c"/";
+    // SAFETY: unshare takes a flag; mount reads the static string `root`.
+    let failed = unsafe {
+        libc::unshare(libc::CLONE_NEWNS) < 0
+            || libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) < 0
+    };
+    match failed {
+        true => Err(io::Error::last_os_error()),
+        false => Ok(()),
+    }
+}
+
 /// Makes `cmd` start its program with an empty /dev, as in an initramfs
-/// before devtmpfs is mounted: the child gets a mount namespace of its own,
-/// private so that nothing mounted in it reaches the machine's, with a tmpfs
-/// over /dev.
+/// before devtmpfs is mounted: a private mount namespace of its own with
+/// a tmpfs over /dev.
 pub fn empty_dev_on_exec(cmd: &mut std::process::Command) {
     // SAFETY: the closure runs in the forked child before exec and only calls
     // unshare and mount, async-signal-safe system calls, on static strings.
     unsafe {
         cmd.pre_exec(|| {
-            let root = c"/";
-            let dev = c"/dev";
-            let tmpfs = c"tmpfs";
-            if libc::unshare(libc::CLONE_NEWNS) < 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) < 0
-                || libc::mount(
-                    tmpfs.as_ptr(),
-                    dev.as_ptr(),
-                    tmpfs.as_ptr(),
-                    0,
-                    std::ptr::null(),
-                ) < 0
+            enter_private_mount_ns()?;
+            let (dev, tmpfs) = (c"/dev", c"tmpfs");
+            if libc::mount(
+                tmpfs.as_ptr(),
+                dev.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                std::ptr::null(),
+            ) < 0
             {
                 return Err(io::Error::last_os_error());
             }
@@ -97,24 +109,10 @@ pub fn bind_mount(source: &str, target: &str) -> io::Result<()> {
 /// mounts are all private, so nothing mounted or unmounted in it reaches
 /// the machine's (the path-safety tests).
 pub fn private_mount_ns_on_exec(cmd: &mut std::process::Command) {
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // unshare and mount, async-signal-safe system calls, on a static string.
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls unshare and mount, async-signal-safe system calls.
     unsafe {
-        cmd.pre_exec(|| {
-            let root = c"/";
-            if libc::unshare(libc::CLONE_NEWNS) < 0
-                || libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        cmd.pre_exec(enter_private_mount_ns);
     }
 }
 
