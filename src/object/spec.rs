@@ -285,14 +285,28 @@ impl<'a> ObjectSpec<'a> {
     }
 
     /// Every named global variable of the data sections, with where it
-    /// lives: what [`Loaded::global`](crate::Loaded::global) reads.
+    /// lives in its own section: what [`Loaded::global`](crate::Loaded::global)
+    /// reads. Each section's DATASEC is looked up once; a variable it does
+    /// not list is placed by its ELF symbol.
     pub(crate) fn globals(&self) -> Vec<Global> {
         let mut out = Vec::new();
         for section in self.data_sections() {
-            for sym in self.object.symbols.iter().filter(|s| {
+            let mut from_btf = match &self.btf {
+                Some(btf) => datasec_globals(btf, &section.name).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            from_btf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let symbols = self.object.symbols.iter().filter(|s| {
                 s.section == Some(section.index) && !s.is_section() && !s.name.is_empty()
-            }) {
-                if let Ok((_, offset, size)) = self.find_global(&sym.name) {
+            });
+            for sym in symbols {
+                let place = match from_btf.binary_search_by(|(n, ..)| n.as_str().cmp(&sym.name)) {
+                    Ok(i) => Some((from_btf[i].1, from_btf[i].2)),
+                    Err(_) => usize::try_from(sym.value)
+                        .ok()
+                        .zip(usize::try_from(sym.size).ok()),
+                };
+                if let Some((offset, size)) = place {
                     out.push(Global {
                         name: sym.name.clone(),
                         section: section.index,
@@ -360,15 +374,29 @@ pub fn internal_map_name(object: &str, section: &str) -> [u8; 16] {
 
 /// The VAR `name` in the DATASEC named `section`: (offset, size).
 fn btf_global(btf: &Btf, section: &str, name: &str) -> Result<Option<(usize, usize)>> {
+    let vars = datasec_globals(btf, section)?;
+    Ok(vars
+        .into_iter()
+        .find(|(n, ..)| n == name)
+        .map(|(_, offset, size)| (offset, size)))
+}
+
+/// Every VAR of the DATASEC named `section`: (name, offset, size); none
+/// when the BTF has no such DATASEC.
+fn datasec_globals(btf: &Btf, section: &str) -> Result<Vec<(String, usize, usize)>> {
     let Some(datasec) = btf.find(kind::DATASEC, section) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    for (var, offset, size) in btf.datasec_vars(datasec)? {
-        if btf.type_name(var)? == name {
-            return Ok(Some((offset as usize, size as usize)));
-        }
-    }
-    Ok(None)
+    btf.datasec_vars(datasec)?
+        .into_iter()
+        .map(|(var, offset, size)| {
+            Ok((
+                btf.type_name(var)?.to_string(),
+                offset as usize,
+                size as usize,
+            ))
+        })
+        .collect()
 }
 
 fn not_a_global(name: &str) -> Error {
