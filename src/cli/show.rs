@@ -23,11 +23,16 @@ fn parse(args: &[String]) -> Result<ShowArgs, Usage> {
     let mut out = ShowArgs::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        match (arg.as_str(), it.clone().next()) {
-            ("--json" | "-j", _) => out.json = true,
-            ("--pin", Some(v)) => out.pin = it.next().map(|_| v.clone()),
-            ("--cgroup", Some(v)) => out.cgroup = it.next().map(|_| PathBuf::from(v)),
-            (a, _) => return Err(Usage(format!("unexpected argument '{a}'"))),
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| Usage(format!("{arg} needs a value")))
+        };
+        match arg.as_str() {
+            "--json" | "-j" => out.json = true,
+            "--pin" => out.pin = Some(value()?),
+            "--cgroup" => out.cgroup = Some(value()?.into()),
+            a => return Err(Usage(format!("unexpected argument '{a}'"))),
         }
     }
     Ok(out)
@@ -127,10 +132,9 @@ fn json(report: &[Section]) -> Json {
                     Json::Arr(attached.iter().map(attached_json).collect()),
                 ),
             ])),
-            Section::Pins(dir, listing) => {
+            Section::Pins(_, listing) => {
                 pins.extend(listing.pins.iter().map(pinned_json));
                 skipped.extend(listing.skipped.iter().map(|(p, why)| skipped_json(p, why)));
-                let _ = dir;
             }
             Section::Skipped(dir, why) => skipped.push(skipped_json(dir, why)),
         }
