@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::bpffs::open_pinned;
+use crate::kernel::bpffs::{self, open_pinned};
 use crate::sys::{self, AttachFlags, IdKind};
 use crate::uapi::attach_type as at;
 use crate::uapi::{AttachType, Cmd, LinkType, MapType, ProgType};
@@ -219,19 +219,11 @@ fn find_links(cgroup_id: u64, attached: &mut [Attached]) -> Result<()> {
 
 /// The kind of bpf object behind `fd`, from its anonymous inode's name.
 fn fd_kind(fd: BorrowedFd<'_>, pin: &Path) -> Result<PinKind> {
-    use std::os::fd::AsRawFd;
-    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let target = fs::read_link(&link).map_err(|e| {
-        Error::Env(format!(
-            "{}: cannot tell what kind of object it is without /proc ({link}: {e})",
-            pin.display()
-        ))
-    })?;
-    match target.to_string_lossy().as_ref() {
-        "anon_inode:bpf-prog" => Ok(PinKind::Prog),
-        "anon_inode:bpf-map" => Ok(PinKind::Map),
-        // "bpf_link" until Linux 6.x renamed it "bpf-link".
-        "anon_inode:bpf_link" | "anon_inode:bpf-link" => Ok(PinKind::Link),
+    let kind = bpffs::fd_kind(fd).map_err(|e| Error::Env(format!("{}: {e}", pin.display())))?;
+    match kind.as_str() {
+        bpffs::PROG_INODE => Ok(PinKind::Prog),
+        bpffs::MAP_INODE => Ok(PinKind::Map),
+        bpffs::LINK_INODE => Ok(PinKind::Link),
         other => Err(Error::refused(
             ErrorKind::Unsupported,
             format!("{}: an object of unknown kind ({other})", pin.display()),

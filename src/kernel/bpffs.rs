@@ -68,11 +68,16 @@ pub const PROG_INODE: &str = "anon_inode:bpf-prog";
 /// See [`MAP_INODE`].
 pub const LINK_INODE: &str = "anon_inode:bpf-link";
 
-/// What kind of bpf object `fd` is, from its anon-inode name.
+/// What kind of bpf object `fd` is, from its anon-inode name: one of the
+/// names above for a program, map or link (a link's fd was named
+/// `bpf_link` before it became `bpf-link`; both read as [`LINK_INODE`]).
 pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
     let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
     fs::read_link(&link)
-        .map(|p| p.display().to_string())
+        .map(|p| match p.to_string_lossy().as_ref() {
+            "anon_inode:bpf_link" => LINK_INODE.to_string(),
+            name => name.to_string(),
+        })
         .map_err(|e| {
             Error::Env(format!(
                 "cannot tell what kind of bpf object it is ({link}: {e}; is /proc mounted?)"
