@@ -10,11 +10,19 @@
 //! 1. reads the header and streams the string section in small chunks,
 //!    noting the offsets of the strings whose essential name (see
 //!    [`essential_name`]) is one of the wanted names;
-//! 2. streams the type section once, keeping for every type only the file
-//!    offset of its record (4 bytes a type; the BTF id is the position) and,
-//!    for types whose name offset was noted, the id as a candidate;
+//! 2. streams the type section once, keeping the file offset of every
+//!    type's record (4 bytes a type; the BTF id is the position) and, for
+//!    types whose name offset was noted, the id as a candidate;
 //! 3. afterwards reads single records and strings with `pread` on demand,
 //!    with a small cache.
+//!
+//! Since 6.16 the kernel lets the file be mapped (`btf_sysfs_vmlinux_mmap`
+//! maps the kernel's own pages, read-only, at mmap time: no copy, no page
+//! fault). Then there is one pass only, over the types, each name looked at
+//! where it lies, first byte first, and the index keeps one offset in
+//! [`MAPPED_STRIDE`]: a record is found from the nearest kept one by
+//! stepping over at most that many headers in memory, which costs less
+//! than noting 100,000 offsets nobody asks for.
 //!
 //! What a record means is not this reader's business: it finds records
 //! with [`scan_records`] and decodes them with [`Type::decode`], and answers
@@ -36,7 +44,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::object::btf::types::{scan_records, HEADER_LEN, TYPE_HEADER_LEN};
+use crate::object::btf::types::{record_len, scan_records, HEADER_LEN, TYPE_HEADER_LEN};
 use crate::object::btf::{essential_name, BtfSource, Header, Type};
 use crate::object::core::insert_sorted;
 
@@ -49,6 +57,10 @@ pub const BTF_DIR: &str = "/sys/kernel/btf";
 const CHUNK: usize = 64 * 1024;
 /// Longest string read (kernel symbol names are far shorter).
 const MAX_STR: usize = 4096;
+/// One record offset kept in this many when the file is mapped (see the
+/// module doc); streamed, every offset is kept, as each step would be a
+/// read.
+const MAPPED_STRIDE: u32 = 32;
 
 /// One BTF file: vmlinux (or a `--btf` file), or a module's split BTF.
 #[derive(Debug)]
@@ -66,8 +78,12 @@ struct Part {
     str_len: u32,
     type_pos: u64,
     type_len: u32,
-    /// Offset in the type section of each type record this file defines, in id order.
+    /// How many types this file defines.
+    count: u32,
+    /// One offset in `stride`: `index[k]` is where type `first_id + k *
+    /// stride` starts in the type section.
     index: Vec<u32>,
+    stride: u32,
 }
 
 /// One step of [`Part::stream`]: a window of a section and its offset in it
@@ -147,7 +163,7 @@ impl Part {
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         header.check_within(file_len).map_err(bad)?;
         let (first_id, str_base) = match base {
-            Some(b) => (b.first_id + b.index.len() as u32, b.str_base + b.str_len),
+            Some(b) => (b.first_id + b.count, b.str_base + b.str_len),
             None => (1, 0),
         };
         let map = usize::try_from(file_len)
@@ -163,7 +179,9 @@ impl Part {
             str_len: header.str_len,
             type_pos: header.type_start(),
             type_len: header.type_len,
+            count: 0,
             index: Vec::new(),
+            stride: 1,
         };
         let cands = part.index_types(base.is_none(), wanted).map_err(bad)?;
         Ok((part, cands))
@@ -184,20 +202,22 @@ impl Part {
                 .and_then(|at| map.bytes().get(at..at.checked_add(self.str_len as usize)?)),
             _ => None,
         };
-        let (cands, index) = match mapped_strings {
+        let (cands, index, count) = match mapped_strings {
             Some(strings) => {
+                self.stride = MAPPED_STRIDE;
                 let range = first_byte_ranges(wanted);
+                let mut hot = [false; 256];
+                for (h, (lo, hi)) in hot.iter_mut().zip(range) {
+                    *h = lo != hi;
+                }
                 let wanted_at = |off: u32| {
                     let pos = off as usize;
-                    let (lo, hi) = range[usize::from(*strings.get(pos)?)];
-                    if lo == hi {
-                        return None;
+                    match strings.get(pos) {
+                        Some(&b) if hot[usize::from(b)] => first_hit(strings, pos, &range, wanted),
+                        _ => None,
                     }
-                    let mut hit = Vec::new();
-                    check_string(strings, pos, 0, &range, wanted, &mut hit);
-                    hit.first().map(|&(_, w)| w)
                 };
-                self.scan_types(&wanted_at)?
+                self.scan_types(wanted_at)?
             }
             None => {
                 let offs = self.scan_strings(wanted)?;
@@ -205,10 +225,11 @@ impl Part {
                     let i = offs.binary_search_by_key(&off, |&(o, _)| o).ok()?;
                     Some(offs[i].1)
                 };
-                self.scan_types(&wanted_at)?
+                self.scan_types(wanted_at)?
             }
         };
         self.index = index;
+        self.count = count;
         Ok(cands)
     }
 
@@ -263,55 +284,75 @@ impl Part {
         Ok(found)
     }
 
-    /// Pass 2: the record offset of every type, and the wanted ones:
-    /// `wanted_at(name_off)` says which wanted name a name offset is, if any.
+    /// Pass 2: the record offset of every `stride`-th type, the number of
+    /// types, and the wanted ones: `wanted_at(name_off)` says which wanted
+    /// name a name offset is, if any.
+    #[inline(always)]
     fn scan_types(
         &self,
-        wanted_at: &dyn Fn(u32) -> Option<u32>,
-    ) -> std::result::Result<(Cands, Vec<u32>), String> {
+        wanted_at: impl Fn(u32) -> Option<u32>,
+    ) -> std::result::Result<(Cands, Vec<u32>, u32), String> {
         let mut cands = Vec::new();
         // Most vmlinux types take 16 to 40 bytes.
-        let mut index = Vec::with_capacity(self.type_len as usize / 24);
-        let first_id = self.first_id;
+        let mut index = Vec::with_capacity(self.type_len as usize / 24 / self.stride as usize);
+        let (first_id, stride) = (self.first_id, self.stride);
+        let mut count: u32 = 0;
         // The largest record: 12 bytes and 65535 members of 12 bytes.
         let room = TYPE_HEADER_LEN + 12 * 0xffff;
         let left = self.stream(self.type_pos, self.type_len, room, &mut |data, base| {
             let used = scan_records(data, |p, name_off| {
                 if name_off != 0 {
                     if let Some(w) = wanted_at(name_off) {
-                        cands.push((w, first_id + index.len() as u32));
+                        cands.push((w, first_id + count));
                     }
                 }
-                index.push(base + p as u32);
+                if count.is_multiple_of(stride) {
+                    index.push(base + p as u32);
+                }
+                count += 1;
             });
-            used.map_err(|k| {
-                let id = first_id as usize + index.len();
-                format!("type {id} has unknown kind {k}")
-            })
+            used.map_err(|k| format!("type {} has unknown kind {k}", first_id + count))
         })?;
         if left != 0 {
             return Err("the last type runs past the type section".into());
         }
         index.shrink_to_fit();
-        Ok((cands, index))
+        Ok((cands, index, count))
     }
 
     /// Whether this file defines type `id`.
     fn has(&self, id: u32) -> bool {
-        id >= self.first_id && ((id - self.first_id) as usize) < self.index.len()
+        id >= self.first_id && id - self.first_id < self.count
     }
 
-    /// Reads type record `id` (which this file defines) with one `pread`:
-    /// it ends where the next record starts.
+    /// The length of the record at `off` of the type section, from its
+    /// header.
+    fn record_len_at(&self, off: u32) -> std::result::Result<u32, String> {
+        let mut header = [0u8; TYPE_HEADER_LEN];
+        self.read_exact_at(&mut header, self.type_pos + u64::from(off))
+            .map_err(|e| e.to_string())?;
+        let info = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let len = record_len(info).map_err(|k| format!("unknown kind {k}"))?;
+        Ok(len as u32)
+    }
+
+    /// Reads type record `id` (which this file defines): from the nearest
+    /// indexed record, over the headers between, then the record itself.
     fn read_type(&self, id: u32) -> Result<Type<'static>> {
         let bad = |what: String| Error::Btf(format!("{}: type {id}: {what}", self.label));
-        let i = id.wrapping_sub(self.first_id) as usize;
-        let off = *self
-            .index
-            .get(i)
-            .ok_or_else(|| bad("does not exist".into()))?;
-        let end = self.index.get(i + 1).copied().unwrap_or(self.type_len);
-        let mut rec = vec![0u8; end.saturating_sub(off).max(TYPE_HEADER_LEN as u32) as usize];
+        if !self.has(id) {
+            return Err(bad("does not exist".into()));
+        }
+        let i = id - self.first_id;
+        let mut off = self.index[(i / self.stride) as usize];
+        for _ in 0..i % self.stride {
+            let len = self.record_len_at(off).map_err(bad)?;
+            off = off
+                .checked_add(len)
+                .ok_or_else(|| bad("lies past the type section".into()))?;
+        }
+        let len = self.record_len_at(off).map_err(bad)?;
+        let mut rec = vec![0u8; len as usize];
         self.read_exact_at(&mut rec, self.type_pos + u64::from(off))
             .map_err(|e| bad(e.to_string()))?;
         let t = Type::decode(&rec).map_err(|e| bad(e.to_string()))?;
@@ -343,10 +384,6 @@ impl Part {
     }
 }
 
-/// Whether the string at `data[pos]` (which ends with a NUL inside `data`)
-/// has a wanted essential name; if so its offset (`base + pos`) and the
-/// name's index are pushed to `found`. `range` is explained in `scan_strings`.
-#[inline(never)]
 /// `wanted` is sorted, so names with the same first byte are neighbours:
 /// `range[b]` is where those starting with byte b lie. Most strings start
 /// with a byte no wanted name starts with and are skipped after one look.
@@ -364,6 +401,10 @@ fn first_byte_ranges(wanted: &[String]) -> [(u32, u32); 256] {
     range
 }
 
+/// Whether the string at `data[pos]` (which ends with a NUL inside `data`)
+/// has a wanted essential name; if so its offset (`base + pos`) and the
+/// name's index are pushed to `found`. `range` is [`first_byte_ranges`].
+#[inline(never)]
 fn check_string(
     data: &[u8],
     pos: usize,
@@ -392,6 +433,19 @@ fn check_string(
             found.push((base + pos as u32, lo + w as u32));
         }
     }
+}
+
+/// The index of the wanted name the string at `strings[pos]` is, if any.
+#[inline(never)]
+fn first_hit(
+    strings: &[u8],
+    pos: usize,
+    range: &[(u32, u32); 256],
+    wanted: &[String],
+) -> Option<u32> {
+    let mut hit = Vec::new();
+    check_string(strings, pos, 0, range, wanted, &mut hit);
+    hit.first().map(|&(_, w)| w)
 }
 
 /// What was read on demand, sorted by id or offset: the same members and
@@ -529,12 +583,12 @@ impl KernelBtf {
 
     /// Number of type ids, `void` included.
     pub fn len(&self) -> usize {
-        self.file.part.index.len() + 1
+        self.file.part.count as usize + 1
     }
 
     /// Whether the BTF has no types besides `void`.
     pub fn is_empty(&self) -> bool {
-        self.file.part.index.is_empty()
+        self.file.part.count == 0
     }
 
     /// The id of the type of `kind` named exactly `name` (which must have
@@ -685,6 +739,20 @@ mod tests {
             k.find(kind::FUNC, "bpf_lsm_file_open").unwrap(),
             full.find(kind::FUNC, "bpf_lsm_file_open")
         );
+        // Records found from the sparse index of a mapped file: either side
+        // of a kept offset, and a spread over the whole section.
+        let near = (1..4u32).flat_map(|k| [k * 32 - 1, k * 32, k * 32 + 1]);
+        for id in near.chain((1..full.len() as u32).step_by(997)) {
+            let (x, y) = (
+                k.ty(id).unwrap(),
+                <crate::object::btf::Btf as BtfSource>::ty(&full, id).unwrap(),
+            );
+            assert_eq!(
+                (x.kind, x.name_off, x.extra),
+                (y.kind, y.name_off, y.extra),
+                "{id}"
+            );
+        }
         // A name the reader was not opened for is an error, not "absent".
         assert!(k.find(kind::STRUCT, "no_such_type").is_err());
         // The last type and a member name read on demand agree too.

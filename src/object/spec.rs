@@ -20,6 +20,7 @@
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
+use crate::object::btf::tags::ExceptionTags;
 use crate::object::btf::{kind, Btf, BtfExt};
 use crate::object::elf::Object;
 use crate::object::externs::Externs;
@@ -409,16 +410,17 @@ fn not_a_global(name: &str) -> Error {
 /// One spec per program, with its type from the section name and its
 /// exception callback from its BTF.
 fn program_specs(object: &Object<'_>, btf: Option<&Btf>) -> Result<Vec<ProgramSpec>> {
+    let tags = btf
+        .map(Btf::exception_tags)
+        .transpose()?
+        .unwrap_or_default();
     let mut specs = Vec::new();
     for &entry in &object.programs {
         let Some(func) = object.functions.get(entry) else {
             continue;
         };
         let section = &object.sections[func.section].name;
-        let exception_cb = match btf {
-            Some(btf) => exception_callback(object, btf, &func.name)?,
-            None => None,
-        };
+        let exception_cb = exception_callback(object, &tags, &func.name)?;
         specs.push(ProgramSpec {
             name: func.name.clone(),
             section: section.clone(),
@@ -435,8 +437,12 @@ fn program_specs(object: &Object<'_>, btf: Option<&Btf>) -> Result<Vec<ProgramSp
 /// its exception callback: a global, not hidden, function of `.text`, as
 /// libbpf requires (the kernel wants the callback's BTF linkage global,
 /// and a hidden one is made static: [`Btf::fix_hidden_funcs`]).
-fn exception_callback(object: &Object<'_>, btf: &Btf, prog: &str) -> Result<Option<usize>> {
-    let Some(name) = btf.exception_callback(prog)? else {
+fn exception_callback(
+    object: &Object<'_>,
+    tags: &ExceptionTags,
+    prog: &str,
+) -> Result<Option<usize>> {
+    let Some(name) = tags.of(prog)? else {
         return Ok(None);
     };
     let err = |what: String| Error::Program {

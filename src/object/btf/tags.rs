@@ -25,14 +25,27 @@ pub const EXCEPTION_CALLBACK: &str = "exception_callback:";
 /// `BTF_FUNC_GLOBAL`.
 const FUNC_GLOBAL: u16 = 1;
 
+/// Every `__exception_cb` tag of an object, gathered in one pass over its
+/// BTF: asked once per program, a pass each would be quadratic.
+#[derive(Debug, Default)]
+pub struct ExceptionTags(Vec<ExceptionTag>);
+
+/// One "exception_callback:NAME" DECL_TAG on a FUNC.
+#[derive(Debug)]
+struct ExceptionTag {
+    /// The tagged FUNC's name.
+    func: String,
+    /// Whether that FUNC has global linkage (a program's has).
+    global: bool,
+    /// NAME.
+    callback: String,
+}
+
 impl Btf {
-    /// The name of the exception callback the program `prog` names with
-    /// `__exception_cb(name)`, if any: the DECL_TAG
-    /// "exception_callback:NAME" on the declaration of the global FUNC
-    /// `prog`. Two such tags on one program are the kernel's to refuse
-    /// ("multiple exception callback tags"); an empty name is an error.
-    pub fn exception_callback(&self, prog: &str) -> Result<Option<String>> {
-        let mut found = None;
+    /// The `__exception_cb` tags on functions (DECL_TAGs on a whole FUNC,
+    /// not a parameter).
+    pub fn exception_tags(&self) -> Result<ExceptionTags> {
+        let mut tags = Vec::new();
         for id in 1..self.len() as u32 {
             let t = self.get(id)?;
             if t.kind != kind::DECL_TAG || t.component_idx()? != -1 {
@@ -42,21 +55,44 @@ impl Btf {
                 continue;
             };
             let func = self.get(t.size_or_type)?;
-            if func.kind != kind::FUNC || self.name(func.name_off)? != prog {
-                continue;
+            if func.kind == kind::FUNC {
+                tags.push(ExceptionTag {
+                    func: self.name(func.name_off)?.to_string(),
+                    global: func.vlen == FUNC_GLOBAL,
+                    callback: callback.to_string(),
+                });
             }
-            if func.vlen != FUNC_GLOBAL {
-                return Err(btf_err(format!(
-                    "{EXCEPTION_CALLBACK} tag on '{prog}', which is not a global function (a program)"
-                )));
-            }
-            if callback.is_empty() {
-                return Err(btf_err(format!(
-                    "program '{prog}': the {EXCEPTION_CALLBACK} tag names no function"
-                )));
-            }
-            found = Some(callback.to_string());
         }
-        Ok(found)
+        Ok(ExceptionTags(tags))
+    }
+
+    /// The name of the exception callback the program `prog` names with
+    /// `__exception_cb(name)`, if any (see [`ExceptionTags::of`]).
+    pub fn exception_callback(&self, prog: &str) -> Result<Option<String>> {
+        self.exception_tags()?.of(prog)
+    }
+}
+
+impl ExceptionTags {
+    /// The name of the exception callback the program `prog` names: the
+    /// DECL_TAG "exception_callback:NAME" on the declaration of the global
+    /// FUNC `prog`. Two such tags on one program are the kernel's to refuse
+    /// ("multiple exception callback tags"); the last is taken. An empty
+    /// name, or a tag on a function that is not global, is an error.
+    pub fn of(&self, prog: &str) -> Result<Option<String>> {
+        let Some(tag) = self.0.iter().rev().find(|t| t.func == prog) else {
+            return Ok(None);
+        };
+        if !tag.global {
+            return Err(btf_err(format!(
+                "{EXCEPTION_CALLBACK} tag on '{prog}', which is not a global function (a program)"
+            )));
+        }
+        if tag.callback.is_empty() {
+            return Err(btf_err(format!(
+                "program '{prog}': the {EXCEPTION_CALLBACK} tag names no function"
+            )));
+        }
+        Ok(Some(tag.callback.clone()))
     }
 }

@@ -80,6 +80,7 @@ fn btf_err(what: impl std::fmt::Display) -> Error {
 }
 
 /// The little-endian `u32` at `pos` of `data`, if it is all there.
+#[inline(always)]
 pub(crate) fn u32_at(data: &[u8], pos: usize) -> Option<u32> {
     let b = data.get(pos..pos.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -178,30 +179,51 @@ impl Header {
 // ---------------------------------------------------------------------------
 // Records.
 
+/// Per kind, the bytes of kind-specific data after the 12-byte header:
+/// `(fixed, per vlen item)` (`btf_type_size` in kernel/bpf/btf.c); `None`
+/// for a kind this code does not know. A table, not a match: the kernel's
+/// BTF has 100,000+ records and every one is measured once.
+const EXTRA_LEN: [Option<(u8, u8)>; 32] = {
+    let mut t = [None; 32];
+    let mut k = 0;
+    let fixed_none = [
+        kind::PTR,
+        kind::FWD,
+        kind::TYPEDEF,
+        kind::VOLATILE,
+        kind::CONST,
+        kind::RESTRICT,
+        kind::FUNC,
+        kind::FLOAT,
+        kind::TYPE_TAG,
+    ];
+    while k < fixed_none.len() {
+        t[fixed_none[k] as usize] = Some((0, 0));
+        k += 1;
+    }
+    t[kind::INT as usize] = Some((4, 0));
+    t[kind::VAR as usize] = Some((4, 0));
+    t[kind::DECL_TAG as usize] = Some((4, 0));
+    t[kind::ARRAY as usize] = Some((12, 0));
+    t[kind::STRUCT as usize] = Some((0, 12));
+    t[kind::UNION as usize] = Some((0, 12));
+    t[kind::DATASEC as usize] = Some((0, 12));
+    t[kind::ENUM64 as usize] = Some((0, 12));
+    t[kind::ENUM as usize] = Some((0, 8));
+    t[kind::FUNC_PROTO as usize] = Some((0, 8));
+    t
+};
+
 /// How many bytes of kind-specific data follow a type's 12-byte header, or
-/// `None` for a kind this code does not know (`btf_type_size`).
-#[inline]
+/// `None` for a kind this code does not know.
+#[inline(always)]
 pub fn extra_len(kind: u8, vlen: u16) -> Option<usize> {
-    let vlen = usize::from(vlen);
-    Some(match kind {
-        kind::INT | kind::VAR | kind::DECL_TAG => 4,
-        kind::PTR
-        | kind::FWD
-        | kind::TYPEDEF
-        | kind::VOLATILE
-        | kind::CONST
-        | kind::RESTRICT
-        | kind::FUNC
-        | kind::FLOAT
-        | kind::TYPE_TAG => 0,
-        kind::ARRAY => 12,
-        kind::STRUCT | kind::UNION | kind::DATASEC | kind::ENUM64 => 12 * vlen,
-        kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
-        _ => return None,
-    })
+    let (fixed, per_item) = EXTRA_LEN.get(usize::from(kind)).copied().flatten()?;
+    Some(usize::from(fixed) + usize::from(per_item) * usize::from(vlen))
 }
 
 /// The fields of a record's `info` word: `(kind, vlen, kind_flag)`.
+#[inline(always)]
 fn split_info(info: u32) -> (u8, u16, bool) {
     (
         ((info >> 24) & 0x1f) as u8,
@@ -210,19 +232,26 @@ fn split_info(info: u32) -> (u8, u16, bool) {
     )
 }
 
+/// The whole length of the record whose `info` word is `info`, header
+/// included; `Err(kind)` for a kind this code does not know.
+#[inline(always)]
+pub fn record_len(info: u32) -> std::result::Result<usize, u8> {
+    let (kind, vlen, _) = split_info(info);
+    Ok(TYPE_HEADER_LEN + extra_len(kind, vlen).ok_or(kind)?)
+}
+
 /// Walks the records laid end to end in `data`, calling `each(position,
 /// name_off)` for every one that `data` holds whole, and returns how many
 /// bytes those took: where a record cut short by the end of `data` starts.
 /// `Err(kind)` for a kind this code does not know.
-#[inline]
+#[inline(always)]
 pub fn scan_records(
     data: &[u8],
     mut each: impl FnMut(usize, u32),
 ) -> std::result::Result<usize, u8> {
     let mut pos = 0usize;
     while let (Some(name_off), Some(info)) = (u32_at(data, pos), u32_at(data, pos + 4)) {
-        let (kind, vlen, _) = split_info(info);
-        let len = TYPE_HEADER_LEN + extra_len(kind, vlen).ok_or(kind)?;
+        let len = record_len(info)?;
         if data.len() - pos < len {
             break;
         }
