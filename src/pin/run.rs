@@ -4,7 +4,7 @@
 //! in the opposite order.
 
 use std::fs;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
@@ -63,6 +63,11 @@ pub fn intent(
         let name = bpffs::pin_name(bpffs::MAP_PREFIX, &map.name);
         pins.push(Pin::new(name, PinKind::Map, 0));
     }
+    // Read only when a program is attached.
+    let fdinfo = match attached.is_empty() {
+        true => None,
+        false => Some(FdInfo::open()?),
+    };
     for a in attached {
         let prog = loaded.program(a.program).ok_or_else(|| Error::Program {
             program: a.program.to_string(),
@@ -77,7 +82,9 @@ pub fn intent(
         // attachment by them (it outlives the process from the attach on,
         // pinned or not), and tells whether a link moved out of its pin
         // still holds the program attached.
-        pin.prog = Some(prog_ident(prog.fd())?);
+        if let Some(fdinfo) = &fdinfo {
+            pin.prog = Some(fdinfo.prog_ident(prog.fd())?);
+        }
         pins.push(pin);
     }
     for p in &loaded.programs {
@@ -102,46 +109,76 @@ pub fn intent(
 /// A program's id and tag from `/proc/self/fdinfo/FD` (`prog_id`,
 /// `prog_tag`: `bpf_prog_show_fdinfo` in kernel/bpf/syscall.c).
 pub fn prog_ident(fd: BorrowedFd<'_>) -> Result<ProgIdent> {
-    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
-    let text = read_fdinfo(&path)?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
-    };
-    let id = field("prog_id").and_then(|v| v.parse::<u32>().ok());
-    let tag = field("prog_tag").and_then(|v| {
-        let mut tag = [0u8; 8];
-        for (i, b) in tag.iter_mut().enumerate() {
-            *b = u8::from_str_radix(v.get(2 * i..2 * i + 2)?, 16).ok()?;
+    FdInfo::open()?.prog_ident(fd)
+}
+
+/// `/proc/self/fdinfo`, opened once for all the programs of a run: each
+/// program's file is then one openat, one read and one close, with no walk
+/// from /proc each time.
+struct FdInfo(OwnedFd);
+
+impl FdInfo {
+    const DIR: &'static str = "/proc/self/fdinfo";
+
+    /// Opens the directory.
+    fn open() -> Result<FdInfo> {
+        sys::open(Self::DIR, libc::O_RDONLY | libc::O_DIRECTORY)
+            .map(FdInfo)
+            .map_err(|e| Error::io(Self::DIR, e))
+    }
+
+    /// The id and tag of the program `fd` holds.
+    fn prog_ident(&self, fd: BorrowedFd<'_>) -> Result<ProgIdent> {
+        let name = fd.as_raw_fd().to_string();
+        let path = || format!("{}/{name}", Self::DIR);
+        let file = sys::open_in(Some(self.0.as_fd()), &name, libc::O_RDONLY)
+            .map_err(|e| Error::io(path(), e))?;
+        let mut file = fs::File::from(file);
+        let mut buf = [0u8; 1024];
+        let mut len = 0;
+        loop {
+            let ident = parse_prog_ident(&buf[..len]);
+            if ident.is_some() || len == buf.len() {
+                return ident.ok_or_else(|| {
+                    Error::Env(format!(
+                        "{} has no prog_id and prog_tag: is it a BPF program, and /proc mounted?",
+                        path()
+                    ))
+                });
+            }
+            // The kernel formats the whole file at the first read (a
+            // seq_file of one record): one read is the rule, a second the
+            // exception.
+            match std::io::Read::read(&mut file, &mut buf[len..]) {
+                Ok(0) => len = buf.len(),
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(path(), e)),
+            }
         }
-        Some(tag)
-    });
-    match (id, tag) {
-        (Some(id), Some(tag)) if id != 0 => Ok(ProgIdent { id, tag }),
-        _ => Err(Error::Env(format!(
-            "{path} has no prog_id and prog_tag: is it a BPF program, and /proc mounted?"
-        ))),
     }
 }
 
-/// The text of a small /proc file in as few system calls as it takes: a
-/// program's fdinfo is some 200 bytes, read once per program of a run.
-fn read_fdinfo(path: &str) -> Result<String> {
-    use std::io::Read;
-    let fd = sys::open(path, libc::O_RDONLY).map_err(|e| Error::io(path, e))?;
-    let mut file = fs::File::from(fd);
-    let mut buf = [0u8; 1024];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
+/// `prog_id` and `prog_tag` from an fdinfo text read so far, once both
+/// lines are there whole.
+fn parse_prog_ident(text: &[u8]) -> Option<ProgIdent> {
+    let text = std::str::from_utf8(text).ok()?;
+    let field = |name: &str| {
+        text.split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let id = field("prog_id")?
+        .parse::<u32>()
+        .ok()
+        .filter(|&id| id != 0)?;
+    let hex = field("prog_tag")?;
+    let mut tag = [0u8; 8];
+    for (i, b) in tag.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+    Some(ProgIdent { id, tag })
 }
 
 /// A `run --pin` under way: its record is on disk, and the directory
@@ -377,5 +414,25 @@ pub fn pin_run(
             drop(run);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fdinfo_id_and_tag_are_taken_from_whole_lines_only() {
+        let text = b"pos:\t0\nflags:\t02000002\nprog_type:\t8\nprog_tag:\t0a1b2c3d4e5f6071\nprog_id:\t4242\nrun_cnt:\t0\n";
+        let ident = parse_prog_ident(text).unwrap();
+        assert_eq!(ident.id, 4242);
+        assert_eq!(ident.tag, [0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71]);
+        // A read cut inside the id's line is not taken as the id "42".
+        let cut = &text[..text.iter().position(|&b| b == b'4').unwrap() + 2];
+        assert!(parse_prog_ident(cut).is_none());
+        // Not a program's (no id, or id 0), or a short tag.
+        assert!(parse_prog_ident(b"pos:\t0\nflags:\t02\n").is_none());
+        assert!(parse_prog_ident(b"prog_tag:\t0a1b2c3d4e5f6071\nprog_id:\t0\n").is_none());
+        assert!(parse_prog_ident(b"prog_tag:\t0a1b\nprog_id:\t7\n").is_none());
     }
 }
