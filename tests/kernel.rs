@@ -359,6 +359,43 @@ fn run_pinned(extra: &[&str], flags: Option<AttachFlags>) {
     assert!(rx.received());
 }
 
+/// `run --verbose`'s account of the 64-program run: each call in the step
+/// that made it, each program's verification time, the threads.
+fn check_time_breakdown(stdout: &str) {
+    let step = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| {
+                l.strip_prefix("  ")
+                    .is_some_and(|l| l.starts_with(&format!("{name} ")))
+            })
+            .unwrap_or_else(|| panic!("no step '{name}' in:\n{stdout}"))
+    };
+    // BTF, 64 maps, 64 programs; 64 links; 128 pins.
+    let load = step("load");
+    assert!(load.contains(" in 129 bpf() calls"), "{load}");
+    assert!(load.contains("64 programs verified"), "{load}");
+    if std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        assert!(load.contains(" threads (thread 0: "), "{load}");
+    }
+    assert!(
+        step("attach").contains(" in 64 bpf() calls"),
+        "{}",
+        step("attach")
+    );
+    assert!(
+        step("pin").contains(" in 128 bpf() calls"),
+        "{}",
+        step("pin")
+    );
+    step("total");
+    let timed = stdout
+        .lines()
+        .filter(|l| l.starts_with("prog ") && l.contains(" us maps "))
+        .count();
+    assert_eq!(timed, 64, "each program's BPF_PROG_LOAD time:\n{stdout}");
+}
+
 /// 64 programs and 64 maps: the loads and the pins are spread over the
 /// CPUs, and still every program is attached, every pin made, named in the
 /// record, and removed by `detach`.
@@ -387,6 +424,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
         stdout.contains("BPF_PROG_LOAD x64") && stdout.contains("BPF_OBJ_PIN x128"),
         "{stdout}"
     );
+    check_time_breakdown(&stdout);
 
     // The kernel has 32 programs on each hook, the ones the links name.
     let mut attached = Vec::new();

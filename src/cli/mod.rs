@@ -38,6 +38,7 @@ mod run;
 #[cfg(feature = "selftest")]
 mod selftest;
 mod show;
+mod timing;
 #[cfg(feature = "tools")]
 mod tools;
 

@@ -9,7 +9,7 @@ use rawbpf::sys::{self, AttachFlags};
 use rawbpf::uapi::{AttachType, MapType, ProgType};
 use rawbpf::{pin as pins, Error, Loaded};
 
-use super::{check_stop, non_empty, Failure, Usage, STOP_SIGNALS};
+use super::{check_stop, non_empty, timing, Failure, Usage, STOP_SIGNALS};
 
 #[derive(Default)]
 pub(super) struct RunArgs {
@@ -201,6 +201,9 @@ fn run_steps(args: RunArgs) -> Result<(), Failure> {
     // From here SIGINT, SIGTERM and SIGHUP are noted instead of killing the
     // process; each step below checks, and returning undoes what was done.
     sys::install_stop_handlers(&STOP_SIGNALS).map_err(|e| Error::os("sigaction", e))?;
+    if args.verbose {
+        timing::start();
+    }
 
     // 1. Every argument is checked before the first bpf() call: the object
     // (read and parsed), the pin directory, the cgroup.
@@ -214,6 +217,7 @@ fn run_steps(args: RunArgs) -> Result<(), Failure> {
         Some(path) => rawbpf::object::spec::object_name(path),
         None => rawbpf::SEED_NAME.into(),
     });
+    timing::mark("read and parse the object");
     let plan = Plan::new(&args, &prepared)?;
     check_stop()?;
     match &plan.pin {
@@ -242,6 +246,7 @@ fn load(
     }
     let loaded = prepared.load(&options).map_err(super::stopped)?;
     check_stop()?;
+    timing::mark("load");
     Ok(loaded)
 }
 
@@ -279,6 +284,7 @@ fn run_pinned(
     };
     pins::check_free(&held, &plan.names)?;
     check_stop()?;
+    timing::mark("check, lock the pin dir");
     let loaded = load(args, prepared, plan.pin_maps.as_deref())?;
     // A run that fails leaves nothing behind: not the pins by name it made.
     pin_loaded(args, &loaded, plan, lock).inspect_err(|_| loaded.unpin_made_by_name())
@@ -294,6 +300,7 @@ fn pin_loaded(
     let record = record_of(loaded, plan)?;
     let mut run = pins::PinRun::begin(lock, &record)?;
     check_stop()?;
+    timing::mark("record");
     let made = match &plan.cgroup {
         CgroupPlan::ToMake(_) => Some(run.make_cgroup(DEFAULT_CGROUP)?),
         _ => None,
@@ -303,7 +310,9 @@ fn pin_loaded(
         _ => made.as_ref(),
     };
     let attachments = attach(loaded, cgroup, plan)?;
+    timing::mark("attach");
     report_loaded(args, loaded, &attachments, cgroup);
+    timing::mark("--verbose's queries");
     let pinned = check_stop().and_then(|()| {
         if args.verbose {
             sys::start_call_log();
@@ -314,7 +323,11 @@ fn pin_loaded(
         return Err(undo(e, attachments, run).into());
     }
     if args.verbose {
-        outln!("{}", call_time(&sys::take_timed_call_log(), "pin"));
+        timing::mark("pin");
+        let calls = sys::take_timed_call_log();
+        timing::add_calls(&calls);
+        outln!("{}", call_time(&calls, "pin"));
+        outln!("{}", timing::report());
     }
     for a in attachments {
         a.keep();
@@ -400,6 +413,7 @@ fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
 fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg: Option<&Cgroup>) {
     // The load and attach calls only, before describe() adds its queries.
     let calls = sys::take_timed_call_log();
+    timing::add_calls(&calls);
     for p in &loaded.pinned_by_name {
         let how = if p.made { "pinned" } else { "reused" };
         outln!("map     {} {how} by name: {}", p.map, p.path.display());
@@ -412,7 +426,10 @@ fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg
         out!("{}", summary(loaded, attachments, cg));
         return;
     }
+    // describe()'s queries are timed as a step of their own.
+    sys::start_call_log();
     out!("{}", describe(loaded, attachments, cg));
+    timing::add_calls(&sys::take_timed_call_log());
     let names: Vec<&str> = calls.iter().map(|c| c.cmd.name()).collect();
     outln!(
         "bpf() calls to load and attach ({}): {}",
@@ -433,10 +450,15 @@ fn run_and_wait(
         CgroupPlan::There { ref cgroup, .. } => Some(cgroup),
         _ => None,
     };
+    timing::mark("check");
     let loaded = load(args, prepared, plan.pin_maps.as_deref())?;
     let attachments =
         attach(&loaded, cgroup, &plan).inspect_err(|_| loaded.unpin_made_by_name())?;
+    timing::mark("attach");
     report_loaded(args, &loaded, &attachments, cgroup);
+    if args.verbose {
+        outln!("{}", timing::report());
+    }
     let unattached: Vec<&str> = loaded
         .programs
         .iter()
@@ -568,10 +590,17 @@ pub(super) fn describe(
             );
         }
     }
-    for prog in &loaded.programs {
+    // Each program's BPF_PROG_LOAD time, when `run --verbose` timed them.
+    let load_nanos = timing::prog_load_nanos();
+    let load_nanos = load_nanos.get(..loaded.programs.len()).unwrap_or_default();
+    for (i, prog) in loaded.programs.iter().enumerate() {
         if let Ok((info, maps)) = prog.info() {
+            let time = load_nanos
+                .get(i)
+                .map(|n| format!(" in {}.{} us", n / 1000, n % 1000 / 100))
+                .unwrap_or_default();
             out += &format!(
-                "prog    id {:<5} {:<16} type {} tag {} verified insns {} maps {:?}\n",
+                "prog    id {:<5} {:<16} type {} tag {} verified insns {}{time} maps {:?}\n",
                 info.id,
                 name(&info.name),
                 ProgType(info.prog_type),

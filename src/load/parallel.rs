@@ -101,7 +101,9 @@ fn run_jobs(
         .take(threads - 1)
         .collect();
     let from_helpers = Mutex::new(Vec::new());
+    let helper_no = AtomicUsize::new(1);
     let helper = || {
+        sys::set_log_thread(helper_no.fetch_add(1, Ordering::Relaxed) as u16);
         let done = work();
         from_helpers
             .lock()

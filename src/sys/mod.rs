@@ -44,22 +44,42 @@ use bitflags::bitflags;
 pub use crate::uapi::Cmd;
 
 /// One bpf() call in the call log: the command, and the wall time the call
-/// took (nearly all of it in the kernel: verification, for a program).
+/// took (nearly all of it in the kernel: verification, for a program), when
+/// and on which thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Call {
     /// The command.
     pub cmd: Cmd,
     /// Wall time of the call, in nanoseconds.
     pub nanos: u64,
+    /// When the call started, in nanoseconds since [`call_epoch`].
+    pub at: u64,
+    /// The thread that made it: 0 for the one that started the log, 1 and
+    /// up for the parallel loader's helpers ([`set_log_thread`]).
+    pub thread: u16,
 }
 
 thread_local! {
     static CALL_LOG: RefCell<Option<Vec<Call>>> = const { RefCell::new(None) };
+    static LOG_THREAD: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+}
+
+/// The instant the call log's times count from: the first
+/// [`start_call_log`] of the process.
+pub fn call_epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
 }
 
 /// Starts recording, on this thread, every bpf() command issued.
 pub fn start_call_log() {
+    call_epoch();
     CALL_LOG.with(|log| *log.borrow_mut() = Some(Vec::new()));
+}
+
+/// Numbers this thread's calls in the log (see [`Call::thread`]).
+pub fn set_log_thread(thread: u16) {
+    LOG_THREAD.with(|t| t.set(thread));
 }
 
 /// Stops recording and returns the commands issued on this thread since
@@ -139,9 +159,15 @@ fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
         let elapsed = start.elapsed();
         trace::finish(elapsed, cmd, attr, &ret);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let at = start.saturating_duration_since(call_epoch()).as_nanos();
         CALL_LOG.with(|log| {
             if let Some(log) = log.borrow_mut().as_mut() {
-                log.push(Call { cmd, nanos });
+                log.push(Call {
+                    cmd,
+                    nanos,
+                    at: u64::try_from(at).unwrap_or(u64::MAX),
+                    thread: LOG_THREAD.with(std::cell::Cell::get),
+                });
             }
         });
     }
