@@ -23,13 +23,14 @@ fn cpath(path: &Path) -> Result<CString> {
 
 /// Pins a kernel object at `path` in bpffs (BPF_OBJ_PIN).
 pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
-    sys::obj_pin(fd, &cpath(path)?).map_err(Error::sys(Cmd::ObjPin, path.display().to_string()))
+    sys::obj_pin(fd, &cpath(path)?)
+        .map_err(|e| Error::sys(Cmd::ObjPin, path.display().to_string())(e))
 }
 
 /// Opens a pinned object (BPF_OBJ_GET).
 pub fn open_pinned(path: &Path) -> Result<OwnedFd> {
     sys::obj_get(&cpath(path)?, sys::ObjGetFlags::empty())
-        .map_err(Error::sys(Cmd::ObjGet, path.display().to_string()))
+        .map_err(|e| Error::sys(Cmd::ObjGet, path.display().to_string())(e))
 }
 
 /// Pin names inside a pin directory.

@@ -162,18 +162,17 @@ impl FdInfo {
 /// `prog_id` and `prog_tag` from an fdinfo text read so far, once both
 /// lines are there whole.
 fn parse_prog_ident(text: &[u8]) -> Option<ProgIdent> {
-    let text = std::str::from_utf8(text).ok()?;
-    let field = |name: &str| {
-        text.split_inclusive('\n')
-            .filter(|l| l.ends_with('\n'))
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
+    // "\nNAME:\tVALUE\n", VALUE without its blanks.
+    let field = |name: &[u8]| {
+        let at = text
+            .windows(name.len() + 2)
+            .position(|w| w[0] == b'\n' && &w[1..=name.len()] == name && w[name.len() + 1] == b':')?;
+        let rest = &text[at + name.len() + 2..];
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        std::str::from_utf8(&rest[..end]).ok().map(str::trim)
     };
-    let id = field("prog_id")?
-        .parse::<u32>()
-        .ok()
-        .filter(|&id| id != 0)?;
-    let hex = field("prog_tag")?;
+    let id = field(b"prog_id")?.parse::<u32>().ok().filter(|&id| id != 0)?;
+    let hex = field(b"prog_tag")?;
     let mut tag = [0u8; 8];
     for (i, b) in tag.iter_mut().enumerate() {
         *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;

@@ -103,21 +103,22 @@ fn with_btf(attr: &mut MapCreateAttr, btf_fd: Option<BorrowedFd<'_>>) {
 }
 
 /// A failed BPF_MAP_CREATE, naming the map and what was asked.
-pub(super) fn create_error(
-    attr: &MapCreateAttr,
-    name: &str,
-) -> impl FnOnce(std::io::Error) -> Error {
-    Error::sys(
-        Cmd::MapCreate,
-        format!(
+/// Formatted only on failure: a load creates many maps.
+pub(super) fn create_error<'a>(
+    attr: &'a MapCreateAttr,
+    name: &'a str,
+) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| {
+        let what = format!(
             "map '{}', type {}, key {} B, value {} B, {} entries",
             name,
             MapType(attr.map_type),
             attr.key_size,
             attr.value_size,
             attr.max_entries
-        ),
-    )
+        );
+        Error::sys(Cmd::MapCreate, what)(source)
+    }
 }
 
 /// A map of the object pinned by name (LIBBPF_PIN_BY_NAME): where, and
