@@ -14,7 +14,8 @@
 //! and exit are outside: the clock starts in `run`. Nothing is recorded
 //! unless [`start`] was called.
 
-use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use rawbpf::sys::{self, Call, Cmd};
@@ -26,62 +27,51 @@ struct Timeline {
     calls: Vec<Call>,
 }
 
-thread_local! {
-    static TIMELINE: RefCell<Option<Timeline>> = const { RefCell::new(None) };
+/// The run's timeline (a static, not a thread-local: `run` is one thread
+/// and needs no destructor registered for it).
+static TIMELINE: Mutex<Option<Timeline>> = Mutex::new(None);
+
+/// `f` on the timeline, if the clock was started.
+fn with<R: Default>(f: impl FnOnce(&mut Timeline) -> R) -> R {
+    let mut t = TIMELINE.lock().unwrap_or_else(PoisonError::into_inner);
+    t.as_mut().map(f).unwrap_or_default()
 }
 
 /// Starts the clock (for `--verbose`).
 pub(super) fn start() {
     sys::call_epoch();
-    TIMELINE.with(|t| {
-        *t.borrow_mut() = Some(Timeline {
-            start: Instant::now(),
-            marks: Vec::new(),
-            calls: Vec::new(),
-        })
+    *TIMELINE.lock().unwrap_or_else(PoisonError::into_inner) = Some(Timeline {
+        start: Instant::now(),
+        marks: Vec::new(),
+        calls: Vec::new(),
     });
 }
 
 /// Ends step `name` now.
 pub(super) fn mark(name: &'static str) {
-    TIMELINE.with(|t| {
-        if let Some(t) = t.borrow_mut().as_mut() {
-            t.marks.push((name, Instant::now()));
-        }
-    });
+    with(|t| t.marks.push((name, Instant::now())));
 }
 
 /// Hands over calls taken from the call log.
 pub(super) fn add_calls(calls: &[Call]) {
-    TIMELINE.with(|t| {
-        if let Some(t) = t.borrow_mut().as_mut() {
-            t.calls.extend_from_slice(calls);
-        }
-    });
+    with(|t| t.calls.extend_from_slice(calls));
 }
 
 /// How long each program's BPF_PROG_LOAD took, in the order the programs
 /// were loaded (the log holds them in that order), in nanoseconds.
 pub(super) fn prog_load_nanos() -> Vec<u64> {
-    TIMELINE.with(|t| {
-        t.borrow().as_ref().map_or_else(Vec::new, |t| {
-            t.calls
-                .iter()
-                .filter(|c| c.cmd == Cmd::ProgLoad)
-                .map(|c| c.nanos)
-                .collect()
-        })
+    with(|t| {
+        t.calls
+            .iter()
+            .filter(|c| c.cmd == Cmd::ProgLoad)
+            .map(|c| c.nanos)
+            .collect()
     })
 }
 
 /// The account, one line per step, or nothing if the clock never started.
 pub(super) fn report() -> String {
-    TIMELINE.with(|t| {
-        t.borrow()
-            .as_ref()
-            .map(Timeline::report)
-            .unwrap_or_default()
-    })
+    with(|t| t.report())
 }
 
 impl Timeline {
@@ -100,10 +90,13 @@ impl Timeline {
                 .iter()
                 .filter(|c| c.at >= from && c.at < to)
                 .collect();
-            out += &format!("  {name:<26} {}\n", Step::of(to - from, &calls).describe());
+            let _ = write!(out, "  {name:<26} ");
+            Step::of(to - from, &calls).describe(&mut out);
+            out.push('\n');
             from = to;
         }
-        out + &format!("  {:<26} {}", "total", ms(from - since(self.start)))
+        let _ = write!(out, "  {:<26} {}", "total", Ms(from - since(self.start)));
+        out
     }
 }
 
@@ -121,17 +114,17 @@ struct Step {
 
 impl Step {
     fn of(wall: u64, calls: &[&Call]) -> Step {
+        // By thread number (the calls of the first thread first).
         let mut threads: Vec<(u16, usize, u64)> = Vec::new();
         for c in calls {
-            match threads.iter_mut().find(|t| t.0 == c.thread) {
-                Some(t) => {
-                    t.1 += 1;
-                    t.2 += c.nanos;
+            match threads.binary_search_by_key(&c.thread, |t| t.0) {
+                Ok(i) => {
+                    threads[i].1 += 1;
+                    threads[i].2 += c.nanos;
                 }
-                None => threads.push((c.thread, 1, c.nanos)),
+                Err(i) => threads.insert(i, (c.thread, 1, c.nanos)),
             }
         }
-        threads.sort_unstable();
         let end_of = |main: bool| {
             calls
                 .iter()
@@ -155,40 +148,39 @@ impl Step {
     }
 
     /// "3.95 ms: 0.71 ms own work, 3.12 ms in 65 bpf() calls, ..."
-    fn describe(&self) -> String {
+    fn describe(&self, out: &mut String) {
         let main_busy = self.threads.first().filter(|t| t.0 == 0).map_or(0, |t| t.2);
         let user = self.wall.saturating_sub(main_busy + self.waiting);
-        let mut parts = vec![format!("{} own work", ms(user))];
+        let _ = write!(out, "{}: {} own work", Ms(self.wall), Ms(user));
         let calls: usize = self.threads.iter().map(|t| t.1).sum();
         if calls > 0 {
             let kernel: u64 = self.threads.iter().map(|t| t.2).sum();
-            parts.push(format!("{} in {calls} bpf() calls", ms(kernel)));
+            let _ = write!(out, ", {} in {calls} bpf() calls", Ms(kernel));
         }
         if self.threads.len() > 1 {
-            let each: Vec<String> = self
-                .threads
-                .iter()
-                .map(|&(no, n, nanos)| format!("thread {no}: {n} calls, {}", ms(nanos)))
-                .collect();
-            parts.push(format!(
-                "on {} threads ({}), waiting {}",
-                self.threads.len(),
-                each.join("; "),
-                ms(self.waiting)
-            ));
+            let _ = write!(out, ", on {} threads (", self.threads.len());
+            for (i, &(no, n, nanos)) in self.threads.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "; " };
+                let _ = write!(out, "{sep}thread {no}: {n} calls, {}", Ms(nanos));
+            }
+            let _ = write!(out, "), waiting {}", Ms(self.waiting));
         }
         if self.prog_loads > 0 {
-            parts.push(format!(
-                "{} programs verified, the slowest in {}",
+            let _ = write!(
+                out,
+                ", {} programs verified, the slowest in {}",
                 self.prog_loads,
-                ms(self.slowest_load)
-            ));
+                Ms(self.slowest_load)
+            );
         }
-        format!("{}: {}", ms(self.wall), parts.join(", "))
     }
 }
 
-/// Nanoseconds as milliseconds, two decimals.
-fn ms(nanos: u64) -> String {
-    format!("{}.{:02} ms", nanos / 1_000_000, nanos % 1_000_000 / 10_000)
+/// Nanoseconds, shown as milliseconds with two decimals.
+struct Ms(u64);
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:02} ms", self.0 / 1_000_000, self.0 % 1_000_000 / 10_000)
+    }
 }

@@ -202,32 +202,28 @@ impl Part {
                 .and_then(|at| map.bytes().get(at..at.checked_add(self.str_len as usize)?)),
             _ => None,
         };
-        let (cands, index, count) = match mapped_strings {
+        let offsets;
+        let range = first_byte_ranges(wanted);
+        let mut hot = [false; 256];
+        for (h, (lo, hi)) in hot.iter_mut().zip(range) {
+            *h = lo != hi;
+        }
+        let wanted_at = match mapped_strings {
             Some(strings) => {
                 self.stride = MAPPED_STRIDE;
-                let range = first_byte_ranges(wanted);
-                let mut hot = [false; 256];
-                for (h, (lo, hi)) in hot.iter_mut().zip(range) {
-                    *h = lo != hi;
+                WantedAt::Mapped {
+                    strings,
+                    hot: &hot,
+                    range: &range,
+                    wanted,
                 }
-                let wanted_at = |off: u32| {
-                    let pos = off as usize;
-                    match strings.get(pos) {
-                        Some(&b) if hot[usize::from(b)] => first_hit(strings, pos, &range, wanted),
-                        _ => None,
-                    }
-                };
-                self.scan_types(wanted_at)?
             }
             None => {
-                let offs = self.scan_strings(wanted)?;
-                let wanted_at = |off: u32| {
-                    let i = offs.binary_search_by_key(&off, |&(o, _)| o).ok()?;
-                    Some(offs[i].1)
-                };
-                self.scan_types(wanted_at)?
+                offsets = self.scan_strings(wanted)?;
+                WantedAt::Offsets(&offsets)
             }
         };
+        let (cands, index, count) = self.scan_types(&wanted_at)?;
         self.index = index;
         self.count = count;
         Ok(cands)
@@ -285,12 +281,11 @@ impl Part {
     }
 
     /// Pass 2: the record offset of every `stride`-th type, the number of
-    /// types, and the wanted ones: `wanted_at(name_off)` says which wanted
-    /// name a name offset is, if any.
-    #[inline(always)]
+    /// types, and the wanted ones: `wanted_at` says which wanted name a name
+    /// offset is, if any.
     fn scan_types(
         &self,
-        wanted_at: impl Fn(u32) -> Option<u32>,
+        wanted_at: &WantedAt<'_>,
     ) -> std::result::Result<(Cands, Vec<u32>, u32), String> {
         let mut cands = Vec::new();
         // Most vmlinux types take 16 to 40 bytes.
@@ -302,7 +297,7 @@ impl Part {
         let left = self.stream(self.type_pos, self.type_len, room, &mut |data, base| {
             let used = scan_records(data, |p, name_off| {
                 if name_off != 0 {
-                    if let Some(w) = wanted_at(name_off) {
+                    if let Some(w) = wanted_at.at(name_off) {
                         cands.push((w, first_id + count));
                     }
                 }
@@ -381,6 +376,41 @@ impl Part {
             at += n as u32;
         }
         Err(bad("no terminating NUL"))
+    }
+}
+
+/// Which wanted name a type's name offset is, if any.
+enum WantedAt<'a> {
+    /// The string section in memory: look at the name itself, its first
+    /// byte first (`hot[b]`: some wanted name starts with b).
+    Mapped {
+        strings: &'a [u8],
+        hot: &'a [bool; 256],
+        range: &'a [(u32, u32); 256],
+        wanted: &'a [String],
+    },
+    /// The offsets of the wanted names, found by a pass over the strings.
+    Offsets(&'a [(u32, u32)]),
+}
+
+impl WantedAt<'_> {
+    #[inline(always)]
+    fn at(&self, off: u32) -> Option<u32> {
+        match self {
+            WantedAt::Mapped {
+                strings,
+                hot,
+                range,
+                wanted,
+            } => match strings.get(off as usize) {
+                Some(&b) if hot[usize::from(b)] => first_hit(strings, off as usize, range, wanted),
+                _ => None,
+            },
+            WantedAt::Offsets(offsets) => {
+                let i = offsets.binary_search_by_key(&off, |&(o, _)| o).ok()?;
+                Some(offsets[i].1)
+            }
+        }
     }
 }
 

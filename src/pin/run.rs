@@ -164,14 +164,17 @@ impl FdInfo {
 fn parse_prog_ident(text: &[u8]) -> Option<ProgIdent> {
     // "\nNAME:\tVALUE\n", VALUE without its blanks.
     let field = |name: &[u8]| {
-        let at = text
-            .windows(name.len() + 2)
-            .position(|w| w[0] == b'\n' && &w[1..=name.len()] == name && w[name.len() + 1] == b':')?;
+        let at = text.windows(name.len() + 2).position(|w| {
+            w[0] == b'\n' && &w[1..=name.len()] == name && w[name.len() + 1] == b':'
+        })?;
         let rest = &text[at + name.len() + 2..];
         let end = rest.iter().position(|&b| b == b'\n')?;
         std::str::from_utf8(&rest[..end]).ok().map(str::trim)
     };
-    let id = field(b"prog_id")?.parse::<u32>().ok().filter(|&id| id != 0)?;
+    let id = field(b"prog_id")?
+        .parse::<u32>()
+        .ok()
+        .filter(|&id| id != 0)?;
     let hex = field(b"prog_tag")?;
     let mut tag = [0u8; 8];
     for (i, b) in tag.iter_mut().enumerate() {

@@ -158,20 +158,26 @@ fn bpf<T>(cmd: Cmd, attr: &mut T) -> io::Result<i64> {
     if let Some(start) = start {
         let elapsed = start.elapsed();
         trace::finish(elapsed, cmd, attr, &ret);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let at = start.saturating_duration_since(call_epoch()).as_nanos();
-        CALL_LOG.with(|log| {
-            if let Some(log) = log.borrow_mut().as_mut() {
-                log.push(Call {
-                    cmd,
-                    nanos,
-                    at: u64::try_from(at).unwrap_or(u64::MAX),
-                    thread: LOG_THREAD.with(std::cell::Cell::get),
-                });
-            }
-        });
+        log_call(cmd, start, elapsed);
     }
     ret
+}
+
+/// Notes a call in this thread's call log, if it keeps one. Not generic:
+/// written once, not once per attr type.
+#[inline(never)]
+fn log_call(cmd: Cmd, start: std::time::Instant, elapsed: std::time::Duration) {
+    let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    CALL_LOG.with(|log| {
+        if let Some(log) = log.borrow_mut().as_mut() {
+            log.push(Call {
+                cmd,
+                nanos: nanos(elapsed),
+                at: nanos(start.saturating_duration_since(call_epoch())),
+                thread: LOG_THREAD.with(std::cell::Cell::get),
+            });
+        }
+    });
 }
 
 /// Takes ownership of a new fd, moving it above stdio first (see module doc).

@@ -38,14 +38,19 @@ pub fn tracing() -> bool {
 /// Prints one traced call (the hook in `bpf()`): `attr` is the attr struct
 /// the call used, after the call, so output fields are filled in.
 pub(super) fn finish<T>(elapsed: Duration, cmd: Cmd, attr: &T, ret: &io::Result<i64>) {
-    if !tracing() {
-        return;
+    if tracing() {
+        let attr = Attr {
+            base: attr as *const T as *const u8,
+            len: std::mem::size_of::<T>(),
+        };
+        print_call(elapsed, cmd, &attr, ret);
     }
-    let attr = Attr {
-        base: attr as *const T as *const u8,
-        len: std::mem::size_of::<T>(),
-    };
-    let line = format_call(cmd, &attr, ret, elapsed);
+}
+
+/// [`finish`]'s work, not generic: written once, not once per attr type.
+#[inline(never)]
+fn print_call(elapsed: Duration, cmd: Cmd, attr: &Attr, ret: &io::Result<i64>) {
+    let line = format_call(cmd, attr, ret, elapsed);
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
