@@ -55,12 +55,13 @@ fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
 }
 
 /// What `rawbpf run OBJECT --pin DIR --cgroup CG` does, through the library:
-/// the seven calls, then one BPF_OBJ_PIN per map and link, and nothing else:
-/// the record `detach` reads is a symlink (no bpf() call), and the summary
-/// `run` prints costs none either. Before 5.15 the same with the seed's
+/// the seven calls, then one BPF_OBJ_GET_INFO_BY_FD for the attached
+/// program's id and tag, which the record keeps (the record itself is a
+/// symlink), then one BPF_OBJ_PIN per map and link, and nothing else: the
+/// summary `run` prints costs no call. Before 5.15 the same with the seed's
 /// timer-free twin: its four calls, one map.
 #[test]
-fn seed_run_with_pins_adds_only_one_call_per_pin() {
+fn seed_run_with_pins_adds_only_the_record_id_and_one_call_per_pin() {
     let cg = test_cgroup();
     let pins = PinDir::new("calls");
     sys::start_call_log();
@@ -84,6 +85,7 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
                 Cmd::MapFreeze,
                 Cmd::ProgLoad,
                 Cmd::LinkCreate,
+                Cmd::ObjGetInfoByFd,
                 Cmd::ObjPin,
                 Cmd::ObjPin,
                 Cmd::ObjPin
@@ -98,6 +100,7 @@ fn seed_run_with_pins_adds_only_one_call_per_pin() {
                 Cmd::MapCreate,
                 Cmd::ProgLoad,
                 Cmd::LinkCreate,
+                Cmd::ObjGetInfoByFd,
                 Cmd::ObjPin,
                 Cmd::ObjPin
             ]

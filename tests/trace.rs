@@ -26,9 +26,9 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
     assert!(out.status.success(), "run --trace: {stderr}");
     let calls: Vec<&str> = stderr.lines().filter(|l| l.starts_with("bpf(")).collect();
     // The seven calls that load and attach the seed come first, in order,
-    // each with the fields that matter decoded; then describe()'s queries
-    // and the pins.
-    let want: [&[&str]; 7] = [
+    // each with the fields that matter decoded, with before the attach the
+    // attached program's id and tag for the record; then the pins.
+    let want: [&[&str]; 8] = [
         &["bpf(BPF_BTF_LOAD, btf_size "],
         &[
             "bpf(BPF_MAP_CREATE, map_type ARRAY, key_size 4, value_size 16, max_entries 1, ",
@@ -45,12 +45,13 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
             "expected_attach_type CGROUP_INET_EGRESS, prog_btf_fd ",
             "func_info_cnt 2, line_info_cnt ",
         ],
+        &["bpf(BPF_OBJ_GET_INFO_BY_FD, "],
         &[
             "bpf(BPF_LINK_CREATE, prog_fd ",
             "attach_type CGROUP_INET_EGRESS) = ",
         ],
     ];
-    let twin: [&[&str]; 4] = [
+    let twin: [&[&str]; 5] = [
         &["bpf(BPF_BTF_LOAD, btf_size "],
         &[
             "bpf(BPF_MAP_CREATE, map_type ARRAY, key_size 4, value_size 8, max_entries 1, ",
@@ -61,6 +62,7 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
             "expected_attach_type CGROUP_INET_EGRESS, prog_btf_fd ",
             "func_info_cnt 1, line_info_cnt ",
         ],
+        &["bpf(BPF_OBJ_GET_INFO_BY_FD, "],
         &[
             "bpf(BPF_LINK_CREATE, prog_fd ",
             "attach_type CGROUP_INET_EGRESS) = ",
@@ -76,7 +78,7 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
         assert!(line.ends_with(" us>"), "{line}");
     }
     // Then only the pins: two maps (the twin's one) and the link; the
-    // record `detach` reads is a symlink and the summary costs no call.
+    // record itself is a symlink and the summary costs no call.
     let rest: Vec<&str> = calls[n..]
         .iter()
         .map(|l| &l[..l.find(',').unwrap_or(l.len())])

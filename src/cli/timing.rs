@@ -181,6 +181,11 @@ struct Ms(u64);
 
 impl std::fmt::Display for Ms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{:02} ms", self.0 / 1_000_000, self.0 % 1_000_000 / 10_000)
+        write!(
+            f,
+            "{}.{:02} ms",
+            self.0 / 1_000_000,
+            self.0 % 1_000_000 / 10_000
+        )
     }
 }

@@ -82,7 +82,7 @@ pub enum Made {
 /// Which program a pin entry is: what the kernel says of it once loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProgIdent {
-    /// The program's id (`prog_id` of its fdinfo).
+    /// The program's id (`bpf_prog_info.id`).
     pub id: u32,
     /// Its tag (`prog_tag`): a hash of its instructions.
     pub tag: [u8; 8],

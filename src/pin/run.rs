@@ -4,7 +4,7 @@
 //! in the opposite order.
 
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
@@ -51,7 +51,7 @@ pub struct Attached<'a> {
 
 /// The record of a run that pins what `loaded` holds, with `attached`
 /// attached to `cgroup`: every name it will pin and, for each program, its
-/// id and tag (read from `/proc/self/fdinfo`, which costs no bpf() call).
+/// id and tag (one BPF_OBJ_GET_INFO_BY_FD each).
 pub fn intent(
     loaded: &Loaded,
     cgroup: Option<&CgroupIntent>,
@@ -63,11 +63,6 @@ pub fn intent(
         let name = bpffs::pin_name(bpffs::MAP_PREFIX, &map.name);
         pins.push(Pin::new(name, PinKind::Map, 0));
     }
-    // Read only when a program is attached.
-    let fdinfo = match attached.is_empty() {
-        true => None,
-        false => Some(FdInfo::open()?),
-    };
     for a in attached {
         let prog = loaded.program(a.program).ok_or_else(|| Error::Program {
             program: a.program.to_string(),
@@ -82,9 +77,7 @@ pub fn intent(
         // attachment by them (it outlives the process from the attach on,
         // pinned or not), and tells whether a link moved out of its pin
         // still holds the program attached.
-        if let Some(fdinfo) = &fdinfo {
-            pin.prog = Some(fdinfo.prog_ident(prog.fd())?);
-        }
+        pin.prog = Some(prog_ident(prog.fd())?);
         pins.push(pin);
     }
     for p in &loaded.programs {
@@ -106,81 +99,11 @@ pub fn intent(
     })
 }
 
-/// A program's id and tag from `/proc/self/fdinfo/FD` (`prog_id`,
-/// `prog_tag`: `bpf_prog_show_fdinfo` in kernel/bpf/syscall.c).
+/// A program's id and tag, from the kernel (BPF_OBJ_GET_INFO_BY_FD).
 pub fn prog_ident(fd: BorrowedFd<'_>) -> Result<ProgIdent> {
-    FdInfo::open()?.prog_ident(fd)
-}
-
-/// `/proc/self/fdinfo`, opened once for all the programs of a run: each
-/// program's file is then one openat, one read and one close, with no walk
-/// from /proc each time.
-struct FdInfo(OwnedFd);
-
-impl FdInfo {
-    const DIR: &'static str = "/proc/self/fdinfo";
-
-    /// Opens the directory.
-    fn open() -> Result<FdInfo> {
-        sys::open(Self::DIR, libc::O_RDONLY | libc::O_DIRECTORY)
-            .map(FdInfo)
-            .map_err(|e| Error::io(Self::DIR, e))
-    }
-
-    /// The id and tag of the program `fd` holds.
-    fn prog_ident(&self, fd: BorrowedFd<'_>) -> Result<ProgIdent> {
-        let name = fd.as_raw_fd().to_string();
-        let path = || format!("{}/{name}", Self::DIR);
-        let file = sys::open_in(Some(self.0.as_fd()), &name, libc::O_RDONLY)
-            .map_err(|e| Error::io(path(), e))?;
-        let mut file = fs::File::from(file);
-        let mut buf = [0u8; 1024];
-        let mut len = 0;
-        loop {
-            let ident = parse_prog_ident(&buf[..len]);
-            if ident.is_some() || len == buf.len() {
-                return ident.ok_or_else(|| {
-                    Error::Env(format!(
-                        "{} has no prog_id and prog_tag: is it a BPF program, and /proc mounted?",
-                        path()
-                    ))
-                });
-            }
-            // The kernel formats the whole file at the first read (a
-            // seq_file of one record): one read is the rule, a second the
-            // exception.
-            match std::io::Read::read(&mut file, &mut buf[len..]) {
-                Ok(0) => len = buf.len(),
-                Ok(n) => len += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(path(), e)),
-            }
-        }
-    }
-}
-
-/// `prog_id` and `prog_tag` from an fdinfo text read so far, once both
-/// lines are there whole.
-fn parse_prog_ident(text: &[u8]) -> Option<ProgIdent> {
-    // "\nNAME:\tVALUE\n", VALUE without its blanks.
-    let field = |name: &[u8]| {
-        let at = text.windows(name.len() + 2).position(|w| {
-            w[0] == b'\n' && &w[1..=name.len()] == name && w[name.len() + 1] == b':'
-        })?;
-        let rest = &text[at + name.len() + 2..];
-        let end = rest.iter().position(|&b| b == b'\n')?;
-        std::str::from_utf8(&rest[..end]).ok().map(str::trim)
-    };
-    let id = field(b"prog_id")?
-        .parse::<u32>()
-        .ok()
-        .filter(|&id| id != 0)?;
-    let hex = field(b"prog_tag")?;
-    let mut tag = [0u8; 8];
-    for (i, b) in tag.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(ProgIdent { id, tag })
+    let (id, tag) = sys::prog_id_tag(fd)
+        .map_err(Error::sys(sys::Cmd::ObjGetInfoByFd, "an attached program"))?;
+    Ok(ProgIdent { id, tag })
 }
 
 /// A `run --pin` under way: its record is on disk, and the directory
@@ -416,25 +339,5 @@ pub fn pin_run(
             drop(run);
             Err(e)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fdinfo_id_and_tag_are_taken_from_whole_lines_only() {
-        let text = b"pos:\t0\nflags:\t02000002\nprog_type:\t8\nprog_tag:\t0a1b2c3d4e5f6071\nprog_id:\t4242\nrun_cnt:\t0\n";
-        let ident = parse_prog_ident(text).unwrap();
-        assert_eq!(ident.id, 4242);
-        assert_eq!(ident.tag, [0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71]);
-        // A read cut inside the id's line is not taken as the id "42".
-        let cut = &text[..text.iter().position(|&b| b == b'4').unwrap() + 2];
-        assert!(parse_prog_ident(cut).is_none());
-        // Not a program's (no id, or id 0), or a short tag.
-        assert!(parse_prog_ident(b"pos:\t0\nflags:\t02\n").is_none());
-        assert!(parse_prog_ident(b"prog_tag:\t0a1b2c3d4e5f6071\nprog_id:\t0\n").is_none());
-        assert!(parse_prog_ident(b"prog_tag:\t0a1b\nprog_id:\t7\n").is_none());
     }
 }

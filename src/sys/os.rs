@@ -86,14 +86,6 @@ pub fn mount_fs(fstype: &str, target: &str) -> io::Result<()> {
 /// Opens only what exists: O_CREAT and O_TMPFILE, which make open(2) read
 /// a mode argument this call does not pass, are refused (InvalidInput).
 pub fn open(path: &str, flags: i32) -> io::Result<OwnedFd> {
-    open_in(None, path, flags)
-}
-
-/// [`open`] of `path` relative to the directory `dir` (`None`: the working
-/// directory). Through openat(2), not open(2): musl's open() follows an
-/// O_CLOEXEC open with fcntl(F_SETFD) for kernels older than 2.6.23, a
-/// second system call for every file.
-pub fn open_in(dir: Option<BorrowedFd<'_>>, path: &str, flags: i32) -> io::Result<OwnedFd> {
     if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -101,10 +93,10 @@ pub fn open_in(dir: Option<BorrowedFd<'_>>, path: &str, flags: i32) -> io::Resul
         ));
     }
     let c = cstring(path)?;
-    let dir = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
-    // SAFETY: `c` is NUL-terminated and outlives the call; `dir` is a
-    // borrowed live fd or AT_FDCWD.
-    let ret = unsafe { libc::openat(dir, c.as_ptr(), flags | libc::O_CLOEXEC) };
+    // Through openat(2), not open(2): musl's open() follows an O_CLOEXEC
+    // open with fcntl(F_SETFD), for kernels older than 2.6.23.
+    // SAFETY: `c` is NUL-terminated and outlives the call.
+    let ret = unsafe { libc::openat(libc::AT_FDCWD, c.as_ptr(), flags | libc::O_CLOEXEC) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
