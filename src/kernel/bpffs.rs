@@ -43,17 +43,16 @@ pub const MAP_PREFIX: &str = "map_";
 /// A pin's file name: bpffs refuses names with a dot (`bpf_lookup` in
 /// kernel/bpf/inode.c), so `.rodata` is pinned as `map__rodata`.
 pub fn pin_name(prefix: &str, name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{safe}")
+    let mut out = String::with_capacity(prefix.len() + name.len());
+    out.push_str(prefix);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if name.chars().all(allowed) {
+        // Most names: as they are, in one copy.
+        out.push_str(name);
+    } else {
+        out.extend(name.chars().map(|c| if allowed(c) { c } else { '_' }));
+    }
+    out
 }
 
 /// The pin name of a map pinned by name: the map's name, as libbpf does
@@ -84,4 +83,18 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<String> {
                 "cannot tell what kind of bpf object it is ({link}: {e}; is /proc mounted?)"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_names_replace_each_refused_character_with_one_underscore() {
+        assert_eq!(pin_name(MAP_PREFIX, "counts_1"), "map_counts_1");
+        assert_eq!(pin_name(MAP_PREFIX, ".rodata"), "map__rodata");
+        // One '_' per character, not per byte.
+        assert_eq!(pin_name(LINK_PREFIX, "égress-x"), "link__gress_x");
+        assert_eq!(by_name_pin("a.b"), "a_b");
+    }
 }

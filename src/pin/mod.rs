@@ -274,19 +274,26 @@ pub fn check_names(names: &[(String, PinKind)]) -> Result<()> {
             record::MAX_PINS
         )));
     }
-    let mut seen = std::collections::BTreeSet::new();
     for (name, _) in names {
         if let Some(why) = record::bad_name(name) {
             let short = &name[..name.char_indices().nth(40).map_or(name.len(), |(i, _)| i)];
             return Err(refuse(format!("cannot pin {short:?}: the name {why}")));
         }
-        if !seen.insert(name) {
-            return Err(refuse(format!(
-                "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
-            )));
-        }
     }
-    Ok(())
+    match sorted_names(names).windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(refuse(format!(
+            "two objects would be pinned as {} (their names differ only in characters bpffs does not allow)",
+            w[0]
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The names, sorted (for a binary search, or to find two the same).
+fn sorted_names(names: &[(String, PinKind)]) -> Vec<&str> {
+    let mut sorted: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+    sorted.sort_unstable();
+    sorted
 }
 
 /// Refuses a pin directory that already holds a rawbpf record (any of its
@@ -300,14 +307,13 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
     }
     // One look at the directory finds both the record's parts, however
     // many, and the names `run` would create.
-    let made_here: std::collections::BTreeSet<&str> =
-        names.iter().map(|(n, _)| n.as_str()).collect();
+    let made_here = sorted_names(names);
     let entries = fs::read_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if record::is_record_name(&name) || made_here.contains(name.as_ref()) {
+        if record::is_record_name(&name) || made_here.binary_search(&name.as_ref()).is_ok() {
             return Err(refuse(format!(
                 "{} exists already: detach what is pinned there first, or choose another --pin directory",
                 entry.path().display()
