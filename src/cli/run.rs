@@ -77,8 +77,8 @@ enum CgroupPlan {
 
 /// Everything `run` checks before its first bpf() call.
 struct Plan {
-    /// Each program's name, and whether `run` attaches it.
-    programs: Vec<(String, bool)>,
+    /// The names of the programs `run` attaches, sorted.
+    attached: Vec<String>,
     mode: AttachMode,
     pin: Option<pins::PinDir>,
     /// What a pinned run will pin, by name.
@@ -139,14 +139,27 @@ impl Plan {
             None => None,
         };
         let cgroup = plan_cgroup(args, !attached.is_empty(), pin.is_some())?;
+        let mut attached: Vec<String> = programs
+            .iter()
+            .filter(|(_, a)| *a)
+            .map(|(n, _)| n.clone())
+            .collect();
+        attached.sort_unstable();
         Ok(Plan {
-            programs,
+            attached,
             mode,
             pin,
             names,
             cgroup,
             pin_maps,
         })
+    }
+
+    /// Whether `run` attaches the program `name`.
+    fn attaches(&self, name: &str) -> bool {
+        self.attached
+            .binary_search_by(|a| a.as_str().cmp(name))
+            .is_ok()
     }
 }
 
@@ -255,16 +268,10 @@ fn attach(loaded: &Loaded, cgroup: Option<&Cgroup>, plan: &Plan) -> Result<Vec<A
     let Some(cg) = cgroup else {
         return Ok(Vec::new());
     };
-    let attached: Vec<&str> = plan
-        .programs
-        .iter()
-        .filter(|(_, a)| *a)
-        .map(|(n, _)| n.as_str())
-        .collect();
     loaded
         .programs
         .iter()
-        .filter(|p| attached.contains(&p.name()))
+        .filter(|p| plan.attaches(p.name()))
         .map(|p| cgroup::attach(p, cg, plan.mode))
         .collect()
 }
@@ -356,7 +363,7 @@ fn record_of(loaded: &Loaded, plan: &Plan) -> Result<pins::Record, Error> {
     let attached: Vec<pins::Attached<'_>> = loaded
         .programs
         .iter()
-        .filter(|p| plan.programs.iter().any(|(n, a)| *a && *n == p.name()))
+        .filter(|p| plan.attaches(p.name()))
         .map(|p| pins::Attached {
             program: p.name(),
             attach_type: p.kind().expected_attach_type,
@@ -392,7 +399,7 @@ fn print_pinned(loaded: &Loaded, plan: &Plan, dir: &Path) {
     let unattached: Vec<&str> = loaded
         .programs
         .iter()
-        .filter(|p| !plan.programs.iter().any(|(n, a)| *a && *n == p.name()))
+        .filter(|p| !plan.attaches(p.name()))
         .map(|p| p.name())
         .collect();
     if !unattached.is_empty() {

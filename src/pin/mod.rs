@@ -267,6 +267,11 @@ pub fn planned_names(
 /// Refuses names the record could not hold, or two the same, before
 /// anything is loaded.
 pub fn check_names(names: &[(String, PinKind)]) -> Result<()> {
+    checked_names(names).map(drop)
+}
+
+/// [`check_names`], and the names sorted.
+fn checked_names(names: &[(String, PinKind)]) -> Result<Vec<&str>> {
     if names.len() > record::MAX_PINS {
         return Err(refuse(format!(
             "{} pins are more than rawbpf's record holds ({})",
@@ -280,20 +285,15 @@ pub fn check_names(names: &[(String, PinKind)]) -> Result<()> {
             return Err(refuse(format!("cannot pin {short:?}: the name {why}")));
         }
     }
-    match sorted_names(names).windows(2).find(|w| w[0] == w[1]) {
+    let mut sorted: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+    sorted.sort_unstable();
+    match sorted.windows(2).find(|w| w[0] == w[1]) {
         Some(w) => Err(refuse(format!(
             "two objects would be pinned as {} (their names differ only in characters bpffs does not allow)",
             w[0]
         ))),
-        None => Ok(()),
+        None => Ok(sorted),
     }
-}
-
-/// The names, sorted (for a binary search, or to find two the same).
-fn sorted_names(names: &[(String, PinKind)]) -> Vec<&str> {
-    let mut sorted: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-    sorted.sort_unstable();
-    sorted
 }
 
 /// Refuses a pin directory that already holds a rawbpf record (any of its
@@ -301,13 +301,12 @@ fn sorted_names(names: &[(String, PinKind)]) -> Vec<&str> {
 /// could not hold ([`check_names`]). `run` asks once it holds the
 /// directory's lock, before anything is loaded.
 pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
-    check_names(names)?;
+    let made_here = checked_names(names)?;
     if !dir.exists {
         return Ok(());
     }
     // One look at the directory finds both the record's parts, however
     // many, and the names `run` would create.
-    let made_here = sorted_names(names);
     let entries = fs::read_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(&dir.path, e))?;

@@ -63,11 +63,21 @@ pub fn intent(
         let name = bpffs::pin_name(bpffs::MAP_PREFIX, &map.name);
         pins.push(Pin::new(name, PinKind::Map, 0));
     }
+    // Looked up by name in sorted lists, not by a scan per program.
+    let mut by_name: Vec<(&str, usize)> = (loaded.programs.iter().enumerate())
+        .map(|(i, p)| (p.name(), i))
+        .collect();
+    by_name.sort_unstable();
+    let mut attached_names: Vec<&str> = attached.iter().map(|a| a.program).collect();
+    attached_names.sort_unstable();
     for a in attached {
-        let prog = loaded.program(a.program).ok_or_else(|| Error::Program {
-            program: a.program.to_string(),
-            what: "attached, but not among the loaded programs".into(),
-        })?;
+        let found = by_name.binary_search_by(|(n, _)| n.cmp(&a.program));
+        let prog = found
+            .map(|i| &loaded.programs[by_name[i].1])
+            .map_err(|_| Error::Program {
+                program: a.program.to_string(),
+                what: "attached, but not among the loaded programs".into(),
+            })?;
         let (prefix, kind) = match a.link {
             true => (bpffs::LINK_PREFIX, PinKind::Link),
             false => (bpffs::PROG_PREFIX, PinKind::Legacy),
@@ -81,7 +91,7 @@ pub fn intent(
         pins.push(pin);
     }
     for p in &loaded.programs {
-        if attached.iter().any(|a| a.program == p.name()) {
+        if attached_names.binary_search(&p.name()).is_ok() {
             continue;
         }
         // Loaded, not attached: its pin is all there is to undo.
