@@ -204,16 +204,12 @@ impl Part {
         };
         let offsets;
         let range = first_byte_ranges(wanted);
-        let mut hot = [false; 256];
-        for (h, (lo, hi)) in hot.iter_mut().zip(range) {
-            *h = lo != hi;
-        }
         let wanted_at = match mapped_strings {
             Some(strings) => {
                 self.stride = MAPPED_STRIDE;
                 WantedAt::Mapped {
                     strings,
-                    hot: &hot,
+                    prefixes: Prefixes::of(wanted),
                     range: &range,
                     wanted,
                 }
@@ -290,7 +286,11 @@ impl Part {
         let mut cands = Vec::new();
         // Most vmlinux types take 16 to 40 bytes.
         let mut index = Vec::with_capacity(self.type_len as usize / 24 / self.stride as usize);
-        let (first_id, stride) = (self.first_id, self.stride);
+        let first_id = self.first_id;
+        // A power of two (1 or MAPPED_STRIDE): a mask, not a division, per
+        // record.
+        let kept = self.stride - 1;
+        debug_assert!(self.stride.is_power_of_two());
         let mut count: u32 = 0;
         // The largest record: 12 bytes and 65535 members of 12 bytes.
         let room = TYPE_HEADER_LEN + 12 * 0xffff;
@@ -301,7 +301,7 @@ impl Part {
                         cands.push((w, first_id + count));
                     }
                 }
-                if count.is_multiple_of(stride) {
+                if count & kept == 0 {
                     index.push(base + p as u32);
                 }
                 count += 1;
@@ -382,10 +382,10 @@ impl Part {
 /// Which wanted name a type's name offset is, if any.
 enum WantedAt<'a> {
     /// The string section in memory: look at the name itself, its first
-    /// byte first (`hot[b]`: some wanted name starts with b).
+    /// two bytes first.
     Mapped {
         strings: &'a [u8],
-        hot: &'a [bool; 256],
+        prefixes: Box<Prefixes>,
         range: &'a [(u32, u32); 256],
         wanted: &'a [String],
     },
@@ -399,18 +399,55 @@ impl WantedAt<'_> {
         match self {
             WantedAt::Mapped {
                 strings,
-                hot,
+                prefixes,
                 range,
                 wanted,
-            } => match strings.get(off as usize) {
-                Some(&b) if hot[usize::from(b)] => first_hit(strings, off as usize, range, wanted),
-                _ => None,
-            },
+            } => {
+                let at = off as usize;
+                match strings.get(at..at.checked_add(2)?) {
+                    Some(&[b0, b1]) if prefixes.has(b0, b1) => first_hit(strings, at, range, wanted),
+                    _ => None,
+                }
+            }
             WantedAt::Offsets(offsets) => {
                 let i = offsets.binary_search_by_key(&off, |&(o, _)| o).ok()?;
                 Some(offsets[i].1)
             }
         }
+    }
+}
+
+/// The first two bytes of the wanted names, a bit for each of the 65,536
+/// pairs: one look rules out nearly every kernel name (most share a first
+/// byte with some wanted name, "s" above all, far fewer the first two). A
+/// one-byte name `x` is found as "x" and as a flavour "x___...".
+struct Prefixes([u64; 1024]);
+
+impl Prefixes {
+    fn of(wanted: &[String]) -> Box<Prefixes> {
+        let mut p = Box::new(Prefixes([0; 1024]));
+        for w in wanted {
+            match *w.as_bytes() {
+                [] => {}
+                [b0] => {
+                    p.set(b0, 0);
+                    p.set(b0, b'_');
+                }
+                [b0, b1, ..] => p.set(b0, b1),
+            }
+        }
+        p
+    }
+
+    fn set(&mut self, b0: u8, b1: u8) {
+        let pair = usize::from(b0) << 8 | usize::from(b1);
+        self.0[pair / 64] |= 1 << (pair % 64);
+    }
+
+    #[inline(always)]
+    fn has(&self, b0: u8, b1: u8) -> bool {
+        let pair = usize::from(b0) << 8 | usize::from(b1);
+        self.0[pair / 64] & (1 << (pair % 64)) != 0
     }
 }
 
