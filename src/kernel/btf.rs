@@ -405,7 +405,9 @@ impl WantedAt<'_> {
             } => {
                 let at = off as usize;
                 match strings.get(at..at.checked_add(2)?) {
-                    Some(&[b0, b1]) if prefixes.has(b0, b1) => first_hit(strings, at, range, wanted),
+                    Some(&[b0, b1]) if prefixes.has(b0, b1) => {
+                        first_hit(strings, at, range, wanted)
+                    }
                     _ => None,
                 }
             }

@@ -224,11 +224,18 @@ impl Btf {
         (0..u32::from(t.vlen)).map(|i| t.datasec_var(i)).collect()
     }
 
-    /// The id of the first type of `kind` named `name`.
+    /// The id of the first type of `kind` named `name`. A scan that reads
+    /// each record's name offset and kind only, not the whole record.
     pub fn find(&self, kind: u8, name: &str) -> Option<u32> {
         (1..self.len() as u32).find(|&id| {
-            self.get(id)
-                .is_ok_and(|t| t.kind == kind && self.name(t.name_off).is_ok_and(|n| n == name))
+            let pos = self.index[id as usize - 1] as usize;
+            let (Some(name_off), Some(info)) = (
+                types::u32_at(&self.raw, pos),
+                types::u32_at(&self.raw, pos + 4),
+            ) else {
+                return false;
+            };
+            types::kind_of(info) == kind && self.name(name_off).is_ok_and(|n| n == name)
         })
     }
 

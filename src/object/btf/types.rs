@@ -232,6 +232,12 @@ fn split_info(info: u32) -> (u8, u16, bool) {
     )
 }
 
+/// The kind in a record's `info` word.
+#[inline(always)]
+pub fn kind_of(info: u32) -> u8 {
+    split_info(info).0
+}
+
 /// The whole length of the record whose `info` word is `info`, header
 /// included; `Err(kind)` for a kind this code does not know.
 #[inline(always)]
