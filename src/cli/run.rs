@@ -438,12 +438,17 @@ fn report_loaded(args: &RunArgs, loaded: &Loaded, attachments: &[Attachment], cg
     out!("{}", describe(loaded, attachments, cg));
     timing::add_calls(&sys::take_timed_call_log());
     let names: Vec<&str> = calls.iter().map(|c| c.cmd.name()).collect();
+    // A pinned run records each attached program's id before attaching.
+    let what = match args.pin {
+        Some(_) => "load, record and attach",
+        None => "load and attach",
+    };
     outln!(
-        "bpf() calls to load and attach ({}): {}",
+        "bpf() calls to {what} ({}): {}",
         names.len(),
         names.join(", ")
     );
-    outln!("{}", call_time(&calls, "load and attach"));
+    outln!("{}", call_time(&calls, what));
 }
 
 /// `run` without --pin: load, attach, stay until a stop signal, then undo
@@ -599,7 +604,12 @@ pub(super) fn describe(
     }
     // Each program's BPF_PROG_LOAD time, when `run --verbose` timed them.
     let load_nanos = timing::prog_load_nanos();
-    let load_nanos = load_nanos.get(..loaded.programs.len()).unwrap_or_default();
+    // One call per program in load order; anything else (a retry after
+    // EAGAIN) and the times are not shown rather than shown wrong.
+    let load_nanos = match load_nanos.len() == loaded.programs.len() {
+        true => &load_nanos[..],
+        false => &[],
+    };
     for (i, prog) in loaded.programs.iter().enumerate() {
         if let Ok((info, maps)) = prog.info() {
             let time = load_nanos
