@@ -39,7 +39,8 @@ fails at once.
                    IPEgressFilterPath=)
   --verbose        ask the kernel about what it holds (ids, tags), list
                    the bpf() commands that loaded and attached it, and
-                   say how long they took
+                   say where the time went, step by step (own work,
+                   bpf() calls, threads, each program's verification)
   --trace          print every bpf() call on stderr as it happens: the
                    command, its decoded fields, the result or errno, time
   --btf FILE       resolve CO-RE relocations against FILE (another
