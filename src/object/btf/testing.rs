@@ -25,3 +25,16 @@ pub(crate) fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
 pub(crate) fn info(kind: u8, vlen: u32, kflag: bool) -> u32 {
     (u32::from(kind) << 24) | vlen | u32::from(kflag) << 31
 }
+
+/// A `.BTF.ext` blob with a func_info section only: its 24-byte header,
+/// then `func` (the record size and the per-section blocks).
+pub(crate) fn ext_with_func_info(func: &[u8]) -> Vec<u8> {
+    let mut ext = Vec::new();
+    ext.extend_from_slice(&MAGIC.to_le_bytes());
+    ext.extend_from_slice(&[1, 0]);
+    for v in [24u32, 0, func.len() as u32, 0, 0] {
+        ext.extend_from_slice(&v.to_le_bytes());
+    }
+    ext.extend_from_slice(func);
+    ext
+}

@@ -1,7 +1,6 @@
 //! Hand-built BTF: map definitions of maps of maps and program arrays, and
 //! hostile inputs that must fail (or succeed) in bounded time and memory.
 
-use super::types::MAGIC;
 use super::*;
 use crate::object::elf::Object;
 use crate::uapi::MapType;
@@ -215,7 +214,7 @@ mod bounds_tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    use crate::object::btf::testing::blob;
+    use crate::object::btf::testing::{blob, ext_with_func_info};
 
     fn info(kind: u8, vlen: u32) -> u32 {
         crate::object::btf::testing::info(kind, vlen, false)
@@ -274,13 +273,7 @@ mod bounds_tests {
             func.extend_from_slice(&1u32.to_le_bytes());
             func.extend_from_slice(&[0; 8]);
         }
-        let mut ext = Vec::new();
-        ext.extend_from_slice(&MAGIC.to_le_bytes());
-        ext.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, func.len() as u32, 0, 0] {
-            ext.extend_from_slice(&v.to_le_bytes());
-        }
-        ext.extend_from_slice(&func);
+        let ext = ext_with_func_info(&func);
         let start = Instant::now();
         let err = BtfExt::parse(&ext, &btf).unwrap_err().to_string();
         assert!(err.contains("section names take more than"), "{err}");
@@ -298,13 +291,7 @@ mod bounds_tests {
             func.extend_from_slice(&(i * 8).to_le_bytes());
             func.extend_from_slice(&1u32.to_le_bytes());
         }
-        let mut ext = Vec::new();
-        ext.extend_from_slice(&MAGIC.to_le_bytes());
-        ext.extend_from_slice(&[1, 0]);
-        for v in [24u32, 0, func.len() as u32, 0, 0] {
-            ext.extend_from_slice(&v.to_le_bytes());
-        }
-        ext.extend_from_slice(&func);
+        let ext = ext_with_func_info(&func);
         let parsed = BtfExt::parse(&ext, &btf).unwrap();
         assert_eq!(parsed.func_info["prog"].len(), n as usize);
     }
