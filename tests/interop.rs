@@ -59,17 +59,7 @@ fn build_peer() -> Option<PathBuf> {
 
 /// Runs the libbpf side with `args`; its stdout, one line a map.
 fn libbpf(peer: &Path, args: &[&str]) -> Vec<String> {
-    let o = Command::new(peer)
-        .args(args)
-        .output()
-        .expect("run the peer");
-    assert!(
-        o.status.success(),
-        "libbpf_peer {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout)
+    String::from_utf8(common::command_ok(peer, "libbpf_peer", args))
         .unwrap()
         .lines()
         .map(str::to_string)
@@ -153,6 +143,14 @@ fn pinned_id(path: &Path) -> u32 {
     rawbpf::sys::map_info(fd.as_fd()).unwrap().id
 }
 
+/// The by-name object loaded by rawbpf with its pin root at `root`.
+fn load_by_name(root: &Path) -> rawbpf::Loaded {
+    ObjectSpec::parse(BY_NAME)
+        .unwrap()
+        .load(&LoadOptions::default().pin_maps(root))
+        .unwrap()
+}
+
 /// The one map `root/shared_counts` the peer printed: its id.
 fn peer_pin(peer: &Path, root: &Path, object: &NamedObject) -> u32 {
     let lines = libbpf(peer, &["pin", root.to_str().unwrap(), object.path()]);
@@ -173,10 +171,7 @@ fn a_map_pinned_by_name_by_libbpf_is_reused_by_rawbpf() {
     let id = peer_pin(&peer, root.path(), &object);
     assert_eq!(pinned_id(&pin), id, "libbpf pinned it at ROOT/NAME");
 
-    let loaded = ObjectSpec::parse(BY_NAME)
-        .unwrap()
-        .load(&LoadOptions::default().pin_maps(root.path()))
-        .unwrap();
+    let loaded = load_by_name(root.path());
     let [by_name] = &loaded.pinned_by_name[..] else {
         panic!("{:?}", loaded.pinned_by_name)
     };
@@ -221,10 +216,7 @@ fn a_map_pinned_by_name_by_rawbpf_is_reused_by_libbpf() {
     let Some(peer) = peer() else { return };
     let object = NamedObject::new("pin_by_name.bpf.o", BY_NAME);
     let root = PinDir::new("interop-rawbpf-first");
-    let loaded = ObjectSpec::parse(BY_NAME)
-        .unwrap()
-        .load(&LoadOptions::default().pin_maps(root.path()))
-        .unwrap();
+    let loaded = load_by_name(root.path());
     let [by_name] = &loaded.pinned_by_name[..] else {
         panic!("{:?}", loaded.pinned_by_name)
     };
@@ -264,10 +256,7 @@ fn a_load_that_fails_removes_only_the_pins_it_made() {
     assert!(!pin.exists(), "the pin the failed load made is gone");
     assert!(!root.path().exists(), "and the root it made");
 
-    let loaded = ObjectSpec::parse(BY_NAME)
-        .unwrap()
-        .load(&LoadOptions::default().pin_maps(root.path()))
-        .unwrap();
+    let loaded = load_by_name(root.path());
     let id = pinned_id(&pin);
     drop(loaded);
     failing().unwrap_err();

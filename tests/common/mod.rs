@@ -113,17 +113,25 @@ pub fn rawbpf_bin() -> &'static str {
 /// its stderr if not) and returns its stdout.
 #[allow(dead_code)]
 pub fn rawbpf_ok(args: &[&str]) -> String {
-    let out = std::process::Command::new(rawbpf_bin())
+    let stdout = command_ok(std::path::Path::new(rawbpf_bin()), "rawbpf", args);
+    String::from_utf8_lossy(&stdout).into_owned()
+}
+
+/// Runs `program` with `args`, asserts that it succeeded (showing `label`,
+/// the arguments and its stderr if not) and returns its stdout.
+#[allow(dead_code)]
+pub fn command_ok(program: &std::path::Path, label: &str, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(program)
         .args(args)
         .output()
-        .expect("run rawbpf");
+        .unwrap_or_else(|e| panic!("run {label}: {e}"));
     assert!(
         out.status.success(),
-        "rawbpf {}: {}",
+        "{label} {}: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    out.stdout
 }
 
 /// The seed's timer-free twin: the same program (bpf_prog1, cgroup_skb/egress,
