@@ -45,7 +45,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::object::btf::types::{record_len, scan_records, HEADER_LEN, TYPE_HEADER_LEN};
+use crate::object::btf::types::{record_len, scan_records, u32_at, HEADER_LEN, TYPE_HEADER_LEN};
 use crate::object::btf::{essential_name, BtfSource, Header, Type};
 use crate::object::core::insert_sorted;
 
@@ -327,7 +327,7 @@ impl Part {
         let mut header = [0u8; TYPE_HEADER_LEN];
         self.read_exact_at(&mut header, self.type_pos + u64::from(off))
             .map_err(|e| e.to_string())?;
-        let info = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let info = u32_at(&header, 4).unwrap_or_default();
         let len = record_len(info).map_err(|k| format!("unknown kind {k}"))?;
         Ok(len as u32)
     }
