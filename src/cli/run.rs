@@ -144,7 +144,7 @@ impl Plan {
             .filter(|(_, a)| *a)
             .map(|(n, _)| n.clone())
             .collect();
-        attached.sort_unstable();
+        attached.sort();
         Ok(Plan {
             attached,
             mode,

@@ -46,7 +46,7 @@ pub fn pin_name(prefix: &str, name: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + name.len());
     out.push_str(prefix);
     let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if name.chars().all(allowed) {
+    if name.bytes().all(|b| allowed(char::from(b))) {
         // Most names: as they are, in one copy.
         out.push_str(name);
     } else {

@@ -387,7 +387,7 @@ fn map_fds_by_source(maps: &[Map]) -> impl Fn(maps::MapSource) -> Option<RawFd> 
         .enumerate()
         .filter_map(|(i, m)| Some((m.source?, i)))
         .collect();
-    by_source.sort_unstable();
+    by_source.sort();
     move |source| {
         let first = by_source.partition_point(|&(s, _)| s < source);
         let (_, i) = by_source.get(first).filter(|&&(s, _)| s == source)?;

@@ -266,7 +266,7 @@ impl<'d> DefsByName<'d> {
             .enumerate()
             .map(|(i, d)| (d.name.as_str(), i))
             .collect();
-        by_name.sort_unstable();
+        by_name.sort();
         DefsByName { defs, by_name }
     }
 

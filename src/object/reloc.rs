@@ -60,7 +60,7 @@ use rawbpf_asm::{Insn, INSN_SIZE};
 
 use crate::error::{Error, Result};
 use crate::object::btf::{BtfExt, FuncInfo, LineInfo};
-use crate::object::elf::{Object, SectionKind, Symbol, R_BPF_64_32, R_BPF_64_64};
+use crate::object::elf::{Object, Reloc, SectionKind, Symbol, R_BPF_64_32, R_BPF_64_64};
 use crate::object::externs::{Resolution, Resolved};
 use crate::object::maps::MapSource;
 
@@ -91,21 +91,27 @@ impl Assembled {
 
     /// func_info as packed `struct bpf_func_info` records.
     pub fn func_info_bytes(&self) -> Vec<u8> {
-        self.func_info
-            .iter()
-            .flat_map(|f| [f.insn_off, f.type_id])
-            .flat_map(u32::to_le_bytes)
-            .collect()
+        le_words(self.func_info.iter().map(|f| [f.insn_off, f.type_id]))
     }
 
     /// line_info as packed `struct bpf_line_info` records.
     pub fn line_info_bytes(&self) -> Vec<u8> {
-        self.line_info
-            .iter()
-            .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
-            .flat_map(u32::to_le_bytes)
-            .collect()
+        le_words(
+            (self.line_info.iter()).map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col]),
+        )
     }
+}
+
+/// Records of `N` u32 fields, packed little-endian one after the other, in
+/// a vector sized once.
+fn le_words<const N: usize>(records: impl ExactSizeIterator<Item = [u32; N]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.len() * N * 4);
+    for record in records {
+        for word in record {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    out
 }
 
 /// What the kernel side created that instructions refer to.
@@ -204,7 +210,9 @@ fn slot_of_byte(byte: u64) -> Option<usize> {
 }
 
 /// Relocates every reference in one placed function, instruction by
-/// instruction (an ld_imm64 and its second slot are one).
+/// instruction (an ld_imm64 and its second slot are one). The function's
+/// relocations are read in one ordered pass beside its instructions, not
+/// looked up once per instruction.
 fn relocate_function(
     obj: &Object<'_>,
     func: usize,
@@ -213,12 +221,22 @@ fn relocate_function(
     out: &mut Assembled,
 ) -> Result<()> {
     let f = &obj.functions[func];
+    let (start, end) = (byte_of_slot(f.start), byte_of_slot(f.start + f.len));
+    let mut relocs = obj
+        .relocs
+        .range((f.section, start)..(f.section, end))
+        .peekable();
     let mut j = 0;
     while j < f.len {
         let site = Site {
             section_slot: f.start + j,
             program_slot: first_slot + j,
         };
+        // Relocations inside an instruction (an ld_imm64's second slot)
+        // name no instruction and are passed over, as before.
+        let byte = byte_of_slot(site.section_slot);
+        while relocs.next_if(|((_, at), _)| *at < byte).is_some() {}
+        let reloc = relocs.next_if(|((_, at), _)| *at == byte).map(|(_, r)| r);
         let insn = out.insns[site.program_slot];
         let result = if insn.is_ld_imm64() && j + 1 >= f.len {
             Err(format!(
@@ -226,7 +244,7 @@ fn relocate_function(
                 f.name
             ))
         } else {
-            relocate_site(obj, f.section, site, targets, out)
+            relocate_site(obj, f.section, site, reloc, targets, out)
         };
         result.map_err(|what| Error::Reloc {
             section: obj.sections[f.section].name.clone(),
@@ -238,17 +256,19 @@ fn relocate_function(
     Ok(())
 }
 
-/// The reference at one site, if any, by what its ELF relocation names: an
-/// extern, or a symbol of the object that an ld_imm64 loads or a call calls.
+/// The reference at one site, if any, by what its ELF relocation (`reloc`)
+/// names: an extern, or a symbol of the object that an ld_imm64 loads or a
+/// call calls.
 fn relocate_site(
     obj: &Object<'_>,
     section: usize,
     site: Site,
+    reloc: Option<&Reloc>,
     targets: &Targets<'_>,
     out: &mut Assembled,
 ) -> std::result::Result<(), String> {
     let insn = out.insns[site.program_slot];
-    let Some(reloc) = obj.relocs.get(&(section, byte_of_slot(site.section_slot))) else {
+    let Some(reloc) = reloc else {
         // A call without relocation is relative inside its own section.
         if insn.is_pseudo_call() {
             return relocate_local_call(obj, section, site, out);
@@ -602,14 +622,18 @@ fn move_ext_info(obj: &Object<'_>, ext: &BtfExt, out: &mut Assembled) -> Result<
         };
         // Each function takes its run of its section's records.
         let func_info = ext.func_info.get(name).map_or(&[][..], Vec::as_slice);
-        for rec in in_range(func_info, |r| r.insn_off, &range) {
+        let func_info = in_range(func_info, |r| r.insn_off, &range);
+        out.func_info.reserve(func_info.len());
+        for rec in func_info {
             out.func_info.push(FuncInfo {
                 insn_off: to_program_slot(rec.insn_off)?,
                 type_id: rec.type_id,
             });
         }
         let line_info = ext.line_info.get(name).map_or(&[][..], Vec::as_slice);
-        for rec in in_range(line_info, |r| r.insn_off, &range) {
+        let line_info = in_range(line_info, |r| r.insn_off, &range);
+        out.line_info.reserve(line_info.len());
+        for rec in line_info {
             out.line_info.push(LineInfo {
                 insn_off: to_program_slot(rec.insn_off)?,
                 ..*rec

@@ -286,7 +286,7 @@ fn checked_names(names: &[(String, PinKind)]) -> Result<Vec<&str>> {
         }
     }
     let mut sorted: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-    sorted.sort_unstable();
+    sorted.sort();
     match sorted.windows(2).find(|w| w[0] == w[1]) {
         Some(w) => Err(refuse(format!(
             "two objects would be pinned as {} (their names differ only in characters bpffs does not allow)",

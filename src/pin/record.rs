@@ -199,7 +199,7 @@ pub fn bad_name(name: &str) -> Option<&'static str> {
         Some("is not a file name")
     } else if name.len() > NAME_MAX {
         Some("is longer than 255 bytes")
-    } else if name.contains(['/', '\n', '\0']) {
+    } else if name.bytes().any(|b| matches!(b, b'/' | b'\n' | 0)) {
         Some("holds a '/', a newline or a NUL")
     } else if is_record_name(name) {
         Some("is the name of rawbpf's record")

@@ -67,9 +67,9 @@ pub fn intent(
     let mut by_name: Vec<(&str, usize)> = (loaded.programs.iter().enumerate())
         .map(|(i, p)| (p.name(), i))
         .collect();
-    by_name.sort_unstable();
+    by_name.sort();
     let mut attached_names: Vec<&str> = attached.iter().map(|a| a.program).collect();
-    attached_names.sort_unstable();
+    attached_names.sort();
     for a in attached {
         let found = by_name.binary_search_by(|(n, _)| n.cmp(&a.program));
         let prog = found
@@ -189,18 +189,16 @@ impl PinRun {
         attachments: &[Attachment],
     ) -> Result<()> {
         let fds = fds_by_pin_name(loaded, attachments);
-        let mut to_pin: Vec<(BorrowedFd<'_>, PathBuf)> = Vec::new();
+        let mut to_pin: Vec<(BorrowedFd<'_>, PathBuf)> = Vec::with_capacity(record.pins.len());
         for pin in &record.pins {
-            // The last entry of a name wins, as an attachment's own fd
-            // comes after its program's.
-            let found = fds.iter().rev().find(|(name, _)| *name == pin.name);
-            let (_, fd) = *found.ok_or_else(|| {
+            let found = fds.binary_search_by(|(name, _)| name.as_str().cmp(&pin.name));
+            let i = found.map_err(|_| {
                 refuse(format!(
                     "{} is recorded, but nothing of this run is pinned as it",
                     pin.name
                 ))
             })?;
-            to_pin.push((fd, self.lock.path().join(&pin.name)));
+            to_pin.push((fds[i].1, self.lock.path().join(&pin.name)));
         }
         // Each pin made is noted at once, so that a failure undoes exactly those.
         let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
@@ -210,14 +208,15 @@ impl PinRun {
             pinned
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(path.clone());
+                .push(i);
             Ok(())
         });
-        self.made.extend(
-            pinned
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let mut paths: Vec<Option<PathBuf>> = to_pin.into_iter().map(|(_, p)| Some(p)).collect();
+        let pinned = pinned
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.made
+            .extend(pinned.into_iter().filter_map(|i| paths[i].take()));
         result.map(drop)
     }
 
@@ -256,7 +255,9 @@ impl Drop for PinRun {
 /// thread: a pin costs a few microseconds, a thread about a dozen pins.
 const PINS_PER_THREAD: usize = 16;
 
-/// What each name of a run's record pins: the same names [`intent`] gives.
+/// What each name of a run's record pins: the same names [`intent`] gives,
+/// sorted by name for binary search. Where two things have one name the
+/// later wins: an attachment's own fd comes after its program's.
 fn fds_by_pin_name<'a>(
     loaded: &'a Loaded,
     attachments: &'a [Attachment],
@@ -275,6 +276,11 @@ fn fds_by_pin_name<'a>(
             (None, None) => {}
         }
     }
+    // Reversed, then sorted stably: the latest of a name leads its run,
+    // and dedup keeps the first of each run.
+    fds.reverse();
+    fds.sort_by(|a, b| a.0.cmp(&b.0));
+    fds.dedup_by(|a, b| a.0 == b.0);
     fds
 }
 

@@ -56,7 +56,7 @@ impl<'o> Globals<'o> {
             .filter(|(_, s)| s.global)
             .filter_map(|(i, s)| Some((s.section?, s.name.as_str(), i)))
             .collect();
-        sorted.sort_unstable();
+        sorted.sort();
         Globals { sorted, obj }
     }
 
@@ -146,7 +146,7 @@ impl Btf {
             })?;
             *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
         }
-        vars.sort_unstable_by_key(|&(_, offset, _)| offset);
+        vars.sort_by_key(|&(_, offset, _)| offset);
         self.set_datasec(id, size, &vars)
     }
 
@@ -163,7 +163,7 @@ impl Btf {
         if hidden.is_empty() {
             return Ok(());
         }
-        hidden.sort_unstable();
+        hidden.sort();
         for id in 1..self.len() as u32 {
             let t = self.get(id)?;
             if t.kind == kind::FUNC
