@@ -84,7 +84,8 @@ fn trace_of_run_shows_the_seven_calls_decoded() {
         .map(|l| &l[..l.find(',').unwrap_or(l.len())])
         .collect();
     let map_pins = if kernel_has_bpf_timer() { 2 } else { 1 };
-    assert_eq!(rest, vec!["bpf(BPF_OBJ_PIN"; map_pins + 1], "{stderr}");
+    let pins = common::pin_calls(map_pins + 1);
+    assert_eq!(rest, vec!["bpf(BPF_OBJ_PIN"; pins], "{stderr}");
     // describe() prints names, not numbers.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("type CGROUP_SKB"), "{stdout}");

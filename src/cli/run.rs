@@ -1,6 +1,7 @@
 //! `rawbpf run`: load an object, attach its cgroup programs, and either stay
 //! until a stop signal or pin everything and exit.
 
+use std::fmt::Write as _;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -538,10 +539,12 @@ fn call_time(calls: &[sys::Call], what: &str) -> String {
 /// What the loader made, from what it already knows: one line per object and
 /// not one system call (`--verbose` asks the kernel instead, see [`describe`]).
 fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>) -> String {
+    // Written into one buffer: an object may have hundreds of lines.
     let mut out = String::new();
     for map in &loaded.maps {
-        out += &format!(
-            "map     {:<16} type {} key {} value {} entries {}\n",
+        let _ = writeln!(
+            out,
+            "map     {:<16} type {} key {} value {} entries {}",
             map.name(),
             map.map_type(),
             map.key_size(),
@@ -550,8 +553,9 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
         );
     }
     for prog in &loaded.programs {
-        out += &format!(
-            "prog    {:<16} type {} section {} ({} insns)\n",
+        let _ = writeln!(
+            out,
+            "prog    {:<16} type {} section {} ({} insns)",
             prog.name(),
             ProgType(prog.kind().prog_type),
             prog.section(),
@@ -567,8 +571,9 @@ fn summary(loaded: &Loaded, attachments: &[Attachment], cgroup: Option<&Cgroup>)
         } else {
             "legacy"
         };
-        out += &format!(
-            "{how}  {} -> {target} (attach type {})\n",
+        let _ = writeln!(
+            out,
+            "{how}  {} -> {target} (attach type {})",
             a.program,
             AttachType(a.attach_type)
         );

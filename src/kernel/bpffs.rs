@@ -5,7 +5,9 @@
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::sys;
@@ -25,6 +27,37 @@ fn cpath(path: &Path) -> Result<CString> {
 pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
     sys::obj_pin(fd, &cpath(path)?)
         .map_err(|e| Error::sys(Cmd::ObjPin, path.display().to_string())(e))
+}
+
+/// Pins a kernel object at `path`, a name inside the directory open as
+/// `dir` (BPF_OBJ_PIN): by that name alone where the kernel takes the
+/// directory's fd (BPF_F_PATH_FD, Linux 6.5), which spares it a lookup of
+/// every component of the directory's path, else by the whole path.
+/// `by_fd` says which to try first: it is cleared when the kernel refuses
+/// the flag (EINVAL) and the whole path works, so that later pins of the
+/// same run go by path at once (one refused call per run on older kernels).
+pub fn pin_in(
+    fd: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    by_fd: &AtomicBool,
+) -> Result<()> {
+    if by_fd.load(Ordering::Relaxed) {
+        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        let name = CString::new(name)
+            .map_err(|_| Error::Env(format!("path {} contains NUL", path.display())))?;
+        match sys::obj_pin_in(fd, dir, &name) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                pin(fd, path)?;
+                by_fd.store(false, Ordering::Relaxed);
+                return Ok(());
+            }
+            result => {
+                return result.map_err(|e| Error::sys(Cmd::ObjPin, path.display().to_string())(e))
+            }
+        }
+    }
+    pin(fd, path)
 }
 
 /// Opens a pinned object (BPF_OBJ_GET).

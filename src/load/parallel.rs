@@ -4,8 +4,8 @@
 //! The kernel verifies each program on its own, in the thread that asked
 //! (BPF_PROG_LOAD), and verification is most of what loading costs: with
 //! one thread per CPU, programs are verified side by side. Pins in one
-//! directory are made under the directory's lock, but the path walk and the
-//! new inode are not, so two threads still pin faster than one.
+//! directory are made under the directory's lock, but finding the object
+//! and the name's lookup are not, so two threads still pin faster than one.
 //!
 //! Where a thread runs matters as much as having it. A new thread is queued
 //! on the CPU of the thread that starts it or on another, as the scheduler

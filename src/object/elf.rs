@@ -524,7 +524,9 @@ fn collect_functions(sections: &[Section<'_>], symbols: &[Symbol]) -> Result<Vec
             hidden: sym.hidden,
         });
     }
-    functions.sort_by_key(|f| (f.section, f.start));
+    if !functions.is_sorted_by_key(|f| (f.section, f.start)) {
+        functions.sort_by_key(|f| (f.section, f.start));
+    }
     if let Some(pair) = functions
         .windows(2)
         .find(|w| w[0].section == w[1].section && w[0].start + w[0].len > w[1].start)

@@ -393,12 +393,9 @@ fn datasec_ids(btf: Option<&Btf>) -> Result<BTreeMap<&str, u32>> {
     // data section, which was quadratic in the number of sections.
     let mut datasecs = BTreeMap::new();
     if let Some(btf) = btf {
-        for id in (1..btf.len() as u32).rev() {
-            let t = btf.get(id)?;
-            if t.kind == kind::DATASEC {
-                if let Ok(name) = btf.name(t.name_off) {
-                    datasecs.insert(name, id);
-                }
+        for id in btf.ids_of_kind(kind::DATASEC) {
+            if let Ok(name) = btf.name(btf.get(id)?.name_off) {
+                datasecs.entry(name).or_insert(id);
             }
         }
     }

@@ -37,6 +37,7 @@
 //! ATTACH_TYPE NAME` and no CREATED 2; it is still read.
 
 use std::ffi::OsStr;
+use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -243,23 +244,23 @@ pub fn encode(record: &Record) -> Result<Vec<Vec<u8>>, String> {
         Made::Yes => 1,
         Made::Pending => 2,
     };
-    let mut body = format!("cgroup {} {created}\n", record.cgroup_id).into_bytes();
+    // One buffer for every line: a record names hundreds of pins.
+    let mut body = format!("cgroup {} {created}\n", record.cgroup_id);
     for pin in &record.pins {
         if let Some(why) = bad_name(&pin.name) {
             return Err(format!("the pin name {:?} {why}", pin.name));
         }
-        let (id, tag) = match &pin.prog {
-            Some(p) => (p.id, hex(&p.tag)),
-            None => (0, "-".to_string()),
-        };
-        let line = format!(
-            "{} {} {id} {tag} {}\n",
-            pin.kind.letter(),
-            pin.attach_type,
-            pin.name
-        );
-        body.extend_from_slice(line.as_bytes());
+        let _ = write!(body, "{} {} ", pin.kind.letter(), pin.attach_type);
+        match &pin.prog {
+            Some(p) => {
+                let _ = write!(body, "{} {} ", p.id, hex(&p.tag));
+            }
+            None => body.push_str("0 - "),
+        }
+        body.push_str(&pin.name);
+        body.push('\n');
     }
+    let mut body = body.into_bytes();
     body.extend_from_slice(path);
     // The part count is in the first line, whose length it changes: settle it.
     let mut parts = 1;

@@ -6,6 +6,7 @@
 use std::fs;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
 use super::{cgroup_id, check_free, refuse, symlink, Locked, PinDir, PinKind};
@@ -202,9 +203,11 @@ impl PinRun {
         }
         // Each pin made is noted at once, so that a failure undoes exactly those.
         let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
+        let by_fd = AtomicBool::new(true);
+        let dir = self.lock.fd();
         let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
             let (fd, path) = &to_pin[i];
-            bpffs::pin(*fd, path)?;
+            bpffs::pin_in(*fd, dir, path, &by_fd)?;
             pinned
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -334,12 +337,7 @@ pub fn pin_run(
         .map(|c| CgroupIntent::of(c.cgroup, c.created))
         .transpose()?;
     let record = intent(loaded, cgroup.as_ref(), &attached)?;
-    let names: Vec<(String, PinKind)> = record
-        .pins
-        .iter()
-        .map(|p| (p.name.clone(), p.kind))
-        .collect();
-    super::check_names(&names)?;
+    // begin() checks the record's names before it writes anything.
     let mut run = PinRun::begin(Locked::for_run(dir)?, &record)?;
     match run.pin(&record, loaded, &attachments) {
         Ok(()) => {

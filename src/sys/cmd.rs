@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 use std::io;
 use std::mem::{offset_of, size_of};
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::{
     bpf, fd, len32, owned_fd, ptr, ptr_mut, AttachFlags, Cmd, ObjGetFlags, ProgFlags, TestRunFlags,
@@ -678,15 +678,37 @@ struct ObjAttr {
     pathname: u64,
     bpf_fd: u32,
     file_flags: u32,
+    /// With BPF_F_PATH_FD (Linux 6.5), the directory `pathname` is
+    /// relative to; 0 otherwise, as kernels without the field require.
+    path_fd: i32,
+    /// Sent as an explicit zero: the kernel refuses non-zero bytes after
+    /// the fields it knows.
+    pad: u32,
 }
-layout!(ObjAttr, size 16, pathname @ 0, bpf_fd @ 8, file_flags @ 12);
+layout!(ObjAttr, size 24, pathname @ 0, bpf_fd @ 8, file_flags @ 12, path_fd @ 16);
 
 /// BPF_OBJ_PIN: gives the object a name in a bpffs mount.
 pub fn obj_pin(obj: BorrowedFd<'_>, path: &CStr) -> io::Result<()> {
     let mut attr = ObjAttr {
         pathname: path.as_ptr() as usize as u64,
         bpf_fd: fd(obj),
-        file_flags: 0,
+        ..Default::default()
+    };
+    bpf(Cmd::ObjPin, &mut attr).map(drop)
+}
+
+/// BPF_OBJ_PIN as `name` inside the directory open as `dir`
+/// (BPF_F_PATH_FD, Linux 6.5): the kernel looks up one name where a whole
+/// path costs a lookup per component (for /sys/fs/bpf/..., sysfs dentries
+/// it revalidates each time), a third of a pin. Older kernels refuse the
+/// flag with EINVAL.
+pub fn obj_pin_in(obj: BorrowedFd<'_>, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    let mut attr = ObjAttr {
+        pathname: name.as_ptr() as usize as u64,
+        bpf_fd: fd(obj),
+        file_flags: ObjGetFlags::PATH_FD.bits(),
+        path_fd: dir.as_raw_fd(),
+        pad: 0,
     };
     bpf(Cmd::ObjPin, &mut attr).map(drop)
 }
@@ -695,8 +717,8 @@ pub fn obj_pin(obj: BorrowedFd<'_>, path: &CStr) -> io::Result<()> {
 pub fn obj_get(path: &CStr, flags: ObjGetFlags) -> io::Result<OwnedFd> {
     let mut attr = ObjAttr {
         pathname: path.as_ptr() as usize as u64,
-        bpf_fd: 0,
         file_flags: flags.bits(),
+        ..Default::default()
     };
     owned_fd(bpf(Cmd::ObjGet, &mut attr)?)
 }

@@ -275,13 +275,15 @@ bitflags! {
 }
 
 bitflags! {
-    /// `file_flags` of BPF_OBJ_GET.
+    /// `file_flags` of BPF_OBJ_GET and BPF_OBJ_PIN.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
     pub struct ObjGetFlags: u32 {
         /// `BPF_F_RDONLY`: open for reading only.
         const RDONLY = 1 << 3;
         /// `BPF_F_WRONLY`: open for writing only.
         const WRONLY = 1 << 4;
+        /// `BPF_F_PATH_FD` (Linux 6.5): `pathname` is relative to `path_fd`.
+        const PATH_FD = 1 << 14;
         const _ = !0;
     }
 }

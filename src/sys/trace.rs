@@ -281,10 +281,15 @@ fn pin(f: &mut Fields<'_>, cmd: Cmd) {
     }
     if cmd == Cmd::ObjPin {
         f.num("bpf_fd", 8);
-    } else {
-        f.nonzero("file_flags", 12, |v| {
-            flags(ObjGetFlags::from_bits_retain(v))
-        });
+    }
+    f.nonzero("file_flags", 12, |v| {
+        flags(ObjGetFlags::from_bits_retain(v))
+    });
+    if f.attr
+        .u32(12)
+        .is_some_and(|v| v & ObjGetFlags::PATH_FD.bits() != 0)
+    {
+        f.num("path_fd", 16);
     }
 }
 

@@ -143,6 +143,23 @@ pub fn kernel_has_bpf_timer() -> bool {
     rawbpf::selftest::kernel_version().is_some_and(|v| v >= (5, 15))
 }
 
+/// Whether the running kernel pins relative to a directory's fd
+/// (BPF_F_PATH_FD, Linux 6.5). Where it does not, a pinned run's first
+/// BPF_OBJ_PIN is refused (EINVAL) and made again by the whole path.
+pub fn kernel_pins_by_dir_fd() -> bool {
+    rawbpf::selftest::kernel_version().is_some_and(|v| v >= (6, 5))
+}
+
+/// BPF_OBJ_PIN calls of a pinned run that makes `pins` pins: one more on
+/// a kernel that refuses the first by directory fd.
+pub fn pin_calls(pins: usize) -> usize {
+    if kernel_pins_by_dir_fd() {
+        pins
+    } else {
+        pins + 1
+    }
+}
+
 /// The object the attach, pin and detach tests use: the seed where the
 /// kernel has bpf_timer, its timer-free twin where it has not (5.10).
 pub fn policy_object() -> &'static [u8] {

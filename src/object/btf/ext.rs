@@ -181,10 +181,14 @@ impl BtfExt {
     /// search. The kernel wants them strictly increasing anyway.
     fn sort_by_instruction(&mut self) {
         for v in self.func_info.values_mut() {
-            v.sort_by_key(|r| r.insn_off);
+            if !v.is_sorted_by_key(|r| r.insn_off) {
+                v.sort_by_key(|r| r.insn_off);
+            }
         }
         for v in self.line_info.values_mut() {
-            v.sort_by_key(|r| r.insn_off);
+            if !v.is_sorted_by_key(|r| r.insn_off) {
+                v.sort_by_key(|r| r.insn_off);
+            }
         }
     }
 }

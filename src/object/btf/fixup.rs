@@ -94,11 +94,9 @@ impl Btf {
     /// (`btf_datasec_check_meta`).
     pub fn fix_datasecs(&mut self, obj: &Object<'_>) -> Result<()> {
         let globals = Globals::new(obj);
-        for id in 1..self.len() as u32 {
+        let datasecs: Vec<u32> = self.ids_of_kind(kind::DATASEC).collect();
+        for id in datasecs {
             let t = self.get(id)?;
-            if t.kind != kind::DATASEC {
-                continue;
-            }
             let sec_name = self.name(t.name_off)?.to_string();
             if sec_name == ".kconfig" || sec_name == ".ksyms" {
                 // Externs, which have no ELF section: `Externs::fix_btf`.
@@ -164,10 +162,10 @@ impl Btf {
             return Ok(());
         }
         hidden.sort();
-        for id in 1..self.len() as u32 {
+        let funcs: Vec<u32> = self.ids_of_kind(kind::FUNC).collect();
+        for id in funcs {
             let t = self.get(id)?;
-            if t.kind == kind::FUNC
-                && u32::from(t.vlen) == FUNC_GLOBAL
+            if u32::from(t.vlen) == FUNC_GLOBAL
                 && hidden.binary_search(&self.name(t.name_off)?).is_ok()
             {
                 self.set_func_linkage(id, FUNC_STATIC)?;
@@ -180,12 +178,10 @@ impl Btf {
     /// (the kernel wants them named, `btf_func_check`; the name means
     /// nothing to it).
     pub fn name_func_params(&mut self) -> Result<()> {
-        for id in 1..self.len() as u32 {
-            let t = self.get(id)?;
-            if t.kind == kind::FUNC {
-                let name_off = t.name_off;
-                self.name_unnamed_params(id, name_off)?;
-            }
+        let funcs: Vec<u32> = self.ids_of_kind(kind::FUNC).collect();
+        for id in funcs {
+            let name_off = self.get(id)?.name_off;
+            self.name_unnamed_params(id, name_off)?;
         }
         Ok(())
     }

@@ -224,6 +224,16 @@ impl Btf {
         (0..u32::from(t.vlen)).map(|i| t.datasec_var(i)).collect()
     }
 
+    /// The ids of the types of kind `want`, in order: a pass that reads
+    /// one word of each record (its info), for the fix-ups that each look
+    /// at one kind, instead of decoding every record.
+    pub fn ids_of_kind(&self, want: u8) -> impl Iterator<Item = u32> + '_ {
+        (1..self.len() as u32).filter(move |&id| {
+            let pos = self.index[id as usize - 1] as usize;
+            types::u32_at(&self.raw, pos + 4).is_some_and(|info| types::kind_of(info) == want)
+        })
+    }
+
     /// The id of the first type of `kind` named `name`. A scan that reads
     /// each record's name offset and kind only, not the whole record.
     pub fn find(&self, kind: u8, name: &str) -> Option<u32> {

@@ -46,9 +46,9 @@ impl Btf {
     /// not a parameter).
     pub fn exception_tags(&self) -> Result<ExceptionTags> {
         let mut tags = Vec::new();
-        for id in 1..self.len() as u32 {
+        for id in self.ids_of_kind(kind::DECL_TAG) {
             let t = self.get(id)?;
-            if t.kind != kind::DECL_TAG || t.component_idx()? != -1 {
+            if t.component_idx()? != -1 {
                 continue;
             }
             let Some(callback) = self.name(t.name_off)?.strip_prefix(EXCEPTION_CALLBACK) else {
