@@ -389,7 +389,7 @@ fn check_time_breakdown(stdout: &str) {
     assert_eq!(timed, 64, "each program's BPF_PROG_LOAD time:\n{stdout}");
 }
 
-/// 64 programs and 64 maps: the loads and the pins are spread over the
+/// 64 programs and 64 maps: the loads are spread over the
 /// CPUs, and still every program is attached, every pin made, named in the
 /// record, and removed by `detach`.
 #[test]

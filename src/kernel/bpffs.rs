@@ -7,7 +7,6 @@ use std::fs;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::sys;
@@ -40,16 +39,16 @@ pub fn pin_in(
     fd: BorrowedFd<'_>,
     dir: BorrowedFd<'_>,
     path: &Path,
-    by_fd: &AtomicBool,
+    by_fd: &mut bool,
 ) -> Result<()> {
-    if by_fd.load(Ordering::Relaxed) {
+    if *by_fd {
         let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
         let name = CString::new(name)
             .map_err(|_| Error::Env(format!("path {} contains NUL", path.display())))?;
         match sys::obj_pin_in(fd, dir, &name) {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 pin(fd, path)?;
-                by_fd.store(false, Ordering::Relaxed);
+                *by_fd = false;
                 return Ok(());
             }
             result => {

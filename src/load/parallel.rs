@@ -3,9 +3,9 @@
 //!
 //! The kernel verifies each program on its own, in the thread that asked
 //! (BPF_PROG_LOAD), and verification is most of what loading costs: with
-//! one thread per CPU, programs are verified side by side. Pins in one
-//! directory are made under the directory's lock, but finding the object
-//! and the name's lookup are not, so two threads still pin faster than one.
+//! one thread per CPU, programs are verified side by side. (Pins are not:
+//! pins in one directory are made under the directory's lock, and a second
+//! thread mostly spins waiting for it.)
 //!
 //! Where a thread runs matters as much as having it. A new thread is queued
 //! on the CPU of the thread that starts it or on another, as the scheduler

@@ -270,8 +270,8 @@ pub fn check_names(names: &[(String, PinKind)]) -> Result<()> {
     checked_names(names).map(drop)
 }
 
-/// [`check_names`], and the names sorted.
-fn checked_names(names: &[(String, PinKind)]) -> Result<Vec<&str>> {
+/// [`check_names`], and the names in a [`NameSet`].
+fn checked_names(names: &[(String, PinKind)]) -> Result<NameSet<'_>> {
     if names.len() > record::MAX_PINS {
         return Err(refuse(format!(
             "{} pins are more than rawbpf's record holds ({})",
@@ -285,15 +285,46 @@ fn checked_names(names: &[(String, PinKind)]) -> Result<Vec<&str>> {
             return Err(refuse(format!("cannot pin {short:?}: the name {why}")));
         }
     }
-    let mut sorted: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-    sorted.sort();
-    match sorted.windows(2).find(|w| w[0] == w[1]) {
-        Some(w) => Err(refuse(format!(
-            "two objects would be pinned as {} (their names differ only in characters bpffs does not allow)",
-            w[0]
+    let set = NameSet::new(names.iter().map(|(n, _)| n.as_str()));
+    match set.duplicate() {
+        Some(name) => Err(refuse(format!(
+            "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
         ))),
-        None => Ok(sorted),
+        None => Ok(set),
     }
+}
+
+/// Names sorted by a 64-bit hash of their bytes, then by the names
+/// themselves: equal names sort side by side, and a name is found by its
+/// hash before any text is compared. A run's pin names share long
+/// prefixes (`link_egress_`), which a plain sort compares again and again.
+struct NameSet<'a>(Vec<(u64, &'a str)>);
+
+impl<'a> NameSet<'a> {
+    /// The set of `names` (duplicates kept, side by side).
+    fn new(names: impl Iterator<Item = &'a str>) -> NameSet<'a> {
+        let mut sorted: Vec<(u64, &str)> = names.map(|n| (name_hash(n), n)).collect();
+        sorted.sort();
+        NameSet(sorted)
+    }
+
+    /// Whether the set holds `name`.
+    fn contains(&self, name: &str) -> bool {
+        self.0.binary_search(&(name_hash(name), name)).is_ok()
+    }
+
+    /// A name the set holds twice, if any.
+    fn duplicate(&self) -> Option<&'a str> {
+        self.0.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].1)
+    }
+}
+
+/// FNV-1a over the name's bytes: cheap, and spread enough that names
+/// rarely share a hash (those that do are told apart by their text).
+pub(crate) fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Refuses a pin directory that already holds a rawbpf record (any of its
@@ -312,7 +343,7 @@ pub fn check_free(dir: &PinDir, names: &[(String, PinKind)]) -> Result<()> {
         let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if record::is_record_name(&name) || made_here.binary_search(&name.as_ref()).is_ok() {
+        if record::is_record_name(&name) || made_here.contains(&name) {
             return Err(refuse(format!(
                 "{} exists already: detach what is pinned there first, or choose another --pin directory",
                 entry.path().display()
@@ -599,4 +630,35 @@ fn symlink(dir: &Path, name: &str, text: &[u8]) -> Result<PathBuf> {
     let path = dir.join(name);
     std::os::unix::fs::symlink(OsStr::from_bytes(text), &path).map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<(String, PinKind)> {
+        list.iter().map(|n| (n.to_string(), PinKind::Map)).collect()
+    }
+
+    #[test]
+    fn two_objects_with_one_pin_name_are_refused_by_that_name() {
+        // `.rodata` and `_rodata` both pin as map__rodata.
+        let list = names(&["map_hmap", "map__rodata", "link_prog", "map__rodata"]);
+        let err = check_names(&list).unwrap_err().to_string();
+        assert!(
+            err.contains("two objects would be pinned as map__rodata"),
+            "{err}"
+        );
+        assert!(check_names(&names(&["map_a", "map_b", "link_a"])).is_ok());
+    }
+
+    #[test]
+    fn a_name_set_finds_its_names_and_only_those() {
+        let list: Vec<String> = (0..300).map(|i| format!("link_egress_{i}")).collect();
+        let set = NameSet::new(list.iter().map(String::as_str));
+        assert!(list.iter().all(|n| set.contains(n)));
+        assert!(!set.contains("link_egress_300"));
+        assert!(!set.contains(""));
+        assert_eq!(set.duplicate(), None);
+    }
 }

@@ -6,14 +6,13 @@
 use std::fs;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
-use super::{cgroup_id, check_free, refuse, symlink, Locked, PinDir, PinKind};
+use super::{cgroup_id, check_free, name_hash, refuse, symlink, Locked, PinDir, PinKind};
 use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::kernel::bpffs;
-use crate::load::{parallel, Loaded};
+use crate::load::Loaded;
 use crate::sys;
 
 /// The cgroup a run attaches to, as its record says it.
@@ -190,37 +189,25 @@ impl PinRun {
         attachments: &[Attachment],
     ) -> Result<()> {
         let fds = fds_by_pin_name(loaded, attachments);
-        let mut to_pin: Vec<(BorrowedFd<'_>, PathBuf)> = Vec::with_capacity(record.pins.len());
+        // One pin after the other: pins in one directory take its lock, so
+        // a second thread would mostly wait for it, spinning.
+        let dir = self.lock.fd();
+        let mut by_fd = true;
         for pin in &record.pins {
-            let found = fds.binary_search_by(|(name, _)| name.as_str().cmp(&pin.name));
+            let key = (name_hash(&pin.name), pin.name.as_str());
+            let found = fds.binary_search_by(|(hash, name, _)| (*hash, name.as_str()).cmp(&key));
             let i = found.map_err(|_| {
                 refuse(format!(
                     "{} is recorded, but nothing of this run is pinned as it",
                     pin.name
                 ))
             })?;
-            to_pin.push((fds[i].1, self.lock.path().join(&pin.name)));
+            let path = self.lock.path().join(&pin.name);
+            bpffs::pin_in(fds[i].2, dir, &path, &mut by_fd)?;
+            // Noted at once, so that a failure undoes exactly the pins made.
+            self.made.push(path);
         }
-        // Each pin made is noted at once, so that a failure undoes exactly those.
-        let pinned = std::sync::Mutex::new(Vec::with_capacity(to_pin.len()));
-        let by_fd = AtomicBool::new(true);
-        let dir = self.lock.fd();
-        let result = parallel::in_parallel(to_pin.len(), PINS_PER_THREAD, |i| {
-            let (fd, path) = &to_pin[i];
-            bpffs::pin_in(*fd, dir, path, &by_fd)?;
-            pinned
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(i);
-            Ok(())
-        });
-        let mut paths: Vec<Option<PathBuf>> = to_pin.into_iter().map(|(_, p)| Some(p)).collect();
-        let pinned = pinned
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.made
-            .extend(pinned.into_iter().filter_map(|i| paths[i].take()));
-        result.map(drop)
+        Ok(())
     }
 
     /// The run is complete: everything stays, the lock goes.
@@ -254,17 +241,14 @@ impl Drop for PinRun {
     }
 }
 
-/// Pins in one directory spread over threads only from this many per
-/// thread: a pin costs a few microseconds, a thread about a dozen pins.
-const PINS_PER_THREAD: usize = 16;
-
 /// What each name of a run's record pins: the same names [`intent`] gives,
-/// sorted by name for binary search. Where two things have one name the
-/// later wins: an attachment's own fd comes after its program's.
+/// each with its [`name_hash`], sorted by hash and name for binary search.
+/// Where two things have one name the later wins: an attachment's own fd
+/// comes after its program's.
 fn fds_by_pin_name<'a>(
     loaded: &'a Loaded,
     attachments: &'a [Attachment],
-) -> Vec<(String, BorrowedFd<'a>)> {
+) -> Vec<(u64, String, BorrowedFd<'a>)> {
     let mut fds = Vec::new();
     for map in loaded.maps.iter().filter(|m| !m.pin_by_name) {
         fds.push((bpffs::pin_name(bpffs::MAP_PREFIX, &map.name), map.fd()));
@@ -281,9 +265,11 @@ fn fds_by_pin_name<'a>(
     }
     // Reversed, then sorted stably: the latest of a name leads its run,
     // and dedup keeps the first of each run.
-    fds.reverse();
-    fds.sort_by(|a, b| a.0.cmp(&b.0));
-    fds.dedup_by(|a, b| a.0 == b.0);
+    let mut fds: Vec<(u64, String, BorrowedFd<'a>)> = (fds.into_iter().rev())
+        .map(|(name, fd)| (name_hash(&name), name, fd))
+        .collect();
+    fds.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    fds.dedup_by(|a, b| a.1 == b.1);
     fds
 }
 
