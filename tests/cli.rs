@@ -71,6 +71,11 @@ fn usage_errors_name_the_subcommands_options_and_exit_2() {
         ),
         (&["demo", "extra"], "usage: rawbpf demo [--trace]"),
         (&["disasm"], "usage: rawbpf disasm OBJECT"),
+        (
+            &["run", "--threads", "0"],
+            "--threads needs a count of 1 or more, not '0'",
+        ),
+        (&["run", "--threads"], "--threads needs a value"),
     ] {
         let out = rawbpf(args);
         let stderr = String::from_utf8_lossy(&out.stderr);

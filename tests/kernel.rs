@@ -389,6 +389,44 @@ fn check_time_breakdown(stdout: &str) {
     assert_eq!(timed, 64, "each program's BPF_PROG_LOAD time:\n{stdout}");
 }
 
+/// `--threads 1`: the 64 programs are verified one after the other, on
+/// the thread that runs `run` (its call log names no other), and all are
+/// loaded and attached as with the default.
+#[test]
+fn a_run_with_one_thread_verifies_on_one() {
+    if not_applicable_without_timers("a_run_with_one_thread_verifies_on_one", TIMERS_64) {
+        return;
+    }
+    let cg = test_cgroup();
+    let object = ObjectFile::new(TIMERS_64);
+    let pins = PinDir::new("threads1");
+    let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
+    let stdout = rawbpf_ok(&[
+        "run",
+        object.path(),
+        "--cgroup",
+        cg_path,
+        "--pin",
+        pin_path,
+        "--verbose",
+        "--threads",
+        "1",
+    ]);
+    let load = stdout
+        .lines()
+        .find(|l| l.starts_with("  load "))
+        .unwrap_or_else(|| panic!("no load step in:\n{stdout}"));
+    assert!(load.contains("64 programs verified"), "{load}");
+    assert!(!load.contains(" threads ("), "one thread only: {load}");
+    for hook in [
+        attach_type::CGROUP_INET_INGRESS,
+        attach_type::CGROUP_INET_EGRESS,
+    ] {
+        assert_eq!(cg.query(hook).unwrap().1.len(), 32, "attach type {hook}");
+    }
+    rawbpf_ok(&["detach", "--pin", pin_path]);
+}
+
 /// 64 programs and 64 maps: the loads are spread over the
 /// CPUs, and still every program is attached, every pin made, named in the
 /// record, and removed by `detach`.

@@ -13,7 +13,7 @@ pub(super) struct Command {
 const RUN: Command = Command {
     name: "run",
     synopsis: "rawbpf run [OBJECT] [--cgroup DIR] [--pin DIR] [--pin-maps DIR] \
-               [--legacy-attach[=multi|override]] [--no-attach] [--verbose] [--trace] [--btf FILE]",
+               [--legacy-attach[=multi|override]] [--no-attach] [--verbose] [--trace] [--btf FILE] [--threads N]",
     text: "\
 Load every map and program of OBJECT (default: the embedded seed, the
 bpf_timer_cancel example) and attach its cgroup programs to DIR (default:
@@ -44,7 +44,9 @@ fails at once.
   --trace          print every bpf() call on stderr as it happens: the
                    command, its decoded fields, the result or errno, time
   --btf FILE       resolve CO-RE relocations against FILE (another
-                   kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux",
+                   kernel's vmlinux BTF) instead of /sys/kernel/btf/vmlinux
+  --threads N      verify programs on at most N threads (default: one per
+                   allowed CPU, the shortest load; 1 takes the least CPU)",
 };
 
 const DETACH: Command = Command {

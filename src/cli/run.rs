@@ -22,6 +22,7 @@ pub(super) struct RunArgs {
     no_attach: bool,
     verbose: bool,
     btf: Option<PathBuf>,
+    threads: Option<usize>,
 }
 
 pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
@@ -45,6 +46,17 @@ pub(super) fn parse_run(args: &[String]) -> Result<RunArgs, Usage> {
             "--verbose" | "-v" => out.verbose = true,
             "--trace" => sys::set_trace(true),
             "--btf" => out.btf = Some(value("--btf")?.into()),
+            "--threads" => {
+                let n = value("--threads")?;
+                match n.parse::<usize>() {
+                    Ok(n) if n > 0 => out.threads = Some(n),
+                    _ => {
+                        return Err(Usage(format!(
+                            "--threads needs a count of 1 or more, not '{n}'"
+                        )))
+                    }
+                }
+            }
             a if a.starts_with('-') => return Err(Usage(format!("unknown option '{a}'"))),
             a if out.object.is_none() => out.object = Some(a.into()),
             a => return Err(Usage(format!("unexpected argument '{a}'"))),
@@ -257,6 +269,9 @@ fn load(
     }
     if let Some(btf) = &args.btf {
         options = options.target_btf(btf);
+    }
+    if let Some(n) = args.threads {
+        options = options.threads(n);
     }
     let loaded = prepared.load(&options).map_err(super::stopped)?;
     check_stop()?;

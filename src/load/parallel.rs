@@ -24,9 +24,10 @@ use crate::sys;
 /// Worker threads' stacks: a job needs little (its buffers are on the heap).
 const WORKER_STACK: usize = 256 * 1024;
 
-/// Runs `job(0)` to `job(count - 1)` on up to one thread per allowed CPU,
-/// with at least `per_thread` jobs for each thread (a thread costs about
-/// what a dozen short system calls do). Jobs are taken in order and the
+/// Runs `job(0)` to `job(count - 1)` on up to one thread per allowed CPU
+/// (and at most `max_threads`, this one included), with at least
+/// `per_thread` jobs for each thread (a thread costs about what a dozen
+/// short system calls do). Jobs are taken in order and the
 /// result is in order: the values by job, and on failure the error of the
 /// first job that failed, as a run one by one would report it (once one
 /// fails no new job is started; those before it all finish, since they were
@@ -35,6 +36,7 @@ const WORKER_STACK: usize = 256 * 1024;
 pub fn in_parallel<T: Send>(
     count: usize,
     per_thread: usize,
+    max_threads: Option<usize>,
     job: impl Fn(usize) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
     // Each value in its own slot; the work itself is not generic, so that
@@ -42,7 +44,7 @@ pub fn in_parallel<T: Send>(
     let slots: Vec<Mutex<Option<T>>> = std::iter::repeat_with(|| Mutex::new(None))
         .take(count)
         .collect();
-    run_jobs(count, per_thread, &|i| {
+    run_jobs(count, per_thread, max_threads, &|i| {
         let value = job(i)?;
         *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
         Ok(())
@@ -57,13 +59,16 @@ pub fn in_parallel<T: Send>(
 fn run_jobs(
     count: usize,
     per_thread: usize,
+    max_threads: Option<usize>,
     job: &(dyn Fn(usize) -> Result<()> + Sync),
 ) -> Result<()> {
     type Done = (usize, Result<()>, Vec<sys::Call>);
 
     let allowed = sys::CpuSet::of_this_thread().ok();
     let cpus = allowed.as_ref().map_or_else(Vec::new, sys::CpuSet::cpus);
-    let threads = (count / per_thread.max(1)).min(cpus.len());
+    let threads = (count / per_thread.max(1))
+        .min(cpus.len())
+        .min(max_threads.unwrap_or(usize::MAX));
     if threads <= 1 {
         return (0..count).try_for_each(job);
     }
