@@ -24,7 +24,7 @@ use rawbpf::attach::cgroup::{self, Cgroup};
 use rawbpf::uapi::attach_type;
 
 const USAGE: &str = "usage: rawbpf-bench --rawbpf BIN --peer BIN --launch BIN --hello BIN \
-[--runs N] [--expect-seed-calls] OBJECT...";
+[--runs N] [--expect-seed-calls] [--rawbpf-arg ARG]... OBJECT...";
 
 /// The seed: 7 bpf() calls to load and attach, and with --pin one for the
 /// attached program's id and tag (the record `detach` reads, a symlink)
@@ -39,6 +39,8 @@ struct Args {
     launch: PathBuf,
     hello: PathBuf,
     expect_seed_calls: bool,
+    /// Extra arguments for every `rawbpf run` (`--rawbpf-arg`, repeated).
+    rawbpf_args: Vec<PathBuf>,
     objects: Vec<PathBuf>,
 }
 
@@ -47,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut rawbpf, mut peer, mut launch, mut hello) = (None, None, None, None);
     let mut runs = 31;
     let mut expect_seed_calls = false;
+    let mut rawbpf_args = Vec::new();
     let mut objects = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -61,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| "--runs needs a number".to_string())?
             }
             "--expect-seed-calls" => expect_seed_calls = true,
+            "--rawbpf-arg" => rawbpf_args.push(PathBuf::from(value("--rawbpf-arg")?)),
             a if a.starts_with('-') => return Err(format!("unknown option {a}")),
             a => objects.push(PathBuf::from(a)),
         }
@@ -79,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
         launch: abs(launch, "--launch")?,
         hello: abs(hello, "--hello")?,
         expect_seed_calls,
+        rawbpf_args,
         objects: objects
             .into_iter()
             .map(|o| std::fs::canonicalize(&o).map_err(|e| format!("{}: {e}", o.display())))
@@ -286,7 +291,7 @@ fn bench_object(args: &Args, bench: &Bench, strace: &Path, object: &Path) -> Obj
     let pin = bench.pin.as_path();
     let cg = bench.cgroup.path();
     let p = Path::new;
-    let raw_argv = [
+    let mut raw_argv = vec![
         args.rawbpf.as_path(),
         p("run"),
         object,
@@ -295,6 +300,7 @@ fn bench_object(args: &Args, bench: &Bench, strace: &Path, object: &Path) -> Obj
         p("--cgroup"),
         cg,
     ];
+    raw_argv.extend(args.rawbpf_args.iter().map(PathBuf::as_path));
     let peer_argv = [
         args.peer.as_path(),
         object,
@@ -700,8 +706,17 @@ fn main() -> ExitCode {
     }
     println!(
         "each loader: `run OBJECT --pin DIR --cgroup CG` as a whole process, started by bench/launch; \
-         RSS from wait4, calls from strace -f -c\n"
+         RSS from wait4, calls from strace -f -c"
     );
+    if !args.rawbpf_args.is_empty() {
+        let extra: Vec<_> = args
+            .rawbpf_args
+            .iter()
+            .map(|a| a.display().to_string())
+            .collect();
+        println!("rawbpf runs with {} as well", extra.join(" "));
+    }
+    println!();
     let mut summaries = Vec::new();
     let mut ok = true;
     for object in &args.objects {
