@@ -389,6 +389,38 @@ fn check_time_breakdown(stdout: &str) {
     assert_eq!(timed, 64, "each program's BPF_PROG_LOAD time:\n{stdout}");
 }
 
+/// `rawbpf run --verbose` of the 64-program object, with `extra`
+/// arguments, into a cgroup and a pin directory of the test's own: those,
+/// what the run printed, and the program ids the kernel has on the
+/// cgroup's two hooks (32 on each, which this checks).
+fn run_timers_64(pin_dir: &str, extra: &[&str]) -> (cgroup::Cgroup, PinDir, String, Vec<u32>) {
+    let cg = test_cgroup();
+    let pins = PinDir::new(pin_dir);
+    let object = ObjectFile::new(TIMERS_64);
+    let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
+    let mut args = vec![
+        "run",
+        object.path(),
+        "--cgroup",
+        cg_path,
+        "--pin",
+        pin_path,
+        "--verbose",
+    ];
+    args.extend_from_slice(extra);
+    let stdout = rawbpf_ok(&args);
+    let mut attached = Vec::new();
+    for hook in [
+        attach_type::CGROUP_INET_INGRESS,
+        attach_type::CGROUP_INET_EGRESS,
+    ] {
+        let (_, ids) = cg.query(hook).unwrap();
+        assert_eq!(ids.len(), 32, "programs on attach type {hook}");
+        attached.extend(ids);
+    }
+    (cg, pins, stdout, attached)
+}
+
 /// `--threads 1`: the 64 programs are verified one after the other, on
 /// the thread that runs `run` (its call log names no other), and all are
 /// loaded and attached as with the default.
@@ -397,34 +429,14 @@ fn a_run_with_one_thread_verifies_on_one() {
     if not_applicable_without_timers("a_run_with_one_thread_verifies_on_one", TIMERS_64) {
         return;
     }
-    let cg = test_cgroup();
-    let object = ObjectFile::new(TIMERS_64);
-    let pins = PinDir::new("threads1");
-    let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
-    let stdout = rawbpf_ok(&[
-        "run",
-        object.path(),
-        "--cgroup",
-        cg_path,
-        "--pin",
-        pin_path,
-        "--verbose",
-        "--threads",
-        "1",
-    ]);
+    let (_cg, pins, stdout, _) = run_timers_64("threads1", &["--threads", "1"]);
     let load = stdout
         .lines()
         .find(|l| l.starts_with("  load "))
         .unwrap_or_else(|| panic!("no load step in:\n{stdout}"));
     assert!(load.contains("64 programs verified"), "{load}");
     assert!(!load.contains(" threads ("), "one thread only: {load}");
-    for hook in [
-        attach_type::CGROUP_INET_INGRESS,
-        attach_type::CGROUP_INET_EGRESS,
-    ] {
-        assert_eq!(cg.query(hook).unwrap().1.len(), 32, "attach type {hook}");
-    }
-    rawbpf_ok(&["detach", "--pin", pin_path]);
+    rawbpf_ok(&["detach", "--pin", pins.path().to_str().unwrap()]);
 }
 
 /// 64 programs and 64 maps: the loads are spread over the
@@ -438,19 +450,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     ) {
         return;
     }
-    let cg = test_cgroup();
-    let pins = PinDir::new("pin64");
-    let object = ObjectFile::new(TIMERS_64);
-    let (cg_path, pin_path) = (cg.path().to_str().unwrap(), pins.path().to_str().unwrap());
-    let stdout = rawbpf_ok(&[
-        "run",
-        object.path(),
-        "--cgroup",
-        cg_path,
-        "--pin",
-        pin_path,
-        "--verbose",
-    ]);
+    let (cg, pins, stdout, mut attached) = run_timers_64("pin64", &[]);
     assert!(
         stdout.contains("BPF_PROG_LOAD x64")
             && stdout.contains(&format!("BPF_OBJ_PIN x{}", common::pin_calls(128))),
@@ -459,15 +459,6 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     check_time_breakdown(&stdout);
 
     // The kernel has 32 programs on each hook, the ones the links name.
-    let mut attached = Vec::new();
-    for hook in [
-        attach_type::CGROUP_INET_INGRESS,
-        attach_type::CGROUP_INET_EGRESS,
-    ] {
-        let (_, ids) = cg.query(hook).unwrap();
-        assert_eq!(ids.len(), 32, "programs on attach type {hook}");
-        attached.extend(ids);
-    }
     attached.sort_unstable();
     let mut linked = Vec::new();
     let mut maps = 0;
@@ -496,7 +487,7 @@ fn a_run_of_64_programs_pins_and_records_everything() {
     pinned.sort_unstable();
     assert_eq!(recorded, pinned, "the record names exactly the pins made");
 
-    rawbpf_ok(&["detach", "--pin", pin_path]);
+    rawbpf_ok(&["detach", "--pin", pins.path().to_str().unwrap()]);
     assert!(
         !pins.path().exists(),
         "detach removes every pin and the record"

@@ -415,7 +415,7 @@ fn load_programs(
     btf: Option<BorrowedFd<'_>>,
     options: &LoadOptions<'_>,
 ) -> Result<Vec<Program>> {
-    let fds = parallel::in_parallel(jobs.len(), 1, options.threads, |i| {
+    let fds = parallel::in_parallel(jobs.len(), options.threads, |i| {
         let job = &jobs[i];
         let request = LoadRequest {
             name: &job.spec.name,

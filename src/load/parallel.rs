@@ -25,9 +25,7 @@ use crate::sys;
 const WORKER_STACK: usize = 256 * 1024;
 
 /// Runs `job(0)` to `job(count - 1)` on up to one thread per allowed CPU
-/// (and at most `max_threads`, this one included), with at least
-/// `per_thread` jobs for each thread (a thread costs about what a dozen
-/// short system calls do). Jobs are taken in order and the
+/// and per job (and at most `max_threads`, this one included). Jobs are taken in order and the
 /// result is in order: the values by job, and on failure the error of the
 /// first job that failed, as a run one by one would report it (once one
 /// fails no new job is started; those before it all finish, since they were
@@ -35,7 +33,6 @@ const WORKER_STACK: usize = 256 * 1024;
 /// call log in job order.
 pub fn in_parallel<T: Send>(
     count: usize,
-    per_thread: usize,
     max_threads: Option<usize>,
     job: impl Fn(usize) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
@@ -44,7 +41,7 @@ pub fn in_parallel<T: Send>(
     let slots: Vec<Mutex<Option<T>>> = std::iter::repeat_with(|| Mutex::new(None))
         .take(count)
         .collect();
-    run_jobs(count, per_thread, max_threads, &|i| {
+    run_jobs(count, max_threads, &|i| {
         let value = job(i)?;
         *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
         Ok(())
@@ -58,7 +55,6 @@ pub fn in_parallel<T: Send>(
 /// [`in_parallel`] for jobs that leave their results elsewhere.
 fn run_jobs(
     count: usize,
-    per_thread: usize,
     max_threads: Option<usize>,
     job: &(dyn Fn(usize) -> Result<()> + Sync),
 ) -> Result<()> {
@@ -66,9 +62,7 @@ fn run_jobs(
 
     let allowed = sys::CpuSet::of_this_thread().ok();
     let cpus = allowed.as_ref().map_or_else(Vec::new, sys::CpuSet::cpus);
-    let threads = (count / per_thread.max(1))
-        .min(cpus.len())
-        .min(max_threads.unwrap_or(usize::MAX));
+    let threads = count.min(cpus.len()).min(max_threads.unwrap_or(count));
     if threads <= 1 {
         return (0..count).try_for_each(job);
     }
