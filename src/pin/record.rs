@@ -62,11 +62,13 @@ pub const PATH_MAX: usize = 4095;
 const MAGIC: &str = "rawbpf-run";
 const VERSION: u32 = 2;
 const CGROUP_MAGIC: &str = "rawbpf-cgroup";
-/// The longest header and cgroup lines, and the longest pin line.
-const HEAD_LINES_MAX: usize = 64 + 32;
-const PIN_LINE_MAX: usize = 2 + 11 + 11 + 17 + NAME_MAX + 1;
 // Whatever passes `run`'s checks fits in the parts `detach` reads.
-const _: () = assert!(HEAD_LINES_MAX + MAX_PINS * PIN_LINE_MAX + PATH_MAX <= MAX_PARTS * PART_MAX);
+const _: () = {
+    /// The longest header and cgroup lines, and the longest pin line.
+    const HEAD_LINES_MAX: usize = 64 + 32;
+    const PIN_LINE_MAX: usize = 2 + 11 + 11 + 17 + NAME_MAX + 1;
+    assert!(HEAD_LINES_MAX + MAX_PINS * PIN_LINE_MAX + PATH_MAX <= MAX_PARTS * PART_MAX);
+};
 
 /// Whether `run` made the recorded cgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
