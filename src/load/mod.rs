@@ -180,7 +180,7 @@ impl<'a> LoadOptions<'a> {
     /// Without it, one thread per CPU this thread may run on: the shortest
     /// load. Verifications side by side share the kernel's locks and the
     /// CPUs' caches, so together they take more CPU time than one after
-    /// the other (about 12 % more at 64 programs on the 2-CPU machine of
+    /// the other (about a tenth more at 64 programs on the 2-CPU machine of
     /// `make bench`); one thread takes the least.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));

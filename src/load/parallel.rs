@@ -25,12 +25,12 @@ use crate::sys;
 const WORKER_STACK: usize = 256 * 1024;
 
 /// Runs `job(0)` to `job(count - 1)` on up to one thread per allowed CPU
-/// and per job (and at most `max_threads`, this one included). Jobs are taken in order and the
-/// result is in order: the values by job, and on failure the error of the
-/// first job that failed, as a run one by one would report it (once one
-/// fails no new job is started; those before it all finish, since they were
-/// taken first). The bpf() calls each thread makes go into this thread's
-/// call log in job order.
+/// and per job (and at most `max_threads`, this one included). Jobs are
+/// taken in order and the result is in order: the values by job, and on
+/// failure the error of the first job that failed, as a run one by one
+/// would report it (once one fails no new job is started; those before it
+/// all finish, since they were taken first). The bpf() calls each thread
+/// makes go into this thread's call log in job order.
 pub fn in_parallel<T: Send>(
     count: usize,
     max_threads: Option<usize>,
