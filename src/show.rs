@@ -297,7 +297,7 @@ pub fn pins(dir: &Path) -> Result<PinListing> {
     require_fs(dir, sys::BPF_FS_MAGIC, "bpffs")?;
     let mut out = PinListing::default();
     walk(dir, 0, &mut out)?;
-    out.pins.sort_by(|a, b| a.path.cmp(&b.path));
+    out.pins.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
@@ -367,7 +367,7 @@ pub fn run_dirs(root: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>)> {
             }
         }
     }
-    found.sort();
+    found.sort_unstable();
     Ok((found, skipped))
 }
 

@@ -239,6 +239,7 @@ fn peak_rss_growth(f: impl FnOnce()) -> u64 {
 const SHT_PROGBITS: u32 = 1;
 const SHT_SYMTAB: u32 = 2;
 const SHT_STRTAB: u32 = 3;
+const SHT_REL: u32 = 9;
 const SHF_WRITE: u64 = 1;
 const SHF_ALLOC: u64 = 2;
 const SHF_EXECINSTR: u64 = 4;
@@ -570,6 +571,51 @@ fn the_hand_made_object_writer_makes_objects_rawbpf_loads() {
         ),
         ("hmap", 1, 4, 4)
     );
+}
+
+/// `load::read_object` leaves DWARF unread: a `.debug_info` section and its
+/// relocations come back as zeros, every other byte as in the file, and
+/// the object parses as the file's own bytes do.
+#[test]
+fn reading_an_object_leaves_its_dwarf_unread() {
+    let mut m = MapObject::new();
+    let int = m.btf.int(4);
+    m.map("hmap", int);
+    m.elf
+        .section(".debug_info", SHT_PROGBITS, 0, vec![0xab; 256 * 1024]);
+    m.elf.section(".rel.debug_info", SHT_REL, 0, vec![0xcd; 48]);
+    let data = m.build();
+    let path = std::env::temp_dir().join(format!("rawbpf-dwarf-{}.bpf.o", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let read = rawbpf::load::read_object(&path);
+    let _ = std::fs::remove_file(&path);
+    let read = read.unwrap();
+    assert_eq!(read.len(), data.len());
+    let differ: Vec<usize> = (0..data.len()).filter(|&i| read[i] != data[i]).collect();
+    assert_eq!(differ.len(), 256 * 1024 + 48, "exactly the DWARF bytes");
+    assert!(differ.iter().all(|&i| read[i] == 0 && data[i] >= 0xab));
+    let (a, b) = (
+        rawbpf::ObjectSpec::parse(&data).unwrap(),
+        rawbpf::ObjectSpec::parse(&read).unwrap(),
+    );
+    let programs = |s: &rawbpf::ObjectSpec<'_>| -> Vec<(String, String)> {
+        (s.programs())
+            .map(|p| (p.name().to_string(), p.section().to_string()))
+            .collect()
+    };
+    assert_eq!(programs(&a), programs(&b));
+    assert_eq!(a.object().sections.len(), b.object().sections.len());
+    for (x, y) in a.object().sections.iter().zip(&b.object().sections) {
+        if !x.name.contains("debug") {
+            assert_eq!((&x.name, &x.insns), (&y.name, &y.insns));
+        }
+    }
+    let maps = |s: &rawbpf::ObjectSpec<'_>| -> Vec<String> {
+        s.maps().map(|m| m.name().to_string()).collect()
+    };
+    assert_eq!(maps(&a), vec!["hmap"]);
+    assert_eq!(maps(&a), maps(&b));
+    assert_eq!(a.btf().unwrap().bytes(), b.btf().unwrap().bytes());
 }
 
 /// `count` global functions in one section, each calling the next, so every

@@ -12,6 +12,7 @@
 pub mod map;
 pub(crate) mod parallel;
 pub mod program;
+mod read;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -97,7 +98,8 @@ pub const MAX_OBJECT_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Reads a BPF object file: a regular file of at most [`MAX_OBJECT_SIZE`]
 /// bytes. Opened non-blocking, so a FIFO or device is refused at once
-/// instead of blocking or growing without end.
+/// instead of blocking or growing without end. Its DWARF sections are not
+/// read: their bytes are zeros (see `read.rs`).
 pub fn read_object(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
@@ -121,6 +123,9 @@ pub fn read_object(path: &std::path::Path) -> Result<Vec<u8>> {
             meta.len(),
             MAX_OBJECT_SIZE >> 20
         )));
+    }
+    if let Some(bytes) = read::read_without_dwarf(&file, meta.len()) {
+        return Ok(bytes);
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // The file may grow while read: never read past the cap.

@@ -525,7 +525,7 @@ fn collect_functions(sections: &[Section<'_>], symbols: &[Symbol]) -> Result<Vec
         });
     }
     if !functions.is_sorted_by_key(|f| (f.section, f.start)) {
-        functions.sort_by_key(|f| (f.section, f.start));
+        functions.sort_unstable_by_key(|f| (f.section, f.start));
     }
     if let Some(pair) = functions
         .windows(2)

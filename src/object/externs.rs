@@ -292,7 +292,7 @@ impl Externs {
             } else {
                 end
             };
-            entries.sort_by_key(|&(_, byte, _)| byte);
+            entries.sort_unstable_by_key(|&(_, byte, _)| byte);
             btf.set_datasec(sec, size, &entries)?;
         }
         Ok(())

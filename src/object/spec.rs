@@ -296,7 +296,7 @@ impl<'a> ObjectSpec<'a> {
                 Some(btf) => datasec_globals(btf, &section.name).unwrap_or_default(),
                 None => Vec::new(),
             };
-            from_btf.sort_by(|a, b| a.0.cmp(&b.0));
+            from_btf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let symbols = self.object.symbols.iter().filter(|s| {
                 s.section == Some(section.index) && !s.is_section() && !s.name.is_empty()
             });

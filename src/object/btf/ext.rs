@@ -182,12 +182,12 @@ impl BtfExt {
     fn sort_by_instruction(&mut self) {
         for v in self.func_info.values_mut() {
             if !v.is_sorted_by_key(|r| r.insn_off) {
-                v.sort_by_key(|r| r.insn_off);
+                v.sort_unstable_by_key(|r| r.insn_off);
             }
         }
         for v in self.line_info.values_mut() {
             if !v.is_sorted_by_key(|r| r.insn_off) {
-                v.sort_by_key(|r| r.insn_off);
+                v.sort_unstable_by_key(|r| r.insn_off);
             }
         }
     }

@@ -144,7 +144,7 @@ impl Btf {
             })?;
             *offset = u32::try_from(value).map_err(|_| btf_err("symbol offset too large"))?;
         }
-        vars.sort_by_key(|&(_, offset, _)| offset);
+        vars.sort_unstable_by_key(|&(_, offset, _)| offset);
         self.set_datasec(id, size, &vars)
     }
 
@@ -161,7 +161,7 @@ impl Btf {
         if hidden.is_empty() {
             return Ok(());
         }
-        hidden.sort();
+        hidden.sort_unstable();
         let funcs: Vec<u32> = self.ids_of_kind(kind::FUNC).collect();
         for id in funcs {
             let t = self.get(id)?;
