@@ -624,6 +624,32 @@ fn reading_an_object_leaves_its_dwarf_unread() {
     assert_eq!(a.btf().unwrap().bytes(), b.btf().unwrap().bytes());
 }
 
+/// A section whose size runs past the end of the file (here to the end of
+/// the address space) is no reason to read less or to panic: the whole
+/// file is read, and the parser says what is wrong.
+#[test]
+fn reading_an_object_with_a_section_past_its_end_reads_it_whole() {
+    let mut m = MapObject::new();
+    m.elf
+        .section(".debug_info", SHT_PROGBITS, 0, vec![0xab; 128 * 1024]);
+    let mut data = m.build();
+    let shoff = u64::from_le_bytes(data[0x28..0x30].try_into().unwrap()) as usize;
+    // Section 1's sh_size: to just short of the end of the address space.
+    let at = u64::from_le_bytes(
+        data[shoff + 64 + 0x18..shoff + 64 + 0x20]
+            .try_into()
+            .unwrap(),
+    );
+    let size = u64::MAX - at - 100;
+    data[shoff + 64 + 0x20..shoff + 64 + 0x28].copy_from_slice(&size.to_le_bytes());
+    let path = std::env::temp_dir().join(format!("rawbpf-past-end-{}.bpf.o", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    let read = rawbpf::load::read_object(&path);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(read.unwrap(), data, "read whole, byte for byte");
+    assert!(rawbpf::ObjectSpec::parse(&data).is_err());
+}
+
 /// `count` global functions in one section, each calling the next, so every
 /// one is a program that links all the functions after it; with a
 /// `.BTF.ext` func_info record for each.

@@ -79,7 +79,7 @@ pub(super) fn read_without_dwarf(file: &File, len: u64) -> Option<Vec<u8>> {
     let mut run: Option<(usize, usize)> = None;
     for (start, end) in wanted.into_iter().filter(|(s, e)| s < e) {
         run = match run {
-            Some((s, e)) if start <= e + GAP => Some((s, e.max(end))),
+            Some((s, e)) if start <= e.saturating_add(GAP) => Some((s, e.max(end))),
             Some((s, e)) => {
                 read(file, &mut bytes, s, e - s)?;
                 Some((start, end))
