@@ -1,6 +1,9 @@
-//! The rawbpf side of `make corpus` (bench/corpus/Makefile): loads each
-//! object with `ObjectSpec::parse(..)?.load(&LoadOptions::default())` and
-//! prints one line per object,
+//! The rawbpf side of `make corpus` (bench/corpus/Makefile): `corpus --pin-maps
+//! DIR OBJECT...` loads each object with `ObjectSpec::parse(..)?.load(..)`,
+//! its maps pinned by name (LIBBPF_PIN_BY_NAME) under DIR, the Makefile's
+//! own bpffs directory, which it removes (as libbpf's `pin_root_path` in
+//! libbpf_load.c), never under the bpffs root; and prints one line per
+//! object,
 //!
 //! ```text
 //! NAME<TAB>ok                    every map and autoloaded program loaded
@@ -22,17 +25,22 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("count") => count(args.get(2).and_then(|n| n.parse().ok())),
-        _ => load_each(&args),
+        Some("--pin-maps") if args.len() >= 2 => load_each(args[1].as_ref(), &args[2..]),
+        _ => {
+            eprintln!("usage: corpus --pin-maps DIR OBJECT... | corpus count [--at-most N]");
+            std::process::exit(2);
+        }
     }
 }
 
-fn load_each(paths: &[String]) {
+fn load_each(pin_maps: &std::path::Path, paths: &[String]) {
     let mut out = std::io::stdout().lock();
     for path in paths {
         let name = path.rsplit('/').next().unwrap_or(path);
         let result = rawbpf::load::read_object(path.as_ref()).and_then(|bytes| {
             let spec = rawbpf::ObjectSpec::parse(&bytes)?;
-            spec.load(&rawbpf::LoadOptions::default()).map(drop)
+            spec.load(&rawbpf::LoadOptions::default().pin_maps(pin_maps))
+                .map(drop)
         });
         let line = match result {
             Ok(()) => "ok".to_string(),
