@@ -152,11 +152,7 @@ impl Plan {
             None => None,
         };
         let cgroup = plan_cgroup(args, !attached.is_empty(), pin.is_some())?;
-        let mut attached: Vec<String> = programs
-            .iter()
-            .filter(|(_, a)| *a)
-            .map(|(n, _)| n.clone())
-            .collect();
+        let mut attached: Vec<String> = attached.into_iter().map(|(n, _)| n).collect();
         attached.sort();
         Ok(Plan {
             attached,
@@ -528,7 +524,6 @@ fn hex(bytes: &[u8]) -> String {
 /// How long `calls` took, summed (over threads, when programs load in
 /// parallel), in all and by command.
 fn call_time(calls: &[sys::Call], what: &str) -> String {
-    let us = |nanos: u64| format!("{}.{} us", nanos / 1000, nanos % 1000 / 100);
     let mut by_cmd: Vec<(sys::Cmd, usize, u64)> = Vec::new();
     for call in calls {
         match by_cmd.iter_mut().find(|(cmd, ..)| *cmd == call.cmd) {
@@ -541,11 +536,11 @@ fn call_time(calls: &[sys::Call], what: &str) -> String {
     }
     let parts: Vec<String> = by_cmd
         .iter()
-        .map(|&(cmd, n, nanos)| format!("{} x{n} {}", cmd.name(), us(nanos)))
+        .map(|&(cmd, n, nanos)| format!("{} x{n} {}", cmd.name(), timing::Us(nanos)))
         .collect();
     format!(
         "bpf() time: {} in {} calls to {what} ({})",
-        us(calls.iter().map(|c| c.nanos).sum()),
+        timing::Us(calls.iter().map(|c| c.nanos).sum()),
         calls.len(),
         parts.join(", ")
     )
@@ -634,7 +629,7 @@ pub(super) fn describe(
         if let Ok((info, maps)) = prog.info() {
             let time = load_nanos
                 .get(i)
-                .map(|n| format!(" in {}.{} us", n / 1000, n % 1000 / 100))
+                .map(|&n| format!(" in {}", timing::Us(n)))
                 .unwrap_or_default();
             out += &format!(
                 "prog    id {:<5} {:<16} type {} tag {} verified insns {}{time} maps {:?}\n",

@@ -176,6 +176,15 @@ impl Step {
     }
 }
 
+/// Nanoseconds, shown as microseconds with one decimal (a bpf() call's time).
+pub(super) struct Us(pub(super) u64);
+
+impl std::fmt::Display for Us {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{} us", self.0 / 1000, self.0 % 1000 / 100)
+    }
+}
+
 /// Nanoseconds, shown as milliseconds with two decimals.
 struct Ms(u64);
 

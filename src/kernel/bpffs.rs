@@ -24,8 +24,7 @@ fn cpath(path: &Path) -> Result<CString> {
 
 /// Pins a kernel object at `path` in bpffs (BPF_OBJ_PIN).
 pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
-    sys::obj_pin(fd, &cpath(path)?)
-        .map_err(|e| Error::sys(Cmd::ObjPin, path.display().to_string())(e))
+    sys::obj_pin(fd, &cpath(path)?).map_err(|e| pin_error(path, e))
 }
 
 /// Pins a kernel object at `path`, a name inside the directory open as
@@ -33,8 +32,8 @@ pub fn pin(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
 /// directory's fd (BPF_F_PATH_FD, Linux 6.5), which spares it a lookup of
 /// every component of the directory's path, else by the whole path.
 /// `by_fd` says which to try first: it is cleared when the kernel refuses
-/// the flag (EINVAL) and the whole path works, so that later pins of the
-/// same run go by path at once (one refused call per run on older kernels).
+/// the flag (EINVAL), so that later pins of the same run go by path at once
+/// (one refused call per run on older kernels).
 pub fn pin_in(
     fd: BorrowedFd<'_>,
     dir: BorrowedFd<'_>,
@@ -46,17 +45,16 @@ pub fn pin_in(
         let name = CString::new(name)
             .map_err(|_| Error::Env(format!("path {} contains NUL", path.display())))?;
         match sys::obj_pin_in(fd, dir, &name) {
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                pin(fd, path)?;
-                *by_fd = false;
-                return Ok(());
-            }
-            result => {
-                return result.map_err(|e| Error::sys(Cmd::ObjPin, path.display().to_string())(e))
-            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => *by_fd = false,
+            result => return result.map_err(|e| pin_error(path, e)),
         }
     }
     pin(fd, path)
+}
+
+/// A refused BPF_OBJ_PIN, named by the path it was to make.
+fn pin_error(path: &Path, e: std::io::Error) -> Error {
+    Error::sys(Cmd::ObjPin, path.display().to_string())(e)
 }
 
 /// Opens a pinned object (BPF_OBJ_GET).

@@ -285,7 +285,7 @@ fn checked_names(names: &[(String, PinKind)]) -> Result<NameSet<'_>> {
             return Err(refuse(format!("cannot pin {short:?}: the name {why}")));
         }
     }
-    let set = NameSet::new(names.iter().map(|(n, _)| n.as_str()));
+    let set = NameSet::new(names.iter().map(|(n, _)| (n.as_str(), ())));
     match set.duplicate() {
         Some(name) => Err(refuse(format!(
             "two objects would be pinned as {name} (their names differ only in characters bpffs does not allow)"
@@ -294,34 +294,42 @@ fn checked_names(names: &[(String, PinKind)]) -> Result<NameSet<'_>> {
     }
 }
 
-/// Names sorted by a 64-bit hash of their bytes, then by the names
-/// themselves: equal names sort side by side, and a name is found by its
-/// hash before any text is compared. A run's pin names share long
-/// prefixes (`link_egress_`), which a plain sort compares again and again.
-struct NameSet<'a>(Vec<(u64, &'a str)>);
+/// Names, each with a value, sorted by a 64-bit hash of the name, then by
+/// the name: equal names sort side by side (in the order given: the sort is
+/// stable), and a name is found by its hash before any text is compared. A
+/// run's pin names share long prefixes (`link_egress_`), which a plain sort
+/// compares again and again.
+pub(crate) struct NameSet<'a, T = ()>(Vec<(u64, &'a str, T)>);
 
-impl<'a> NameSet<'a> {
-    /// The set of `names` (duplicates kept, side by side).
-    fn new(names: impl Iterator<Item = &'a str>) -> NameSet<'a> {
-        let mut sorted: Vec<(u64, &str)> = names.map(|n| (name_hash(n), n)).collect();
-        sorted.sort();
+impl<'a, T> NameSet<'a, T> {
+    /// The set of `names` with their values (duplicates kept).
+    pub(crate) fn new(names: impl Iterator<Item = (&'a str, T)>) -> NameSet<'a, T> {
+        let mut sorted: Vec<(u64, &str, T)> = names.map(|(n, v)| (name_hash(n), n, v)).collect();
+        sorted.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         NameSet(sorted)
     }
 
+    /// The value of the first entry named `name` (first as given).
+    pub(crate) fn get(&self, name: &str) -> Option<&T> {
+        let key = (name_hash(name), name);
+        let first = self.0.partition_point(|e| (e.0, e.1) < key);
+        self.0.get(first).filter(|e| e.1 == name).map(|e| &e.2)
+    }
+
     /// Whether the set holds `name`.
-    fn contains(&self, name: &str) -> bool {
-        self.0.binary_search(&(name_hash(name), name)).is_ok()
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 
     /// A name the set holds twice, if any.
     fn duplicate(&self) -> Option<&'a str> {
-        self.0.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].1)
+        self.0.windows(2).find(|w| w[0].1 == w[1].1).map(|w| w[0].1)
     }
 }
 
 /// FNV-1a over the name's bytes: cheap, and spread enough that names
 /// rarely share a hash (those that do are told apart by their text).
-pub(crate) fn name_hash(name: &str) -> u64 {
+fn name_hash(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -655,10 +663,15 @@ mod tests {
     #[test]
     fn a_name_set_finds_its_names_and_only_those() {
         let list: Vec<String> = (0..300).map(|i| format!("link_egress_{i}")).collect();
-        let set = NameSet::new(list.iter().map(String::as_str));
+        let set = NameSet::new(list.iter().map(|n| (n.as_str(), ())));
         assert!(list.iter().all(|n| set.contains(n)));
         assert!(!set.contains("link_egress_300"));
         assert!(!set.contains(""));
         assert_eq!(set.duplicate(), None);
+        // Of two entries with one name, the one given first is found.
+        let two = NameSet::new([("link_a", 1), ("map_b", 2), ("link_a", 3)].into_iter());
+        assert_eq!(two.get("link_a"), Some(&1));
+        assert_eq!(two.get("map_b"), Some(&2));
+        assert_eq!(two.duplicate(), Some("link_a"));
     }
 }

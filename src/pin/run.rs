@@ -8,7 +8,7 @@ use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, Made, Pin, ProgIdent, Record};
-use super::{cgroup_id, check_free, name_hash, refuse, symlink, Locked, PinDir, PinKind};
+use super::{cgroup_id, check_free, refuse, symlink, Locked, NameSet, PinDir, PinKind};
 use crate::attach::cgroup::{Attachment, Cgroup};
 use crate::error::{Error, Result};
 use crate::kernel::bpffs;
@@ -63,21 +63,14 @@ pub fn intent(
         let name = bpffs::pin_name(bpffs::MAP_PREFIX, &map.name);
         pins.push(Pin::new(name, PinKind::Map, 0));
     }
-    // Looked up by name in sorted lists, not by a scan per program.
-    let mut by_name: Vec<(&str, usize)> = (loaded.programs.iter().enumerate())
-        .map(|(i, p)| (p.name(), i))
-        .collect();
-    by_name.sort();
-    let mut attached_names: Vec<&str> = attached.iter().map(|a| a.program).collect();
-    attached_names.sort();
+    // Looked up by name, not by a scan per program.
+    let by_name = NameSet::new(loaded.programs.iter().map(|p| (p.name(), p)));
+    let attached_names = NameSet::new(attached.iter().map(|a| (a.program, ())));
     for a in attached {
-        let found = by_name.binary_search_by(|(n, _)| n.cmp(&a.program));
-        let prog = found
-            .map(|i| &loaded.programs[by_name[i].1])
-            .map_err(|_| Error::Program {
-                program: a.program.to_string(),
-                what: "attached, but not among the loaded programs".into(),
-            })?;
+        let prog = by_name.get(a.program).ok_or_else(|| Error::Program {
+            program: a.program.to_string(),
+            what: "attached, but not among the loaded programs".into(),
+        })?;
         let (prefix, kind) = match a.link {
             true => (bpffs::LINK_PREFIX, PinKind::Link),
             false => (bpffs::PROG_PREFIX, PinKind::Legacy),
@@ -91,7 +84,7 @@ pub fn intent(
         pins.push(pin);
     }
     for p in &loaded.programs {
-        if attached_names.binary_search(&p.name()).is_ok() {
+        if attached_names.contains(p.name()) {
             continue;
         }
         // Loaded, not attached: its pin is all there is to undo.
@@ -188,22 +181,23 @@ impl PinRun {
         loaded: &Loaded,
         attachments: &[Attachment],
     ) -> Result<()> {
-        let fds = fds_by_pin_name(loaded, attachments);
+        let named = fds_by_pin_name(loaded, attachments);
+        // The last of a name wins: an attachment's own fd comes after its
+        // program's; reversed, it is the first of its name.
+        let fds = NameSet::new(named.iter().rev().map(|(name, fd)| (name.as_str(), *fd)));
         // One pin after the other: pins in one directory take its lock, so
         // a second thread would mostly wait for it, spinning.
         let dir = self.lock.fd();
         let mut by_fd = true;
         for pin in &record.pins {
-            let key = (name_hash(&pin.name), pin.name.as_str());
-            let found = fds.binary_search_by(|(hash, name, _)| (*hash, name.as_str()).cmp(&key));
-            let i = found.map_err(|_| {
+            let fd = *fds.get(&pin.name).ok_or_else(|| {
                 refuse(format!(
                     "{} is recorded, but nothing of this run is pinned as it",
                     pin.name
                 ))
             })?;
             let path = self.lock.path().join(&pin.name);
-            bpffs::pin_in(fds[i].2, dir, &path, &mut by_fd)?;
+            bpffs::pin_in(fd, dir, &path, &mut by_fd)?;
             // Noted at once, so that a failure undoes exactly the pins made.
             self.made.push(path);
         }
@@ -241,14 +235,11 @@ impl Drop for PinRun {
     }
 }
 
-/// What each name of a run's record pins: the same names [`intent`] gives,
-/// each with its [`name_hash`], sorted by hash and name for binary search.
-/// Where two things have one name the later wins: an attachment's own fd
-/// comes after its program's.
+/// What each name of a run's record pins: the same names [`intent`] gives.
 fn fds_by_pin_name<'a>(
     loaded: &'a Loaded,
     attachments: &'a [Attachment],
-) -> Vec<(u64, String, BorrowedFd<'a>)> {
+) -> Vec<(String, BorrowedFd<'a>)> {
     let mut fds = Vec::new();
     for map in loaded.maps.iter().filter(|m| !m.pin_by_name) {
         fds.push((bpffs::pin_name(bpffs::MAP_PREFIX, &map.name), map.fd()));
@@ -263,13 +254,6 @@ fn fds_by_pin_name<'a>(
             (None, None) => {}
         }
     }
-    // Reversed, then sorted stably: the latest of a name leads its run,
-    // and dedup keeps the first of each run.
-    let mut fds: Vec<(u64, String, BorrowedFd<'a>)> = (fds.into_iter().rev())
-        .map(|(name, fd)| (name_hash(&name), name, fd))
-        .collect();
-    fds.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    fds.dedup_by(|a, b| a.1 == b.1);
     fds
 }
 

@@ -235,17 +235,12 @@ impl Btf {
     }
 
     /// The id of the first type of `kind` named `name`. A scan that reads
-    /// each record's name offset and kind only, not the whole record.
+    /// each record's kind ([`Btf::ids_of_kind`]) and, for that kind, its
+    /// name offset, not the whole record.
     pub fn find(&self, kind: u8, name: &str) -> Option<u32> {
-        (1..self.len() as u32).find(|&id| {
+        self.ids_of_kind(kind).find(|&id| {
             let pos = self.index[id as usize - 1] as usize;
-            let (Some(name_off), Some(info)) = (
-                types::u32_at(&self.raw, pos),
-                types::u32_at(&self.raw, pos + 4),
-            ) else {
-                return false;
-            };
-            types::kind_of(info) == kind && self.name(name_off).is_ok_and(|n| n == name)
+            types::u32_at(&self.raw, pos).is_some_and(|off| self.name(off).is_ok_and(|n| n == name))
         })
     }
 
