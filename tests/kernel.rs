@@ -28,6 +28,17 @@ fn name(bytes: &[u8]) -> &str {
     std::str::from_utf8(&bytes[..len]).unwrap()
 }
 
+/// The seed's seven bpf() calls to load and attach.
+const SEED_CALLS: [Cmd; 7] = [
+    Cmd::BtfLoad,
+    Cmd::MapCreate,
+    Cmd::MapCreate,
+    Cmd::MapUpdateElem,
+    Cmd::MapFreeze,
+    Cmd::ProgLoad,
+    Cmd::LinkCreate,
+];
+
 #[test]
 fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
     if not_applicable_without_timers("the seed's seven bpf() calls", rawbpf::SEED_OBJECT) {
@@ -38,19 +49,7 @@ fn seed_loads_and_attaches_with_exactly_seven_bpf_calls() {
     let loaded = common::load(rawbpf::SEED_OBJECT).unwrap();
     let link = cgroup::attach(loaded.program("bpf_prog1").unwrap(), &cg, AttachMode::Link).unwrap();
     let calls = sys::take_call_log();
-    assert_eq!(
-        calls,
-        [
-            Cmd::BtfLoad,
-            Cmd::MapCreate,
-            Cmd::MapCreate,
-            Cmd::MapUpdateElem,
-            Cmd::MapFreeze,
-            Cmd::ProgLoad,
-            Cmd::LinkCreate
-        ],
-        "no feature probes, no vmlinux BTF"
-    );
+    assert_eq!(calls, SEED_CALLS, "no feature probes, no vmlinux BTF");
     drop(link);
 }
 
@@ -75,16 +74,7 @@ fn seed_run_with_pins_adds_only_the_record_id_and_one_call_per_pin() {
     let calls = sys::take_timed_call_log();
     let cmds: Vec<Cmd> = calls.iter().map(|c| c.cmd).collect();
     let mut want = if kernel_has_bpf_timer() {
-        vec![
-            Cmd::BtfLoad,
-            Cmd::MapCreate,
-            Cmd::MapCreate,
-            Cmd::MapUpdateElem,
-            Cmd::MapFreeze,
-            Cmd::ProgLoad,
-            Cmd::LinkCreate,
-            Cmd::ObjGetInfoByFd,
-        ]
+        [&SEED_CALLS[..], &[Cmd::ObjGetInfoByFd]].concat()
     } else {
         // The twin: hmap only, no .rodata to fill and freeze.
         vec![

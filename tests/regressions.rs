@@ -573,6 +573,16 @@ fn the_hand_made_object_writer_makes_objects_rawbpf_loads() {
     );
 }
 
+/// `load::read_object` of `data` written to a file of its own (named after
+/// `what`), removed after.
+fn read_as_file(what: &str, data: &[u8]) -> rawbpf::Result<Vec<u8>> {
+    let path = std::env::temp_dir().join(format!("rawbpf-{what}-{}.bpf.o", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    let read = rawbpf::load::read_object(&path);
+    let _ = std::fs::remove_file(&path);
+    read
+}
+
 /// `load::read_object` leaves DWARF unread: a `.debug_info` section and its
 /// relocations come back as zeros (past the first read), every other byte
 /// as in the file, and the object parses as the file's own bytes do.
@@ -585,11 +595,7 @@ fn reading_an_object_leaves_its_dwarf_unread() {
         .section(".debug_info", SHT_PROGBITS, 0, vec![0xab; 256 * 1024]);
     m.elf.section(".rel.debug_info", SHT_REL, 0, vec![0xcd; 48]);
     let data = m.build();
-    let path = std::env::temp_dir().join(format!("rawbpf-dwarf-{}.bpf.o", std::process::id()));
-    std::fs::write(&path, &data).unwrap();
-    let read = rawbpf::load::read_object(&path);
-    let _ = std::fs::remove_file(&path);
-    let read = read.unwrap();
+    let read = read_as_file("dwarf", &data).unwrap();
     assert_eq!(read.len(), data.len());
     let differ: Vec<usize> = (0..data.len()).filter(|&i| read[i] != data[i]).collect();
     // Only DWARF bytes may read as zeros, and those past the first 64 KiB
@@ -642,11 +648,8 @@ fn reading_an_object_with_a_section_past_its_end_reads_it_whole() {
     );
     let size = u64::MAX - at - 100;
     data[shoff + 64 + 0x20..shoff + 64 + 0x28].copy_from_slice(&size.to_le_bytes());
-    let path = std::env::temp_dir().join(format!("rawbpf-past-end-{}.bpf.o", std::process::id()));
-    std::fs::write(&path, &data).unwrap();
-    let read = rawbpf::load::read_object(&path);
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(read.unwrap(), data, "read whole, byte for byte");
+    let read = read_as_file("past-end", &data).unwrap();
+    assert_eq!(read, data, "read whole, byte for byte");
     assert!(rawbpf::ObjectSpec::parse(&data).is_err());
 }
 
